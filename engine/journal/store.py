@@ -1,0 +1,200 @@
+"""The journal: one append-only, hash-chained event stream in an eventsourcing recorder.
+
+Storage goes through ``eventsourcing``'s ``SQLiteApplicationRecorder``: every event is a
+stored event of the single originator ``"journal"`` whose ``originator_version`` is the
+journal sequence number, equal to the recorder's notification id (SQLite rowid), so the
+global order is dense and starts at 1. Triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from engine.journal.chain import GENESIS, link, unwrap, wrap
+from engine.journal.lock import WriterLock
+from journal_schema.catalogue import TOPICS
+from journal_schema.codec import encode
+from journal_schema.events import Event
+
+TABLE = "journal_events"
+ORIGINATOR = "journal"
+DEFAULT_PAGE_SIZE = 10_000
+
+
+class JournalError(RuntimeError):
+    """The journal cannot be opened or written as asked."""
+
+
+class JournalRecorder(SQLiteApplicationRecorder):
+    """The library's application recorder with two journal-specific changes.
+
+    * Inserts use one ``executemany``: the library's version executes row by row to
+      collect rowids, which we already know because our sequence is dense.
+    * The table gets append-only triggers.
+    """
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        for op in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_{op.lower()} BEFORE {op} ON {TABLE} "
+                f"BEGIN SELECT RAISE(ABORT, 'journal is append-only: {op} refused'); END"
+            )
+        return statements
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        c.executemany(
+            self.insert_events_statement,
+            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+        )
+        c.execute(f"SELECT MAX(rowid) FROM {TABLE}")
+        last_rowid = c.fetchone()[0]
+        expected = stored_events[-1].originator_version
+        if last_rowid != expected:
+            raise JournalError(
+                f"journal sequence is not dense: rowid {last_rowid} != sequence {expected}"
+            )
+        return None
+
+
+def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
+    if not create and not path.exists():
+        raise JournalError(f"journal not found: {path}")
+    datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
+    recorder = JournalRecorder(datastore, events_table_name=TABLE)
+    if create:
+        recorder.create_table()
+    else:
+        with datastore.transaction(commit=False) as c:
+            c.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,))
+            if c.fetchone() is None:
+                raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+    return recorder
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as stored: its sequence, topic, hash and canonical event bytes."""
+
+    seq: int
+    rowid: int
+    topic: str
+    state: bytes
+
+
+class JournalReader:
+    """Streams records in pages; memory is bounded by the page size."""
+
+    def __init__(self, path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self.path = Path(path)
+        self.page_size = page_size
+        self._recorder = _open_recorder(self.path, create=False)
+
+    def last_seq(self) -> int:
+        return int(self._recorder.max_notification_id() or 0)
+
+    def records(self, start: int = 1, stop: int | None = None) -> Iterator[StoredRecord]:
+        """Records with ``start <= rowid <= stop`` in journal order."""
+        next_id = start
+        while True:
+            page = self._recorder.select_notifications(next_id, self.page_size, stop=stop)
+            if not page:
+                return
+            for n in page:
+                yield StoredRecord(n.originator_version, n.id, n.topic, n.state)
+            next_id = page[-1].id + 1
+
+    def close(self) -> None:
+        self._recorder.datastore.close()
+
+    def __enter__(self) -> JournalReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JournalWriter:
+    """The only writer of a journal. Appends are staged and committed by ``flush``.
+
+    An input and everything derived from it are staged by one ``append`` call and so
+    always land in the same transaction. ``flush`` commits every staged group in one
+    transaction; callers must flush before any side effect visible outside the process.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = WriterLock(self.path).acquire()
+        try:
+            self._recorder = _open_recorder(self.path, create=True)
+            self.last_seq, self.last_hash = self._read_head()
+        except (JournalError, PersistenceError, sqlite3.Error):
+            self._lock.release()
+            raise
+        self.committed_seq = self.last_seq
+        self._staged: list[StoredEvent] = []
+        self._broken = False
+
+    def _read_head(self) -> tuple[int, bytes]:
+        last = int(self._recorder.max_notification_id() or 0)
+        if last == 0:
+            return 0, GENESIS
+        (n,) = self._recorder.select_notifications(last, 1)
+        stored_hash, _ = unwrap(n.state)
+        return last, stored_hash
+
+    def append(self, events: Sequence[Event]) -> int:
+        """Stage one causal group (an input and its derived events); returns the last seq."""
+        if self._broken:
+            raise JournalError("journal writer is unusable after a failed commit; reopen it")
+        seq, prev = self.last_seq, self.last_hash
+        staged = self._staged
+        for event in events:
+            seq += 1
+            topic = TOPICS[type(event)]
+            payload = encode(event)
+            prev = link(prev, seq, topic.encode(), payload)
+            staged.append(StoredEvent(ORIGINATOR, seq, topic, wrap(prev, payload)))
+        self.last_seq, self.last_hash = seq, prev
+        return seq
+
+    @property
+    def staged(self) -> int:
+        return len(self._staged)
+
+    def flush(self) -> None:
+        """Commit every staged group atomically (one transaction)."""
+        if not self._staged:
+            return
+        batch, self._staged = self._staged, []
+        try:
+            self._recorder.insert_events(batch)
+        except (PersistenceError, sqlite3.Error, JournalError) as exc:
+            self._broken = True
+            raise JournalError(f"journal commit failed at seq {batch[0].originator_version}: {exc}") from exc
+        self.committed_seq = batch[-1].originator_version
+
+    def close(self) -> None:
+        try:
+            if not self._broken:
+                self.flush()
+        finally:
+            self._recorder.datastore.close()
+            self._lock.release()
+
+    def __enter__(self) -> JournalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,134 @@
+"""The tagged union of all events, their topics, roles, JSON Schema and fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from typing import Any, Union
+
+import msgspec
+
+from journal_schema.events import (
+    BarClosed,
+    BarRejected,
+    ConfigChanged,
+    DecisionMade,
+    Event,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderIntentCreated,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderSubmitRequested,
+    RunEnded,
+    RunStarted,
+    SessionClosed,
+    SessionOpened,
+    SignalGenerated,
+    TradingHalted,
+)
+
+# Inputs are facts from outside the core, journaled by the shell before the core sees them.
+INPUT_TYPES: tuple[type[Event], ...] = (
+    RunStarted,
+    RunEnded,
+    ConfigChanged,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    SessionOpened,
+    SessionClosed,
+    BarClosed,
+    BarRejected,
+    OrderAccepted,
+    OrderRejected,
+    OrderPartiallyFilled,
+    OrderFilled,
+    OrderCanceled,
+    OrderExpired,
+)
+# Derived events are the core's decisions; replay re-derives and compares them.
+DERIVED_TYPES: tuple[type[Event], ...] = (
+    SignalGenerated,
+    DecisionMade,
+    OrderIntentCreated,
+    OrderSubmitRequested,
+    TradingHalted,
+)
+ALL_TYPES: tuple[type[Event], ...] = INPUT_TYPES + DERIVED_TYPES
+
+AnyEvent = Union[  # noqa: UP007 - msgspec needs a runtime Union object
+    RunStarted,
+    RunEnded,
+    ConfigChanged,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    SessionOpened,
+    SessionClosed,
+    BarClosed,
+    BarRejected,
+    OrderAccepted,
+    OrderRejected,
+    OrderPartiallyFilled,
+    OrderFilled,
+    OrderCanceled,
+    OrderExpired,
+    SignalGenerated,
+    DecisionMade,
+    OrderIntentCreated,
+    OrderSubmitRequested,
+    TradingHalted,
+]
+
+INPUT_TYPE_SET: frozenset[type[Event]] = frozenset(INPUT_TYPES)
+BY_NAME: dict[str, type[Event]] = {t.__name__: t for t in ALL_TYPES}
+
+
+def topic_of(event_type: type[Event]) -> str:
+    """Stored topic: ``<TypeName>.v<VERSION>``."""
+    return f"{event_type.__name__}.v{event_type.VERSION}"
+
+
+TOPICS: dict[type[Event], str] = {t: topic_of(t) for t in ALL_TYPES}
+TOPIC_TO_TYPE: dict[str, type[Event]] = {v: k for k, v in TOPICS.items()}
+
+
+def is_input(event: Event) -> bool:
+    return type(event) in INPUT_TYPE_SET
+
+
+def _check_catalogue() -> None:
+    names = {t.__name__ for t in ALL_TYPES}
+    union_names = {t.__name__ for t in AnyEvent.__args__}  # type: ignore[attr-defined]
+    if names != union_names or len(names) != len(ALL_TYPES):
+        raise RuntimeError(f"event catalogue inconsistent: {sorted(names ^ union_names)}")
+
+
+_check_catalogue()
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the whole catalogue, with per-type versions and roles."""
+    schema: dict[str, Any] = msgspec.json.schema(AnyEvent)
+    defs = schema.get("$defs", {})
+    for t in ALL_TYPES:
+        d = defs[t.__name__]
+        d["x-version"] = t.VERSION
+        d["x-topic"] = TOPICS[t]
+        d["x-role"] = "input" if t in INPUT_TYPE_SET else "derived"
+    return schema
+
+
+def canonical_schema_bytes() -> bytes:
+    """Canonical JSON of the schema: sorted keys, no whitespace."""
+    return msgspec.json.encode(json_schema(), order="sorted")
+
+
+@cache
+def schema_fingerprint() -> str:
+    """sha256 of the canonical JSON Schema: changes whenever any event shape changes."""
+    return hashlib.sha256(canonical_schema_bytes()).hexdigest()

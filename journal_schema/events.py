@@ -1,0 +1,230 @@
+"""The event catalogue: one frozen msgspec Struct per event type.
+
+Conventions (see ``journal_schema.units``): ``ts`` is event time in integer nanoseconds
+UTC taken from the input (bar close, broker report, calendar), never the wall clock of
+the core. Every price, quantity and money field is a ``Fixed8`` integer (1e-8 units).
+Derived events carry ``cause_seq``: the journal sequence number of the input that
+produced them. ``VERSION`` is the per-type schema version; bump it (and add an
+upcaster) whenever a field changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from journal_schema.reasons import (
+    BarRejectReason,
+    DecisionReason,
+    HaltReason,
+    OrderRejectReason,
+    RunEndReason,
+)
+from journal_schema.units import Fixed8, Nanos
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["market", "limit"]
+TimeInForce = Literal["day", "gtc"]
+Mode = Literal["backtest"]
+Sha256Hex = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+Seq = Annotated[int, msgspec.Meta(ge=1, description="journal sequence number")]
+
+
+class Event(msgspec.Struct, frozen=True, tag=True, tag_field="type", gc=False, forbid_unknown_fields=True):
+    """Base of every journaled event."""
+
+    VERSION: ClassVar[int] = 1
+    ts: Nanos
+
+
+# ---------------------------------------------------------------- run lifecycle (inputs)
+class RunStarted(Event, frozen=True):
+    """A run segment begins. Everything needed to reproduce it is here."""
+
+    run_id: str
+    code_version: str
+    config: dict[str, Any]
+    config_hash: Sha256Hex
+    schema_fingerprint: Sha256Hex
+    dataset_fingerprint: Sha256Hex
+    dataset: str
+    universe: list[str]
+    seed: int
+    mode: Mode
+
+
+class RunEnded(Event, frozen=True):
+    run_id: str
+    reason: RunEndReason
+
+
+class ConfigChanged(Event, frozen=True):
+    """Operator replaced the running strategy/orders configuration."""
+
+    config: dict[str, Any]
+    config_hash: Sha256Hex
+    previous_config_hash: Sha256Hex
+    actor: str
+
+
+class KillSwitchEngaged(Event, frozen=True):
+    reason: str
+    actor: str
+
+
+class KillSwitchReleased(Event, frozen=True):
+    reason: str
+    actor: str
+
+
+# ---------------------------------------------------------------- market data (inputs)
+class SessionOpened(Event, frozen=True):
+    """``ts`` is the session open; ``close_ts`` the scheduled close."""
+
+    session: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    close_ts: Nanos
+    calendar: str
+
+
+class SessionClosed(Event, frozen=True):
+    session: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    calendar: str
+
+
+class BarClosed(Event, frozen=True):
+    """An accepted bar. ``ts`` is the bar's close time."""
+
+    symbol: str
+    open: Fixed8
+    high: Fixed8
+    low: Fixed8
+    close: Fixed8
+    volume: Fixed8
+
+
+class RawBar(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """The values of a rejected row exactly as they were read (strings, or null if absent)."""
+
+    timestamp: str | None
+    symbol: str | None
+    open: str | None
+    high: str | None
+    low: str | None
+    close: str | None
+    volume: str | None
+
+
+class BarRejected(Event, frozen=True):
+    """A bar that failed edge validation. ``ts`` is the stream time when it was seen."""
+
+    reason: BarRejectReason
+    detail: str
+    source_row: Annotated[int, msgspec.Meta(ge=0, description="1-based data row in the file; 0 if none")]
+    raw: RawBar
+
+
+# ---------------------------------------------------------------- decisions (derived)
+class SignalGenerated(Event, frozen=True):
+    cause_seq: Seq
+    signal_id: str
+    strategy: str
+    symbol: str
+    session: str
+    direction: Literal[-1, 0, 1]
+    target_qty: Fixed8
+    features: dict[str, int]
+
+
+class DecisionMade(Event, frozen=True):
+    cause_seq: Seq
+    decision_id: str
+    signal_id: str
+    symbol: str
+    outcome: Literal["ACCEPTED", "SKIPPED"]
+    reason_codes: list[DecisionReason]
+    config_hash: Sha256Hex
+    position_qty: Fixed8
+    open_order_qty: Fixed8
+    target_qty: Fixed8
+    order_qty: Fixed8
+
+
+class OrderIntentCreated(Event, frozen=True):
+    cause_seq: Seq
+    intent_id: str
+    decision_id: str
+    symbol: str
+    side: Side
+    qty: Fixed8
+    order_type: OrderType
+    limit_price: Fixed8 | None
+    time_in_force: TimeInForce
+
+
+class OrderSubmitRequested(Event, frozen=True):
+    """Write-ahead request: a broker sees the order only after this is committed."""
+
+    cause_seq: Seq
+    client_order_id: str
+    intent_id: str
+    symbol: str
+    side: Side
+    qty: Fixed8
+    order_type: OrderType
+    limit_price: Fixed8 | None
+    time_in_force: TimeInForce
+
+
+class TradingHalted(Event, frozen=True):
+    """The core found an invariant violation and stopped creating orders."""
+
+    cause_seq: Seq
+    reason: HaltReason
+    detail: str
+
+
+# ---------------------------------------------------------------- broker reports (inputs)
+class OrderAccepted(Event, frozen=True):
+    client_order_id: str
+    broker_order_id: str
+
+
+class OrderRejected(Event, frozen=True):
+    client_order_id: str
+    reason: OrderRejectReason
+    detail: str
+
+
+class OrderPartiallyFilled(Event, frozen=True):
+    client_order_id: str
+    fill_id: str
+    fill_qty: Fixed8
+    fill_price: Fixed8
+    fee: Fixed8
+    cum_qty: Fixed8
+    leaves_qty: Fixed8
+
+
+class OrderFilled(Event, frozen=True):
+    """The final fill of an order: ``leaves_qty`` is zero."""
+
+    client_order_id: str
+    fill_id: str
+    fill_qty: Fixed8
+    fill_price: Fixed8
+    fee: Fixed8
+    cum_qty: Fixed8
+    leaves_qty: Fixed8
+
+
+class OrderCanceled(Event, frozen=True):
+    client_order_id: str
+    canceled_qty: Fixed8
+    reason: str
+
+
+class OrderExpired(Event, frozen=True):
+    client_order_id: str
+    expired_qty: Fixed8
+    reason: str

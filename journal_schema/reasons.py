@@ -1,0 +1,47 @@
+"""Stable reason codes. They are part of the journal format: never rename one, only add."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+BarRejectReason = Literal[
+    "UNPARSEABLE_ROW",  # a field is missing or is not a number / ISO-8601 timestamp
+    "TIMESTAMP_WITHOUT_ZONE",  # timestamp parses but carries no UTC offset
+    "NON_FINITE_PRICE",  # NaN or infinity in open/high/low/close
+    "NON_POSITIVE_PRICE",  # a price <= 0
+    "HIGH_BELOW_LOW",  # high < low
+    "OPEN_OUTSIDE_RANGE",  # open not within [low, high]
+    "CLOSE_OUTSIDE_RANGE",  # close not within [low, high]
+    "NEGATIVE_VOLUME",  # volume < 0 (or not finite)
+    "UNKNOWN_SYMBOL",  # symbol not in the run's universe
+    "DUPLICATE_BAR",  # same symbol, timestamp and values as that symbol's previous bar
+    "TIMESTAMP_NOT_INCREASING",  # timestamp <= that symbol's previous bar, values differ
+    "OUTSIDE_SESSION",  # timestamp not inside (open, close] of a calendar session
+]
+
+DecisionReason = Literal[
+    "SIGNAL_ACCEPTED",  # an order is needed to reach the signal's target
+    "ALREADY_AT_TARGET",  # position (incl. open orders) already equals the target
+    "KILL_SWITCH_ENGAGED",  # operator kill switch is on: no new orders
+    "TRADING_HALTED",  # the core halted after an invariant violation
+    "SESSION_CLOSED",  # no session is open for the bar's symbol
+]
+
+OrderRejectReason = Literal[
+    "BROKER_REJECTED",  # the broker refused the order (detail has its words)
+    "INVALID_QUANTITY",  # quantity <= 0 or not a whole unit the venue accepts
+    "UNKNOWN_SYMBOL",  # the venue does not trade the symbol
+]
+
+HaltReason = Literal[
+    "UNKNOWN_ORDER_REPORT",  # a broker report names a client_order_id the core never requested
+    "OVERFILL",  # cumulative fills exceed the order quantity
+    "REPORT_AFTER_TERMINAL",  # a report for an order already in a terminal status
+]
+
+RunEndReason = Literal["END_OF_DATA", "INTERRUPTED", "HALTED"]
+
+BAR_REJECT_REASONS: tuple[str, ...] = get_args(BarRejectReason)
+DECISION_REASONS: tuple[str, ...] = get_args(DecisionReason)
+ORDER_REJECT_REASONS: tuple[str, ...] = get_args(OrderRejectReason)
+HALT_REASONS: tuple[str, ...] = get_args(HaltReason)
