@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+JOURNAL ?= journal.db
+
+.PHONY: run test lint pytest bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## run: paper-trade the bundled real daily bars into ./journal.db (replaced each time) and print a summary
+run: $(VENV)/.installed
+	rm -f $(JOURNAL) $(JOURNAL)-wal $(JOURNAL)-shm
+	$(BIN)/engine run --journal $(JOURNAL)
+
+## test: lint, type-check and run the whole suite
+test: lint pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+## bench: the benchmarks of tools/bench (figures are medians; see docs/benchmarks.md)
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m tools.bench.all
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""The typed run configuration: TOML in, validated model out, canonical snapshot + sha256.
+
+Every setting has a default (documented in docs/configuration.md). Unknown keys are
+errors. The snapshot is the fully resolved config (defaults filled in), encoded
+canonically, so an omitted key and the same value written explicitly hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
+
+from engine.core.strategy import StrategyError, resolve_strategy
+from journal_schema.codec import canonical_json
+
+
+def _plain(d: Decimal) -> str:
+    """Canonical decimal text: no exponent, no trailing zeros ("2.50" -> "2.5", "1E+2" -> "100")."""
+    text = format(d.normalize(), "f")
+    return text
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_serializer("*", when_used="json")
+    def _ser(self, v: Any) -> Any:
+        return _plain(v) if isinstance(v, Decimal) else v
+
+
+def _bps(v: Decimal) -> Decimal:
+    if v != v.quantize(Decimal("0.01")):
+        raise ValueError("basis points are limited to two decimal places")
+    return v
+
+
+class RunSection(_Section):
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
+    mode: Literal["backtest"] = Field("backtest", description="backtest: historical bars, in-process paper broker")
+    calendar: str = Field("XNYS", description="exchange-calendars name, e.g. XNYS, or 24/7")
+    universe: list[str] = Field(default_factory=list, description="symbols to trade; empty = symbols in the data")
+
+
+class StrategySection(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field("sma_cross", description="built-in name or package.module:SPEC")
+
+
+class OrdersSection(_Section):
+    type: Literal["market", "limit"] = Field("market", description="order type of every intent")
+    limit_offset_bps: Decimal = Field(
+        Decimal(0), description="limit price = last close x (1 + offset) for buys, (1 - offset) for sells"
+    )
+    time_in_force: Literal["day", "gtc"] = Field("day", description="day orders expire at their session's close")
+
+    _v = field_validator("limit_offset_bps")(_bps)
+
+
+class PaperSection(_Section):
+    half_spread_bps: Decimal = Field(
+        Decimal(2), ge=0, description="half the quoted spread, paid on every market fill"
+    )
+    slippage_bps: Decimal = Field(Decimal(1), ge=0, description="fixed slippage on market fills")
+    slippage_jitter_bps: Decimal = Field(Decimal(0), ge=0, description="extra uniform random slippage in [0, x], seeded")
+    fee_per_share: Decimal = Field(Decimal(0), ge=0, description="USD per share filled")
+    fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
+
+    _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps")(_bps)
+
+
+class EngineConfig(_Section):
+    run: RunSection = Field(default_factory=RunSection)
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    orders: OrdersSection = Field(default_factory=OrdersSection)
+    paper: PaperSection = Field(default_factory=PaperSection)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be read or is invalid; the message is one line."""
+
+
+def _one_line(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)
+
+
+def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
+    """Validate a raw mapping. Returns the model and the canonical snapshot (a plain dict)."""
+    try:
+        cfg = EngineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    snapshot = cfg.model_dump(mode="json")
+    strategy_raw = dict(raw.get("strategy", {}))
+    name = strategy_raw.pop("name", cfg.strategy.name)
+    try:
+        spec = resolve_strategy(name)
+        params = spec.params_model.model_validate(strategy_raw)
+    except StrategyError as exc:
+        raise ConfigError(f"strategy: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, prefix="strategy")) from None
+    resolved_params = params.model_dump(mode="json")
+    snapshot["strategy"] = {"name": name, **{k: _canon(v) for k, v in resolved_params.items()}}
+    return cfg, snapshot
+
+
+def _canon(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return _plain(Decimal(v)) if any(c.isdigit() for c in v) else v
+        except ArithmeticError:
+            return v
+    return v
+
+
+def load(path: str | Path | None) -> tuple[EngineConfig, dict[str, Any]]:
+    """Read a TOML file (or the defaults when ``path`` is None)."""
+    if path is None:
+        return resolve({})
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {p}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {p} is not valid TOML: {exc}") from None
+    return resolve(raw)
+
+
+def config_hash(snapshot: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(snapshot)).hexdigest()
+
+
+def bps_to_centi(v: Decimal) -> int:
+    """Basis points (two decimals at most) to integer hundredths of a bp (1e-6 of a unit)."""
+    return int(v * 100)

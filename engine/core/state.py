@@ -1,0 +1,47 @@
+"""The core's state: everything ``step`` needs, rebuilt by folding the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.core.orders import OrderBook
+from engine.core.positions import PositionBook
+from engine.core.strategy import Strategy, StrategySpec, resolve_strategy
+
+
+@dataclass(slots=True)
+class CoreConfig:
+    """The parts of the run config the core acts on (validated copies)."""
+
+    config_hash: str
+    strategy_name: str
+    strategy_spec: StrategySpec
+    strategy_params: Any
+    order_type: str
+    limit_offset_centibps: int
+    time_in_force: str
+
+
+@dataclass(slots=True)
+class CoreState:
+    """Mutable state owned by one core. ``step`` updates it in place and returns it."""
+
+    resolver: Callable[[str], StrategySpec] = resolve_strategy
+    config: CoreConfig | None = None
+    strategies: dict[str, Strategy] = field(default_factory=dict)
+    positions: PositionBook = field(default_factory=PositionBook)
+    orders: OrderBook = field(default_factory=OrderBook)
+    session: str | None = None
+    kill_switch: bool = False
+    halted: str | None = None  # halt reason code, once halted
+    run_id: str | None = None
+    inputs: int = 0  # inputs folded so far
+
+    def strategy_for(self, symbol: str) -> Strategy:
+        s = self.strategies.get(symbol)
+        if s is None:
+            assert self.config is not None
+            s = self.strategies[symbol] = self.config.strategy_spec.factory(self.config.strategy_params, symbol)
+        return s

@@ -1,0 +1,184 @@
+"""The deterministic core: ``step(state, input, seq) -> (state, derived events)``.
+
+No I/O, no clock, no randomness. ``seq`` is the journal sequence number the shell gives
+the input; derived events cite it as ``cause_seq``. Event time is the input's ``ts``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from engine.config import bps_to_centi
+from engine.core.ids import client_order_id, content_id
+from engine.core.orders import REPORT_TYPES, OrderViolation
+from engine.core.state import CoreConfig, CoreState
+from engine.core.strategy import Target
+from journal_schema.events import (
+    BarClosed,
+    ConfigChanged,
+    DecisionMade,
+    Event,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    OrderFilled,
+    OrderIntentCreated,
+    OrderPartiallyFilled,
+    OrderSubmitRequested,
+    RunStarted,
+    SessionClosed,
+    SessionOpened,
+    SignalGenerated,
+    TradingHalted,
+)
+from journal_schema.units import div_round_half_even
+
+NO_EVENTS: list[Event] = []
+
+
+class CoreInvariantError(RuntimeError):
+    """The core was fed something it cannot interpret at all (a shell bug)."""
+
+
+def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> None:
+    strategy_cfg = dict(config["strategy"])
+    name = strategy_cfg.pop("name")
+    spec = state.resolver(name)
+    params = spec.params_model.model_validate(strategy_cfg)
+    orders = config["orders"]
+    new = CoreConfig(
+        config_hash=config_hash,
+        strategy_name=name,
+        strategy_spec=spec,
+        strategy_params=params,
+        order_type=orders["type"],
+        limit_offset_centibps=bps_to_centi(Decimal(orders["limit_offset_bps"])),
+        time_in_force=orders["time_in_force"],
+    )
+    old = state.config
+    if old is None or old.strategy_spec is not spec or old.strategy_params != params:
+        state.strategies = {}  # new strategy or parameters: indicators warm up again
+    state.config = new
+
+
+def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
+    state.inputs += 1
+    t = type(ev)
+    if t is BarClosed:
+        return state, _on_bar(state, ev, seq)  # type: ignore[arg-type]
+    if t in REPORT_TYPES:
+        return state, _on_report(state, ev, seq)
+    if t is SessionOpened:
+        state.session = ev.session  # type: ignore[attr-defined]
+    elif t is SessionClosed:
+        state.session = None
+    elif t is RunStarted:
+        assert isinstance(ev, RunStarted)
+        state.run_id = ev.run_id
+        configure(state, ev.config, ev.config_hash)
+    elif t is ConfigChanged:
+        assert isinstance(ev, ConfigChanged)
+        configure(state, ev.config, ev.config_hash)
+    elif t is KillSwitchEngaged:
+        state.kill_switch = True
+    elif t is KillSwitchReleased:
+        state.kill_switch = False
+    return state, NO_EVENTS
+
+
+def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
+    try:
+        order, fill = state.orders.report(ev)
+    except OrderViolation as v:
+        return _halt(state, ev, seq, v.code, v.detail)
+    if fill:
+        assert isinstance(ev, (OrderFilled, OrderPartiallyFilled))
+        state.positions.apply_fill(order.symbol, fill, ev.fill_price, ev.fee)
+    return NO_EVENTS
+
+
+def _halt(state: CoreState, ev: Event, seq: int, code: str, detail: str) -> list[Event]:
+    first = state.halted is None
+    state.halted = state.halted or code
+    if not first:
+        return NO_EVENTS
+    return [TradingHalted(ts=ev.ts, cause_seq=seq, reason=code, detail=detail)]  # type: ignore[arg-type]
+
+
+def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
+    cfg = state.config
+    if cfg is None:
+        raise CoreInvariantError("BarClosed before RunStarted: the shell must journal RunStarted first")
+    symbol = bar.symbol
+    state.positions.mark(symbol, bar.close)
+    target = state.strategy_for(symbol).on_bar(bar)
+    if target is None:
+        return NO_EVENTS
+    return _decide(state, cfg, bar, seq, target)
+
+
+def _decide(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target: Target) -> list[Event]:
+    symbol, ts = bar.symbol, bar.ts
+    session = state.session or ""
+    signal_id = content_id("sig", cfg.strategy_name, symbol, ts, target.direction, target.qty, target.features)
+    signal = SignalGenerated(
+        ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
+        session=session, direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
+        features=target.features,
+    )
+    position = state.positions.qty(symbol)
+    working = state.orders.open_qty(symbol)
+    order_qty = target.qty - position - working
+    if state.kill_switch:
+        reasons = ["KILL_SWITCH_ENGAGED"]
+    elif state.halted is not None:
+        reasons = ["TRADING_HALTED"]
+    elif state.session is None:
+        reasons = ["SESSION_CLOSED"]
+    elif order_qty == 0:
+        reasons = ["ALREADY_AT_TARGET"]
+    else:
+        reasons = ["SIGNAL_ACCEPTED"]
+    accepted = reasons == ["SIGNAL_ACCEPTED"]
+    outcome = "ACCEPTED" if accepted else "SKIPPED"
+    decision_id = content_id("dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty)
+    decision = DecisionMade(
+        ts=ts, cause_seq=seq, decision_id=decision_id, signal_id=signal_id, symbol=symbol,
+        outcome=outcome, reason_codes=reasons, config_hash=cfg.config_hash,  # type: ignore[arg-type]
+        position_qty=position, open_order_qty=working, target_qty=target.qty, order_qty=order_qty,
+    )
+    if not accepted:
+        return [signal, decision]
+    side = "buy" if order_qty > 0 else "sell"
+    qty = abs(order_qty)
+    limit_price = _limit_price(bar.close, side, cfg) if cfg.order_type == "limit" else None
+    intent_id = content_id("int", decision_id, side, qty, cfg.order_type, limit_price, cfg.time_in_force)
+    intent = OrderIntentCreated(
+        ts=ts, cause_seq=seq, intent_id=intent_id, decision_id=decision_id, symbol=symbol,
+        side=side, qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
+        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
+    )
+    cid = client_order_id(
+        strategy=cfg.strategy_name, symbol=symbol, side=side, session=session,
+        horizon=target.horizon, signal_id=signal_id, qty=qty,
+    )
+    request = OrderSubmitRequested(
+        ts=ts, cause_seq=seq, client_order_id=cid, intent_id=intent_id, symbol=symbol, side=side,  # type: ignore[arg-type]
+        qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
+        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
+    )
+    state.orders.request(request)
+    return [signal, decision, intent, request]
+
+
+CENT = 1_000_000  # $0.01 in 1e-8 units
+SUB_PENNY = 10_000  # $0.0001
+
+
+def _limit_price(close: int, side: str, cfg: CoreConfig) -> int:
+    """Last close moved by the configured offset, rounded half-even to the US equity tick
+    ($0.01 at or above $1, $0.0001 below)."""
+    factor = 1_000_000 + (cfg.limit_offset_centibps if side == "buy" else -cfg.limit_offset_centibps)
+    raw = div_round_half_even(close * factor, 1_000_000)
+    tick = CENT if raw >= 100 * CENT else SUB_PENNY
+    return max(tick, div_round_half_even(raw, tick) * tick)

@@ -1,0 +1,161 @@
+"""Loading bar files into one parsed, stateless-validated table.
+
+Columns ``timestamp,symbol,open,high,low,close,volume`` (others are ignored);
+timestamps ISO-8601 with a UTC offset or ``Z``, each bar stamped at its close.
+Numbers are parsed exactly from their decimal text into 1e-8 integers (at most 8
+fractional digits; more digits or exponent notation are rounded through a binary float).
+Checks that need no state (parse errors, non-finite, ranges, volume) are done here,
+vectorised; checks that need history (universe, duplicates, order, sessions) are done
+by ``engine.feeds.stream``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from journal_schema.units import SCALE
+
+COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
+PRICES = ("open", "high", "low", "close")
+_ZONED = "%Y-%m-%dT%H:%M:%S%.f%z"
+_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
+_EXACT = r"^([+-]?)(\d{1,11})(?:\.(\d{0,8}))?$"
+
+
+class FeedError(ValueError):
+    """The bar file cannot be used at all (missing, unreadable, wrong columns)."""
+
+
+@dataclass(frozen=True)
+class BarTable:
+    """Rows in processing order: parseable timestamps ascending (stable), unparseable first."""
+
+    frame: pl.DataFrame  # row, ts, symbol, open..volume (Int64, 1e-8), reason, raw_* (String)
+    fingerprint: str  # sha256 of the source bytes plus the loader's transform description
+    source: str
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_bar_file(path: str | Path) -> BarTable:
+    p = Path(path)
+    if not p.is_file():
+        raise FeedError(f"bar file not found: {p}")
+    suffix = "".join(p.suffixes[-2:]) if p.suffix == ".gz" else p.suffix
+    try:
+        if suffix in (".csv", ".csv.gz"):
+            raw = pl.read_csv(p, infer_schema=False)
+        elif suffix == ".parquet":
+            raw = _stringify(pl.read_parquet(p))
+        else:
+            raise FeedError(f"{p}: unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise FeedError(f"cannot read {p}: {exc}") from None
+    missing = [c for c in COLUMNS if c not in raw.columns]
+    if missing:
+        raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}")
+    fingerprint = hashlib.sha256(f"{file_sha256(p)}|loader=v1|{','.join(COLUMNS)}".encode()).hexdigest()
+    return BarTable(parse(raw.select(COLUMNS)), fingerprint, str(p))
+
+
+def _stringify(df: pl.DataFrame) -> pl.DataFrame:
+    """Parquet columns to the same text form a CSV would have (one parse path)."""
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f"
+            exprs.append(col.dt.to_string(fmt).alias(name))
+        else:
+            exprs.append(col.cast(pl.String).alias(name))
+    return df.select(exprs)
+
+
+def _fixed(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(value in 1e-8 units or null, is_non_finite, is_unparseable) for a text column."""
+    text = pl.col(name).str.strip_chars()
+    groups = text.str.extract_groups(_EXACT)
+    sign = pl.when(groups.struct.field("1") == "-").then(-1).otherwise(1)
+    frac = groups.struct.field("3").fill_null("").str.pad_end(8, "0").cast(pl.Int64)
+    exact = sign * (groups.struct.field("2").cast(pl.Int64) * SCALE + frac)
+    as_float = text.cast(pl.Float64, strict=False)
+    finite = as_float.is_finite()
+    rounded = (as_float * SCALE).round(0)
+    approx = pl.when(finite & (rounded.abs() < 9.2e18)).then(rounded.cast(pl.Int64))
+    value = pl.coalesce(exact, approx)
+    non_finite = as_float.is_not_null() & ~finite
+    unparseable = value.is_null() & ~non_finite
+    return value, non_finite, unparseable
+
+
+def parse(raw: pl.DataFrame) -> pl.DataFrame:
+    """Parse and run the stateless checks. Returns rows in processing order."""
+    ts_text = pl.col("timestamp").str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
+    zoned = ts_text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="ns")
+    naive = ts_text.str.to_datetime(_NAIVE, strict=False, time_unit="ns")
+    sym = pl.col("symbol").str.strip_chars()
+    cols: dict[str, pl.Expr] = {}
+    non_finite: dict[str, pl.Expr] = {}
+    bad: dict[str, pl.Expr] = {}
+    for name in PRICES + ("volume",):
+        cols[name], non_finite[name], bad[name] = _fixed(name)
+    o, h, lo, c, v = (pl.col(n) for n in PRICES + ("volume",))
+    df = raw.with_row_index("row", offset=1).with_columns(
+        zoned.dt.epoch("ns").alias("ts"),
+        naive.is_not_null().alias("_naive"),
+        sym.alias("sym"),
+        *(e.alias(n) for n, e in cols.items()),
+        *(e.alias(f"_nf_{n}") for n, e in non_finite.items()),
+        *(e.alias(f"_bad_{n}") for n, e in bad.items()),
+        *(pl.col(n).alias(f"raw_{n}") for n in COLUMNS),
+    )
+    unparseable = (
+        (pl.col("ts").is_null() & ~pl.col("_naive"))
+        | pl.col("sym").is_null()
+        | (pl.col("sym") == "")
+        | pl.any_horizontal([pl.col(f"_bad_{n}") for n in cols])
+        | pl.col("_nf_volume")
+    )
+    reason = (
+        pl.when(unparseable).then(pl.lit("UNPARSEABLE_ROW"))
+        .when(pl.col("ts").is_null()).then(pl.lit("TIMESTAMP_WITHOUT_ZONE"))
+        .when(pl.any_horizontal([pl.col(f"_nf_{n}") for n in PRICES])).then(pl.lit("NON_FINITE_PRICE"))
+        .when(pl.min_horizontal(o, h, lo, c) <= 0).then(pl.lit("NON_POSITIVE_PRICE"))
+        .when(h < lo).then(pl.lit("HIGH_BELOW_LOW"))
+        .when((o < lo) | (o > h)).then(pl.lit("OPEN_OUTSIDE_RANGE"))
+        .when((c < lo) | (c > h)).then(pl.lit("CLOSE_OUTSIDE_RANGE"))
+        .when(v < 0).then(pl.lit("NEGATIVE_VOLUME"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    df = df.with_columns(reason.alias("reason"))
+    keep = ["row", "ts", "sym", *cols, "reason", *(f"raw_{n}" for n in COLUMNS)]
+    return df.select(keep).rename({"sym": "symbol"}).sort("ts", nulls_last=False, maintain_order=True)
+
+
+def describe_rejection(reason: str, raw: dict[str, str | None]) -> str:
+    """Human detail for a stateless rejection (computed only for rejected rows)."""
+    if reason == "UNPARSEABLE_ROW":
+        fields = [k for k, val in raw.items() if val is None or not str(val).strip()]
+        return f"missing {', '.join(fields)}" if fields else "a field is not a number or an ISO-8601 timestamp"
+    return {
+        "TIMESTAMP_WITHOUT_ZONE": f"timestamp {raw['timestamp']!r} has no UTC offset",
+        "NON_FINITE_PRICE": "a price is NaN or infinite",
+        "NON_POSITIVE_PRICE": "a price is zero or negative",
+        "HIGH_BELOW_LOW": f"high {raw['high']} < low {raw['low']}",
+        "OPEN_OUTSIDE_RANGE": f"open {raw['open']} outside [{raw['low']}, {raw['high']}]",
+        "CLOSE_OUTSIDE_RANGE": f"close {raw['close']} outside [{raw['low']}, {raw['high']}]",
+        "NEGATIVE_VOLUME": f"volume {raw['volume']} < 0",
+    }.get(reason, reason)

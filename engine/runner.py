@@ -1,0 +1,103 @@
+"""``engine run``: a historical paper-trading run over a bar file or the bundled data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.broker.paper import PaperBroker, cost_model
+from engine.config import EngineConfig, config_hash
+from engine.core.ids import content_id
+from engine.feeds import bundled
+from engine.feeds.calendar import Sessions, load_sessions
+from engine.feeds.stream import StreamStats, events, start_ts, universe_of
+from engine.feeds.table import BarTable, read_bar_file
+from engine.journal.store import JournalWriter
+from engine.shell import DEFAULT_BATCH, Engine
+from engine.version import code_version
+from journal_schema.catalogue import schema_fingerprint
+from journal_schema.events import RunEnded, RunStarted
+
+
+class RunError(ValueError):
+    """The run cannot start (the message is one line for the user)."""
+
+
+@dataclass
+class RunResult:
+    journal: str
+    run_id: str
+    dataset: str
+    stats: StreamStats
+    counts: dict[str, int]
+    last_seq: int
+    digest: str
+    end_reason: str
+    halted: str | None
+    positions: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+
+def _sessions_for(table: BarTable, calendar: str) -> Sessions:
+    ts = table.frame["ts"].drop_nulls()
+    if ts.is_empty():
+        raise RunError(f"{table.source}: no row has a usable timestamp")
+    lo = datetime.fromtimestamp(int(ts.min()) / 1e9, UTC).date()  # type: ignore[arg-type]
+    hi = datetime.fromtimestamp(int(ts.max()) / 1e9, UTC).date()  # type: ignore[arg-type]
+    return load_sessions(calendar, lo, hi)
+
+
+def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
+                   bars: str | Path | None = None, batch: int = DEFAULT_BATCH) -> RunResult:
+    if bars is None:
+        table, sessions = bundled.load_bundled(cfg.run.calendar)
+    else:
+        table = read_bar_file(bars)
+        sessions = _sessions_for(table, cfg.run.calendar)
+    universe = universe_of(table, cfg.run.universe)
+    writer = JournalWriter(journal)
+    if writer.last_seq:
+        n = writer.last_seq
+        writer.close()
+        raise RunError(f"journal {journal} already holds {n} events; give a new --journal path "
+                       "(appending a second run to an existing journal is not supported yet)")
+    chash = config_hash(snapshot)
+    version = code_version()
+    run_id = content_id("run", version, chash, table.fingerprint, cfg.run.seed, length=16)
+    broker = PaperBroker(cost_model(cfg.paper), cfg.run.seed, universe, sessions.closes.tolist())
+    engine = Engine(writer, broker=broker, batch=batch)
+    stats = StreamStats()
+    t0 = start_ts(table, sessions)
+    reason = "END_OF_DATA"
+    last_ts = t0
+    try:
+        engine.feed(RunStarted(
+            ts=t0, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
+            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=table.fingerprint,
+            dataset=table.source if bars is None else Path(table.source).name, universe=universe,
+            seed=cfg.run.seed, mode=cfg.run.mode,
+        ))
+        for ev in events(table, sessions, universe, stats, clock=t0):
+            engine.feed(ev)
+            last_ts = ev.ts
+        if engine.state.halted:
+            reason = "HALTED"
+    except KeyboardInterrupt:
+        reason = "INTERRUPTED"
+    except BaseException:
+        engine.close()  # commit what was journaled; no RunEnded: the run did not end cleanly
+        raise
+    engine.feed(RunEnded(ts=last_ts, run_id=run_id, reason=reason))  # type: ignore[arg-type]
+    engine.close()
+    book = engine.state.positions
+    positions = {
+        sym: {"qty": p.qty, "avg_price": p.avg_price, "last_price": p.last_price,
+              "realized": p.realized, "unrealized": p.unrealized(), "fees": p.fees}
+        for sym, p in sorted(book.positions.items())
+    }
+    return RunResult(
+        journal=str(journal), run_id=run_id, dataset=table.source, stats=stats,
+        counts=dict(engine.counts), last_seq=engine.writer.last_seq,
+        digest=engine.writer.last_hash.hex(), end_reason=reason, halted=engine.state.halted,
+        positions=positions,
+    )

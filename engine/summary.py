@@ -1,0 +1,74 @@
+"""The end-of-run summary, as text and as JSON (exact decimal strings, never floats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.runner import RunResult
+from journal_schema.units import fmt_fixed, to_decimal
+
+
+def summary_dict(r: RunResult) -> dict[str, Any]:
+    c = r.counts
+    positions = {
+        sym: {k: (None if v is None else str(to_decimal(v))) for k, v in p.items()}
+        for sym, p in r.positions.items()
+    }
+    realized = sum(int(p["realized"] or 0) for p in r.positions.values())
+    unrealized = sum(int(p["unrealized"] or 0) for p in r.positions.values())
+    fees = sum(int(p["fees"] or 0) for p in r.positions.values())
+    return {
+        "journal": r.journal,
+        "run_id": r.run_id,
+        "dataset": r.dataset,
+        "bars_read": r.stats.bars_read,
+        "bars_accepted": r.stats.bars_accepted,
+        "bars_rejected": r.stats.bars_rejected,
+        "rejections_by_code": dict(sorted(r.stats.rejected.items())),
+        "signals": c.get("SignalGenerated", 0),
+        "decisions_skipped": c.get("DecisionMade", 0) - c.get("OrderIntentCreated", 0),
+        "orders": c.get("OrderSubmitRequested", 0),
+        "orders_rejected": c.get("OrderRejected", 0),
+        "orders_expired": c.get("OrderExpired", 0),
+        "fills": c.get("OrderFilled", 0) + c.get("OrderPartiallyFilled", 0),
+        "positions": positions,
+        "realized_pnl": str(to_decimal(realized)),
+        "unrealized_pnl": str(to_decimal(unrealized)),
+        "fees": str(to_decimal(fees)),
+        "events": r.last_seq,
+        "end_reason": r.end_reason,
+        "halted": r.halted,
+        "digest": r.digest,
+    }
+
+
+def summary_text(r: RunResult) -> str:
+    d = summary_dict(r)
+    lines = [
+        f"run {d['run_id']} on {d['dataset']}: {d['end_reason']}",
+        f"  bars read        {d['bars_read']:>10}",
+        f"  bars rejected    {d['bars_rejected']:>10}",
+    ]
+    lines += [f"    {code:<28}{n:>6}" for code, n in d["rejections_by_code"].items()]
+    lines += [
+        f"  signals          {d['signals']:>10}   (skipped decisions: {d['decisions_skipped']})",
+        f"  orders           {d['orders']:>10}   (rejected {d['orders_rejected']}, expired {d['orders_expired']})",
+        f"  fills            {d['fills']:>10}",
+        "  final positions:",
+        f"    {'symbol':<8}{'qty':>12}{'avg price':>14}{'last':>12}{'unrealized':>14}{'realized':>14}",
+    ]
+    for sym, p in r.positions.items():
+        lines.append(
+            f"    {sym:<8}{fmt_fixed(int(p['qty'] or 0), 0):>12}{fmt_fixed(int(p['avg_price'] or 0), 4):>14}"
+            f"{fmt_fixed(int(p['last_price'] or 0), 4):>12}{fmt_fixed(int(p['unrealized'] or 0), 2):>14}"
+            f"{fmt_fixed(int(p['realized'] or 0), 2):>14}"
+        )
+    lines += [
+        f"  realized P&L     {d['realized_pnl']:>20}",
+        f"  unrealized P&L   {d['unrealized_pnl']:>20}  (marked to each symbol's last close)",
+        f"  fees             {d['fees']:>20}",
+    ]
+    if d["halted"]:
+        lines.append(f"  TRADING HALTED: {d['halted']}")
+    lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]
+    return "\n".join(lines)
