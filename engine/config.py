@@ -66,7 +66,9 @@ class PaperSection(_Section):
         Decimal(2), ge=0, description="half the quoted spread, paid on every market fill"
     )
     slippage_bps: Decimal = Field(Decimal(1), ge=0, description="fixed slippage on market fills")
-    slippage_jitter_bps: Decimal = Field(Decimal(0), ge=0, description="extra uniform random slippage in [0, x], seeded")
+    slippage_jitter_bps: Decimal = Field(
+        Decimal(0), ge=0, description="extra uniform random slippage in [0, x], seeded"
+    )
     fee_per_share: Decimal = Field(Decimal(0), ge=0, description="USD per share filled")
     fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
 

@@ -93,7 +93,7 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
     positions = {
         sym: {"qty": p.qty, "avg_price": p.avg_price, "last_price": p.last_price,
               "realized": p.realized, "unrealized": p.unrealized(), "fees": p.fees}
-        for sym, p in sorted(book.positions.items())
+        for sym, p in book.traded()
     }
     return RunResult(
         journal=str(journal), run_id=run_id, dataset=table.source, stats=stats,

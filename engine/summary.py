@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from engine.runner import RunResult
-from journal_schema.units import fmt_fixed, to_decimal
+from journal_schema.units import exact, fmt_fixed
 
 
 def summary_dict(r: RunResult) -> dict[str, Any]:
     c = r.counts
     positions = {
-        sym: {k: (None if v is None else str(to_decimal(v))) for k, v in p.items()}
+        sym: {k: (None if v is None else exact(v)) for k, v in p.items()}
         for sym, p in r.positions.items()
     }
     realized = sum(int(p["realized"] or 0) for p in r.positions.values())
@@ -32,9 +32,9 @@ def summary_dict(r: RunResult) -> dict[str, Any]:
         "orders_expired": c.get("OrderExpired", 0),
         "fills": c.get("OrderFilled", 0) + c.get("OrderPartiallyFilled", 0),
         "positions": positions,
-        "realized_pnl": str(to_decimal(realized)),
-        "unrealized_pnl": str(to_decimal(unrealized)),
-        "fees": str(to_decimal(fees)),
+        "realized_pnl": exact(realized),
+        "unrealized_pnl": exact(unrealized),
+        "fees": exact(fees),
         "events": r.last_seq,
         "end_reason": r.end_reason,
         "halted": r.halted,

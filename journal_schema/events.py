@@ -55,6 +55,8 @@ class RunStarted(Event, frozen=True):
 
 
 class RunEnded(Event, frozen=True):
+    """A run segment ended: data exhausted, operator interrupt, or the core halted."""
+
     run_id: str
     reason: RunEndReason
 
@@ -69,11 +71,15 @@ class ConfigChanged(Event, frozen=True):
 
 
 class KillSwitchEngaged(Event, frozen=True):
+    """Operator kill switch on: every later decision is SKIPPED with KILL_SWITCH_ENGAGED."""
+
     reason: str
     actor: str
 
 
 class KillSwitchReleased(Event, frozen=True):
+    """Operator kill switch off: decisions may create orders again."""
+
     reason: str
     actor: str
 
@@ -88,6 +94,8 @@ class SessionOpened(Event, frozen=True):
 
 
 class SessionClosed(Event, frozen=True):
+    """A calendar session closed; ``ts`` is its close. Day orders of the session expire."""
+
     session: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
     calendar: str
 
@@ -126,6 +134,8 @@ class BarRejected(Event, frozen=True):
 
 # ---------------------------------------------------------------- decisions (derived)
 class SignalGenerated(Event, frozen=True):
+    """The strategy wants ``target_qty`` (signed) in ``symbol``; ``features`` are its inputs (1e-8)."""
+
     cause_seq: Seq
     signal_id: str
     strategy: str
@@ -137,6 +147,9 @@ class SignalGenerated(Event, frozen=True):
 
 
 class DecisionMade(Event, frozen=True):
+    """Policy outcome for a signal, with reason codes and the config hash it was made under.
+    ``order_qty = target_qty - position_qty - open_order_qty`` (all signed)."""
+
     cause_seq: Seq
     decision_id: str
     signal_id: str
@@ -151,6 +164,8 @@ class DecisionMade(Event, frozen=True):
 
 
 class OrderIntentCreated(Event, frozen=True):
+    """What to trade to carry out an accepted decision (``qty`` positive, ``side`` gives the sign)."""
+
     cause_seq: Seq
     intent_id: str
     decision_id: str
@@ -186,17 +201,23 @@ class TradingHalted(Event, frozen=True):
 
 # ---------------------------------------------------------------- broker reports (inputs)
 class OrderAccepted(Event, frozen=True):
+    """Broker report: the order is live at the venue under ``broker_order_id``."""
+
     client_order_id: str
     broker_order_id: str
 
 
 class OrderRejected(Event, frozen=True):
+    """Broker report: the order was refused; terminal."""
+
     client_order_id: str
     reason: OrderRejectReason
     detail: str
 
 
 class OrderPartiallyFilled(Event, frozen=True):
+    """Broker report: one fill that leaves ``leaves_qty`` working. ``fee`` is this fill's fee."""
+
     client_order_id: str
     fill_id: str
     fill_qty: Fixed8
@@ -219,12 +240,16 @@ class OrderFilled(Event, frozen=True):
 
 
 class OrderCanceled(Event, frozen=True):
+    """Broker report: the rest of the order (``canceled_qty``) was canceled; terminal."""
+
     client_order_id: str
     canceled_qty: Fixed8
     reason: str
 
 
 class OrderExpired(Event, frozen=True):
+    """Broker report: the rest of the order (``expired_qty``) expired (time in force); terminal."""
+
     client_order_id: str
     expired_qty: Fixed8
     reason: str

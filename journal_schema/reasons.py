@@ -39,7 +39,11 @@ HaltReason = Literal[
     "REPORT_AFTER_TERMINAL",  # a report for an order already in a terminal status
 ]
 
-RunEndReason = Literal["END_OF_DATA", "INTERRUPTED", "HALTED"]
+RunEndReason = Literal[
+    "END_OF_DATA",  # every input of the source was processed
+    "INTERRUPTED",  # the operator stopped the run (SIGINT); state up to here is journaled
+    "HALTED",  # the data ran out after the core halted trading (see TradingHalted)
+]
 
 BAR_REJECT_REASONS: tuple[str, ...] = get_args(BarRejectReason)
 DECISION_REASONS: tuple[str, ...] = get_args(DecisionReason)

@@ -54,10 +54,15 @@ def to_decimal(units: int) -> Decimal:
     return (Decimal(units) / SCALE).quantize(_QUANT)
 
 
+def exact(units: int) -> str:
+    """Exact decimal text with 8 places, never exponent notation ("0.00000000")."""
+    return format(to_decimal(units), "f")
+
+
 def fmt_fixed(units: int, places: int = 4) -> str:
     """Human display of a fixed-point value, rounded half-even to ``places`` decimals."""
     q = Decimal(1).scaleb(-places)
-    return str((Decimal(units) / SCALE).quantize(q, rounding=ROUND_HALF_EVEN))
+    return format((Decimal(units) / SCALE).quantize(q, rounding=ROUND_HALF_EVEN), "f")
 
 
 def div_round_half_even(num: int, den: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.core.positions import PositionBook
 from journal_schema.events import (
     Event,
     OrderAccepted,
@@ -19,12 +20,23 @@ from journal_schema.events import (
     OrderRejected,
     OrderSubmitRequested,
 )
+from journal_schema.units import div_round_half_even
 
 Status = Literal[
     "SUBMIT_REQUESTED", "ACCEPTED", "PARTIALLY_FILLED", "FILLED", "CANCELED", "REJECTED", "EXPIRED"
 ]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 REPORT_TYPES = (OrderAccepted, OrderRejected, OrderPartiallyFilled, OrderFilled, OrderCanceled, OrderExpired)
+
+
+def apply_report(orders: OrderBook, positions: PositionBook, ev: Event) -> Order:
+    """Apply a broker report to the order fold and its fill to the position fold.
+    The one routing of reports used by the core and the projections. Raises OrderViolation."""
+    order, fill = orders.report(ev)
+    if fill:
+        assert isinstance(ev, (OrderFilled, OrderPartiallyFilled))
+        positions.apply_fill(order.symbol, fill, ev.fill_price, ev.fee)
+    return order
 
 
 class OrderViolation(Exception):
@@ -63,7 +75,7 @@ class Order:
 
     @property
     def avg_fill_price(self) -> int:
-        return self.notional // self.cum_qty if self.cum_qty else 0
+        return div_round_half_even(self.notional, self.cum_qty) if self.cum_qty else 0
 
 
 @dataclass(slots=True)
@@ -93,7 +105,6 @@ class OrderBook:
             raise OrderViolation(
                 "REPORT_AFTER_TERMINAL", f"{type(ev).__name__} for {cid} already {order.status}"
             )
-        order.last_ts = ev.ts
         fill = 0
         if isinstance(ev, OrderAccepted):
             order.status = "ACCEPTED"
@@ -115,6 +126,7 @@ class OrderBook:
             order.status, order.reason = "CANCELED", ev.reason
         elif isinstance(ev, OrderExpired):
             order.status, order.reason = "EXPIRED", ev.reason
+        order.last_ts = ev.ts
         if order.status in TERMINAL_STATUSES:
             book = self.open_by_symbol.get(order.symbol)
             if book is not None:

@@ -18,6 +18,7 @@ class Position:
     realized: int = 0  # realized P&L, 1e-8 USD, before fees
     fees: int = 0  # fees paid, 1e-8 USD
     last_price: int | None = None  # last bar close, 1e-8 USD
+    traded: bool = False  # has had at least one fill
 
     @property
     def avg_price(self) -> int:
@@ -37,6 +38,10 @@ class Position:
 class PositionBook:
     positions: dict[str, Position] = field(default_factory=dict)
 
+    def traded(self) -> list[tuple[str, Position]]:
+        """Positions of symbols that have had a fill, by symbol."""
+        return [(s, p) for s, p in sorted(self.positions.items()) if p.traded]
+
     def get(self, symbol: str) -> Position:
         p = self.positions.get(symbol)
         if p is None:
@@ -50,6 +55,7 @@ class PositionBook:
     def apply_fill(self, symbol: str, signed_qty: int, price: int, fee: int) -> None:
         """Apply one fill. Closing quantity realizes P&L against the average cost."""
         p = self.get(symbol)
+        p.traded = True
         p.fees += fee
         if p.qty == 0 or (p.qty > 0) == (signed_qty > 0):
             p.qty += signed_qty
@@ -72,6 +78,5 @@ class PositionBook:
             p.cost = 0
 
     def mark(self, symbol: str, price: int) -> None:
-        p = self.positions.get(symbol)
-        if p is not None:
-            p.last_price = price
+        """Record the last close; a position opened later is marked to it."""
+        self.get(symbol).last_price = price

@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.config import bps_to_centi
 from engine.core.ids import client_order_id, content_id
-from engine.core.orders import REPORT_TYPES, OrderViolation
+from engine.core.orders import REPORT_TYPES, OrderViolation, apply_report
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
 from journal_schema.events import (
@@ -21,9 +21,7 @@ from journal_schema.events import (
     Event,
     KillSwitchEngaged,
     KillSwitchReleased,
-    OrderFilled,
     OrderIntentCreated,
-    OrderPartiallyFilled,
     OrderSubmitRequested,
     RunStarted,
     SessionClosed,
@@ -88,12 +86,9 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
 
 def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
     try:
-        order, fill = state.orders.report(ev)
+        apply_report(state.orders, state.positions, ev)
     except OrderViolation as v:
         return _halt(state, ev, seq, v.code, v.detail)
-    if fill:
-        assert isinstance(ev, (OrderFilled, OrderPartiallyFilled))
-        state.positions.apply_fill(order.symbol, fill, ev.fill_price, ev.fee)
     return NO_EVENTS
 
 

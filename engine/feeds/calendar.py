@@ -59,7 +59,7 @@ def load_sessions(calendar: str, first: date, last: date) -> Sessions:
     lo, hi = np.datetime64(first - timedelta(days=1), "D"), np.datetime64(last + timedelta(days=1), "D")
     days = sched.index.values.astype("datetime64[D]")
     keep = (days >= lo) & (days <= hi)
-    opens = sched["open"].values.astype("datetime64[ns]").astype(np.int64)[keep]
-    closes = sched["close"].values.astype("datetime64[ns]").astype(np.int64)[keep]
+    opens = sched["open"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)[keep]
+    closes = sched["close"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)[keep]
     labels = [str(d) for d in days[keep]]
     return Sessions(calendar, labels, opens, closes)

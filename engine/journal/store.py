@@ -73,13 +73,20 @@ def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
         raise JournalError(f"journal not found: {path}")
     datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
     recorder = JournalRecorder(datastore, events_table_name=TABLE)
-    if create:
-        recorder.create_table()
-    else:
-        with datastore.transaction(commit=False) as c:
-            c.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,))
-            if c.fetchone() is None:
-                raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+    try:
+        if create:
+            recorder.create_table()
+        else:
+            with datastore.transaction(commit=False) as c:
+                c.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,))
+                if c.fetchone() is None:
+                    raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+    except (PersistenceError, sqlite3.DatabaseError) as exc:
+        datastore.close()
+        raise JournalError(f"{path} is not a readable SQLite journal: {exc}") from None
+    except JournalError:
+        datastore.close()
+        raise
     return recorder
 
 

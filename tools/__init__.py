@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks, schema export, data import helpers."""
