@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.runner import RunResult
-from journal_schema.units import exact, fmt_fixed
+from journal_schema.units import exact, fmt_fixed, to_fixed
 
 
 def summary_dict(r: RunResult) -> dict[str, Any]:
@@ -63,11 +63,11 @@ def summary_text(r: RunResult) -> str:
             f"{fmt_fixed(int(p['last_price'] or 0), 4):>12}{fmt_fixed(int(p['unrealized'] or 0), 2):>14}"
             f"{fmt_fixed(int(p['realized'] or 0), 2):>14}"
         )
-    lines += [
-        f"  realized P&L     {d['realized_pnl']:>20}",
-        f"  unrealized P&L   {d['unrealized_pnl']:>20}  (marked to each symbol's last close)",
-        f"  fees             {d['fees']:>20}",
-    ]
+    totals = [("realized P&L", "realized_pnl", ""), ("unrealized P&L", "unrealized_pnl",
+              "  (marked to each symbol's last close)"), ("fees", "fees", "")]
+    for label, key, note in totals:
+        cents = fmt_fixed(to_fixed(d[key]), 2)
+        lines.append(f"  {label:<17}{cents:>14}{note}")
     if d["halted"]:
         lines.append(f"  TRADING HALTED: {d['halted']}")
     lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]

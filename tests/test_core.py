@@ -1,0 +1,137 @@
+"""The core's decisions and halts, through step() directly."""
+
+from __future__ import annotations
+
+from engine.config import config_hash, resolve
+from engine.core.state import CoreState
+from engine.core.step import step
+from journal_schema.events import (
+    BarClosed,
+    ConfigChanged,
+    DecisionMade,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    OrderAccepted,
+    OrderFilled,
+    OrderSubmitRequested,
+    SessionOpened,
+    TradingHalted,
+)
+from tests.support import run_started
+
+S = 100_000_000
+
+
+def feed(state, events, start=1):
+    out = []
+    for i, ev in enumerate(events, start):
+        _, derived = step(state, ev, i)
+        out.extend(derived)
+    return out
+
+
+def bars(closes, symbol="AAA", t0=1000):
+    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S, volume=S)
+            for i, c in enumerate(closes)]
+
+
+CFG = {"strategy": {"fast": 2, "slow": 3, "qty": 10}}
+UP_CROSS = [10, 9, 8, 9, 12]  # the 5th bar crosses upwards
+
+
+def started():
+    state = CoreState()
+    feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=10**6, calendar="X")])
+    return state
+
+
+def test_upward_cross_creates_signal_decision_intent_and_request():
+    out = feed(started(), bars(UP_CROSS), start=10)
+    assert [type(e).__name__ for e in out] == ["SignalGenerated", "DecisionMade", "OrderIntentCreated",
+                                              "OrderSubmitRequested"]
+    decision, req = out[1], out[3]
+    assert decision.outcome == "ACCEPTED" and decision.reason_codes == ["SIGNAL_ACCEPTED"]
+    assert decision.config_hash == config_hash(resolve(CFG)[1])
+    assert (req.side, req.qty, req.order_type, req.cause_seq) == ("buy", 10 * S, "market", 14)
+    assert all(e.cause_seq == 14 and e.ts == 1004 for e in out)
+
+
+def test_working_order_counts_toward_the_target():
+    state = started()
+    out = feed(state, bars(UP_CROSS), start=10)
+    assert state.orders.open_qty("AAA") == 10 * S
+    # cross down then up again before the first order fills: sizing nets out the working order
+    out = feed(state, bars([5, 20], t0=2000), start=20)
+    decisions = [e for e in out if isinstance(e, DecisionMade)]
+    assert [(d.target_qty, d.open_order_qty, d.order_qty) for d in decisions] == [
+        (0, 10 * S, -10 * S), (10 * S, 0, 10 * S)]
+
+
+def test_kill_switch_skips_decisions_with_reason_until_released():
+    state = started()
+    feed(state, [KillSwitchEngaged(ts=2, reason="desk", actor="ops")], start=5)
+    out = feed(state, bars(UP_CROSS), start=10)
+    assert [type(e).__name__ for e in out] == ["SignalGenerated", "DecisionMade"]
+    assert out[1].outcome == "SKIPPED" and out[1].reason_codes == ["KILL_SWITCH_ENGAGED"]
+    feed(state, [KillSwitchReleased(ts=3000, reason="ok", actor="ops")], start=20)
+    out = feed(state, bars([5, 20], t0=4000), start=30)
+    assert [e.reason_codes for e in out if isinstance(e, DecisionMade)] == [["ALREADY_AT_TARGET"], ["SIGNAL_ACCEPTED"]]
+
+
+def test_report_for_unknown_order_halts_trading_once():
+    state = started()
+    out = feed(state, [OrderAccepted(ts=5, client_order_id="CID1-nope", broker_order_id="b")], start=5)
+    assert len(out) == 1 and isinstance(out[0], TradingHalted)
+    assert (out[0].reason, out[0].cause_seq) == ("UNKNOWN_ORDER_REPORT", 5)
+    assert feed(state, [OrderAccepted(ts=6, client_order_id="CID1-x", broker_order_id="b")], start=6) == []
+    out = feed(state, bars(UP_CROSS), start=10)
+    assert out[1].reason_codes == ["TRADING_HALTED"] and len(out) == 2
+
+
+def test_overfill_and_report_after_terminal_halt():
+    state = started()
+    (req,) = [e for e in feed(state, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
+    fill = OrderFilled(ts=2000, client_order_id=req.client_order_id, fill_id="f1", fill_qty=req.qty,
+                       fill_price=12 * S, fee=0, cum_qty=req.qty, leaves_qty=0)
+    assert feed(state, [fill], start=20) == []
+    assert state.positions.qty("AAA") == 10 * S
+    (halt,) = feed(state, [fill], start=21)
+    assert halt.reason == "REPORT_AFTER_TERMINAL"
+
+    state2 = started()
+    (req2,) = [e for e in feed(state2, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
+    over = OrderFilled(ts=2000, client_order_id=req2.client_order_id, fill_id="f1", fill_qty=req2.qty + 1,
+                       fill_price=12 * S, fee=0, cum_qty=req2.qty + 1, leaves_qty=0)
+    (halt2,) = feed(state2, [over], start=20)
+    assert halt2.reason == "OVERFILL" and state2.positions.qty("AAA") == 0
+
+
+def test_config_change_applies_new_hash_and_restarts_warmup():
+    state = started()
+    feed(state, bars([10, 9, 8]), start=10)
+    _, snap = resolve({"strategy": {"fast": 2, "slow": 3, "qty": 20}})
+    new_hash = config_hash(snap)
+    feed(state, [ConfigChanged(ts=1500, config=snap, config_hash=new_hash,
+                               previous_config_hash=state.config.config_hash, actor="ops")], start=20)
+    out = feed(state, bars([9, 12], t0=2000), start=30)
+    assert out == []  # indicators warm up again under the new parameters
+    out = feed(state, bars([8, 7, 9, 13], t0=3000), start=40)
+    decisions = [e for e in out if isinstance(e, DecisionMade)]
+    assert [d.target_qty for d in decisions] == [0, 20 * S]  # down-cross while flat, then up-cross
+    assert {d.config_hash for d in decisions} == {new_hash}
+
+
+def test_bar_without_open_session_is_skipped_with_reason():
+    state = CoreState()
+    feed(state, [run_started(CFG)])
+    out = feed(state, bars(UP_CROSS), start=10)
+    assert out[1].reason_codes == ["SESSION_CLOSED"]
+
+
+def test_step_is_deterministic_for_equal_states():
+    import copy
+
+    a = started()
+    b = copy.deepcopy(a)
+    evs = bars(UP_CROSS + [3, 30, 2, 40])
+    assert feed(a, evs) == feed(b, evs)
