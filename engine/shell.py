@@ -14,7 +14,7 @@ from journal_schema.catalogue import INPUT_TYPE_SET
 from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, Event, OrderSubmitRequested, SessionClosed
 
-DEFAULT_BATCH = 4096
+DEFAULT_BATCH = 16384
 
 
 class Broker(Protocol):
@@ -34,7 +34,7 @@ class Engine:
         self.state = state if state is not None else CoreState()
         self.broker = broker
         self.batch = batch
-        self.counts: Counter[str] = Counter()
+        self._counts: Counter[type[Event]] = Counter()
 
     @classmethod
     def open(cls, path: str, broker: Broker | None = None, batch: int = DEFAULT_BATCH) -> Engine:
@@ -67,12 +67,12 @@ class Engine:
     def _apply(self, ev: Event) -> None:
         writer = self.writer
         _, derived = step(self.state, ev, writer.last_seq + 1)
-        counts = self.counts
-        counts[type(ev).__name__] += 1
+        counts = self._counts
+        counts[type(ev)] += 1
         if derived:
             writer.append([ev, *derived])
             for d in derived:
-                counts[type(d).__name__] += 1
+                counts[type(d)] += 1
             if self.broker is not None:
                 for d in derived:
                     if type(d) is OrderSubmitRequested:
@@ -82,8 +82,13 @@ class Engine:
                             self._apply(report)
         else:
             writer.append((ev,))
-        if writer.staged >= self.batch:
+        if writer.last_seq - writer.committed_seq >= self.batch:
             writer.flush()
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Events journaled by this process, by type name."""
+        return {t.__name__: n for t, n in self._counts.items()}
 
     def close(self) -> None:
         self.writer.close()

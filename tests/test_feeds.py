@@ -156,3 +156,17 @@ def test_empty_sessions_between_bars_are_journaled():
         "SessionOpened", "BarClosed", "SessionClosed", "SessionOpened", "SessionClosed",
         "SessionOpened", "BarClosed", "SessionClosed",
     ]
+
+
+def test_decimal_edge_cases(tmp_path):
+    rows = [
+        "2024-01-02T15:00:00Z,A,0.000000025,1,0.000000015,0.5,1",  # > 8 decimals round half-even
+        "2024-01-02T15:01:00Z,A,1e2,100,100,100,1",  # exponent notation is exact
+        "2024-01-02T15:02:00Z,A,100000000000,100000000000,100000000000,100000000000,1",  # beyond int64 units
+        "2024-01-02T15:03:00Z,A, 7.5 ,8,7,7.5,1",  # surrounding blanks are ignored
+        "2024-01-02T15:04:00Z,A,inf,8,7,7.5,1",
+    ]
+    f = read_bar_file(write_csv(tmp_path / "b.csv", rows)).frame
+    assert f["open"].to_list()[:2] == [2, 100 * 10**8] and f["low"][0] == 2
+    assert f["reason"].to_list() == [None, None, "UNPARSEABLE_ROW", None, "NON_FINITE_PRICE"]
+    assert f["open"][3] == 750_000_000

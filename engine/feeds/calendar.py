@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -46,9 +53,48 @@ class Sessions:
         return np.array(self.labels, dtype="datetime64[D]")
 
 
+def cache_dir() -> Path:
+    """``$ENGINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/engine``, else ``~/.cache/engine``."""
+    if env := os.environ.get("ENGINE_CACHE_DIR"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "engine"
+
+
 def load_sessions(calendar: str, first: date, last: date) -> Sessions:
-    """Sessions whose label lies in [first - 1 day, last + 1 day]."""
-    import exchange_calendars as xc  # heavy import (pandas): only when a run needs it
+    """Sessions whose label lies in [first - 1 day, last + 1 day].
+
+    exchange-calendars costs ~0.7 s per process (pandas import, holiday rules), so the
+    result is cached on disk keyed by the library version, calendar and date range: the
+    same key always gives the same sessions. A cache file that cannot be read is rebuilt.
+    """
+    key = hashlib.sha256(
+        f"v1|{metadata.version('exchange-calendars')}|{calendar}|{first}|{last}".encode()
+    ).hexdigest()[:32]
+    path = cache_dir() / "sessions" / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Sessions(str(z["calendar"]), [str(x) for x in z["labels"]], z["opens"], z["closes"])
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        print(f"engine: rebuilding unreadable calendar cache {path}: {exc}", file=sys.stderr)
+    sessions = _compute_sessions(calendar, first, last)
+    _store(path, sessions)
+    return sessions
+
+
+def _store(path: Path, s: Sessions) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            np.savez(f, calendar=np.array(s.calendar), labels=np.array(s.labels), opens=s.opens, closes=s.closes)
+        os.replace(f.name, path)  # atomic: readers see the old file or the whole new one
+    except OSError as exc:
+        print(f"engine: calendar cache not written ({exc}); runs stay correct, only slower", file=sys.stderr)
+
+
+def _compute_sessions(calendar: str, first: date, last: date) -> Sessions:
+    import exchange_calendars as xc  # heavy import (pandas): only on a cache miss
 
     try:
         cal = xc.get_calendar(calendar, start=(first - timedelta(days=7)).isoformat(),

@@ -61,7 +61,7 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
     current = -1  # index of the open session, -1 when none is open
     last: dict[str, tuple[int, int, int, int, int, int]] = {}
     cols = [frame[c].to_list() for c in ("row", "symbol", "open", "high", "low", "close", "volume", "reason")]
-    raw_cols = [frame[f"raw_{c}"].to_list() for c in COLUMNS]
+    raw_frame = frame.select([f"raw_{c}" for c in COLUMNS])  # read per rejected row only
     rejected = stats.rejected
     for i, (row, sym, o, h, lo, c, v, stateless) in enumerate(zip(*cols, strict=True)):
         ts = int(ts_col[i])
@@ -98,7 +98,7 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
                     stats.bars_accepted += 1
                     yield BarClosed(ts=ts, symbol=sym, open=o, high=h, low=lo, close=c, volume=v)
                     continue
-        raw = {k: col[i] for k, col in zip(COLUMNS, raw_cols, strict=True)}
+        raw = dict(zip(COLUMNS, raw_frame.row(i), strict=True))
         rejected[reason] = rejected.get(reason, 0) + 1
         yield BarRejected(
             ts=clock, reason=reason, detail=detail or describe_rejection(reason, raw),

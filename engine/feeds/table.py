@@ -2,8 +2,8 @@
 
 Columns ``timestamp,symbol,open,high,low,close,volume`` (others are ignored);
 timestamps ISO-8601 with a UTC offset or ``Z``, each bar stamped at its close.
-Numbers are parsed exactly from their decimal text into 1e-8 integers (at most 8
-fractional digits; more digits or exponent notation are rounded through a binary float).
+Numbers are parsed exactly from their decimal text into 1e-8 integers (more than 8
+fractional digits round half-even; values beyond +/-92,233,720,368 are unparseable).
 Checks that need no state (parse errors, non-finite, ranges, volume) are done here,
 vectorised; checks that need history (universe, duplicates, order, sessions) are done
 by ``engine.feeds.stream``.
@@ -17,13 +17,12 @@ from pathlib import Path
 
 import polars as pl
 
-from journal_schema.units import SCALE
+from journal_schema.units import SCALE_DIGITS
 
 COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 _ZONED = "%Y-%m-%dT%H:%M:%S%.f%z"
 _NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
-_EXACT = r"^([+-]?)(\d{1,11})(?:\.(\d{0,8}))?$"
 
 
 class FeedError(ValueError):
@@ -85,20 +84,17 @@ def _stringify(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _fixed(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(value in 1e-8 units or null, is_non_finite, is_unparseable) for a text column."""
+    """(value in 1e-8 units or null, is_non_finite, is_unparseable) for a text column.
+
+    The text is parsed exactly as a decimal (polars ``Decimal(38, 8)``: more than eight
+    fractional digits round half-even) and its scaled integer taken as the value."""
     text = pl.col(name).str.strip_chars()
-    groups = text.str.extract_groups(_EXACT)
-    sign = pl.when(groups.struct.field("1") == "-").then(-1).otherwise(1)
-    frac = groups.struct.field("3").fill_null("").str.pad_end(8, "0").cast(pl.Int64)
-    exact = sign * (groups.struct.field("2").cast(pl.Int64) * SCALE + frac)
+    scaled = text.cast(pl.Decimal(38, SCALE_DIGITS), strict=False).to_physical()
+    value = scaled.cast(pl.Int64, strict=False)
     as_float = text.cast(pl.Float64, strict=False)
-    finite = as_float.is_finite()
-    rounded = (as_float * SCALE).round(0)
-    approx = pl.when(finite & (rounded.abs() < 9.2e18)).then(rounded.cast(pl.Int64))
-    value = pl.coalesce(exact, approx)
-    non_finite = as_float.is_not_null() & ~finite
-    unparseable = value.is_null() & ~non_finite
-    return value, non_finite, unparseable
+    non_finite = as_float.is_nan() | as_float.is_infinite()
+    unparseable = value.is_null() & ~non_finite.fill_null(False)
+    return value, non_finite.fill_null(False), unparseable
 
 
 def parse(raw: pl.DataFrame) -> pl.DataFrame:

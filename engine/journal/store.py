@@ -17,15 +17,19 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from engine.journal.chain import GENESIS, link, unwrap, wrap
+from engine.journal.chain import GENESIS, seal, unwrap
 from engine.journal.lock import WriterLock
 from journal_schema.catalogue import TOPICS
 from journal_schema.codec import encode
 from journal_schema.events import Event
 
 TABLE = "journal_events"
+_TOPICS = {t: (name, name.encode()) for t, name in TOPICS.items()}
 ORIGINATOR = "journal"
 DEFAULT_PAGE_SIZE = 10_000
+
+
+Row = tuple[str, int, str, bytes]
 
 
 class JournalError(RuntimeError):
@@ -52,20 +56,24 @@ class JournalRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
     ) -> Sequence[int] | None:
-        if not stored_events:
-            return []
-        c.executemany(
-            self.insert_events_statement,
-            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
-        )
+        self._insert_rows(c, [(str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events])
+        return None
+
+    def insert_rows(self, rows: Sequence[Row]) -> None:
+        """Insert ``(originator_id, originator_version, topic, state)`` rows in one transaction.
+        The hot path: the writer stages plain tuples instead of StoredEvent objects."""
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_rows(c, rows)
+
+    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        c.executemany(self.insert_events_statement, rows)
         c.execute(f"SELECT MAX(rowid) FROM {TABLE}")
         last_rowid = c.fetchone()[0]
-        expected = stored_events[-1].originator_version
+        expected = rows[-1][1]
         if last_rowid != expected:
-            raise JournalError(
-                f"journal sequence is not dense: rowid {last_rowid} != sequence {expected}"
-            )
-        return None
+            raise JournalError(f"journal sequence is not dense: rowid {last_rowid} != sequence {expected}")
 
 
 def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
@@ -150,7 +158,7 @@ class JournalWriter:
             self._lock.release()
             raise
         self.committed_seq = self.last_seq
-        self._staged: list[StoredEvent] = []
+        self._staged: list[Row] = []
         self._broken = False
 
     def _read_head(self) -> tuple[int, bytes]:
@@ -169,10 +177,9 @@ class JournalWriter:
         staged = self._staged
         for event in events:
             seq += 1
-            topic = TOPICS[type(event)]
-            payload = encode(event)
-            prev = link(prev, seq, topic.encode(), payload)
-            staged.append(StoredEvent(ORIGINATOR, seq, topic, wrap(prev, payload)))
+            topic, topic_bytes = _TOPICS[type(event)]
+            prev, state = seal(prev, seq, topic_bytes, encode(event))
+            staged.append((ORIGINATOR, seq, topic, state))
         self.last_seq, self.last_hash = seq, prev
         return seq
 
@@ -186,11 +193,11 @@ class JournalWriter:
             return
         batch, self._staged = self._staged, []
         try:
-            self._recorder.insert_events(batch)
+            self._recorder.insert_rows(batch)
         except (PersistenceError, sqlite3.Error, JournalError) as exc:
             self._broken = True
-            raise JournalError(f"journal commit failed at seq {batch[0].originator_version}: {exc}") from exc
-        self.committed_seq = batch[-1].originator_version
+            raise JournalError(f"journal commit failed at seq {batch[0][1]}: {exc}") from exc
+        self.committed_seq = batch[-1][1]
 
     def close(self) -> None:
         try:
