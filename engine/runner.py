@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +23,29 @@ from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
 from journal_schema.events import RunEnded, RunStarted
+
+
+class StopRequest:
+    """SIGINT/SIGTERM ask the run to stop at the next input boundary, so an input is
+    never separated from its derived events; the run then journals RunEnded(INTERRUPTED)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals are delivered to the main thread only
+            return
+        previous = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
 
 
 class RunError(ValueError):
@@ -70,6 +98,7 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
     t0 = start_ts(table, sessions)
     reason = "END_OF_DATA"
     last_ts = t0
+    stop = StopRequest()
     try:
         engine.feed(RunStarted(
             ts=t0, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
@@ -77,13 +106,15 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
             dataset=table.source if bars is None else Path(table.source).name, universe=universe,
             seed=cfg.run.seed, mode=cfg.run.mode,
         ))
-        for ev in events(table, sessions, universe, stats, clock=t0):
-            engine.feed(ev)
-            last_ts = ev.ts
-        if engine.state.halted:
+        with stop.installed():
+            for ev in events(table, sessions, universe, stats, clock=t0):
+                engine.feed(ev)
+                last_ts = ev.ts
+                if stop.requested:
+                    reason = "INTERRUPTED"
+                    break
+        if reason == "END_OF_DATA" and engine.state.halted:
             reason = "HALTED"
-    except KeyboardInterrupt:
-        reason = "INTERRUPTED"
     except BaseException:
         engine.close()  # commit what was journaled; no RunEnded: the run did not end cleanly
         raise
