@@ -7,9 +7,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from engine.broker.paper import PaperBroker, cost_model
 from engine.config import EngineConfig, config_hash

@@ -14,7 +14,7 @@ from journal_schema.catalogue import INPUT_TYPE_SET
 from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, Event, OrderSubmitRequested, SessionClosed
 
-DEFAULT_BATCH = 16384
+DEFAULT_BATCH = 4096
 
 
 class Broker(Protocol):

@@ -194,3 +194,30 @@ def test_help_lists_every_command():
     assert out.returncode == 0
     for cmd in ("run", "replay", "verify", "query", "schema"):
         assert cmd in out.stdout
+
+
+def test_sigint_stops_at_an_input_boundary_and_journals_run_ended(tmp_path):
+    import signal
+    import time
+
+    from tools.bench.gen_minute_bars import write
+
+    csv = write(200_000, ("SYN",), seed=3, out=tmp_path / "bars.csv")
+    journal = tmp_path / "j.db"
+    proc = subprocess.Popen([*ENGINE, "run", "--bars", str(csv), "--journal", str(journal), "--batch", "500"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the run is journaling
+        time.sleep(0.05)
+        if journal.exists() and journal.stat().st_size > 200_000:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert ": INTERRUPTED" in out.splitlines()[0]
+    with sqlite3.connect(journal) as con:
+        (last_topic,) = con.execute("SELECT topic FROM journal_events ORDER BY rowid DESC LIMIT 1").fetchone()
+        (n,) = con.execute("SELECT count(*) FROM journal_events WHERE topic='BarClosed.v1'").fetchone()
+    assert last_topic == "RunEnded.v1" and 0 < n < 200_000
+    replay = engine("replay", "--from", str(journal))
+    assert replay.returncode == 0, replay.stdout

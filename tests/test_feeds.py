@@ -138,8 +138,6 @@ def test_configured_universe_wins_over_file_symbols(tmp_path):
 def test_empty_sessions_between_bars_are_journaled():
     import numpy as np
 
-    from engine.feeds.table import parse
-
     day = 86_400 * 10**9
     sessions = Sessions("SYN", ["2030-01-01", "2030-01-02", "2030-01-03"],
                         np.array([10, 10 + day, 10 + 2 * day], dtype=np.int64),
@@ -151,7 +149,7 @@ def test_empty_sessions_between_bars_are_journaled():
     })
     from engine.feeds.table import BarTable
 
-    out = list(events(BarTable(parse(text), "f", "t"), sessions, ["A"], StreamStats()))
+    out = list(events(BarTable.from_text(text, "f", "t"), sessions, ["A"], StreamStats()))
     assert [type(e).__name__ for e in out] == [
         "SessionOpened", "BarClosed", "SessionClosed", "SessionOpened", "SessionClosed",
         "SessionOpened", "BarClosed", "SessionClosed",

@@ -118,13 +118,13 @@ def test_reading_is_paged(tmp_path, monkeypatch):
         w.append([bar(i) for i in range(25)])
     with JournalReader(path, page_size=10) as r:
         calls = []
-        original = r._recorder.select_notifications  # noqa: SLF001
+        original = r._recorder.select_records  # noqa: SLF001
 
-        def spy(start, limit, **kw):
-            page = original(start, limit, **kw)
+        def spy(start, limit, stop):
+            page = original(start, limit, stop)
             calls.append(len(page))
             return page
 
-        monkeypatch.setattr(r._recorder, "select_notifications", spy)  # noqa: SLF001
+        monkeypatch.setattr(r._recorder, "select_records", spy)  # noqa: SLF001
         assert sum(1 for _ in r.records()) == 25
     assert calls == [10, 10, 5, 0]

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    "timestamp,symbol,open,high,low,close,volume (default: bundled data)")
     p.add_argument("--config", metavar="FILE.toml", help="run configuration (default: built-in defaults)")
     p.add_argument("--journal", metavar="PATH", default="journal.db", help="journal to create (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=16384, metavar="N",
+    p.add_argument("--batch", type=int, default=4096, metavar="N",
                    help="commit at least every N journal records (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from engine.feeds.calendar import Sessions, load_sessions
-from engine.feeds.table import BarTable, FeedError, file_sha256, parse
+from engine.feeds.table import BarTable, FeedError, file_sha256
 
 NAME = "bundled:quandl-wiki-daily-AAPL-GOOG-IBM-MSFT-2000-2013"
 SHA256 = "5abadf99b2d394f920120a27de6f0df129859d71d4cfb0bf661bcc99446ab1fd"
@@ -63,4 +63,4 @@ def load_bundled(calendar: str = "XNYS") -> tuple[BarTable, Sessions]:
         {"timestamp": stamps, "symbol": src["Ticker"], **cols, "volume": src["Volume"]}
     )
     fingerprint = hashlib.sha256(f"{SHA256}|{','.join(TICKERS)}|{TRANSFORM}|{calendar}".encode()).hexdigest()
-    return BarTable(parse(text), fingerprint, NAME), sessions
+    return BarTable.from_text(text, fingerprint, NAME), sessions

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.feeds.calendar import Sessions
-from engine.feeds.table import COLUMNS, BarTable, describe_rejection
+from engine.feeds.table import BarTable, describe_rejection
 from journal_schema.events import BarClosed, BarRejected, Event, RawBar, SessionClosed, SessionOpened
 
 
@@ -49,22 +49,29 @@ def start_ts(table: BarTable, sessions: Sessions) -> int:
     return first
 
 
+CHUNK = 65_536  # rows turned into Python objects at a time: bounds memory on big files
+
+_Row = tuple[int, int, int, str, int, int, int, int, int, str | None]
+
+
+def _rows(table: BarTable, sessions: Sessions) -> Iterator[_Row]:
+    """(row, ts or -1, session index or -1, symbol, o, h, l, c, v, stateless reason), chunk by chunk."""
+    for chunk in table.frame.iter_slices(CHUNK):
+        ts = chunk["ts"].fill_null(-1).to_numpy()
+        cols = [chunk[c].to_list() for c in ("row", "symbol", "open", "high", "low", "close", "volume", "reason")]
+        yield from zip(cols[0], ts.tolist(), sessions.locate(ts).tolist(), *cols[1:], strict=True)
+
+
 def events(table: BarTable, sessions: Sessions, universe: list[str], stats: StreamStats,
            clock: int = 0) -> Iterator[Event]:
-    frame = table.frame
-    ts_col = frame["ts"].fill_null(-1).to_numpy()
-    session_idx = sessions.locate(ts_col).tolist()
     known = frozenset(universe)
     opens, closes, labels, cal = sessions.opens.tolist(), sessions.closes.tolist(), sessions.labels, sessions.calendar
-    valid_ts = ts_col[ts_col >= 0]
-    nxt = int(np.searchsorted(sessions.closes, valid_ts[0], side="left")) if len(valid_ts) else len(labels)
+    first_ts = table.frame["ts"].drop_nulls().head(1).to_list()
+    nxt = int(np.searchsorted(sessions.closes, first_ts[0], side="left")) if first_ts else len(labels)
     current = -1  # index of the open session, -1 when none is open
     last: dict[str, tuple[int, int, int, int, int, int]] = {}
-    cols = [frame[c].to_list() for c in ("row", "symbol", "open", "high", "low", "close", "volume", "reason")]
-    raw_frame = frame.select([f"raw_{c}" for c in COLUMNS])  # read per rejected row only
     rejected = stats.rejected
-    for i, (row, sym, o, h, lo, c, v, stateless) in enumerate(zip(*cols, strict=True)):
-        ts = int(ts_col[i])
+    for row, ts, session, sym, o, h, lo, c, v, stateless in _rows(table, sessions):
         stats.bars_read += 1
         if ts >= 0:
             if current >= 0 and closes[current] < ts:
@@ -83,7 +90,7 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
         if reason is None:
             if sym not in known:
                 reason, detail = "UNKNOWN_SYMBOL", f"{sym!r} is not in the universe"
-            elif session_idx[i] < 0:
+            elif session < 0:
                 reason, detail = "OUTSIDE_SESSION", f"no {cal} session contains this timestamp"
             else:
                 prev = last.get(sym)
@@ -98,10 +105,10 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
                     stats.bars_accepted += 1
                     yield BarClosed(ts=ts, symbol=sym, open=o, high=h, low=lo, close=c, volume=v)
                     continue
-        raw = dict(zip(COLUMNS, raw_frame.row(i), strict=True))
+        raw = table.raw_values(row)
         rejected[reason] = rejected.get(reason, 0) + 1
         yield BarRejected(
-            ts=clock, reason=reason, detail=detail or describe_rejection(reason, raw),
+            ts=clock, reason=reason, detail=detail or describe_rejection(reason, raw),  # type: ignore[arg-type]
             source_row=row, raw=RawBar(**raw),
         )
     if current >= 0:

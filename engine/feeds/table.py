@@ -33,12 +33,22 @@ class FeedError(ValueError):
 class BarTable:
     """Rows in processing order: parseable timestamps ascending (stable), unparseable first."""
 
-    frame: pl.DataFrame  # row, ts, symbol, open..volume (Int64, 1e-8), reason, raw_* (String)
+    frame: pl.DataFrame  # row, ts, symbol, open..volume (Int64, 1e-8), reason
     fingerprint: str  # sha256 of the source bytes plus the loader's transform description
     source: str
+    raw: pl.DataFrame  # the text as read, file order; ``frame.row`` n is ``raw`` row n - 1
 
     def __len__(self) -> int:
         return self.frame.height
+
+    def raw_values(self, row: int) -> dict[str, str | None]:
+        """The text of data row ``row`` (1-based), for a rejection."""
+        return dict(zip(COLUMNS, self.raw.row(row - 1), strict=True))
+
+    @classmethod
+    def from_text(cls, text: pl.DataFrame, fingerprint: str, source: str) -> BarTable:
+        raw = text.select(COLUMNS)
+        return cls(parse(raw), fingerprint, source, raw)
 
 
 def file_sha256(path: Path) -> str:
@@ -67,7 +77,7 @@ def read_bar_file(path: str | Path) -> BarTable:
     if missing:
         raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}")
     fingerprint = hashlib.sha256(f"{file_sha256(p)}|loader=v1|{','.join(COLUMNS)}".encode()).hexdigest()
-    return BarTable(parse(raw.select(COLUMNS)), fingerprint, str(p))
+    return BarTable.from_text(raw, fingerprint, str(p))
 
 
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
@@ -109,14 +119,13 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     for name in PRICES + ("volume",):
         cols[name], non_finite[name], bad[name] = _fixed(name)
     o, h, lo, c, v = (pl.col(n) for n in PRICES + ("volume",))
-    df = raw.with_row_index("row", offset=1).with_columns(
+    lf = raw.lazy().with_row_index("row", offset=1).with_columns(
         zoned.dt.epoch("ns").alias("ts"),
         naive.is_not_null().alias("_naive"),
         sym.alias("sym"),
         *(e.alias(n) for n, e in cols.items()),
         *(e.alias(f"_nf_{n}") for n, e in non_finite.items()),
         *(e.alias(f"_bad_{n}") for n, e in bad.items()),
-        *(pl.col(n).alias(f"raw_{n}") for n in COLUMNS),
     )
     unparseable = (
         (pl.col("ts").is_null() & ~pl.col("_naive"))
@@ -136,9 +145,9 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
         .when(v < 0).then(pl.lit("NEGATIVE_VOLUME"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
-    df = df.with_columns(reason.alias("reason"))
-    keep = ["row", "ts", "sym", *cols, "reason", *(f"raw_{n}" for n in COLUMNS)]
-    return df.select(keep).rename({"sym": "symbol"}).sort("ts", nulls_last=False, maintain_order=True)
+    keep = ["row", "ts", "sym", *cols, "reason"]
+    lf = lf.with_columns(reason.alias("reason")).select(keep).rename({"sym": "symbol"})
+    return lf.sort("ts", nulls_last=False, maintain_order=True).collect()
 
 
 def describe_rejection(reason: str, raw: dict[str, str | None]) -> str:

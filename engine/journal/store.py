@@ -27,6 +27,7 @@ TABLE = "journal_events"
 _TOPICS = {t: (name, name.encode()) for t, name in TOPICS.items()}
 ORIGINATOR = "journal"
 DEFAULT_PAGE_SIZE = 10_000
+WRITER_CACHE_KIB = 65_536
 
 
 Row = tuple[str, int, str, bytes]
@@ -34,6 +35,16 @@ Row = tuple[str, int, str, bytes]
 
 class JournalError(RuntimeError):
     """The journal cannot be opened or written as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as stored: its sequence, topic, hash and canonical event bytes."""
+
+    seq: int
+    rowid: int
+    topic: str
+    state: bytes
 
 
 class JournalRecorder(SQLiteApplicationRecorder):
@@ -64,6 +75,19 @@ class JournalRecorder(SQLiteApplicationRecorder):
         The hot path: the writer stages plain tuples instead of StoredEvent objects."""
         with self.datastore.transaction(commit=True) as c:
             self._insert_rows(c, rows)
+
+    def select_records(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
+        """A page of records with ``start <= rowid <= stop``. Like ``select_notifications``
+        but without a Notification object per row (a third of replay time)."""
+        sql = f"SELECT rowid, originator_version, topic, state FROM {TABLE} WHERE rowid >= ? "
+        params: list[int] = [start]
+        if stop is not None:
+            sql += "AND rowid <= ? "
+            params.append(stop)
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql + "ORDER BY rowid LIMIT ?", params)
+            return [StoredRecord(r[1], r[0], r[2], r[3]) for r in c.fetchall()]
 
     def _insert_rows(self, c: SQLiteCursor, rows: Sequence[Row]) -> None:
         if not rows:
@@ -98,16 +122,6 @@ def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
     return recorder
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """One record as stored: its sequence, topic, hash and canonical event bytes."""
-
-    seq: int
-    rowid: int
-    topic: str
-    state: bytes
-
-
 class JournalReader:
     """Streams records in pages; memory is bounded by the page size."""
 
@@ -123,12 +137,11 @@ class JournalReader:
         """Records with ``start <= rowid <= stop`` in journal order."""
         next_id = start
         while True:
-            page = self._recorder.select_notifications(next_id, self.page_size, stop=stop)
+            page = self._recorder.select_records(next_id, self.page_size, stop)
             if not page:
                 return
-            for n in page:
-                yield StoredRecord(n.originator_version, n.id, n.topic, n.state)
-            next_id = page[-1].id + 1
+            yield from page
+            next_id = page[-1].rowid + 1
 
     def close(self) -> None:
         self._recorder.datastore.close()
@@ -153,6 +166,8 @@ class JournalWriter:
         self._lock = WriterLock(self.path).acquire()
         try:
             self._recorder = _open_recorder(self.path, create=True)
+            with self._recorder.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
             self.last_seq, self.last_hash = self._read_head()
         except (JournalError, PersistenceError, sqlite3.Error):
             self._lock.release()
@@ -174,12 +189,12 @@ class JournalWriter:
         if self._broken:
             raise JournalError("journal writer is unusable after a failed commit; reopen it")
         seq, prev = self.last_seq, self.last_hash
-        staged = self._staged
+        stage = self._staged.append
         for event in events:
             seq += 1
             topic, topic_bytes = _TOPICS[type(event)]
             prev, state = seal(prev, seq, topic_bytes, encode(event))
-            staged.append((ORIGINATOR, seq, topic, state))
+            stage((ORIGINATOR, seq, topic, state))
         self.last_seq, self.last_hash = seq, prev
         return seq
 
