@@ -1,0 +1,114 @@
+"""Run every benchmark, each in its own process, and summarise.
+
+    python -m tools.bench.all [--quick] [--repeat 5] [--only NAME ...] [--profile]
+
+Full sizes: 100,000-bar CSV, 200,000 appended events, 100,000-bar run, replay/verify of the
+journal of a 1,000,000-bar run. ``--quick`` uses 10,000 / 20,000 / 10,000 / 50,000 and writes
+to ``bench-out/quick/`` so it never overwrites full results. Each benchmark writes
+``<out>/<name>.json``; this writes ``<out>/all.json`` with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tools.bench._common import OUT, ROOT, fmt, table
+
+FULL = {"gen_minute_bars": ["--bars", "100000"], "bench_append": ["--events", "200000"],
+        "bench_run": ["--bars", "100000"], "bench_replay": ["--bars", "1000000"]}
+QUICK = {"gen_minute_bars": ["--bars", "10000"], "bench_append": ["--events", "20000"],
+         "bench_run": ["--bars", "10000"], "bench_replay": ["--bars", "50000"]}
+REPEATABLE = ("bench_append", "bench_run", "bench_replay")
+
+
+def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
+    rows: list[list[str]] = []
+    data: dict[str, Any] = {}
+
+    def load(name: str) -> dict[str, Any] | None:
+        p = out / f"{name}.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    if a := load("bench_append"):
+        r = a["ratio_journal_over_raw"]
+        rows.append(["append: journal", fmt(a["journal"]["events_per_s"]["median"], "ev/s"),
+                     f"batch {a['batch']}, {fmt(a['params']['events'])} events"])
+        rows.append(["append: raw sqlite3", fmt(a["raw_sqlite3"]["events_per_s"]["median"], "ev/s"),
+                     f"synchronous={a['params']['synchronous']}"])
+        rows.append(["append: ratio journal/raw", fmt(r["median"], "x"),
+                     f"goal >= {a['goal_ratio']}: {'met' if a['meets_goal'] else 'NOT met'}"])
+        data["append"] = {"journal_ev_s": a["journal"]["events_per_s"]["median"],
+                          "raw_ev_s": a["raw_sqlite3"]["events_per_s"]["median"], "ratio": r["median"]}
+    if r := load("bench_run"):
+        g = r["goal_bars_per_s"]
+        rows.append(["run: end to end", fmt(r["end_to_end"]["bars_per_s"]["median"], "bars/s"),
+                     f"goal {fmt(g)}: {'met' if r['meets_goal_end_to_end'] else 'NOT met'}"])
+        rows.append(["run: excluding load/calendar", fmt(r["excluding_load"]["bars_per_s"]["median"], "bars/s"),
+                     f"goal {fmt(g)}: {'met' if r['meets_goal_excluding_load'] else 'NOT met'}"])
+        rows.append(["run: events journaled", fmt(r["params"]["journal_events"]), f"{fmt(r['params']['bars'])} bars"])
+        rows.append(["run: peak RSS (fresh process)", fmt(r["peak_rss_mb"]["median"], "MB"), ""])
+        data["run"] = {"e2e_bars_s": r["end_to_end"]["bars_per_s"]["median"],
+                       "excl_load_bars_s": r["excluding_load"]["bars_per_s"]["median"],
+                       "events": r["params"]["journal_events"], "peak_rss_mb": r["peak_rss_mb"]["median"]}
+    if p := load("bench_replay"):
+        n = p["params"]["journal_events"]
+        rows.append(["replay", fmt(p["replay"]["events_per_s"]["median"], "ev/s"),
+                     f"{fmt(n)} events, peak RSS {p['replay']['peak_rss_mb']['median']:.0f} MB"])
+        rows.append(["verify", fmt(p["verify"]["events_per_s"]["median"], "ev/s"),
+                     f"{fmt(n)} events, peak RSS {p['verify']['peak_rss_mb']['median']:.0f} MB"])
+        data["replay"] = {"events": n, "replay_ev_s": p["replay"]["events_per_s"]["median"],
+                          "verify_ev_s": p["verify"]["events_per_s"]["median"],
+                          "replay_rss_mb": p["replay"]["peak_rss_mb"]["median"],
+                          "verify_rss_mb": p["verify"]["peak_rss_mb"]["median"]}
+    return rows, data
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.bench.all", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes; results in bench-out/quick/")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", nargs="+", choices=list(FULL), help="run only these")
+    ap.add_argument("--profile", action="store_true", help="also cProfile one bench_run run")
+    args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    out = OUT / "quick" if args.quick else OUT
+    env = {**os.environ, "BENCH_OUT": str(out)}
+    failed = []
+    t_all = time.perf_counter()
+    for name, extra in sizes.items():
+        if args.only and name not in args.only:
+            continue
+        cmd = [sys.executable, "-m", f"tools.bench.{name}", *extra]
+        if name in REPEATABLE:
+            cmd += ["--repeat", str(args.repeat)]
+        print(f"\n=== {' '.join(cmd[1:])}", flush=True)
+        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
+            failed.append(name)
+    if args.profile and not (args.only and "bench_run" not in args.only):
+        cmd = [sys.executable, "-m", "tools.bench.bench_run", "--profile", *sizes["bench_run"]]
+        print(f"\n=== {' '.join(cmd[1:])}", flush=True)
+        if subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode != 0:
+            failed.append("bench_run --profile")
+    rows, data = headline(out)
+    print()
+    print(table(f"summary ({'quick' if args.quick else 'full'} sizes; medians of {args.repeat} runs)",
+                ("figure", "median", "note"), rows))
+    (out / "all.json").write_text(json.dumps({"quick": args.quick, "repeat": args.repeat, "headline": data,
+                                              "failed": failed, "seconds": time.perf_counter() - t_all},
+                                             indent=2) + "\n")
+    print(f"-> {out / 'all.json'}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
