@@ -19,10 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-## run: paper-trade the bundled real daily bars into ./journal.db (replaced each time) and print a summary
+## run: paper-trade the bundled real daily bars into ./journal.db (replaced each time, never while
+##      another process writes it) and print a summary
 run: $(VENV)/.installed
-	rm -f $(JOURNAL) $(JOURNAL)-wal $(JOURNAL)-shm
-	$(BIN)/engine run --journal $(JOURNAL)
+	$(BIN)/engine run --journal $(JOURNAL) --replace
 
 ## test: lint, type-check and run the whole suite
 test: lint pytest

@@ -39,11 +39,21 @@ def _bps(v: Decimal) -> Decimal:
     return v
 
 
+def _universe(v: list[str]) -> list[str]:
+    """Sorted and unique, so the order a universe is written in does not change the hash."""
+    symbols = [s.strip() for s in v]
+    if any(not s for s in symbols):
+        raise ValueError("symbols must be non-empty")
+    return sorted(set(symbols))
+
+
 class RunSection(_Section):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
     mode: Literal["backtest"] = Field("backtest", description="backtest: historical bars, in-process paper broker")
     calendar: str = Field("XNYS", description="exchange-calendars name, e.g. XNYS, or 24/7")
     universe: list[str] = Field(default_factory=list, description="symbols to trade; empty = symbols in the data")
+
+    _u = field_validator("universe")(_universe)
 
 
 class StrategySection(BaseModel):
@@ -73,6 +83,13 @@ class PaperSection(_Section):
     fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
 
     _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps")(_bps)
+
+    @field_validator("fee_per_share")
+    @classmethod
+    def _eight_places(cls, v: Decimal) -> Decimal:
+        if v != v.quantize(Decimal("0.00000001")):
+            raise ValueError("at most 8 decimal places")
+        return v
 
 
 class EngineConfig(_Section):
@@ -110,18 +127,12 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
         raise ConfigError(f"strategy: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, prefix="strategy")) from None
-    resolved_params = params.model_dump(mode="json")
-    snapshot["strategy"] = {"name": name, **{k: _canon(v) for k, v in resolved_params.items()}}
+    as_json, as_python = params.model_dump(mode="json"), params.model_dump()
+    snapshot["strategy"] = {
+        "name": name,
+        **{k: _plain(v) if isinstance(v, Decimal) else as_json[k] for k, v in as_python.items()},
+    }
     return cfg, snapshot
-
-
-def _canon(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return _plain(Decimal(v)) if any(c.isdigit() for c in v) else v
-        except ArithmeticError:
-            return v
-    return v
 
 
 def load(path: str | Path | None) -> tuple[EngineConfig, dict[str, Any]]:

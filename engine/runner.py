@@ -22,7 +22,7 @@ from engine.journal.store import JournalWriter
 from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
-from journal_schema.events import RunEnded, RunStarted
+from journal_schema.events import BarClosed, BarRejected, RunEnded, RunStarted
 
 
 class StopRequest:
@@ -76,21 +76,21 @@ def _sessions_for(table: BarTable, calendar: str) -> Sessions:
 
 
 def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
-                   bars: str | Path | None = None, batch: int = DEFAULT_BATCH) -> RunResult:
+                   bars: str | Path | None = None, batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
     if bars is None:
         table, sessions = bundled.load_bundled(cfg.run.calendar)
     else:
         table = read_bar_file(bars)
         sessions = _sessions_for(table, cfg.run.calendar)
     universe = universe_of(table, cfg.run.universe)
-    writer = JournalWriter(journal)
+    writer = JournalWriter(journal, replace=replace)
     if writer.last_seq:
         n = writer.last_seq
         writer.close()
-        raise RunError(f"journal {journal} already holds {n} events; give a new --journal path "
-                       "(appending a second run to an existing journal is not supported yet)")
+        raise RunError(f"journal {journal} already holds {n} events; give a new --journal path or "
+                       "--replace (appending a second run to an existing journal is not supported yet)")
     chash = config_hash(snapshot)
-    version = code_version()
+    version = code_version(str(cfg.strategy.name))
     run_id = content_id("run", version, chash, table.fingerprint, cfg.run.seed, length=16)
     broker = PaperBroker(cost_model(cfg.paper), cfg.run.seed, universe, sessions.closes.tolist())
     engine = Engine(writer, broker=broker, batch=batch)
@@ -110,7 +110,7 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
             for ev in events(table, sessions, universe, stats, clock=t0):
                 engine.feed(ev)
                 last_ts = ev.ts
-                if stop.requested:
+                if stop.requested and type(ev) in (BarClosed, BarRejected):  # counted rows == journaled rows
                     reason = "INTERRUPTED"
                     break
         if reason == "END_OF_DATA" and engine.state.halted:

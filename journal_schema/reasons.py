@@ -12,10 +12,10 @@ BarRejectReason = Literal[
     "HIGH_BELOW_LOW",  # high < low
     "OPEN_OUTSIDE_RANGE",  # open not within [low, high]
     "CLOSE_OUTSIDE_RANGE",  # close not within [low, high]
-    "NEGATIVE_VOLUME",  # volume < 0 (or not finite)
+    "NEGATIVE_VOLUME",  # volume < 0 (a NaN or infinite volume is UNPARSEABLE_ROW)
     "UNKNOWN_SYMBOL",  # symbol not in the run's universe
-    "DUPLICATE_BAR",  # same symbol, timestamp and values as that symbol's previous bar
-    "TIMESTAMP_NOT_INCREASING",  # timestamp <= that symbol's previous bar, values differ
+    "DUPLICATE_BAR",  # repeats an earlier row exactly (symbol, timestamp and values)
+    "TIMESTAMP_NOT_INCREASING",  # timestamp not after an earlier row of the same symbol in the file
     "OUTSIDE_SESSION",  # timestamp not inside (open, close] of a calendar session
 ]
 
@@ -25,6 +25,7 @@ DecisionReason = Literal[
     "KILL_SWITCH_ENGAGED",  # operator kill switch is on: no new orders
     "TRADING_HALTED",  # the core halted after an invariant violation
     "SESSION_CLOSED",  # no session is open for the bar's symbol
+    "OPPOSITE_ORDER_WORKING",  # an order on the other side is still working; no cancel/replace yet
 ]
 
 OrderRejectReason = Literal[
@@ -37,6 +38,7 @@ HaltReason = Literal[
     "UNKNOWN_ORDER_REPORT",  # a broker report names a client_order_id the core never requested
     "OVERFILL",  # cumulative fills exceed the order quantity
     "REPORT_AFTER_TERMINAL",  # a report for an order already in a terminal status
+    "STRATEGY_CONTRACT_VIOLATION",  # the strategy returned something that is not a valid Target
 ]
 
 RunEndReason = Literal[

@@ -56,7 +56,7 @@ def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> Repl
             seq = rec.seq
             if seq != records:
                 return _stop(records, inputs, derived, prev, Divergence(
-                    seq, "TAMPERED", f"sequence gap: expected {records}, found {seq}"))
+                    records, "TAMPERED", f"record {records} is missing (the next stored record is {seq})"))
             try:
                 stored_hash, payload = unwrap(rec.state)
             except EnvelopeError as exc:

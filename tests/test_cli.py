@@ -221,3 +221,41 @@ def test_sigint_stops_at_an_input_boundary_and_journals_run_ended(tmp_path):
     assert last_topic == "RunEnded.v1" and 0 < n < 200_000
     replay = engine("replay", "--from", str(journal))
     assert replay.returncode == 0, replay.stdout
+
+
+def test_replace_recreates_the_journal_and_refuses_while_it_is_written(default_run, tmp_path):
+    journal, summary = default_run
+    copy = tmp_path / "j.db"
+    with sqlite3.connect(journal) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    from engine.journal import JournalWriter
+
+    holder = JournalWriter(copy)
+    try:
+        out = engine("run", "--journal", str(copy), "--replace")
+        assert out.returncode == 2 and "already open for writing by pid" in out.stderr
+        assert copy.exists()
+    finally:
+        holder.close()
+    out = engine("run", "--journal", str(copy), "--replace", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["digest"] == summary["digest"]
+
+
+def test_journal_in_a_missing_directory_is_a_one_line_error(tmp_path):
+    out = engine("run", "--journal", str(tmp_path / "nodir" / "j.db"))
+    assert out.returncode == 2 and "cannot open the writer lock" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_replay_and_verify_name_a_deleted_record(default_run, tmp_path):
+    journal, _ = default_run
+    copy = tmp_path / "cut.db"
+    with sqlite3.connect(journal) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+        dst.execute("DROP TRIGGER journal_events_no_delete")
+        dst.execute("DELETE FROM journal_events WHERE rowid = 20")
+    r = engine("replay", "--from", str(copy))
+    v = engine("verify", str(copy))
+    assert r.returncode == v.returncode == 1
+    assert r.stdout.startswith("DIVERGED at seq 20: TAMPERED: record 20 is missing")
+    assert "seq 20" in v.stdout

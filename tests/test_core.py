@@ -58,13 +58,32 @@ def test_upward_cross_creates_signal_decision_intent_and_request():
 
 def test_working_order_counts_toward_the_target():
     state = started()
-    out = feed(state, bars(UP_CROSS), start=10)
+    feed(state, bars(UP_CROSS), start=10)
     assert state.orders.open_qty("AAA") == 10 * S
-    # cross down then up again before the first order fills: sizing nets out the working order
+    # cross down then up again before the buy fills: no sell against the working buy
+    # (no cancel/replace yet), and the second up-cross nets out the working buy
     out = feed(state, bars([5, 20], t0=2000), start=20)
     decisions = [e for e in out if isinstance(e, DecisionMade)]
-    assert [(d.target_qty, d.open_order_qty, d.order_qty) for d in decisions] == [
-        (0, 10 * S, -10 * S), (10 * S, 0, 10 * S)]
+    assert [(d.target_qty, d.open_order_qty, d.order_qty, d.reason_codes) for d in decisions] == [
+        (0, 10 * S, -10 * S, ["OPPOSITE_ORDER_WORKING"]), (10 * S, 10 * S, 0, ["ALREADY_AT_TARGET"])]
+    assert not any(isinstance(e, OrderSubmitRequested) for e in out)
+
+
+def test_strategy_returning_an_invalid_target_halts_trading():
+    from engine.core.sma import SmaCross
+    from engine.core.strategy import Target
+
+    class Bad(SmaCross):
+        def on_bar(self, bar):
+            t = super().on_bar(bar)
+            return None if t is None else Target(t.direction, t.qty, {"fast_sma": 1.5})
+
+    state = started()
+    state.strategies["AAA"] = Bad(state.config.strategy_params, "AAA")
+    out = feed(state, bars(UP_CROSS), start=10)
+    assert len(out) == 1 and isinstance(out[0], TradingHalted)
+    assert out[0].reason == "STRATEGY_CONTRACT_VIOLATION" and "features must map str to int" in out[0].detail
+    assert state.halted == "STRATEGY_CONTRACT_VIOLATION"
 
 
 def test_kill_switch_skips_decisions_with_reason_until_released():

@@ -87,14 +87,26 @@ def test_clean_file_has_no_rejections_and_sessions_bracket_bars(tmp_path):
     assert all(opened[0].ts < b.ts <= opened[0].close_ts for b in bars[:-1])
 
 
-def test_unordered_file_is_processed_in_timestamp_order(tmp_path):
-    rows = good_rows()[::-1]
+def test_file_grouped_by_symbol_is_merged_into_timestamp_order(tmp_path):
+    rows = sorted(good_rows(), key=lambda r: r.split(",")[1])  # all AAPL rows, then all MSFT rows
     csv = write_csv(tmp_path / "bars.csv", rows)
     cfg, snap = resolve({})
     result = historical_run(cfg, snap, tmp_path / "j.db", bars=csv)
     assert result.stats.rejected == {}
-    ts = [e.ts for e in recorded_inputs(tmp_path / "j.db") if isinstance(e, BarClosed)]
-    assert ts == sorted(ts)
+    bars = [e for e in recorded_inputs(tmp_path / "j.db") if isinstance(e, BarClosed)]
+    assert [b.ts for b in bars] == sorted(b.ts for b in bars)
+    assert [b.symbol for b in bars[:4]] == ["AAPL", "MSFT", "AAPL", "MSFT"]
+
+
+def test_rows_out_of_order_within_a_symbol_are_rejected(tmp_path):
+    rows = good_rows()[::-1]  # newest first: only each symbol's first row in the file is in order
+    csv = write_csv(tmp_path / "bars.csv", [*rows, "2024-01-02T15:45:00Z,AAPL,100,101,99,100,10"])
+    cfg, snap = resolve({})
+    result = historical_run(cfg, snap, tmp_path / "j.db", bars=csv)
+    assert result.stats.rejected == {"TIMESTAMP_NOT_INCREASING": 58}
+    accepted = [e for e in recorded_inputs(tmp_path / "j.db") if isinstance(e, BarClosed)]
+    t1529, t1545 = 1704209340 * 10**9, 1704210300 * 10**9  # 2024-01-02T15:29Z, 15:45Z
+    assert sorted((b.symbol, b.ts) for b in accepted) == [("AAPL", t1529), ("AAPL", t1545), ("MSFT", t1529)]
 
 
 def test_exact_decimal_parsing(tmp_path):

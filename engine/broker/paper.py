@@ -29,7 +29,7 @@ from journal_schema.events import (
     OrderSubmitRequested,
     SessionClosed,
 )
-from journal_schema.units import SCALE
+from journal_schema.units import SCALE, to_fixed
 
 
 def cost_model(cfg: PaperSection) -> CostModel:
@@ -37,7 +37,7 @@ def cost_model(cfg: PaperSection) -> CostModel:
         half_spread_centibps=bps_to_centi(cfg.half_spread_bps),
         slippage_centibps=bps_to_centi(cfg.slippage_bps),
         jitter_centibps=bps_to_centi(cfg.slippage_jitter_bps),
-        fee_per_share=int(cfg.fee_per_share * SCALE),
+        fee_per_share=to_fixed(cfg.fee_per_share),
         fee_centibps=bps_to_centi(cfg.fee_bps),
     )
 

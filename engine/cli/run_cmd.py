@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--journal", metavar="PATH", default="journal.db", help="journal to create (default: %(default)s)")
     p.add_argument("--batch", type=int, default=4096, metavar="N",
                    help="commit at least every N journal records (default: %(default)s)")
+    p.add_argument("--replace", action="store_true",
+                   help="delete an existing journal at --journal first (refused while another process writes it)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -39,9 +41,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--batch must be at least 1")
     try:
         cfg, snapshot = load(args.config)
-        result = historical_run(cfg, snapshot, args.journal, bars=args.bars, batch=args.batch)
+        result = historical_run(cfg, snapshot, args.journal, bars=args.bars, batch=args.batch,
+                                replace=args.replace)
     except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
         raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:  # before the run started journaling (loading data)
+        print("engine run: interrupted before the run started; nothing was journaled", file=sys.stderr)
+        return 130
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -88,6 +88,11 @@ class OrderBook:
         book = self.open_by_symbol.get(symbol)
         return sum(o.signed_leaves for o in book.values()) if book else 0
 
+    def working_side(self, symbol: str, side: str) -> bool:
+        """Whether an order on ``side`` is still working for ``symbol``."""
+        book = self.open_by_symbol.get(symbol)
+        return bool(book) and any(o.side == side for o in book.values())  # type: ignore[union-attr]
+
     def request(self, ev: OrderSubmitRequested) -> Order:
         order = Order(ev.client_order_id, ev.symbol, ev.side, ev.qty, ev.order_type,
                       ev.limit_price, ev.ts, last_ts=ev.ts)

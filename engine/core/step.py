@@ -109,7 +109,28 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     target = state.strategy_for(symbol).on_bar(bar)
     if target is None:
         return NO_EVENTS
+    problem = _contract_problem(target)
+    if problem:
+        return _halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}")
     return _decide(state, cfg, bar, seq, target)
+
+
+def _contract_problem(t: object) -> str:
+    """Why a strategy's return value is not a valid Target ('' when it is)."""
+    if not isinstance(t, Target):
+        return f"returned {type(t).__name__}, not Target or None"
+    if type(t.direction) is not int or t.direction not in (-1, 0, 1):
+        return f"direction {t.direction!r} is not -1, 0 or 1"
+    if type(t.qty) is not int:
+        return f"qty {t.qty!r} is not an int (1e-8 units)"
+    if (t.qty > 0) - (t.qty < 0) != t.direction:
+        return f"qty {t.qty} does not have the sign of direction {t.direction}"
+    if not isinstance(t.features, dict) or any(type(k) is not str or type(v) is not int
+                                               for k, v in t.features.items()):
+        return "features must map str to int (1e-8 units)"
+    if type(t.horizon) is not str:
+        return "horizon must be a str"
+    return ""
 
 
 def _decide(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target: Target) -> list[Event]:
@@ -132,6 +153,8 @@ def _decide(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
         reasons = ["SESSION_CLOSED"]
     elif order_qty == 0:
         reasons = ["ALREADY_AT_TARGET"]
+    elif state.orders.working_side(symbol, "sell" if order_qty > 0 else "buy"):
+        reasons = ["OPPOSITE_ORDER_WORKING"]
     else:
         reasons = ["SIGNAL_ACCEPTED"]
     accepted = reasons == ["SIGNAL_ACCEPTED"]

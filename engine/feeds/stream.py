@@ -1,7 +1,7 @@
 """The ordered input stream of a historical run: calendar sessions and validated bars.
 
-The stateful edge checks live here: unknown symbol, duplicate bar, timestamp not after
-that symbol's previous bar, bar outside a session. ``SessionOpened`` is emitted before the
+The run-dependent edge checks live here: unknown symbol and bar outside a session (the
+file-order checks are in ``engine.feeds.table``). ``SessionOpened`` is emitted before the
 first row after a session's open, ``SessionClosed`` before the first row after its close
 (and at the end), so sessions without bars are still journaled.
 """
@@ -69,7 +69,6 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
     first_ts = table.frame["ts"].drop_nulls().head(1).to_list()
     nxt = int(np.searchsorted(sessions.closes, first_ts[0], side="left")) if first_ts else len(labels)
     current = -1  # index of the open session, -1 when none is open
-    last: dict[str, tuple[int, int, int, int, int, int]] = {}
     rejected = stats.rejected
     for row, ts, session, sym, o, h, lo, c, v, stateless in _rows(table, sessions):
         stats.bars_read += 1
@@ -93,18 +92,9 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
             elif session < 0:
                 reason, detail = "OUTSIDE_SESSION", f"no {cal} session contains this timestamp"
             else:
-                prev = last.get(sym)
-                values = (ts, o, h, lo, c, v)
-                if prev is not None and ts <= prev[0]:
-                    if values == prev:
-                        reason, detail = "DUPLICATE_BAR", "same bar as the previous one for this symbol"
-                    else:
-                        reason, detail = "TIMESTAMP_NOT_INCREASING", "not after this symbol's previous bar"
-                else:
-                    last[sym] = values
-                    stats.bars_accepted += 1
-                    yield BarClosed(ts=ts, symbol=sym, open=o, high=h, low=lo, close=c, volume=v)
-                    continue
+                stats.bars_accepted += 1
+                yield BarClosed(ts=ts, symbol=sym, open=o, high=h, low=lo, close=c, volume=v)
+                continue
         raw = table.raw_values(row)
         rejected[reason] = rejected.get(reason, 0) + 1
         yield BarRejected(

@@ -4,9 +4,11 @@ Columns ``timestamp,symbol,open,high,low,close,volume`` (others are ignored);
 timestamps ISO-8601 with a UTC offset or ``Z``, each bar stamped at its close.
 Numbers are parsed exactly from their decimal text into 1e-8 integers (more than 8
 fractional digits round half-even; values beyond +/-92,233,720,368 are unparseable).
-Checks that need no state (parse errors, non-finite, ranges, volume) are done here,
-vectorised; checks that need history (universe, duplicates, order, sessions) are done
-by ``engine.feeds.stream``.
+Checks on a row and on the rows before it in the file are done here, vectorised: parse
+errors, non-finite, ranges, volume, an exact repeat of an earlier row (DUPLICATE_BAR), a
+timestamp not after every earlier row of the same symbol (TIMESTAMP_NOT_INCREASING).
+Rows are then merged into timestamp order (stable), so a file grouped by symbol works;
+checks that need the run (universe, sessions) are done by ``engine.feeds.stream``.
 """
 
 from __future__ import annotations
@@ -143,7 +145,15 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
         .when((o < lo) | (o > h)).then(pl.lit("OPEN_OUTSIDE_RANGE"))
         .when((c < lo) | (c > h)).then(pl.lit("CLOSE_OUTSIDE_RANGE"))
         .when(v < 0).then(pl.lit("NEGATIVE_VOLUME"))
+        .when(pl.col("_repeat")).then(pl.lit("DUPLICATE_BAR"))
+        .when(pl.col("ts") <= pl.col("_prev_max")).then(pl.lit("TIMESTAMP_NOT_INCREASING"))
         .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    # File order, per symbol: a row repeating an earlier row exactly is a duplicate; a row not
+    # after every earlier timestamp of its symbol is out of order (rows are merged by time below).
+    lf = lf.with_columns(
+        ~pl.struct("sym", "ts", *cols).is_first_distinct().alias("_repeat"),
+        pl.col("ts").cum_max().shift(1).over("sym").alias("_prev_max"),
     )
     keep = ["row", "ts", "sym", *cols, "reason"]
     lf = lf.with_columns(reason.alias("reason")).select(keep).rename({"sym": "symbol"})
@@ -163,4 +173,6 @@ def describe_rejection(reason: str, raw: dict[str, str | None]) -> str:
         "OPEN_OUTSIDE_RANGE": f"open {raw['open']} outside [{raw['low']}, {raw['high']}]",
         "CLOSE_OUTSIDE_RANGE": f"close {raw['close']} outside [{raw['low']}, {raw['high']}]",
         "NEGATIVE_VOLUME": f"volume {raw['volume']} < 0",
+        "DUPLICATE_BAR": "repeats an earlier row of the file exactly",
+        "TIMESTAMP_NOT_INCREASING": f"{raw['timestamp']} is not after an earlier row of {raw['symbol']}",
     }.get(reason, reason)

@@ -161,15 +161,20 @@ class JournalWriter:
     transaction; callers must flush before any side effect visible outside the process.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, replace: bool = False) -> None:
+        """Open (or create) a journal for appending. ``replace`` deletes an existing journal
+        first, only after taking the writer lock, so a journal being written is never removed."""
         self.path = Path(path)
         self._lock = WriterLock(self.path).acquire()
         try:
+            if replace:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             self._recorder = _open_recorder(self.path, create=True)
             with self._recorder.datastore.get_connection(commit=True) as conn:
                 conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
             self.last_seq, self.last_hash = self._read_head()
-        except (JournalError, PersistenceError, sqlite3.Error):
+        except (JournalError, PersistenceError, sqlite3.Error, OSError):
             self._lock.release()
             raise
         self.committed_seq = self.last_seq
