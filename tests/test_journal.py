@@ -37,6 +37,28 @@ def test_dense_sequence_and_chain(tmp_path):
         assert decode_topic(rec.topic, payload) == bar(rec.seq - 1)
 
 
+def test_batches_of_full_multi_row_statements_and_a_remainder(tmp_path):
+    from engine.journal.store import ROWS_PER_INSERT
+
+    path = tmp_path / "j.db"
+    n = 3 * ROWS_PER_INSERT + 5
+    with JournalWriter(path) as w:
+        for i in range(n):
+            w.append([bar(i)])
+        w.flush()
+        assert w.committed_seq == n and w.staged == 0
+        head = w.last_hash
+    with JournalReader(path, page_size=50) as r:
+        recs = list(r.records())
+    assert [x.seq for x in recs] == list(range(1, n + 1)) == [x.rowid for x in recs]
+    prev = GENESIS
+    for rec in recs:
+        stored, payload = unwrap(rec.state)
+        prev = link(prev, rec.seq, rec.topic.encode(), payload)
+        assert stored == prev and decode_topic(rec.topic, payload) == bar(rec.seq - 1)
+    assert prev == head
+
+
 def test_reopen_continues_the_chain(tmp_path):
     path = tmp_path / "j.db"
     with JournalWriter(path) as w:

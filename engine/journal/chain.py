@@ -31,10 +31,20 @@ def link(prev_hash: bytes, seq: int, topic: bytes, payload: bytes) -> bytes:
     return _sha256(prev_hash + seq.to_bytes(8, "big") + topic + b"\x00" + payload).digest()
 
 
-def seal(prev_hash: bytes, seq: int, topic: bytes, payload: bytes) -> tuple[bytes, bytes]:
-    """(hash, stored state) of a record: ``link`` and ``wrap`` in one call (hot path)."""
-    h = _sha256(prev_hash + seq.to_bytes(8, "big") + topic + b"\x00" + payload).digest()
-    return h, b"".join((_PREFIX, _hexlify(h), _MIDDLE, payload, _SUFFIX))
+def seal_batch(
+    prev_hash: bytes, first_seq: int, originator: str, items: list[tuple[str, bytes, bytes]]
+) -> tuple[bytes, list[tuple[str, int, str, bytes]]]:
+    """``link`` and ``wrap`` over a batch of (topic, topic bytes, payload) in one tight loop
+    (the writer's hot path). Returns the last hash and ``(originator, seq, topic, state)`` rows."""
+    rows: list[tuple[str, int, str, bytes]] = []
+    add = rows.append
+    prev, seq = prev_hash, first_seq
+    join, sha, hexlify = b"".join, _sha256, _hexlify
+    for topic, topic_bytes, payload in items:
+        prev = sha(prev + seq.to_bytes(8, "big") + topic_bytes + b"\x00" + payload).digest()
+        add((originator, seq, topic, join((_PREFIX, hexlify(prev), _MIDDLE, payload, _SUFFIX))))
+        seq += 1
+    return prev, rows
 
 
 def wrap(hash_: bytes, payload: bytes) -> bytes:

@@ -84,7 +84,7 @@ def _load_config() -> tuple[Any, dict[str, Any]]:
 class NullWriter:
     """Stands in for JournalWriter (attribution only): numbers records, stores nothing."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, replace: bool = False) -> None:
         self.path = Path(path)
         self.last_seq = 0
         self.committed_seq = 0
