@@ -10,8 +10,8 @@ from engine.core.state import CoreState
 from engine.core.step import step
 from engine.journal.chain import unwrap
 from engine.journal.store import JournalReader, JournalWriter
+from engine.journal.transcoder import TRANSCODER
 from journal_schema.catalogue import INPUT_TYPE_SET
-from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, Event, OrderSubmitRequested, SessionClosed
 
 DEFAULT_BATCH = 4096
@@ -45,7 +45,7 @@ class Engine:
             with JournalReader(path) as reader:
                 for rec in reader.records():
                     _, payload = unwrap(rec.state)
-                    ev = decode_topic(rec.topic, payload)
+                    ev = TRANSCODER.decode_stored(rec.topic, payload)
                     if type(ev) in INPUT_TYPE_SET:
                         step(state, ev, rec.seq)
         return cls(writer, state, broker, batch)

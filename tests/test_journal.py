@@ -150,3 +150,15 @@ def test_reading_is_paged(tmp_path, monkeypatch):
         monkeypatch.setattr(r._recorder, "select_records", spy)  # noqa: SLF001
         assert sum(1 for _ in r.records()) == 25
     assert calls == [10, 10, 5, 0]
+
+
+def test_the_journal_transcoder_is_an_eventsourcing_transcoder_with_canonical_bytes():
+    from eventsourcing.persistence import Transcoder
+
+    from engine.journal.transcoder import TRANSCODER
+
+    assert isinstance(TRANSCODER, Transcoder)
+    ev = RunEnded(ts=5, run_id="r", reason="END_OF_DATA")
+    raw = TRANSCODER.encode(ev)
+    assert raw == b'{"type":"RunEnded","ts":5,"run_id":"r","reason":"END_OF_DATA"}'
+    assert TRANSCODER.decode(raw) == ev == TRANSCODER.decode_stored("RunEnded.v1", raw)

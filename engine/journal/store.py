@@ -1,6 +1,7 @@
 """The journal: one append-only, hash-chained event stream in an eventsourcing recorder.
 
-Storage goes through ``eventsourcing``'s ``SQLiteApplicationRecorder``: every event is a
+Storage goes through ``eventsourcing``'s ``SQLiteApplicationRecorder`` with the msgspec
+transcoder of ``engine.journal.transcoder``: every event is a
 stored event of the single originator ``"journal"`` whose ``originator_version`` is the
 journal sequence number, equal to the recorder's notification id (SQLite rowid), so the
 global order is dense and starts at 1. Triggers refuse UPDATE and DELETE.
@@ -20,8 +21,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 
 from engine.journal.chain import GENESIS, seal_batch, unwrap
 from engine.journal.lock import WriterLock
+from engine.journal.transcoder import TRANSCODER
 from journal_schema.catalogue import TOPICS
-from journal_schema.codec import encode
 from journal_schema.events import Event
 
 TABLE = "journal_events"
@@ -215,6 +216,7 @@ class JournalWriter:
         """Stage one causal group (an input and its derived events); returns the last seq."""
         if self._broken:
             raise JournalError("journal writer is unusable after a failed commit; reopen it")
+        encode = TRANSCODER.encode
         items = [(*_TOPICS[type(e)], encode(e)) for e in events]  # all or nothing
         self._staged += items
         self.last_seq += len(items)

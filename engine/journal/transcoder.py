@@ -1,0 +1,32 @@
+"""The journal's eventsourcing ``Transcoder``: the catalogue's canonical msgspec encoding.
+
+eventsourcing separates storage (recorders, ``StoredEvent`` bytes) from serialisation
+(transcoders). This is the msgspec transcoder the journal writes with: struct fields in
+declaration order, dict keys sorted, integers only, so equal events give equal bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import Transcoder
+
+from journal_schema.codec import decode, decode_topic, encode
+from journal_schema.events import Event
+
+
+class MsgspecTranscoder(Transcoder):
+    def encode(self, obj: Any) -> bytes:
+        """Canonical bytes of an event."""
+        return encode(obj)
+
+    def decode(self, data: bytes) -> Event:
+        """Any catalogue event, by its ``type`` tag (strict: unknown fields are errors)."""
+        return decode(data)
+
+    def decode_stored(self, topic: str, data: bytes | memoryview) -> Event:
+        """A stored payload under its topic; the tag inside must agree with the topic."""
+        return decode_topic(topic, data)
+
+
+TRANSCODER = MsgspecTranscoder()
