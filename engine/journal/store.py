@@ -22,11 +22,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from engine.journal.chain import GENESIS, seal_batch, unwrap
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
-from journal_schema.catalogue import TOPICS
 from journal_schema.events import Event
 
 TABLE = "journal_events"
-_TOPICS = {t: (name, name.encode()) for t, name in TOPICS.items()}
 ORIGINATOR = "journal"
 DEFAULT_PAGE_SIZE = 10_000
 WRITER_CACHE_KIB = 65_536
@@ -216,8 +214,7 @@ class JournalWriter:
         """Stage one causal group (an input and its derived events); returns the last seq."""
         if self._broken:
             raise JournalError("journal writer is unusable after a failed commit; reopen it")
-        encode = TRANSCODER.encode
-        items = [(*_TOPICS[type(e)], encode(e)) for e in events]  # all or nothing
+        items = TRANSCODER.encode_group(events)  # all or nothing
         self._staged += items
         self.last_seq += len(items)
         return self.last_seq

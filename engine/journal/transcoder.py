@@ -7,18 +7,27 @@ declaration order, dict keys sorted, integers only, so equal events give equal b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Transcoder
 
+from journal_schema.catalogue import TOPICS
 from journal_schema.codec import decode, decode_topic, encode
 from journal_schema.events import Event
+
+_TOPICS = {t: (name, name.encode()) for t, name in TOPICS.items()}
 
 
 class MsgspecTranscoder(Transcoder):
     def encode(self, obj: Any) -> bytes:
         """Canonical bytes of an event."""
         return encode(obj)
+
+    def encode_group(self, events: Sequence[Event]) -> list[tuple[str, bytes, bytes]]:
+        """(topic, topic bytes, canonical bytes) of each event: the writer's hot path,
+        one call per appended group instead of one per event."""
+        return [(*_TOPICS[type(e)], encode(e)) for e in events]
 
     def decode(self, data: bytes) -> Event:
         """Any catalogue event, by its ``type`` tag (strict: unknown fields are errors)."""
