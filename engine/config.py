@@ -103,7 +103,8 @@ class ConfigError(ValueError):
     """The configuration cannot be read or is invalid; the message is one line."""
 
 
-def _one_line(exc: ValidationError, prefix: str = "") -> str:
+def one_line(exc: ValidationError, prefix: str = "") -> str:
+    """A pydantic validation error as one line: ``loc: message; loc: message``."""
     parts = []
     for err in exc.errors():
         loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
@@ -116,7 +117,7 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
     try:
         cfg = EngineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc)) from None
+        raise ConfigError(one_line(exc)) from None
     snapshot = cfg.model_dump(mode="json")
     strategy_raw = dict(raw.get("strategy", {}))
     name = strategy_raw.pop("name", cfg.strategy.name)
@@ -126,7 +127,7 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
     except StrategyError as exc:
         raise ConfigError(f"strategy: {exc}") from None
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, prefix="strategy")) from None
+        raise ConfigError(one_line(exc, prefix="strategy")) from None
     as_json, as_python = params.model_dump(mode="json"), params.model_dump()
     snapshot["strategy"] = {
         "name": name,

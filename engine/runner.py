@@ -48,6 +48,10 @@ class StopRequest:
                 signal.signal(s, h)
 
 
+class RunCancelled(RuntimeError):
+    """The operator stopped the run before anything was journaled."""
+
+
 class RunError(ValueError):
     """The run cannot start (the message is one line for the user)."""
 
@@ -77,12 +81,24 @@ def _sessions_for(table: BarTable, calendar: str) -> Sessions:
 
 def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
                    bars: str | Path | None = None, batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
+    """Load the bars, then journal the run. SIGINT/SIGTERM are handled from the start: before
+    the journal is opened they cancel the run (RunCancelled, nothing written); after, they
+    stop it at the next bar with RunEnded(INTERRUPTED)."""
+    stop = StopRequest()
+    with stop.installed():
+        return _run(cfg, snapshot, journal, bars, batch, replace, stop)
+
+
+def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, bars: str | Path | None,
+         batch: int, replace: bool, stop: StopRequest) -> RunResult:
     if bars is None:
         table, sessions = bundled.load_bundled(cfg.run.calendar)
     else:
         table = read_bar_file(bars)
         sessions = _sessions_for(table, cfg.run.calendar)
     universe = universe_of(table, cfg.run.universe)
+    if stop.requested:
+        raise RunCancelled("interrupted while loading data; nothing was journaled")
     writer = JournalWriter(journal, replace=replace)
     if writer.last_seq:
         n = writer.last_seq
@@ -98,7 +114,6 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
     t0 = start_ts(table, sessions)
     reason = "END_OF_DATA"
     last_ts = t0
-    stop = StopRequest()
     try:
         engine.feed(RunStarted(
             ts=t0, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
@@ -106,13 +121,12 @@ def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str 
             dataset=table.source if bars is None else Path(table.source).name, universe=universe,
             seed=cfg.run.seed, mode=cfg.run.mode,
         ))
-        with stop.installed():
-            for ev in events(table, sessions, universe, stats, clock=t0):
-                engine.feed(ev)
-                last_ts = ev.ts
-                if stop.requested and type(ev) in (BarClosed, BarRejected):  # counted rows == journaled rows
-                    reason = "INTERRUPTED"
-                    break
+        for ev in events(table, sessions, universe, stats, clock=t0):
+            engine.feed(ev)
+            last_ts = ev.ts
+            if stop.requested and type(ev) in (BarClosed, BarRejected):  # counted rows == journaled rows
+                reason = "INTERRUPTED"
+                break
         if reason == "END_OF_DATA" and engine.state.halted:
             reason = "HALTED"
     except BaseException:

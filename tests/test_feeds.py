@@ -180,3 +180,22 @@ def test_decimal_edge_cases(tmp_path):
     assert f["open"].to_list()[:2] == [2, 100 * 10**8] and f["low"][0] == 2
     assert f["reason"].to_list() == [None, None, "UNPARSEABLE_ROW", None, "NON_FINITE_PRICE"]
     assert f["open"][3] == 750_000_000
+
+
+def test_out_of_order_row_after_a_row_without_zone_is_still_rejected(tmp_path):
+    rows = ["2024-01-02T15:05:00Z,AAPL,100,101,99,100,10", "2024-01-02T15:06:00,AAPL,100,101,99,100,10",
+            "2024-01-02T15:01:00Z,AAPL,100,101,99,100,10"]
+    f = read_bar_file(write_csv(tmp_path / "b.csv", rows)).frame
+    assert dict(zip(f["row"].to_list(), f["reason"].to_list(), strict=True)) == {
+        1: None, 2: "TIMESTAMP_WITHOUT_ZONE", 3: "TIMESTAMP_NOT_INCREASING"}
+
+
+def test_stop_requested_while_loading_cancels_before_anything_is_journaled(tmp_path):
+    from engine.runner import RunCancelled, StopRequest, _run
+
+    stop = StopRequest()
+    stop.requested = True  # as if SIGINT arrived during the parse
+    cfg, snap = resolve({})
+    with pytest.raises(RunCancelled, match="nothing was journaled"):
+        _run(cfg, snap, tmp_path / "j.db", write_csv(tmp_path / "b.csv", good_rows()), 64, False, stop)
+    assert not (tmp_path / "j.db").exists()

@@ -108,7 +108,7 @@ def test_changed_topic_breaks_the_chain_at_that_seq(journal, capsys):
 def test_deleted_record_is_a_gap_at_its_seq(journal, capsys):
     _attack(journal, ("DELETE FROM journal_events WHERE rowid = 9", ()))
     assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 9: record missing (the next stored record is at position 10)\n", ""
+        1, "TAMPERED at seq 9: record 9 is missing (the next stored record is 10)\n", ""
     )
 
 

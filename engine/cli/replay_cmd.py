@@ -24,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from engine.config import one_line
     from engine.core.strategy import StrategyError
     from engine.journal import JournalError
     from replay import replay_journal
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     except (JournalError, StrategyError) as exc:
         raise UsageError(str(exc)) from None
     except ValidationError as exc:
-        raise UsageError(f"the journal's config does not validate under the current code: {exc}") from None
+        raise UsageError(f"the journal's config does not validate under the current code: {one_line(exc)}") from None
     d = result.divergence
     if d is None:
         print(f"identical: {result.records} records ({result.inputs} inputs, {result.derived} derived), "

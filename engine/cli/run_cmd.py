@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.feeds.calendar import CalendarError
     from engine.feeds.table import FeedError
     from engine.journal import JournalError, JournalLockedError
-    from engine.runner import RunError, historical_run
+    from engine.runner import RunCancelled, RunError, historical_run
     from engine.summary import summary_dict, summary_text
 
     if args.batch < 1:
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
                                 replace=args.replace)
     except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
         raise UsageError(str(exc)) from None
-    except KeyboardInterrupt:  # before the run started journaling (loading data)
-        print("engine run: interrupted before the run started; nothing was journaled", file=sys.stderr)
+    except RunCancelled as exc:
+        print(f"engine run: {exc}", file=sys.stderr)
         return 130
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -153,7 +153,7 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     # after every earlier timestamp of its symbol is out of order (rows are merged by time below).
     lf = lf.with_columns(
         ~pl.struct("sym", "ts", *cols).is_first_distinct().alias("_repeat"),
-        pl.col("ts").cum_max().shift(1).over("sym").alias("_prev_max"),
+        pl.col("ts").cum_max().forward_fill().shift(1).over("sym").alias("_prev_max"),
     )
     keep = ["row", "ts", "sym", *cols, "reason"]
     lf = lf.with_columns(reason.alias("reason")).select(keep).rename({"sym": "symbol"})

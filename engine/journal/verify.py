@@ -49,7 +49,7 @@ class _Failed(Exception):
 def _check(record: StoredRecord, expected: int, prev: bytes) -> bytes:
     """Check one record; return its hash or raise _Failed."""
     if record.rowid != expected:
-        raise _Failed(f"record missing (the next stored record is at position {record.rowid})")
+        raise _Failed(f"record {expected} is missing (the next stored record is {record.rowid})")
     if record.seq != expected:
         raise _Failed(f"stored sequence number {record.seq} at position {expected}")
     if not isinstance(record.state, bytes):
