@@ -1,0 +1,1 @@
+"""Shell-side networking helpers for broker adapters (rate limiting, retry timing)."""
