@@ -259,3 +259,11 @@ def test_replay_and_verify_name_a_deleted_record(default_run, tmp_path):
     assert r.returncode == v.returncode == 1
     assert r.stdout.startswith("DIVERGED at seq 20: TAMPERED: record 20 is missing")
     assert "seq 20" in v.stdout
+
+
+def test_readme_shows_the_real_default_run(default_run):
+    """The README pastes `make run` output; any change to journal-shaping code must refresh it."""
+    _, summary = default_run
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"  digest           {summary['digest']}" in readme
+    assert f"run {summary['run_id']} on {summary['dataset']}" in readme
