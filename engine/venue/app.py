@@ -1,0 +1,197 @@
+"""Routing and endpoint logic, independent of sockets: ``VenueApp.handle(request) -> Response``.
+
+Routes (alpaca-py ``TradingClient`` methods, wire contract section 2):
+
+| method | path | client call |
+| --- | --- | --- |
+| POST | /v2/orders | submit_order |
+| GET | /v2/orders | get_orders |
+| DELETE | /v2/orders | cancel_orders (207 with a list) |
+| GET | /v2/orders:by_client_order_id | get_order_by_client_id (matched before /v2/orders/{id}) |
+| GET | /v2/orders/{id} | get_order_by_id |
+| DELETE | /v2/orders/{id} | cancel_order_by_id (204) |
+| GET | /v2/account | get_account |
+| GET | /v2/clock | get_clock |
+
+Every request needs non-empty ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` headers (any
+value); otherwise 401. The header values are never logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from engine.venue.clock import VenueClock
+from engine.venue.errors import CODE_METHOD_NOT_ALLOWED, CODE_UNAUTHORIZED, VenueError, not_found, validation
+from engine.venue.store import Direction, OrderQuery, StatusFilter, VenueStore
+from engine.venue.wire import (
+    account_json,
+    clock_json,
+    decode_new_order,
+    encode,
+    error_json,
+    order_json,
+    parse_query_time,
+    utc_text,
+)
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "APCA-API-KEY-ID"
+SECRET_HEADER = "APCA-API-SECRET-KEY"
+MAX_ORDERS_LIMIT = 500  # Alpaca's documented maximum for GET /v2/orders
+STATUS_FILTERS: dict[str, StatusFilter] = {"open": "open", "closed": "closed", "all": "all"}
+DIRECTIONS: dict[str, Direction] = {"asc": "asc", "desc": "desc"}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str  # path plus query string, as on the request line
+    headers: Mapping[str, str]  # looked up case-insensitively by the caller's mapping
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Call:
+    path_arg: str
+    query: dict[str, list[str]]
+    body: bytes
+
+
+Handler = Callable[["VenueApp", _Call], Response]
+
+
+def _json(status: int, payload: object) -> Response:
+    return Response(status, encode(payload), {"Content-Type": "application/json"})
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+class VenueApp:
+    def __init__(self, store: VenueStore, clock: VenueClock, starting_cash: Decimal) -> None:
+        self.store = store
+        self.clock = clock
+        self.starting_cash = starting_cash
+
+    def handle(self, request: Request) -> Response:
+        try:
+            self._authorize(request.headers)
+            split = urlsplit(request.target)
+            handler, path_arg = self._route(request.method, split.path)
+            return handler(self, _Call(path_arg, parse_qs(split.query, keep_blank_values=True), request.body))
+        except VenueError as error:
+            return _json(error.status, error_json(error))
+
+    @staticmethod
+    def _authorize(headers: Mapping[str, str]) -> None:
+        if not headers.get(KEY_HEADER) or not headers.get(SECRET_HEADER):
+            # Unverified body and status choice: the wire contract is silent on auth failures.
+            raise VenueError(401, CODE_UNAUTHORIZED, "request is not authorized")
+
+    def _route(self, method: str, path: str) -> tuple[Handler, str]:
+        path = "/" + path.lstrip("/")  # alpaca-py builds base + "/v2" + path; tolerate "//v2"
+        for prefix, methods in _PREFIX_ROUTES:
+            if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix) :]:
+                return self._pick(methods, method), path[len(prefix) :]
+        if path in _EXACT_ROUTES:
+            return self._pick(_EXACT_ROUTES[path], method), ""
+        raise not_found("endpoint not found")
+
+    @staticmethod
+    def _pick(methods: Mapping[str, Handler], method: str) -> Handler:
+        if method not in methods:
+            raise VenueError(405, CODE_METHOD_NOT_ALLOWED, "method not allowed")
+        return methods[method]
+
+    def _now(self) -> str:
+        return utc_text(self.clock().timestamp)
+
+    # --- endpoints -----------------------------------------------------------------------
+
+    def submit_order(self, call: _Call) -> Response:
+        new = decode_new_order(call.body)
+        order = self.store.submit(new, self._now())
+        log.info("accepted order %s client_order_id=%s", order.id, order.client_order_id)
+        return _json(200, order_json(order))
+
+    def get_order(self, call: _Call) -> Response:
+        return _json(200, order_json(self.store.get(call.path_arg)))
+
+    def get_order_by_client_id(self, call: _Call) -> Response:
+        cid = _one(call.query, "client_order_id")
+        if not cid:
+            raise validation("client_order_id is required")
+        return _json(200, order_json(self.store.get_by_client_order_id(cid)))
+
+    def list_orders(self, call: _Call) -> Response:
+        return _json(200, [order_json(o) for o in self.store.list_orders(self._order_query(call.query))])
+
+    def cancel_order(self, call: _Call) -> Response:
+        self.store.cancel(call.path_arg, self._now())
+        return Response(204)
+
+    def cancel_all(self, call: _Call) -> Response:
+        results: list[dict[str, Any]] = []
+        for order in self.store.list_orders(OrderQuery(status="open", limit=2**31, direction="asc")):
+            try:
+                canceled = self.store.cancel(order.id, self._now())
+                results.append({"id": order.id, "status": 200, "body": order_json(canceled)})
+            except VenueError as error:  # raced to a terminal status
+                results.append({"id": order.id, "status": error.status, "body": error_json(error)})
+        return _json(207, results)
+
+    def account(self, call: _Call) -> Response:
+        return _json(200, account_json(self.starting_cash))
+
+    def get_clock(self, call: _Call) -> Response:
+        return _json(200, clock_json(self.clock()))
+
+    @staticmethod
+    def _order_query(query: dict[str, list[str]]) -> OrderQuery:
+        status = STATUS_FILTERS.get(_one(query, "status") or "open")
+        if status is None:
+            raise validation("invalid status")
+        direction = DIRECTIONS.get(_one(query, "direction") or "desc")
+        if direction is None:
+            raise validation("invalid direction")
+        raw_limit = _one(query, "limit") or "50"
+        if not raw_limit.isdigit() or int(raw_limit) < 1:
+            raise validation("invalid limit")
+        side = _one(query, "side") or None
+        if side is not None and side not in ("buy", "sell"):
+            raise validation("invalid side")
+        raw_symbols = _one(query, "symbols") or ""
+        symbols = tuple(sorted({s.strip().upper() for s in raw_symbols.split(",") if s.strip()}))
+        after, until = _one(query, "after"), _one(query, "until")
+        return OrderQuery(
+            status=status, limit=min(int(raw_limit), MAX_ORDERS_LIMIT), direction=direction, symbols=symbols,
+            side=side, after=parse_query_time(after, "after") if after else None,
+            until=parse_query_time(until, "until") if until else None,
+        )  # fmt: skip
+
+
+_PREFIX_ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (
+    ("/v2/orders/", {"GET": VenueApp.get_order, "DELETE": VenueApp.cancel_order}),
+)
+_EXACT_ROUTES: Mapping[str, Mapping[str, Handler]] = {
+    "/v2/orders:by_client_order_id": {"GET": VenueApp.get_order_by_client_id},
+    "/v2/orders": {"POST": VenueApp.submit_order, "GET": VenueApp.list_orders, "DELETE": VenueApp.cancel_all},
+    "/v2/account": {"GET": VenueApp.account},
+    "/v2/clock": {"GET": VenueApp.get_clock},
+}

@@ -1,0 +1,263 @@
+"""The venue's own durable state: one SQLite file (stdlib ``sqlite3``), not the engine journal.
+
+Quantities and prices are exact decimal TEXT (normalised, no exponent); timestamps are
+ISO-8601 UTC text ending in ``Z``. ``client_order_id`` is UNIQUE for the database's lifetime,
+also after the order is canceled (as Alpaca does, wire contract section 3). Every acceptance,
+duplicate refusal and cancel is appended to ``order_log``, so an audit can show that no
+``client_order_id`` was ever accepted twice.
+
+Ids are derived, never random: the order id is ``uuid5`` of the client order id (unique by the
+constraint above); a generated client order id is ``uuid5`` of the order's sequence number.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from engine.alpaca.status import TERMINAL_ALPACA_STATUSES
+from engine.venue.errors import (
+    CODE_NOT_CANCELABLE,
+    MSG_DUPLICATE_CID,
+    MSG_NOT_CANCELABLE,
+    VenueError,
+    not_found,
+    validation,
+)
+
+ORDER_ID_NAMESPACE = uuid.UUID("6f1b7c52-3c1e-5f0a-9d0b-2a4c1e8f7a10")
+GENERATED_CID_NAMESPACE = uuid.UUID("0e9d4c8a-61f2-5b7e-8a43-7c2d9f1b3e55")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    client_order_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    type TEXT NOT NULL,
+    time_in_force TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    limit_price TEXT,
+    extended_hours INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    filled_qty TEXT NOT NULL,
+    filled_avg_price TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    filled_at TEXT,
+    canceled_at TEXT,
+    expired_at TEXT
+);
+CREATE TABLE IF NOT EXISTS order_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,
+    order_id TEXT
+);
+"""
+
+_COLUMNS = (
+    "id, client_order_id, symbol, side, type, time_in_force, qty, limit_price, extended_hours, status, "
+    "filled_qty, filled_avg_price, created_at, updated_at, submitted_at, filled_at, canceled_at, expired_at"
+)
+
+StatusFilter = Literal["open", "closed", "all"]
+Direction = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """A validated submit request (decimal fields already normalised text)."""
+
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: str
+    limit_price: str | None
+    extended_hours: bool
+    client_order_id: str | None
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: str
+    limit_price: str | None
+    extended_hours: bool
+    status: str
+    filled_qty: str
+    filled_avg_price: str | None
+    created_at: str
+    updated_at: str
+    submitted_at: str
+    filled_at: str | None
+    canceled_at: str | None
+    expired_at: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL_ALPACA_STATUSES
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    status: StatusFilter = "open"
+    limit: int = 50
+    direction: Direction = "desc"
+    symbols: tuple[str, ...] = ()
+    side: str | None = None
+    after: str | None = None  # UTC "...Z" text, exclusive
+    until: str | None = None  # UTC "...Z" text, exclusive
+
+
+def _row_to_order(row: tuple[object, ...]) -> VenueOrder:
+    (oid, cid, symbol, side, typ, tif, qty, limit_price, ext, status, filled_qty, avg, created, updated,
+     submitted, filled_at, canceled_at, expired_at) = row  # fmt: skip
+    return VenueOrder(
+        id=str(oid), client_order_id=str(cid), symbol=str(symbol), side=str(side), type=str(typ),
+        time_in_force=str(tif), qty=str(qty), limit_price=_opt(limit_price), extended_hours=bool(ext),
+        status=str(status), filled_qty=str(filled_qty), filled_avg_price=_opt(avg), created_at=str(created),
+        updated_at=str(updated), submitted_at=str(submitted), filled_at=_opt(filled_at),
+        canceled_at=_opt(canceled_at), expired_at=_opt(expired_at),
+    )  # fmt: skip
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class VenueStore:
+    """Thread-safe access to the venue database; one connection guarded by a lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def submit(self, new: NewOrder, now: str) -> VenueOrder:
+        """Accept ``new`` with status ``accepted``, or refuse a duplicate client order id (422)."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cid = new.client_order_id
+                if cid is None:
+                    (next_seq,) = cur.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM orders").fetchone()
+                    cid = str(uuid.uuid5(GENERATED_CID_NAMESPACE, str(next_seq)))
+                if cur.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (cid,)).fetchone():
+                    self._log(cur, now, "duplicate_refused", cid, None)
+                    cur.execute("COMMIT")
+                    # Unverified form (wire contract section 3): HTTP 422, code 40010001.
+                    raise validation(MSG_DUPLICATE_CID)
+                oid = str(uuid.uuid5(ORDER_ID_NAMESPACE, cid))
+                cur.execute(
+                    f"INSERT INTO orders ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (oid, cid, new.symbol, new.side, new.type, new.time_in_force, new.qty, new.limit_price,
+                     int(new.extended_hours), "accepted", "0", None, now, now, now, None, None, None),
+                )  # fmt: skip
+                self._log(cur, now, "accepted", cid, oid)
+                cur.execute("COMMIT")
+            except VenueError:
+                raise
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            return self._get(cur, "id", oid)
+
+    def get(self, order_id: str) -> VenueOrder:
+        with self._lock:
+            return self._get(self._conn.cursor(), "id", order_id)
+
+    def get_by_client_order_id(self, client_order_id: str) -> VenueOrder:
+        with self._lock:
+            return self._get(self._conn.cursor(), "client_order_id", client_order_id)
+
+    def list_orders(self, query: OrderQuery) -> list[VenueOrder]:
+        where: list[str] = []
+        args: list[object] = []
+        terminal = sorted(TERMINAL_ALPACA_STATUSES)
+        marks = ",".join("?" * len(terminal))
+        if query.status == "open":
+            where.append(f"status NOT IN ({marks})")
+            args.extend(terminal)
+        elif query.status == "closed":
+            where.append(f"status IN ({marks})")
+            args.extend(terminal)
+        if query.symbols:
+            where.append(f"symbol IN ({','.join('?' * len(query.symbols))})")
+            args.extend(query.symbols)
+        if query.side is not None:
+            where.append("side = ?")
+            args.append(query.side)
+        if query.after is not None:
+            where.append("submitted_at > ?")
+            args.append(query.after)
+        if query.until is not None:
+            where.append("submitted_at < ?")
+            args.append(query.until)
+        order = "ASC" if query.direction == "asc" else "DESC"
+        sql = f"SELECT {_COLUMNS} FROM orders"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY submitted_at {order}, seq {order} LIMIT ?"
+        args.append(query.limit)
+        with self._lock:
+            return [_row_to_order(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def cancel(self, order_id: str, now: str) -> VenueOrder:
+        """Cancel an open order at once (no fills yet in this slice); 422 when it is terminal."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                order = self._get(cur, "id", order_id)
+                if not order.is_open:
+                    raise VenueError(422, CODE_NOT_CANCELABLE, MSG_NOT_CANCELABLE)
+                cur.execute(
+                    "UPDATE orders SET status = 'canceled', canceled_at = ?, updated_at = ? WHERE id = ?",
+                    (now, now, order_id),
+                )
+                self._log(cur, now, "canceled", order.client_order_id, order_id)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            return self._get(cur, "id", order_id)
+
+    def log(self) -> list[tuple[str, str, str, str | None]]:
+        """The order log as ``(at, event, client_order_id, order_id)``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT at, event, client_order_id, order_id FROM order_log ORDER BY seq")
+            return [(str(a), str(e), str(c), _opt(o)) for a, e, c, o in rows.fetchall()]
+
+    @staticmethod
+    def _log(cur: sqlite3.Cursor, now: str, event: str, cid: str, oid: str | None) -> None:
+        cur.execute(
+            "INSERT INTO order_log (at, event, client_order_id, order_id) VALUES (?,?,?,?)", (now, event, cid, oid)
+        )
+
+    @staticmethod
+    def _get(cur: sqlite3.Cursor, column: Literal["id", "client_order_id"], value: str) -> VenueOrder:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE {column} = ?", (value,)).fetchone()
+        if row is None:
+            raise not_found()
+        return _row_to_order(tuple(row))
