@@ -9,6 +9,7 @@ cost-adjusted open.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from journal_schema.units import SCALE, div_round_half_even
@@ -23,6 +24,18 @@ class CostModel:
     jitter_centibps: int = 0  # upper bound of the seeded uniform extra slippage
     fee_per_share: int = 0  # 1e-8 USD per share
     fee_centibps: int = 0  # of notional
+
+
+def order_cost(model: CostModel, seed: int, client_order_id: str) -> int:
+    """Total cost of one order's fills in centi-bps: half-spread + slippage + its jitter.
+
+    The jitter is drawn from ``random.Random(f"{seed}:{client_order_id}")`` (seeded through
+    sha512 of the string, not builtin ``hash()``), so it depends only on the seed and the
+    order, never on processing order. Used by the paper broker and the venue alike."""
+    jitter = 0
+    if model.jitter_centibps > 0:
+        jitter = random.Random(f"{seed}:{client_order_id}").randint(0, model.jitter_centibps)
+    return model.half_spread_centibps + model.slippage_centibps + jitter
 
 
 def market_price(open_: int, side: str, cost_centibps: int) -> int:

@@ -14,10 +14,9 @@ submitting to it; an external broker adapter must (``requires_durable_submit``).
 from __future__ import annotations
 
 import bisect
-import random
 from dataclasses import dataclass
 
-from engine.broker.fills import CostModel, fee, limit_price_fill, market_price
+from engine.broker.fills import CostModel, fee, limit_price_fill, market_price, order_cost
 from engine.config import PaperSection, bps_to_centi
 from journal_schema.events import (
     BarClosed,
@@ -90,7 +89,7 @@ class PaperBroker:
             if w.accepted_ts >= bar.ts:
                 continue
             req = w.request
-            cost = self.model.half_spread_centibps + self.model.slippage_centibps + self._jitter(cid)
+            cost = order_cost(self.model, self.seed, cid)
             if req.order_type == "market":
                 price: int | None = market_price(bar.open, req.side, cost)
             else:
@@ -114,8 +113,3 @@ class PaperBroker:
                 reports.append(OrderExpired(ts=ev.ts, client_order_id=cid, expired_qty=w.request.qty,
                                             reason="day order not filled by the session close"))
         return reports
-
-    def _jitter(self, cid: str) -> int:
-        if self.model.jitter_centibps <= 0:
-            return 0
-        return random.Random(f"{self.seed}:{cid}").randint(0, self.model.jitter_centibps)

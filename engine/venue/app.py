@@ -12,6 +12,13 @@ Routes (alpaca-py ``TradingClient`` methods, wire contract section 2):
 | DELETE | /v2/orders/{id} | cancel_order_by_id (204) |
 | GET | /v2/account | get_account |
 | GET | /v2/clock | get_clock |
+| GET | /v2/positions | get_all_positions |
+| GET | /v2/positions/{symbol or asset_id} | get_open_position (404 when none) |
+| GET | /v2/stocks/bars | StockHistoricalDataClient.get_stock_bars |
+
+With a ``VenueMarket`` (bar replay) the clock, account, positions and bars come from it;
+without one (the orders-only tests) the clock is injected, the account is the static starting
+cash, there are no positions and bars are 404.
 
 Every request needs non-empty ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` headers (any
 value); otherwise 401. The header values are never logged or stored.
@@ -20,14 +27,18 @@ value); otherwise 401. The header values are never logged or stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from engine.venue.clock import VenueClock
+from engine.venue.clock import ClockReading, VenueClock
 from engine.venue.errors import CODE_METHOD_NOT_ALLOWED, CODE_UNAUTHORIZED, VenueError, not_found, validation
+from engine.venue.market import VenueMarket
+from engine.venue.marketdata import MAX_LIMIT as MAX_BARS_PAGE
+from engine.venue.marketdata import bars_page
 from engine.venue.store import Direction, OrderQuery, StatusFilter, VenueStore
 from engine.venue.wire import (
     account_json,
@@ -37,8 +48,10 @@ from engine.venue.wire import (
     error_json,
     order_json,
     parse_query_time,
+    position_json,
     utc_text,
 )
+from journal_schema.units import to_decimal
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +97,25 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
 
 
 class VenueApp:
-    def __init__(self, store: VenueStore, clock: VenueClock, starting_cash: Decimal) -> None:
+    def __init__(
+        self, store: VenueStore, clock: VenueClock | None, starting_cash: Decimal, market: VenueMarket | None = None
+    ) -> None:
+        if clock is None and market is None:
+            raise ValueError("the venue needs a clock or a market")
         self.store = store
-        self.clock = clock
+        self.market = market
+        self.clock: VenueClock = market.reading if market is not None else clock  # type: ignore[assignment]
         self.starting_cash = starting_cash
+        self.bars_page_size = MAX_BARS_PAGE
+
+    @contextmanager
+    def _gate(self) -> Iterator[None]:
+        """Hold the market lock so an order's time and the replay's next step cannot interleave."""
+        if self.market is None:
+            yield
+            return
+        with self.market.lock:
+            yield
 
     def handle(self, request: Request) -> Response:
         try:
@@ -126,7 +154,8 @@ class VenueApp:
 
     def submit_order(self, call: _Call) -> Response:
         new = decode_new_order(call.body)
-        order = self.store.submit(new, self._now())
+        with self._gate():
+            order = self.store.submit(new, self._now())
         log.info("accepted order %s client_order_id=%s", order.id, order.client_order_id)
         return _json(200, order_json(order))
 
@@ -143,24 +172,58 @@ class VenueApp:
         return _json(200, [order_json(o) for o in self.store.list_orders(self._order_query(call.query))])
 
     def cancel_order(self, call: _Call) -> Response:
-        self.store.cancel(call.path_arg, self._now())
+        with self._gate():
+            self.store.cancel(call.path_arg, self._now())
         return Response(204)
 
     def cancel_all(self, call: _Call) -> Response:
         results: list[dict[str, Any]] = []
         for order in self.store.list_orders(OrderQuery(status="open", limit=2**31, direction="asc")):
             try:
-                canceled = self.store.cancel(order.id, self._now())
+                with self._gate():
+                    canceled = self.store.cancel(order.id, self._now())
                 results.append({"id": order.id, "status": 200, "body": order_json(canceled)})
             except VenueError as error:  # raced to a terminal status
                 results.append({"id": order.id, "status": error.status, "body": error_json(error)})
         return _json(207, results)
 
     def account(self, call: _Call) -> Response:
-        return _json(200, account_json(self.starting_cash))
+        if self.market is None:
+            return _json(200, account_json(self.starting_cash))
+        values = [to_decimal(p.qty) * to_decimal(p.current_price) for p in self.market.positions()]
+        long_value = sum((v for v in values if v > 0), Decimal(0))
+        short_value = sum((v for v in values if v < 0), Decimal(0))
+        return _json(200, account_json(to_decimal(self.market.cash()), long_value, short_value))
 
     def get_clock(self, call: _Call) -> Response:
-        return _json(200, clock_json(self.clock()))
+        reading: ClockReading = self.clock()
+        return _json(200, clock_json(reading))
+
+    def _positions(self) -> list[dict[str, Any]]:
+        if self.market is None:
+            return []
+        return [
+            position_json(
+                p.symbol, to_decimal(p.qty), to_decimal(p.cost), to_decimal(p.avg_entry_price),
+                to_decimal(p.current_price), None if p.lastday_price is None else to_decimal(p.lastday_price),
+            )
+            for p in self.market.positions()
+        ]  # fmt: skip
+
+    def list_positions(self, call: _Call) -> Response:
+        return _json(200, self._positions())
+
+    def get_position(self, call: _Call) -> Response:
+        wanted = call.path_arg.upper()
+        for body in self._positions():
+            if wanted in (body["symbol"], body["asset_id"].upper()):
+                return _json(200, body)
+        raise not_found("position does not exist")  # body unverified (wire contract section 2.8)
+
+    def stock_bars(self, call: _Call) -> Response:
+        if self.market is None:
+            raise not_found("the venue has no bar file")
+        return _json(200, bars_page(self.market.replay, call.query, self.bars_page_size))
 
     @staticmethod
     def _order_query(query: dict[str, list[str]]) -> OrderQuery:
@@ -188,10 +251,13 @@ class VenueApp:
 
 _PREFIX_ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (
     ("/v2/orders/", {"GET": VenueApp.get_order, "DELETE": VenueApp.cancel_order}),
+    ("/v2/positions/", {"GET": VenueApp.get_position}),
 )
 _EXACT_ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/v2/orders:by_client_order_id": {"GET": VenueApp.get_order_by_client_id},
     "/v2/orders": {"POST": VenueApp.submit_order, "GET": VenueApp.list_orders, "DELETE": VenueApp.cancel_all},
     "/v2/account": {"GET": VenueApp.account},
     "/v2/clock": {"GET": VenueApp.get_clock},
+    "/v2/positions": {"GET": VenueApp.list_positions},
+    "/v2/stocks/bars": {"GET": VenueApp.stock_bars},
 }

@@ -11,9 +11,13 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from engine.venue import ledger
 from engine.venue.app import Request, Response, VenueApp
 from engine.venue.clock import VenueClock
+from engine.venue.market import MarketConfig, VenueMarket
+from engine.venue.replay import ReplayDriver
 from engine.venue.store import VenueStore
+from journal_schema.units import to_fixed
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +89,21 @@ class VenueServer:
     """The venue on ``host:port`` (port 0 picks a free one); ``start()`` serves in a thread."""
 
     def __init__(
-        self, db_path: str | Path, clock: VenueClock, starting_cash: Decimal, host: str = "127.0.0.1", port: int = 0
+        self,
+        db_path: str | Path,
+        clock: VenueClock | None,
+        starting_cash: Decimal,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        market: MarketConfig | None = None,
+        speed: float | None = None,
     ) -> None:
-        self.store = VenueStore(db_path)
-        self.app = VenueApp(self.store, clock, starting_cash)
+        """With ``market`` the venue replays its bar file (the clock comes from it; pass
+        ``clock=None``); ``speed`` starts the real-time driver, otherwise tests call ``step()``."""
+        self.store = VenueStore(db_path, to_fixed(starting_cash))
+        self.market = VenueMarket(self.store, market) if market is not None else None
+        self.app = VenueApp(self.store, clock, starting_cash, self.market)
+        self.driver = ReplayDriver(self.market.replay, self.market.step, speed) if self.market and speed else None
         self._httpd = _VenueHTTPServer((host, port), self.app)
         self._thread: threading.Thread | None = None
 
@@ -101,16 +116,31 @@ class VenueServer:
         """The ``url_override`` for alpaca-py: no trailing slash, no ``/v2``."""
         return f"http://127.0.0.1:{self.port}"
 
+    def fills(self) -> list[ledger.Fill]:
+        """Every fill the venue has made, oldest first."""
+        with self.store.reading() as cur:
+            return ledger.fills(cur)
+
+    def step(self) -> int | None:
+        """Advance the replay one bar timestamp (deterministic driver for tests)."""
+        if self.market is None:
+            raise RuntimeError("the venue has no bar file to replay")
+        return self.market.step()
+
     def start(self) -> None:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": POLL_SECONDS}, name="venue-http", daemon=True
         )
         self._thread.start()
+        if self.driver is not None:
+            self.driver.start()
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever(poll_interval=POLL_SECONDS)
 
     def stop(self) -> None:
+        if self.driver is not None:
+            self.driver.stop()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)

@@ -3,7 +3,7 @@
 Quantities and prices are exact decimal TEXT (normalised, no exponent); timestamps are
 ISO-8601 UTC text ending in ``Z``. ``client_order_id`` is UNIQUE for the database's lifetime,
 also after the order is canceled (as Alpaca does, wire contract section 3). Every acceptance,
-duplicate refusal and cancel is appended to ``order_log``, so an audit can show that no
+duplicate refusal, cancel, fill and expiry is appended to ``order_log``, so an audit can show that no
 ``client_order_id`` was ever accepted twice.
 
 Ids are derived, never random: the order id is ``uuid5`` of the client order id (unique by the
@@ -15,11 +15,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from engine.alpaca.status import TERMINAL_ALPACA_STATUSES
+from engine.venue import ledger
 from engine.venue.errors import (
     CODE_NOT_CANCELABLE,
     MSG_DUPLICATE_CID,
@@ -142,12 +145,59 @@ def _opt(value: object) -> str | None:
 class VenueStore:
     """Thread-safe access to the venue database; one connection guarded by a lock."""
 
-    def __init__(self, path: str | Path) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, path: str | Path, starting_cash: int = 0) -> None:
+        """``starting_cash`` (1e-8 USD) seeds the cash of a new database; an existing one keeps its own."""
+        self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        ledger.init(self._conn.cursor(), starting_cash)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One ``BEGIN IMMEDIATE`` transaction under the store lock: committed on success."""
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Cursor]:
+        """A cursor for reads under the store lock (autocommit)."""
+        with self._lock:
+            yield self._conn.cursor()
+
+    @staticmethod
+    def open_orders(cur: sqlite3.Cursor) -> list[VenueOrder]:
+        terminal = sorted(TERMINAL_ALPACA_STATUSES)
+        rows = cur.execute(
+            f"SELECT {_COLUMNS} FROM orders WHERE status NOT IN ({','.join('?' * len(terminal))}) ORDER BY seq",
+            terminal,
+        ).fetchall()
+        return [_row_to_order(tuple(r)) for r in rows]
+
+    @classmethod
+    def mark_filled(cls, cur: sqlite3.Cursor, order: VenueOrder, avg_price: str, at: str) -> None:
+        """The whole order filled at ``avg_price`` (exact decimal text) at ``at``."""
+        cur.execute(
+            "UPDATE orders SET status = 'filled', filled_qty = qty, filled_avg_price = ?, filled_at = ?, "
+            "updated_at = ? WHERE id = ?",
+            (avg_price, at, at, order.id),
+        )
+        cls._log(cur, at, "filled", order.client_order_id, order.id)
+
+    @classmethod
+    def mark_expired(cls, cur: sqlite3.Cursor, order: VenueOrder, at: str) -> None:
+        cur.execute(
+            "UPDATE orders SET status = 'expired', expired_at = ?, updated_at = ? WHERE id = ?", (at, at, order.id)
+        )
+        cls._log(cur, at, "expired", order.client_order_id, order.id)
 
     def close(self) -> None:
         with self._lock:
@@ -224,7 +274,7 @@ class VenueStore:
             return [_row_to_order(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def cancel(self, order_id: str, now: str) -> VenueOrder:
-        """Cancel an open order at once (no fills yet in this slice); 422 when it is terminal."""
+        """Cancel an open order at once (orders fill whole, never partly); 422 when it is terminal."""
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")

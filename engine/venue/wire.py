@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ _NY = ZoneInfo("America/New_York")
 ASSET_NAMESPACE = uuid.UUID("2b8e6d14-7a3f-5c09-b1e2-9f4d6a7c8e31")
 ACCOUNT_ID = "1d5493c9-ea39-4377-aa94-340734c368ae"
 ACCOUNT_NUMBER = "PA0VENUE0001"
+RATIO_QUANT = Decimal("0.00000001")
 MAX_CLIENT_ORDER_ID = 128  # Alpaca's documented limit; unverified in alpaca-py (wire contract 2.1)
 
 SIDES = frozenset({"buy", "sell"})
@@ -137,7 +138,7 @@ def order_json(order: VenueOrder) -> dict[str, Any]:
         "replaced_at": None,
         "replaced_by": None,
         "replaces": None,
-        "asset_id": str(uuid.uuid5(ASSET_NAMESPACE, order.symbol)),
+        "asset_id": asset_id(order.symbol),
         "symbol": order.symbol,
         "asset_class": "us_equity",
         "notional": None,
@@ -160,23 +161,30 @@ def order_json(order: VenueOrder) -> dict[str, Any]:
     }
 
 
-def account_json(starting_cash: Decimal) -> dict[str, Any]:
-    """A static paper account; money fields are strict strings (wire contract section 2.15)."""
-    cash = decimal_text(starting_cash)
+def account_json(
+    cash: Decimal, long_market_value: Decimal = Decimal(0), short_market_value: Decimal = Decimal(0)
+) -> dict[str, Any]:
+    """The paper cash account; money fields are strict strings (wire contract section 2.15).
+
+    ``equity = portfolio_value = cash + long + short`` (short market value is negative);
+    buying power is the cash (no margin). ``last_equity`` is reported as the current equity
+    (the venue keeps no end-of-day equity history)."""
+    equity = decimal_text(cash + long_market_value + short_market_value)
+    text = decimal_text(cash)
     return {
         "id": ACCOUNT_ID,
         "account_number": ACCOUNT_NUMBER,
         "status": "ACTIVE",
         "currency": "USD",
-        "cash": cash,
-        "buying_power": cash,
-        "regt_buying_power": cash,
-        "non_marginable_buying_power": cash,
-        "equity": cash,
-        "last_equity": cash,
-        "portfolio_value": cash,
-        "long_market_value": "0",
-        "short_market_value": "0",
+        "cash": text,
+        "buying_power": text,
+        "regt_buying_power": text,
+        "non_marginable_buying_power": text,
+        "equity": equity,
+        "last_equity": equity,
+        "portfolio_value": equity,
+        "long_market_value": decimal_text(long_market_value),
+        "short_market_value": decimal_text(short_market_value),
         "initial_margin": "0",
         "maintenance_margin": "0",
         "multiplier": "1",
@@ -186,7 +194,55 @@ def account_json(starting_cash: Decimal) -> dict[str, Any]:
         "account_blocked": False,
         "shorting_enabled": False,
         "trade_suspended_by_user": False,
+    }  # fmt: skip
+
+
+def asset_id(symbol: str) -> str:
+    return str(uuid.uuid5(ASSET_NAMESPACE, symbol))
+
+
+def _ratio(num: Decimal, den: Decimal) -> str:
+    return decimal_text((num / den).quantize(RATIO_QUANT, rounding=ROUND_HALF_EVEN)) if den else "0"
+
+
+def position_json(
+    symbol: str,
+    qty: Decimal,
+    cost: Decimal,
+    avg_entry_price: Decimal,
+    current_price: Decimal,
+    lastday_price: Decimal | None,
+) -> dict[str, Any]:
+    """The Position body, every amount a string (wire contract section 2.14). ``qty``,
+    ``cost_basis``, ``market_value`` and the P&L are signed (negative when short); ratios are
+    rounded half-even to 8 places. Without an earlier session close, the day fields are absent."""
+    market_value = qty * current_price
+    pl = market_value - cost
+    body: dict[str, Any] = {
+        "asset_id": asset_id(symbol),
+        "symbol": symbol,
+        "exchange": "NASDAQ",  # the venue does not know listings; any AssetExchange value parses
+        "asset_class": "us_equity",
+        "asset_marginable": False,
+        "avg_entry_price": decimal_text(avg_entry_price),
+        "qty": decimal_text(qty),
+        "qty_available": decimal_text(qty),
+        "side": "long" if qty > 0 else "short",
+        "market_value": decimal_text(market_value),
+        "cost_basis": decimal_text(cost),
+        "unrealized_pl": decimal_text(pl),
+        "unrealized_plpc": _ratio(pl, abs(cost)),
+        "current_price": decimal_text(current_price),
     }
+    if lastday_price is not None:
+        intraday = qty * (current_price - lastday_price)
+        body.update({
+            "lastday_price": decimal_text(lastday_price),
+            "change_today": _ratio(current_price - lastday_price, lastday_price),
+            "unrealized_intraday_pl": decimal_text(intraday),
+            "unrealized_intraday_plpc": _ratio(intraday, abs(qty * lastday_price)),
+        })  # fmt: skip
+    return body
 
 
 def clock_json(reading: ClockReading) -> dict[str, Any]:

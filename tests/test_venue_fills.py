@@ -1,0 +1,303 @@
+"""The venue's market (issue 3, part 5, slice 2): bar replay, fills with the one simulator,
+day-order expiry, positions and account, historical bars, clock, restart mid-replay.
+
+A small bar CSV with two five-minute synthetic sessions is written to ``tmp_path``; sessions are
+built directly (no exchange calendar). Tests drive the replay with ``step()``; alpaca-py's
+``TradingClient`` and ``StockHistoricalDataClient`` talk to the venue over real HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alpaca.common.exceptions import APIError
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models import BarSet
+from alpaca.data.requests import StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
+from alpaca.trading.models import Order, Position, TradeAccount
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+
+from engine.broker.fills import CostModel, fee, limit_price_fill, market_price
+from engine.broker.paper import PaperBroker
+from engine.feeds.calendar import Sessions
+from engine.feeds.table import read_bar_file
+from engine.venue.market import MarketConfig
+from engine.venue.server import VenueServer
+from journal_schema.events import BarClosed, OrderFilled, OrderSubmitRequested
+from journal_schema.units import exact, mul_fixed, to_fixed
+
+DAY1 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+DAY2 = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
+MIN = timedelta(minutes=1)
+COSTS = CostModel(half_spread_centibps=200, slippage_centibps=100, fee_per_share=to_fixed("0.005"))
+# (open, high, low, close) of AAPL's bar closing at open + k minutes, k = 1..5, both days
+AAPL = [("100", "101", "99.5", "100.5"), ("100.5", "101.5", "100", "101"), ("101", "102", "100.75", "101.5"),
+        ("101.5", "102", "101", "101.25"), ("101.25", "101.5", "100.8", "101")]  # fmt: skip
+AUTH = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+
+
+def ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000_000
+
+
+def sessions() -> Sessions:
+    opens = np.array([ns(DAY1), ns(DAY2)], dtype=np.int64)
+    return Sessions("SYN", ["2024-01-02", "2024-01-03"], opens, opens + ns(DAY1 + 5 * MIN) - ns(DAY1))
+
+
+def write_bars(path: Path) -> Path:
+    lines = ["timestamp,symbol,open,high,low,close,volume"]
+    for day, shift in ((DAY1, Decimal(0)), (DAY2, Decimal(2))):
+        for k, (o, h, lo, c) in enumerate(AAPL, start=1):
+            stamp = (day + k * MIN).isoformat().replace("+00:00", "Z")
+            prices = ",".join(str(Decimal(x) + shift) for x in (o, h, lo, c))
+            lines.append(f"{stamp},AAPL,{prices},{1000 * k}")
+            lines.append(
+                f"{stamp},MSFT,{Decimal(370) + k},{Decimal(371) + k},{Decimal(369) + k},{Decimal(370) + k},500"
+            )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> MarketConfig:
+    return MarketConfig(bars=read_bar_file(write_bars(tmp_path / "bars.csv")), sessions=sessions(), costs=COSTS, seed=7)
+
+
+def start(db: Path, config: MarketConfig, speed: float | None = None) -> VenueServer:
+    venue = VenueServer(db, None, Decimal("100000"), market=config, speed=speed)
+    venue.start()
+    return venue
+
+
+@pytest.fixture
+def venue(tmp_path: Path, config: MarketConfig) -> Iterator[VenueServer]:
+    server = start(tmp_path / "venue.db", config)
+    yield server
+    server.stop()
+
+
+def trading(server: VenueServer) -> TradingClient:
+    client = TradingClient(api_key="k", secret_key="s", paper=True, url_override=server.base_url)
+    client._retry = 0
+    client._session.request = functools.partial(client._session.request, timeout=(3.05, 5))  # type: ignore[method-assign]
+    return client
+
+
+def data(server: VenueServer) -> StockHistoricalDataClient:
+    client = StockHistoricalDataClient(api_key="k", secret_key="s", url_override=server.base_url)
+    client._retry = 0
+    return client
+
+
+def order(client: TradingClient, request: MarketOrderRequest | LimitOrderRequest) -> Order:
+    placed = client.submit_order(request)
+    assert isinstance(placed, Order)
+    return placed
+
+
+def refresh(client: TradingClient, placed: Order) -> Order:
+    again = client.get_order_by_id(placed.id)
+    assert isinstance(again, Order)
+    return again
+
+
+def buy(qty: float, cid: str, symbol: str = "AAPL") -> MarketOrderRequest:
+    return MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                              client_order_id=cid)  # fmt: skip
+
+
+def limit_buy(price: float, cid: str) -> LimitOrderRequest:
+    return LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                             limit_price=price, client_order_id=cid)  # fmt: skip
+
+
+def raw(server: VenueServer, path: str) -> object:
+    with urllib.request.urlopen(urllib.request.Request(server.base_url + path, headers=AUTH), timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_market_order_fills_at_next_bar_open_with_exact_costs(venue: VenueServer) -> None:
+    client = trading(venue)
+    placed = order(client, buy(10, "m1"))
+    assert placed.status == OrderStatus.ACCEPTED
+    assert venue.step() == ns(DAY1 + MIN)
+    filled = refresh(client, placed)
+    price = market_price(to_fixed("100"), "buy", 300)
+    assert exact(price) == "100.03000000"
+    assert (filled.status, filled.filled_qty, filled.filled_avg_price) == (OrderStatus.FILLED, "10", "100.03")
+    assert filled.filled_at == DAY1 + MIN
+    assert [e for _, e, c, _ in venue.store.log() if c == "m1"] == ["accepted", "filled"]
+    paid = mul_fixed(to_fixed("10"), price) + fee(COSTS, to_fixed("10"), price)
+    account = client.get_account()
+    assert isinstance(account, TradeAccount)
+    assert account.cash == exact(to_fixed("100000") - paid).rstrip("0").rstrip(".") == "98999.65"
+    assert account.long_market_value == "1005"  # 10 x close 100.5
+    assert account.equity == account.portfolio_value == "100004.65"
+
+
+def test_fills_match_the_in_process_paper_broker_with_jitter(tmp_path: Path, config: MarketConfig) -> None:
+    jittery = CostModel(half_spread_centibps=200, slippage_centibps=100, jitter_centibps=5000, fee_centibps=10)
+    venue = start(tmp_path / "j.db", MarketConfig(bars=config.bars, sessions=config.sessions, costs=jittery, seed=42))
+    try:
+        client = trading(venue)
+        placed = order(client, buy(3, "jitter-cid"))
+        venue.step()
+        paper = PaperBroker(jittery, seed=42, universe=["AAPL"])
+        paper.submit(OrderSubmitRequested(ts=1, cause_seq=1, client_order_id="jitter-cid", intent_id="i",
+                                          symbol="AAPL", side="buy", qty=to_fixed("3"), order_type="market",
+                                          limit_price=None, time_in_force="day"))  # fmt: skip
+        o, h, lo, c = (to_fixed(x) for x in AAPL[0])
+        (report,) = paper.on_bar(BarClosed(ts=ns(DAY1 + MIN), symbol="AAPL", open=o, high=h, low=lo, close=c,
+                                           volume=to_fixed("1000")))  # fmt: skip
+        assert isinstance(report, OrderFilled)
+        jitter = random.Random("42:jitter-cid").randint(0, 5000)
+        assert report.fill_price == market_price(o, "buy", 300 + jitter)
+        assert refresh(client, placed).filled_avg_price == str(Decimal(exact(report.fill_price)).normalize())
+        (fill,) = venue.fills()
+        assert (fill.price, fill.fee, fill.qty) == (report.fill_price, report.fee, report.fill_qty)
+    finally:
+        venue.stop()
+
+
+def test_limit_orders_fill_only_when_traded_through_and_day_orders_expire(venue: VenueServer) -> None:
+    client = trading(venue)
+    resting = order(client, limit_buy(99, "rest"))  # every day-1 low is >= 99.5
+    through = order(client, limit_buy(100.25, "thru"))
+    venue.step()  # bar 1 (open 100, low 99.5): trades through 100.25; market 100.03 is better
+    assert refresh(client, through).filled_avg_price == exact(
+        limit_price_fill(to_fixed("100"), to_fixed("101"), to_fixed("99.5"), "buy", to_fixed("100.25"), 300) or 0
+    ).rstrip("0")
+    late = order(client, limit_buy(100.9, "late"))  # bar 2 opens 100.5, low 100: fills at min(limit, cost open)
+    venue.step()
+    assert refresh(client, late).filled_avg_price == "100.53015"
+    for _ in range(2):
+        venue.step()
+    assert refresh(client, resting).status == OrderStatus.ACCEPTED
+    venue.step()  # the bar closing at the session close
+    expired = refresh(client, resting)
+    assert expired.status == OrderStatus.EXPIRED
+    assert expired.expired_at == DAY1 + 5 * MIN
+    assert expired.filled_qty == "0" and expired.filled_avg_price is None
+    assert [e for _, e, c, _ in venue.store.log() if c == "rest"] == ["accepted", "expired"]
+
+
+def test_positions_are_strings_marked_to_last_close(venue: VenueServer) -> None:
+    client = trading(venue)
+    assert client.get_all_positions() == []
+    order(client, buy(10, "b1"))
+    venue.step()
+    order(client, MarketOrderRequest(symbol="AAPL", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.GTC,
+                                     client_order_id="s1"))  # fmt: skip
+    venue.step()
+    (position,) = client.get_all_positions()
+    assert isinstance(position, Position)
+    assert (position.symbol, position.qty, position.side.value) == ("AAPL", "6", "long")
+    assert position.avg_entry_price == "100.03"
+    assert position.cost_basis == "600.18"
+    assert position.current_price == "101"  # close of the bar at 14:32
+    assert position.market_value == "606"
+    assert position.unrealized_pl == "5.82"
+    assert position.lastday_price is None  # no earlier session close in the file
+    by_symbol = client.get_open_position("AAPL")
+    assert isinstance(by_symbol, Position) and by_symbol.model_dump() == position.model_dump()
+    assert client.get_open_position(str(position.asset_id)).symbol == "AAPL"  # type: ignore[union-attr]
+    body = raw(venue, "/v2/positions")
+    assert isinstance(body, list)
+    assert all(isinstance(v, str) for k, v in body[0].items() if k not in ("asset_marginable",))
+    with pytest.raises(APIError) as missing:
+        client.get_open_position("MSFT")
+    assert (missing.value.status_code, missing.value.message) == (404, "position does not exist")
+    sell_price = market_price(to_fixed("100.5"), "sell", 300)
+    bought, ten, four = to_fixed("100.03"), to_fixed("10"), to_fixed("4")
+    cash = (to_fixed("100000") - mul_fixed(ten, bought) - fee(COSTS, ten, bought)
+            + mul_fixed(four, sell_price) - fee(COSTS, four, sell_price))  # fmt: skip
+    account = client.get_account()
+    assert account.cash == str(Decimal(exact(cash)).normalize())  # type: ignore[union-attr]
+    assert account.equity == str((Decimal(exact(cash)) + Decimal(606)).normalize())  # type: ignore[union-attr]
+    for _ in range(5):
+        venue.step()  # into day 2: lastday is day 1's last close
+    assert client.get_open_position("AAPL").lastday_price == "101"  # type: ignore[union-attr]
+
+
+def test_bars_paginate_without_look_ahead(venue: VenueServer) -> None:
+    assert raw(venue, "/v2/stocks/bars?symbols=AAPL&timeframe=1Min") == {"bars": {}, "next_page_token": None}
+    for _ in range(3):
+        venue.step()
+    venue.app.bars_page_size = 2  # smaller pages than alpaca-py asks for, so it follows page tokens
+    request = StockBarsRequest(symbol_or_symbols=["MSFT", "AAPL"], timeframe=TimeFrame.Minute, start=DAY1)
+    bars = data(venue).get_stock_bars(request)
+    assert isinstance(bars, BarSet)
+    assert [b.timestamp for b in bars["AAPL"]] == [DAY1, DAY1 + MIN, DAY1 + 2 * MIN]  # t = close - 1 min
+    assert [b.timestamp for b in bars["MSFT"]] == [DAY1, DAY1 + MIN, DAY1 + 2 * MIN]
+    first = bars["AAPL"][0]
+    assert (first.open, first.high, first.low, first.close, first.volume) == (100.0, 101.0, 99.5, 100.5, 1000.0)
+    page = raw(venue, "/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min&limit=4")
+    assert isinstance(page, dict) and page["next_page_token"] is not None
+    assert [len(v) for v in page["bars"].values()] == [2]
+    window = data(venue).get_stock_bars(StockBarsRequest(
+        symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=DAY1 + MIN, end=DAY1 + MIN))  # fmt: skip
+    assert [b.close for b in window["AAPL"]] == [101.0]
+    with pytest.raises(APIError) as wrong:
+        data(venue).get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day))
+    assert wrong.value.status_code == 422 and "1Min" in wrong.value.message
+
+
+def test_clock_follows_replay_and_session_calendar(venue: VenueServer) -> None:
+    client = trading(venue)
+    clock = client.get_clock()
+    assert (clock.timestamp, clock.is_open) == (DAY1, True)  # type: ignore[union-attr]
+    assert clock.next_close == DAY1 + 5 * MIN and clock.next_open == DAY2  # type: ignore[union-attr]
+    for _ in range(4):
+        venue.step()
+    assert client.get_clock().is_open is True  # type: ignore[union-attr]
+    venue.step()  # 14:35: the session close
+    clock = client.get_clock()
+    assert (clock.timestamp, clock.is_open) == (DAY1 + 5 * MIN, False)  # type: ignore[union-attr]
+    assert (clock.next_open, clock.next_close) == (DAY2, DAY2 + 5 * MIN)  # type: ignore[union-attr]
+    venue.step()
+    assert client.get_clock().is_open is True  # type: ignore[union-attr]
+
+
+def test_state_survives_restart_mid_replay(tmp_path: Path, config: MarketConfig) -> None:
+    db = tmp_path / "restart.db"
+    first = start(db, config)
+    placed = order(trading(first), buy(10, "r1"))
+    first.step()
+    first.step()
+    before = trading(first).get_all_positions()
+    first.stop()
+    second = start(db, config)
+    try:
+        client = trading(second)
+        assert client.get_clock().timestamp == DAY1 + 2 * MIN  # type: ignore[union-attr]
+        assert client.get_all_positions() == before
+        assert refresh(client, placed).status == OrderStatus.FILLED
+        assert client.get_account().cash == "98999.65"  # type: ignore[union-attr]
+        assert second.step() == ns(DAY1 + 3 * MIN)
+    finally:
+        second.stop()
+
+
+def test_real_time_driver_replays_at_speed(tmp_path: Path, config: MarketConfig) -> None:
+    venue = start(tmp_path / "rt.db", config, speed=60 * 100)  # one-minute bars, 100 per wall second
+    try:
+        deadline = time.monotonic() + 5
+        while venue.market is not None and venue.market.replay.next_ts() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert trading(venue).get_clock().timestamp == DAY2 + 5 * MIN  # type: ignore[union-attr]
+    finally:
+        venue.stop()
