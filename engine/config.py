@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from engine.core.strategy import StrategyError, resolve_strategy
 from journal_schema.codec import canonical_json
@@ -47,9 +47,17 @@ def _universe(v: list[str]) -> list[str]:
     return sorted(set(symbols))
 
 
+Mode = Literal["backtest", "paper", "live"]
+BrokerKind = Literal["sim", "venue", "alpaca"]
+DEFAULT_MODE: dict[str, Mode] = {"sim": "backtest", "venue": "paper", "alpaca": "paper"}
+
+
 class RunSection(_Section):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
-    mode: Literal["backtest"] = Field("backtest", description="backtest: historical bars, in-process paper broker")
+    mode: Mode = Field(
+        "backtest", description="backtest (broker sim), paper (venue or Alpaca paper) or live (Alpaca live); "
+        "when omitted it follows broker.kind: sim -> backtest, venue / alpaca -> paper",
+    )
     calendar: str = Field("XNYS", description="exchange-calendars name, e.g. XNYS, or 24/7")
     universe: list[str] = Field(default_factory=list, description="symbols to trade; empty = symbols in the data")
 
@@ -92,11 +100,60 @@ class PaperSection(_Section):
         return v
 
 
+class BrokerSection(_Section):
+    kind: BrokerKind = Field("sim", description="sim: historical bars with the in-process paper broker; venue: the "
+                             "local paper venue; alpaca: Alpaca's API (paper endpoint unless run.mode = live)")
+    venue_url: str = Field("http://127.0.0.1:8765", pattern=r"^https?://[^/\s]+$",
+                           description="base URL of the local venue (scheme://host:port, no path)")
+    data_feed: Literal["iex", "sip"] = Field("iex", description="Alpaca market data feed for bars")
+    timeframe: str = Field("1Day", pattern=r"^[1-9][0-9]*(Min|Hour|Day)$", description="bar timeframe polled")
+    poll_interval_seconds: Decimal = Field(Decimal(1), gt=0, description="wall seconds between poll cycles")
+    rate_limit_per_minute: int = Field(200, ge=1, le=10_000, description="token bucket shared by every broker call")
+    timeout_seconds: Decimal = Field(Decimal(10), gt=0, description="HTTP timeout of one broker call")
+    session_close_grace_seconds: Decimal = Field(
+        Decimal(5), ge=0, description="a session is journaled closed this long after its close (late bars first)"
+    )
+
+
+class OmsSection(_Section):
+    max_submit_attempts: int = Field(
+        5, ge=1, le=100, description="submissions of one order the broker never saw before its intent FAILS"
+    )
+    adopt_broker_positions: bool = Field(
+        False, description="on a reconciliation position mismatch take the broker's view instead of halting"
+    )
+
+
 class EngineConfig(_Section):
     run: RunSection = Field(default_factory=RunSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     orders: OrdersSection = Field(default_factory=OrdersSection)
     paper: PaperSection = Field(default_factory=PaperSection)
+    broker: BrokerSection = Field(default_factory=BrokerSection)
+    oms: OmsSection = Field(default_factory=OmsSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_follows_broker(cls, raw: Any) -> Any:
+        """An omitted run.mode follows broker.kind (written into the snapshot, so it is explicit there)."""
+        if not isinstance(raw, dict):
+            return raw
+        run, broker = raw.get("run", {}), raw.get("broker", {})
+        if isinstance(run, dict) and isinstance(broker, dict) and "mode" not in run:
+            kind = broker.get("kind", "sim")
+            if kind in DEFAULT_MODE:
+                return {**raw, "run": {**run, "mode": DEFAULT_MODE[kind]}}
+        return raw
+
+    @model_validator(mode="after")
+    def _mode_fits_broker(self) -> EngineConfig:
+        mode, kind = self.run.mode, self.broker.kind
+        if (mode == "backtest") != (kind == "sim"):
+            raise ValueError(f"run.mode {mode!r} does not go with broker.kind {kind!r}: backtest runs use the "
+                             "sim broker; paper runs the venue or alpaca; live runs alpaca")
+        if mode == "live" and kind != "alpaca":
+            raise ValueError(f"run.mode 'live' needs broker.kind 'alpaca', not {kind!r}")
+        return self
 
 
 class ConfigError(ValueError):
@@ -110,6 +167,20 @@ def one_line(exc: ValidationError, prefix: str = "") -> str:
         loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
         parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
     return "; ".join(parts)
+
+
+def with_overrides(raw: dict[str, Any], overrides: dict[tuple[str, str], Any], source: str) -> dict[str, Any]:
+    """``raw`` with command-line settings (``(table, key) -> value``) filled in. A setting given by
+    both with different values is an error naming both sources, never a silent preference."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for (table, key), value in overrides.items():
+        section = merged.setdefault(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{table}: expected a table")
+        if key in section and section[key] != value:
+            raise ConfigError(f"{table}.{key} is {section[key]!r} in {source} but {value!r} on the command line")
+        section[key] = value
+    return merged
 
 
 def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
@@ -136,10 +207,14 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
     return cfg, snapshot
 
 
-def load(path: str | Path | None) -> tuple[EngineConfig, dict[str, Any]]:
-    """Read a TOML file (or the defaults when ``path`` is None)."""
-    if path is None:
-        return resolve({})
+def load(path: str | Path | None, overrides: dict[tuple[str, str], Any] | None = None
+         ) -> tuple[EngineConfig, dict[str, Any]]:
+    """Read a TOML file (or the defaults when ``path`` is None), with command-line ``overrides``."""
+    raw = read_toml(path) if path is not None else {}
+    return resolve(with_overrides(raw, overrides or {}, str(path) if path is not None else "the defaults"))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -149,7 +224,7 @@ def load(path: str | Path | None) -> tuple[EngineConfig, dict[str, Any]]:
         raise ConfigError(f"cannot read config {p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {p} is not valid TOML: {exc}") from None
-    return resolve(raw)
+    return raw
 
 
 def config_hash(snapshot: dict[str, Any]) -> str:

@@ -1,9 +1,14 @@
-"""The imperative shell around the core: journal every input with its derived events,
-then perform side effects (broker submits) for durably journaled requests."""
+"""The imperative shell around the core: journal every input with its derived events.
+
+``Engine.apply`` is the one way anything enters the journal: the core steps on the input and
+the input plus everything it derived are staged as one group (one transaction). Historical
+runs feed an in-process ``SimBroker`` (``Engine.feed``), whose effects never leave the process;
+live runs (``engine.live``) flush before every broker call instead (write-ahead outbox)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Protocol
 
 from engine.core.state import CoreState
@@ -17,8 +22,8 @@ from journal_schema.events import BarClosed, Event, OrderSubmitRequested, Sessio
 DEFAULT_BATCH = 4096
 
 
-class Broker(Protocol):
-    requires_durable_submit: bool
+class SimBroker(Protocol):
+    """An in-process simulated broker for historical runs (``engine.broker.paper.PaperBroker``)."""
 
     def submit(self, req: OrderSubmitRequested) -> list[Event]: ...
     def on_bar(self, bar: BarClosed) -> list[Event]: ...
@@ -29,7 +34,7 @@ class Engine:
     """Owns the journal writer and the core state for one process."""
 
     def __init__(self, writer: JournalWriter, state: CoreState | None = None,
-                 broker: Broker | None = None, batch: int = DEFAULT_BATCH) -> None:
+                 broker: SimBroker | None = None, batch: int = DEFAULT_BATCH) -> None:
         self.writer = writer
         self.state = state if state is not None else CoreState()
         self.broker = broker
@@ -37,7 +42,7 @@ class Engine:
         self._counts: Counter[type[Event]] = Counter()
 
     @classmethod
-    def open(cls, path: str, broker: Broker | None = None, batch: int = DEFAULT_BATCH) -> Engine:
+    def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH) -> Engine:
         """Open (or create) a journal and rebuild the core state by folding its inputs."""
         writer = JournalWriter(path)
         state = CoreState()
@@ -58,13 +63,24 @@ class Engine:
             t = type(ev)
             if t is BarClosed:
                 for report in broker.on_bar(ev):  # type: ignore[arg-type]
-                    self._apply(report)
+                    self._apply_sim(report)
             elif t is SessionClosed:
                 for report in broker.on_session_closed(ev):  # type: ignore[arg-type]
-                    self._apply(report)
-        self._apply(ev)
+                    self._apply_sim(report)
+        self._apply_sim(ev)
 
-    def _apply(self, ev: Event) -> None:
+    def _apply_sim(self, ev: Event) -> None:
+        derived = self.apply(ev)
+        broker = self.broker
+        if broker is not None:
+            for d in derived:
+                if type(d) is OrderSubmitRequested:
+                    for report in broker.submit(d):
+                        self._apply_sim(report)
+
+    def apply(self, ev: Event) -> list[Event]:
+        """Step the core on one input and stage it with its derived events; returns them.
+        Commits every ``batch`` records; callers flush before effects outside the process."""
         writer = self.writer
         _, derived = step(self.state, ev, writer.last_seq + 1)
         counts = self._counts
@@ -73,17 +89,11 @@ class Engine:
             writer.append([ev, *derived])
             for d in derived:
                 counts[type(d)] += 1
-            if self.broker is not None:
-                for d in derived:
-                    if type(d) is OrderSubmitRequested:
-                        if self.broker.requires_durable_submit:
-                            writer.flush()  # write-ahead: the request is durable before the broker sees it
-                        for report in self.broker.submit(d):
-                            self._apply(report)
         else:
             writer.append((ev,))
         if writer.last_seq - writer.committed_seq >= self.batch:
             writer.flush()
+        return derived
 
     @property
     def counts(self) -> dict[str, int]:

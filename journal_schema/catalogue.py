@@ -9,7 +9,11 @@ from typing import Any, Union
 import msgspec
 
 from journal_schema.events import (
+    AlertRaised,
     BarClosed,
+    BrokerReportRejected,
+    CycleCompleted,
+    ForeignActivitySeen,
     BarRejected,
     ConfigChanged,
     DecisionMade,
@@ -21,15 +25,26 @@ from journal_schema.events import (
     OrderExpired,
     OrderFilled,
     OrderIntentCreated,
+    OrderIntentResolved,
+    OrderNotFoundAtBroker,
     OrderPartiallyFilled,
     OrderRejected,
+    OrderReplaced,
+    OrderReportRejected,
+    OrderResubmitRequested,
+    OrderSubmitFailed,
     OrderSubmitRequested,
+    OrderSubmitUncertain,
+    PositionAdopted,
+    ReconciliationCompleted,
+    ReconciliationMismatch,
     RunEnded,
     RunStarted,
     SessionClosed,
     SessionOpened,
     SignalGenerated,
     TradingHalted,
+    TradingResumed,
 )
 
 # Inputs are facts from outside the core, journaled by the shell before the core sees them.
@@ -49,6 +64,15 @@ INPUT_TYPES: tuple[type[Event], ...] = (
     OrderFilled,
     OrderCanceled,
     OrderExpired,
+    OrderReplaced,
+    OrderSubmitFailed,
+    OrderSubmitUncertain,
+    OrderNotFoundAtBroker,
+    BrokerReportRejected,
+    ReconciliationMismatch,
+    ForeignActivitySeen,
+    ReconciliationCompleted,
+    CycleCompleted,
 )
 # Derived events are the core's decisions; replay re-derives and compares them.
 DERIVED_TYPES: tuple[type[Event], ...] = (
@@ -56,7 +80,13 @@ DERIVED_TYPES: tuple[type[Event], ...] = (
     DecisionMade,
     OrderIntentCreated,
     OrderSubmitRequested,
+    OrderResubmitRequested,
+    OrderIntentResolved,
+    OrderReportRejected,
+    PositionAdopted,
     TradingHalted,
+    TradingResumed,
+    AlertRaised,
 )
 ALL_TYPES: tuple[type[Event], ...] = INPUT_TYPES + DERIVED_TYPES
 

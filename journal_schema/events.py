@@ -15,18 +15,31 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from journal_schema.reasons import (
+    AlertOnly,
     BarRejectReason,
     DecisionReason,
+    ErrorCategory,
+    ForeignKind,
     HaltReason,
+    IntentSkipReason,
+    MismatchKind,
     OrderRejectReason,
+    ReportRefusal,
+    ReportRejectReason,
+    ResumeReason,
     RunEndReason,
+    SubmittedReason,
 )
 from journal_schema.units import Fixed8, Nanos
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
 TimeInForce = Literal["day", "gtc"]
-Mode = Literal["backtest"]
+Mode = Literal["backtest", "paper", "live"]
+IntentOutcome = Literal["SUBMITTED", "SKIPPED", "FAILED"]
+IntentReason = SubmittedReason | IntentSkipReason | ErrorCategory
+AlertCode = ReportRejectReason | ReportRefusal | AlertOnly
+Severity = Literal["WARNING", "CRITICAL"]
 Sha256Hex = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 Seq = Annotated[int, msgspec.Meta(ge=1, description="journal sequence number")]
 
@@ -164,11 +177,13 @@ class DecisionMade(Event, frozen=True):
 
 
 class OrderIntentCreated(Event, frozen=True):
-    """What to trade to carry out an accepted decision (``qty`` positive, ``side`` gives the sign)."""
+    """What to trade to carry out an accepted decision (``qty`` positive, ``side`` gives the sign).
+    The order it becomes is ``NEW`` under ``client_order_id`` until its submit request."""
 
     cause_seq: Seq
     intent_id: str
     decision_id: str
+    client_order_id: str
     symbol: str
     side: Side
     qty: Fixed8
@@ -191,11 +206,74 @@ class OrderSubmitRequested(Event, frozen=True):
     time_in_force: TimeInForce
 
 
+class OrderResubmitRequested(Event, frozen=True):
+    """Write-ahead request to submit the same order again (same ``client_order_id``): the broker
+    answered that it has never seen it. ``attempt`` counts submissions of this order, from 2."""
+
+    cause_seq: Seq
+    client_order_id: str
+    attempt: Annotated[int, msgspec.Meta(ge=2)]
+
+
+class OrderIntentResolved(Event, frozen=True):
+    """The one outcome of an intent: ``SUBMITTED`` (the broker has the order), ``SKIPPED`` (the
+    engine chose not to send it; ``reason`` says why) or ``FAILED`` (``reason`` is the error category)."""
+
+    cause_seq: Seq
+    intent_id: str
+    client_order_id: str
+    outcome: IntentOutcome
+    reason: IntentReason
+    attempts: Annotated[int, msgspec.Meta(ge=1)]
+    detail: str
+
+
+class OrderReportRejected(Event, frozen=True):
+    """The order state machine refused a broker report (it was not applied). ``status`` is the
+    order's status when the report arrived; ``report`` the refused event's type name."""
+
+    cause_seq: Seq
+    client_order_id: str
+    report: str
+    status: str
+    reason: ReportRefusal
+    detail: str
+
+
+class PositionAdopted(Event, frozen=True):
+    """Reconciliation found another position at the broker and the config adopts the broker's view."""
+
+    cause_seq: Seq
+    symbol: str
+    journal_qty: Fixed8
+    broker_qty: Fixed8
+    broker_avg_price: Fixed8
+
+
 class TradingHalted(Event, frozen=True):
     """The core found an invariant violation and stopped creating orders."""
 
     cause_seq: Seq
     reason: HaltReason
+    detail: str
+
+
+class TradingResumed(Event, frozen=True):
+    """A halt was lifted: ``halt_reason`` was the reason it was halted for."""
+
+    cause_seq: Seq
+    reason: ResumeReason
+    halt_reason: HaltReason
+
+
+class AlertRaised(Event, frozen=True):
+    """Something an operator must look at. ``subject`` names what it is about (a client order id,
+    a symbol, or the run)."""
+
+    cause_seq: Seq
+    severity: Severity
+    code: AlertCode
+    subject: str
     detail: str
 
 
@@ -253,3 +331,101 @@ class OrderExpired(Event, frozen=True):
     client_order_id: str
     expired_qty: Fixed8
     reason: str
+
+
+class OrderReplaced(Event, frozen=True):
+    """Broker report: the order was replaced by another broker order (``replaced_by``); terminal."""
+
+    client_order_id: str
+    replaced_by: str | None
+
+
+class OrderSubmitFailed(Event, frozen=True):
+    """The broker refused the submit for good without taking the order (e.g. AUTH); terminal: FAILED."""
+
+    client_order_id: str
+    category: ErrorCategory
+    detail: str
+
+
+class OrderSubmitUncertain(Event, frozen=True):
+    """A submit's outcome is unknown (``category``: a timeout, a dropped response, HTTP 5xx or 429,
+    an unparseable answer). The shell looks the order up by ``client_order_id`` before anything else."""
+
+    client_order_id: str
+    attempt: Annotated[int, msgspec.Meta(ge=1)]
+    category: ErrorCategory
+    detail: str
+
+
+class OrderNotFoundAtBroker(Event, frozen=True):
+    """A lookup by ``client_order_id`` answered that the broker has never seen the order."""
+
+    client_order_id: str
+
+
+class BrokerReportRejected(Event, frozen=True):
+    """A broker order snapshot failed edge validation and produced no report. ``raw`` is the
+    offending status or payload text (truncated to 2000 characters)."""
+
+    client_order_id: str
+    reason: ReportRejectReason
+    detail: str
+    raw: str
+
+
+class ReconciliationMismatch(Event, frozen=True):
+    """The broker's books disagree with the journal's. ``journal_qty`` / ``broker_qty`` are signed
+    quantities (positions), or the order quantities for an order mismatch."""
+
+    kind: MismatchKind
+    symbol: str
+    client_order_id: str | None
+    journal_qty: Fixed8
+    broker_qty: Fixed8
+    broker_avg_price: Fixed8
+    detail: str
+
+
+class ForeignActivitySeen(Event, frozen=True):
+    """An order or position at the broker that is not ours: reported, left alone."""
+
+    kind: ForeignKind
+    symbol: str
+    broker_order_id: str | None
+    client_order_id: str | None
+    side: str | None
+    qty: Fixed8
+    status: str
+
+
+class ReconciliationCompleted(Event, frozen=True):
+    """End of the start-up reconciliation of a run segment: what was compared and found."""
+
+    run_id: str
+    orders_checked: int
+    orders_found: int
+    orders_not_found: int
+    positions_checked: int
+    mismatches: int
+    foreign: int
+
+
+class CycleCompleted(Event, frozen=True):
+    """One poll cycle of a live run: what came in, the outcome of each intent resolved in the cycle
+    (``"OUTCOME:REASON"`` -> count), broker errors by category, and the rate limiter's state."""
+
+    run_id: str
+    cycle: Annotated[int, msgspec.Meta(ge=1)]
+    bars: int
+    reports: int
+    intents: dict[str, int]
+    errors: dict[str, int]
+    broker_calls: int
+    rate_limited: int
+    lockouts: int
+    locked_ms: int
+    waited_ms: int
+    backoff_ms: int
+    pending_lookups: int
+    open_orders: int

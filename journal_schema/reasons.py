@@ -37,17 +37,82 @@ OrderRejectReason = Literal[
 HaltReason = Literal[
     "UNKNOWN_ORDER_REPORT",  # a broker report names a client_order_id the core never requested
     "OVERFILL",  # cumulative fills exceed the order quantity
-    "REPORT_AFTER_TERMINAL",  # a report for an order already in a terminal status
+    "REPORT_AFTER_TERMINAL",  # (no longer produced: such a report is refused, see OrderReportRejected)
     "STRATEGY_CONTRACT_VIOLATION",  # the strategy returned something that is not a valid Target
+    "RECONCILIATION_MISMATCH",  # the broker's books disagree with the journal and the config does not adopt them
+    "BROKER_AUTH_FAILED",  # the broker refused our credentials on a submit
+]
+
+ResumeReason = Literal[
+    "RECONCILED",  # a later start-up reconciliation found the books in agreement again
+]
+
+IntentSkipReason = Literal[
+    "KILL_SWITCH_ENGAGED",  # the broker never saw the request and the kill switch is now on
+    "TRADING_HALTED",  # the broker never saw the request and trading is now halted
+    "STALE_REQUEST",  # the broker never saw a day order and its session is over
+]
+
+SubmittedReason = Literal[
+    "BROKER_ACKNOWLEDGED",  # the broker reported the order (accepted, or already filled/canceled/expired/replaced)
+]
+
+ReportRejectReason = Literal[
+    "UNKNOWN_BROKER_STATUS",  # the broker sent an order status the status table does not know
+    "UNPARSEABLE_BROKER_PAYLOAD",  # a broker order does not parse (missing field, bad number or time)
+    "INCONSISTENT_BROKER_ORDER",  # a broker order contradicts itself (e.g. status filled, filled_qty < qty)
+    "FILLED_QTY_DECREASED",  # the broker's filled quantity is below what was already journaled
+]
+
+ReportRefusal = Literal[
+    "ILLEGAL_TRANSITION",  # the report is not allowed from the order's current status
+    "REPORT_AFTER_TERMINAL",  # the order is already in a terminal status
+    "INCONSISTENT_FILL",  # cum_qty / leaves_qty of a fill do not agree with the order
+]
+
+MismatchKind = Literal[
+    "POSITION_QTY",  # broker position quantity differs from the journal's
+    "ORDER_MISSING_AT_BROKER",  # the journal has a working order the broker does not know
+    "CLIENT_ORDER_ID_CONFLICT",  # the broker's order under our client_order_id is a different order
+]
+
+ForeignKind = Literal[
+    "ORDER",  # an open order at the broker whose client_order_id the journal never requested
+    "POSITION",  # a position in a symbol outside the universe that the journal never traded
+]
+
+AlertOnly = Literal[
+    "TRADING_HALTED",  # the core halted trading (the halt reason is in the detail)
+    "RECONCILIATION_MISMATCH",  # a reconciliation found the books in disagreement
+    "ORDER_SUBMIT_FAILED",  # an intent ended FAILED
+]
+
+ErrorCategory = Literal[
+    "TRANSIENT_NETWORK",  # connection refused or reset, dropped response, timeout, HTTP 5xx: outcome unknown
+    "RATE_LIMIT",  # HTTP 429: the broker refused the call before acting on it; wait for Retry-After
+    "AUTH",  # HTTP 401, or 403 on a read: credentials are missing, wrong or not allowed
+    "BAD_DATA",  # a value the broker sent is out of range or inconsistent (e.g. filled quantity went down)
+    "PROVIDER_SCHEMA",  # a 2xx body that does not parse as the documented shape
+    "ORDER_REJECTED",  # the broker refused this order for good (HTTP 400/403/422 on submit)
+    "BROKER_STATE",  # the broker's state answers the call: duplicate client_order_id, not cancelable, not found
+    "INVARIANT_VIOLATION",  # our own bookkeeping and the broker's disagree in a way that must not happen
+    "PROGRAMMING_ERROR",  # the request itself is malformed (HTTP 400/422 on a read): a bug on our side
+    "UNKNOWN",  # anything not named above
 ]
 
 RunEndReason = Literal[
     "END_OF_DATA",  # every input of the source was processed
     "INTERRUPTED",  # the operator stopped the run (SIGINT); state up to here is journaled
     "HALTED",  # the data ran out after the core halted trading (see TradingHalted)
+    "CYCLE_LIMIT",  # a live run did the number of cycles it was asked for (--cycles)
 ]
 
 BAR_REJECT_REASONS: tuple[str, ...] = get_args(BarRejectReason)
 DECISION_REASONS: tuple[str, ...] = get_args(DecisionReason)
 ORDER_REJECT_REASONS: tuple[str, ...] = get_args(OrderRejectReason)
 HALT_REASONS: tuple[str, ...] = get_args(HaltReason)
+ERROR_CATEGORIES: tuple[str, ...] = get_args(ErrorCategory)
+INTENT_SKIP_REASONS: tuple[str, ...] = get_args(IntentSkipReason)
+REPORT_REJECT_REASONS: tuple[str, ...] = get_args(ReportRejectReason)
+REPORT_REFUSALS: tuple[str, ...] = get_args(ReportRefusal)
+MISMATCH_KINDS: tuple[str, ...] = get_args(MismatchKind)

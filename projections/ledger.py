@@ -1,27 +1,38 @@
 """The ledger fold: orders, positions and last closes, using the core's own folds.
 
 ``OrderBook`` and ``PositionBook`` from ``engine.core`` do all order and position math;
-this module only routes journal events to them, the way the core's ``step`` does. A
-broker report the order fold refuses (``OrderViolation``) is recorded as an anomaly and
-skipped: the core journaled a ``TradingHalted`` for it and the projection keeps going.
+this module only routes journal events to them, the way the core's ``step`` does: the
+core's own derived events (intents, requests, resubmits, intent outcomes, adoptions) are
+folded with the same ``OrderBook.apply_derived``. A broker report the order fold refuses
+(``OrderViolation`` or ``ReportRefused``) is recorded as an anomaly and skipped: the core
+journaled a ``TradingHalted`` or an ``OrderReportRejected`` for it and the projection keeps going.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.core.orders import REPORT_TYPES, OrderBook, OrderViolation, apply_report
+from engine.core.orders import REPORT_TYPES, OrderBook, OrderViolation, ReportRefused, apply_report
 from engine.core.positions import PositionBook
 from journal_schema.events import (
     BarClosed,
+    BrokerReportRejected,
     Event,
+    OrderIntentCreated,
+    OrderIntentResolved,
+    OrderResubmitRequested,
     OrderSubmitRequested,
+    PositionAdopted,
+    SessionClosed,
+    SessionOpened,
 )
+
+_DERIVED_ORDER_EVENTS = (OrderIntentCreated, OrderSubmitRequested, OrderResubmitRequested, OrderIntentResolved)
 
 
 @dataclass(frozen=True, slots=True)
 class Anomaly:
-    """A broker report the order fold refused. ``code`` is a HaltReason."""
+    """A broker report the order fold refused. ``code`` is a HaltReason or a ReportRefusal."""
 
     seq: int
     code: str
@@ -35,19 +46,28 @@ class Ledger:
     last_close: dict[str, int] = field(default_factory=dict)  # symbol -> last BarClosed close
     anomalies: list[Anomaly] = field(default_factory=list)
     seq: int = 0  # last sequence number applied
+    session: str = ""  # the open session's label ("" when none), as the core tracks it
 
     def apply(self, seq: int, event: Event) -> None:
         self.seq = seq
         if isinstance(event, BarClosed):
             self.last_close[event.symbol] = event.close
             self.positions.mark(event.symbol, event.close)
-        elif isinstance(event, OrderSubmitRequested):
-            self.orders.request(event)
+        elif isinstance(event, _DERIVED_ORDER_EVENTS):
+            self.orders.apply_derived(event, self.session)
         elif isinstance(event, REPORT_TYPES):
             self._report(seq, event)
+        elif isinstance(event, SessionOpened):
+            self.session = event.session
+        elif isinstance(event, SessionClosed):
+            self.session = ""
+        elif isinstance(event, BrokerReportRejected):
+            self.orders.note_edge_rejection(event)
+        elif isinstance(event, PositionAdopted):
+            self.positions.adopt(event.symbol, event.broker_qty, event.broker_avg_price)
 
     def _report(self, seq: int, event: Event) -> None:
         try:
             apply_report(self.orders, self.positions, event)
-        except OrderViolation as violation:
-            self.anomalies.append(Anomaly(seq, violation.code, violation.detail))
+        except (OrderViolation, ReportRefused) as refused:
+            self.anomalies.append(Anomaly(seq, refused.code, refused.detail))

@@ -11,6 +11,7 @@ from journal_schema.events import (
     Event,
     OrderAccepted,
     OrderFilled,
+    OrderIntentCreated,
     OrderPartiallyFilled,
     OrderSubmitRequested,
     SessionOpened,
@@ -42,12 +43,14 @@ def bar(minute: int, symbol: str, close: str) -> BarClosed:
 
 def submit(
     minute: int, cid: str, symbol: str, side: str, qty: int, *, limit: str | None = None
-) -> OrderSubmitRequested:
-    return OrderSubmitRequested(
+) -> list[Event]:
+    """The intent and its submit request: two records, as the core derives them."""
+    common = dict(
         ts=T0 + minute * MIN, cause_seq=1, client_order_id=cid, intent_id=f"int-{cid}", symbol=symbol,
-        side=side, qty=qty * SHARES, order_type="market" if limit is None else "limit",  # type: ignore[arg-type]
+        side=side, qty=qty * SHARES, order_type="market" if limit is None else "limit",
         limit_price=None if limit is None else px(limit), time_in_force="day",
     )
+    return [OrderIntentCreated(decision_id=f"dec-{cid}", **common), OrderSubmitRequested(**common)]  # type: ignore[arg-type]
 
 
 def accepted(minute: int, cid: str) -> OrderAccepted:
@@ -63,7 +66,7 @@ def fill(minute: int, cid: str, qty: int, price: str, fee: str, *, cum: int, lea
 
 
 def trading_day() -> list[list[Event]]:
-    """The reference scenario (sequence numbers in comments).
+    """The reference scenario (sequence numbers in comments; a submit is an intent and a request).
 
     AAPL: bar 9.90; buy 100 filled @ 10.00 (fee 1.00); sell 40 in two fills @ 12.00
     (fees 0.30 + 0.20); last bar 11.00 -> realized 80.00, unrealized 60.00, fees 1.50.
@@ -74,15 +77,15 @@ def trading_day() -> list[list[Event]]:
     return [
         [session],                                              # 1
         [bar(1, "AAPL", "9.90")],                               # 2
-        [submit(1, "c-buy", "AAPL", "buy", 100)],               # 3
-        [accepted(2, "c-buy")],                                 # 4
-        [fill(2, "c-buy", 100, "10.00", "1.00", cum=100, leaves=0)],  # 5
-        [bar(3, "MSFT", "300.00")],                             # 6
-        [submit(3, "c-sell", "AAPL", "sell", 40, limit="12.00")],  # 7
-        [accepted(4, "c-sell")],                                # 8
-        [fill(4, "c-sell", 25, "12.00", "0.30", cum=25, leaves=15)],  # 9
-        [fill(5, "c-sell", 15, "12.00", "0.20", cum=40, leaves=0)],   # 10
-        [submit(5, "c-short", "MSFT", "sell", 10)],             # 11
-        [fill(6, "c-short", 10, "301.00", "0.25", cum=10, leaves=0)],  # 12
-        [bar(7, "AAPL", "11.00")],                              # 13
+        submit(1, "c-buy", "AAPL", "buy", 100),                 # 3-4
+        [accepted(2, "c-buy")],                                 # 5
+        [fill(2, "c-buy", 100, "10.00", "1.00", cum=100, leaves=0)],  # 6
+        [bar(3, "MSFT", "300.00")],                             # 7
+        submit(3, "c-sell", "AAPL", "sell", 40, limit="12.00"),    # 8-9
+        [accepted(4, "c-sell")],                                # 10
+        [fill(4, "c-sell", 25, "12.00", "0.30", cum=25, leaves=15)],  # 11
+        [fill(5, "c-sell", 15, "12.00", "0.20", cum=40, leaves=0)],   # 12
+        submit(5, "c-short", "MSFT", "sell", 10),               # 13-14
+        [fill(6, "c-short", 10, "301.00", "0.25", cum=10, leaves=0)],  # 15
+        [bar(7, "AAPL", "11.00")],                              # 16
     ]

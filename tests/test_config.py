@@ -28,7 +28,15 @@ def test_snapshot_holds_no_floats_and_exact_decimal_text():
     ({"orders": {"type": "stop"}}, "orders.type: Input should be 'market' or 'limit'"),
     ({"run": {"universe": [" "]}}, "run.universe: Value error, symbols must be non-empty"),
     ({"strategy": {"fast": 30, "slow": 10}}, "strategy: Value error, fast (30) must be smaller than slow (10)"),
-    ({"run": {"mode": "live"}}, "run.mode: Input should be 'backtest'"),
+    ({"run": {"mode": "live"}}, "Value error, run.mode 'live' does not go with broker.kind 'sim': backtest runs "
+     "use the sim broker; paper runs the venue or alpaca; live runs alpaca"),
+    ({"run": {"mode": "paper"}, "broker": {"kind": "sim"}}, "Value error, run.mode 'paper' does not go with "
+     "broker.kind 'sim': backtest runs use the sim broker; paper runs the venue or alpaca; live runs alpaca"),
+    ({"run": {"mode": "live"}, "broker": {"kind": "venue"}}, "Value error, run.mode 'live' needs broker.kind "
+     "'alpaca', not 'venue'"),
+    ({"broker": {"kind": "ib"}}, "broker.kind: Input should be 'sim', 'venue' or 'alpaca'"),
+    ({"broker": {"venue_url": "http://h:1/v2"}}, "broker.venue_url: String should match pattern '^https?://[^/\\s]+$'"),
+    ({"oms": {"max_submit_attempts": 0}}, "oms.max_submit_attempts: Input should be greater than or equal to 1"),
 ])
 def test_invalid_settings_are_one_line_errors(raw, message):
     with pytest.raises(ConfigError) as err:
@@ -42,3 +50,16 @@ def test_load_reads_toml(tmp_path):
     cfg, snap = load(p)
     assert cfg.run.seed == 42 and snap["strategy"] == {"name": "sma_cross", "fast": 5, "slow": 20, "qty": "10",
                                                        "long_only": False}
+
+
+def test_mode_follows_the_broker_when_omitted_and_overrides_conflict_by_name():
+    from engine.config import with_overrides
+
+    _, snap = resolve(with_overrides({}, {("broker", "kind"): "venue"}, "c.toml"))
+    assert (snap["run"]["mode"], snap["broker"]["kind"]) == ("paper", "venue")
+    assert resolve({})[1]["run"]["mode"] == "backtest"
+    with pytest.raises(ConfigError) as err:
+        with_overrides({"broker": {"kind": "alpaca"}}, {("broker", "kind"): "venue"}, "c.toml")
+    assert str(err.value) == "broker.kind is 'alpaca' in c.toml but 'venue' on the command line"
+    same = with_overrides({"broker": {"kind": "venue"}}, {("broker", "kind"): "venue"}, "c.toml")
+    assert same == {"broker": {"kind": "venue"}}

@@ -13,6 +13,8 @@ from journal_schema.events import (
     KillSwitchReleased,
     OrderAccepted,
     OrderFilled,
+    OrderIntentResolved,
+    OrderReportRejected,
     OrderSubmitRequested,
     SessionOpened,
     TradingHalted,
@@ -81,8 +83,9 @@ def test_strategy_returning_an_invalid_target_halts_trading():
     state = started()
     state.strategies["AAA"] = Bad(state.config.strategy_params, "AAA")
     out = feed(state, bars(UP_CROSS), start=10)
-    assert len(out) == 1 and isinstance(out[0], TradingHalted)
+    assert [type(e).__name__ for e in out] == ["TradingHalted", "AlertRaised"]
     assert out[0].reason == "STRATEGY_CONTRACT_VIOLATION" and "features must map str to int" in out[0].detail
+    assert (out[1].severity, out[1].code) == ("CRITICAL", "TRADING_HALTED")
     assert state.halted == "STRATEGY_CONTRACT_VIOLATION"
 
 
@@ -100,29 +103,35 @@ def test_kill_switch_skips_decisions_with_reason_until_released():
 def test_report_for_unknown_order_halts_trading_once():
     state = started()
     out = feed(state, [OrderAccepted(ts=5, client_order_id="CID1-nope", broker_order_id="b")], start=5)
-    assert len(out) == 1 and isinstance(out[0], TradingHalted)
+    assert [type(e).__name__ for e in out] == ["TradingHalted", "AlertRaised"]
     assert (out[0].reason, out[0].cause_seq) == ("UNKNOWN_ORDER_REPORT", 5)
     assert feed(state, [OrderAccepted(ts=6, client_order_id="CID1-x", broker_order_id="b")], start=6) == []
     out = feed(state, bars(UP_CROSS), start=10)
     assert out[1].reason_codes == ["TRADING_HALTED"] and len(out) == 2
 
 
-def test_overfill_and_report_after_terminal_halt():
+def test_report_after_terminal_is_refused_and_overfill_halts():
     state = started()
     (req,) = [e for e in feed(state, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
     fill = OrderFilled(ts=2000, client_order_id=req.client_order_id, fill_id="f1", fill_qty=req.qty,
                        fill_price=12 * S, fee=0, cum_qty=req.qty, leaves_qty=0)
-    assert feed(state, [fill], start=20) == []
+    (resolved,) = feed(state, [fill], start=20)
+    assert isinstance(resolved, OrderIntentResolved)
+    assert (resolved.outcome, resolved.reason, resolved.cause_seq) == ("SUBMITTED", "BROKER_ACKNOWLEDGED", 20)
     assert state.positions.qty("AAA") == 10 * S
-    (halt,) = feed(state, [fill], start=21)
-    assert halt.reason == "REPORT_AFTER_TERMINAL"
+    refused, alert = feed(state, [fill], start=21)
+    assert isinstance(refused, OrderReportRejected)
+    assert (refused.reason, refused.status, refused.report) == ("REPORT_AFTER_TERMINAL", "FILLED", "OrderFilled")
+    assert (alert.code, alert.subject) == ("REPORT_AFTER_TERMINAL", req.client_order_id)
+    assert state.positions.qty("AAA") == 10 * S and state.halted is None
 
     state2 = started()
     (req2,) = [e for e in feed(state2, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
     over = OrderFilled(ts=2000, client_order_id=req2.client_order_id, fill_id="f1", fill_qty=req2.qty + 1,
                        fill_price=12 * S, fee=0, cum_qty=req2.qty + 1, leaves_qty=0)
-    (halt2,) = feed(state2, [over], start=20)
-    assert halt2.reason == "OVERFILL" and state2.positions.qty("AAA") == 0
+    halt2, alert2 = feed(state2, [over], start=20)
+    assert isinstance(halt2, TradingHalted)
+    assert halt2.reason == "OVERFILL" and state2.positions.qty("AAA") == 0 and alert2.severity == "CRITICAL"
 
 
 def test_config_change_applies_new_hash_and_restarts_warmup():

@@ -17,27 +17,27 @@ def journal(tmp_path):
 
 def test_lists_every_record_with_its_stored_bytes(journal):
     rows = event_rows(journal)
-    assert [r.seq for r in rows] == list(range(1, 14))
+    assert [r.seq for r in rows] == list(range(1, 17))
     with sqlite3.connect(journal) as db:
         stored = [unwrap(s)[1] for (s,) in db.execute("SELECT state FROM journal_events ORDER BY rowid")]
     assert [r.json for r in rows] == stored
-    bar, fill = rows[1], rows[4]
+    bar, fill = rows[1], rows[5]
     assert (bar.ts, bar.type, bar.symbol, bar.client_order_id) == (T0 + 60 * 10**9, "BarClosed", "AAPL", None)
     assert (fill.type, fill.symbol, fill.client_order_id) == ("OrderFilled", None, "c-buy")
-    assert rows[2].symbol == "AAPL" and rows[2].client_order_id == "c-buy"  # the submit request has both
+    assert rows[3].symbol == "AAPL" and rows[3].client_order_id == "c-buy"  # the submit request has both
 
 
 def test_type_filter_limit_and_at(journal):
-    assert [r.seq for r in event_rows(journal, types=["BarClosed"])] == [2, 6, 13]
-    assert [r.seq for r in event_rows(journal, types=["BarClosed"], limit=2)] == [2, 6]
-    assert [r.seq for r in event_rows(journal, types=["BarClosed"], at=12)] == [2, 6]
-    assert [r.seq for r in event_rows(journal, types=["OrderFilled", "OrderPartiallyFilled"])] == [5, 9, 10, 12]
+    assert [r.seq for r in event_rows(journal, types=["BarClosed"])] == [2, 7, 16]
+    assert [r.seq for r in event_rows(journal, types=["BarClosed"], limit=2)] == [2, 7]
+    assert [r.seq for r in event_rows(journal, types=["BarClosed"], at=12)] == [2, 7]
+    assert [r.seq for r in event_rows(journal, types=["OrderFilled", "OrderPartiallyFilled"])] == [6, 11, 12, 15]
     assert [r.seq for r in event_rows(journal, limit=3)] == [1, 2, 3]
     assert event_rows(journal, types=["RunStarted"]) == []
 
 
 def test_unknown_type_name_lists_the_known_ones(journal):
-    with pytest.raises(ProjectionError, match=r"unknown event type Fill \(known: BarClosed, BarRejected,"):
+    with pytest.raises(ProjectionError, match=r"unknown event type Fill \(known: AlertRaised, BarClosed, BarRejected,"):
         event_rows(journal, types=["Fill"])
 
 

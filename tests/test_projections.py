@@ -41,7 +41,7 @@ def test_pnl_total_row_sums_symbols(journal):
 
 def test_positions(journal):
     snap = build(journal)
-    assert snap.seq == 13
+    assert snap.seq == 16
     aapl, msft = snap.positions
     assert (aapl.symbol, aapl.qty, aapl.avg_price, aapl.last_price, aapl.market_value) == (
         "AAPL", 60 * SHARES, px("10"), px("11"), px("660")
@@ -70,15 +70,15 @@ def test_orders_one_row_per_client_order_id_in_request_order(journal):
 
 
 def test_at_gives_state_as_of_that_sequence_number_inclusive(journal):
-    after_buy = build(journal, at=5)
-    assert after_buy.seq == 5
+    after_buy = build(journal, at=6)
+    assert after_buy.seq == 6
     assert [o.client_order_id for o in after_buy.orders] == ["c-buy"]
     (aapl,) = after_buy.positions
     # bought 100 @ 10.00, last close 9.90
     assert (aapl.qty, aapl.last_price, aapl.unrealized, aapl.realized, aapl.fees) == (
         100 * SHARES, px("9.90"), px("-10"), 0, px("1")
     )
-    mid_sell = build(journal, at=9)
+    mid_sell = build(journal, at=11)
     sell = mid_sell.orders[1]
     assert (sell.status, sell.cum_qty, sell.fees) == ("PARTIALLY_FILLED", 25 * SHARES, px("0.30"))
     assert mid_sell.pnl.total.realized == 50 * USD  # 25 x (12 - 10)
@@ -88,9 +88,9 @@ def test_at_gives_state_as_of_that_sequence_number_inclusive(journal):
 
 def test_unfilled_order_has_no_average_price_and_terminal_reasons_are_kept(tmp_path):
     path = write_journal(tmp_path / "j.db", [
-        [submit(1, "c1", "IBM", "buy", 5, limit="150.00")],
+        submit(1, "c1", "IBM", "buy", 5, limit="150.00"),
         [OrderRejected(ts=T0 + 2 * MIN, client_order_id="c1", reason="BROKER_REJECTED", detail="no")],
-        [submit(3, "c2", "IBM", "buy", 5)],
+        submit(3, "c2", "IBM", "buy", 5),
         [accepted(4, "c2")],
         [OrderCanceled(ts=T0 + 5 * MIN, client_order_id="c2", canceled_qty=5 * SHARES, reason="operator")],
     ])
@@ -103,19 +103,23 @@ def test_unfilled_order_has_no_average_price_and_terminal_reasons_are_kept(tmp_p
 
 def test_refused_reports_are_anomalies_and_do_not_change_positions(tmp_path):
     groups = trading_day() + [
-        [fill(8, "c-ghost", 1, "10.00", "0", cum=1, leaves=0)],         # 14 unknown order
-        [fill(8, "c-buy", 1, "10.00", "0", cum=101, leaves=0)],          # 15 after FILLED
-        [submit(9, "c-over", "AAPL", "buy", 5)],                         # 16
-        [fill(9, "c-over", 6, "10.00", "0", cum=6, leaves=0)],           # 17 overfill
+        [fill(8, "c-ghost", 1, "10.00", "0", cum=1, leaves=0)],         # 17 unknown order
+        [fill(8, "c-buy", 1, "10.00", "0", cum=101, leaves=0)],          # 18 after FILLED
+        submit(9, "c-over", "AAPL", "buy", 5),                           # 19-20
+        [fill(9, "c-over", 6, "10.00", "0", cum=6, leaves=0)],           # 21 overfill
+        [accepted(9, "c-over")],                                         # 22 accepted
+        [accepted(9, "c-over")],                                         # 23 accepted twice
+        [fill(9, "c-over", 2, "10.00", "0", cum=2, leaves=2)],           # 24 leaves do not add up
     ]
     snap = build(write_journal(tmp_path / "j.db", groups))
     assert [(a.seq, a.code) for a in snap.anomalies] == [
-        (14, "UNKNOWN_ORDER_REPORT"), (15, "REPORT_AFTER_TERMINAL"), (17, "OVERFILL"),
+        (17, "UNKNOWN_ORDER_REPORT"), (18, "REPORT_AFTER_TERMINAL"), (21, "OVERFILL"),
+        (23, "ILLEGAL_TRANSITION"), (24, "INCONSISTENT_FILL"),
     ]
-    assert snap.anomalies[0] == Anomaly(14, "UNKNOWN_ORDER_REPORT", "OrderFilled for unknown client_order_id c-ghost")
+    assert snap.anomalies[0] == Anomaly(17, "UNKNOWN_ORDER_REPORT", "OrderFilled for unknown client_order_id c-ghost")
     assert snap.pnl.total.net == px("148.25")
     over = snap.orders[-1]
-    assert (over.status, over.cum_qty) == ("SUBMIT_REQUESTED", 0)
+    assert (over.status, over.cum_qty) == ("ACCEPTED", 0)
 
 
 def test_fold_feeds_every_projection_every_event_in_order(journal):
@@ -127,9 +131,10 @@ def test_fold_feeds_every_projection_every_event_in_order(journal):
             self.items.append((seq, type(event).__name__))
 
     a, b = Seen(), Seen()
-    assert fold(journal, [a, b], at=4) == 4
+    assert fold(journal, [a, b], at=5) == 5
     assert a.items == b.items == [
-        (1, "SessionOpened"), (2, "BarClosed"), (3, "OrderSubmitRequested"), (4, "OrderAccepted")
+        (1, "SessionOpened"), (2, "BarClosed"), (3, "OrderIntentCreated"), (4, "OrderSubmitRequested"),
+        (5, "OrderAccepted"),
     ]
 
 
@@ -161,7 +166,7 @@ def test_empty_journal(tmp_path):
     [
         (0, "sequence number must be >= 1, got 0"),
         (-3, "sequence number must be >= 1, got -3"),
-        (14, r"sequence number 14 is beyond the end of the journal \(last seq 13\)"),
+        (17, r"sequence number 17 is beyond the end of the journal \(last seq 16\)"),
     ],
 )
 def test_at_out_of_range(journal, at, message):

@@ -32,7 +32,7 @@ def test_pnl_table(journal, capsys):
         "AAPL       80.00       60.00  1.50  138.50\n"
         "MSFT        0.00       10.00  0.25    9.75\n"
         "TOTAL      80.00       70.00  1.75  148.25\n"
-        "as of seq 13\n"
+        "as of seq 16\n"
     ), "")
 
 
@@ -50,16 +50,16 @@ def test_pnl_json_keeps_exact_decimal_strings(journal, capsys):
 
 
 def test_positions_at_a_sequence_number(journal, capsys):
-    assert _run(capsys, "positions", "--journal", str(journal), "--at", "5") == (0, (
+    assert _run(capsys, "positions", "--journal", str(journal), "--at", "6") == (0, (
         "symbol  qty  avg_price  last_price  market_value  unrealized  realized  fees\n"
         "------  ---  ---------  ----------  ------------  ----------  --------  ----\n"
         "AAPL    100    10.0000      9.9000        990.00      -10.00      0.00  1.00\n"
-        "as of seq 5\n"
+        "as of seq 6\n"
     ), "")
 
 
 def test_orders_csv(journal, capsys):
-    code, out, _ = _run(capsys, "orders", "--journal", str(journal), "--format", "csv", "--at", "9")
+    code, out, _ = _run(capsys, "orders", "--journal", str(journal), "--format", "csv", "--at", "11")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows == [
@@ -79,10 +79,10 @@ def test_events_type_filter_limit_json(journal, capsys):
                         "--type", "OrderPartiallyFilled", "--limit", "2", "--format", "json")
     assert code == 0
     first, second = json.loads(out, parse_float=_no_floats)
-    assert (first["seq"], first["type"], first["client_order_id"], first["symbol"]) == (5, "OrderFilled", "c-buy", None)
+    assert (first["seq"], first["type"], first["client_order_id"], first["symbol"]) == (6, "OrderFilled", "c-buy", None)
     assert first["ts"] == "2024-01-02T13:02:00Z"
     assert first["event"]["fill_price"] == 1_000_000_000  # embedded JSON, integer 1e-8 units
-    assert (second["seq"], second["type"]) == (9, "OrderPartiallyFilled")
+    assert (second["seq"], second["type"]) == (11, "OrderPartiallyFilled")
 
 
 def test_events_table(journal, capsys):
@@ -102,7 +102,7 @@ def test_refused_reports_are_warned_on_stderr(tmp_path, capsys):
     assert code == 0
     assert out.splitlines()[-1] == "TOTAL,80.00000000,70.00000000,1.75000000,148.25000000"
     assert err == (
-        "warning: seq 14: UNKNOWN_ORDER_REPORT: OrderFilled for unknown client_order_id c-ghost "
+        "warning: seq 17: UNKNOWN_ORDER_REPORT: OrderFilled for unknown client_order_id c-ghost "
         "(report not applied)\n"
     )
 
@@ -111,10 +111,10 @@ def test_refused_reports_are_warned_on_stderr(tmp_path, capsys):
     ("argv", "message"),
     [
         (["pnl", "--at", "0"], "--at must be a sequence number >= 1, got 0"),
-        (["orders", "--at", "14"], "sequence number 14 is beyond the end of the journal (last seq 13)"),
-        (["events", "--at", "100"], "sequence number 100 is beyond the end of the journal (last seq 13)"),
+        (["orders", "--at", "17"], "sequence number 17 is beyond the end of the journal (last seq 16)"),
+        (["events", "--at", "100"], "sequence number 100 is beyond the end of the journal (last seq 16)"),
         (["events", "--limit", "0"], "--limit must be >= 1, got 0"),
-        (["events", "--type", "Nope"], "unknown event type Nope (known: BarClosed,"),
+        (["events", "--type", "Nope"], "unknown event type Nope (known: AlertRaised, BarClosed,"),
     ],
 )
 def test_usage_errors_are_one_line(journal, capsys, argv, message):

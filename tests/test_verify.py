@@ -54,7 +54,7 @@ def _verify_cli(path, capsys):
 
 def test_clean_journal_prints_record_count_and_chain_digest(journal, capsys):
     digest = _head_hash(journal)
-    assert _verify_cli(journal, capsys) == (0, f"ok: 13 records, chain digest {digest.hex()}\n", "")
+    assert _verify_cli(journal, capsys) == (0, f"ok: 16 records, chain digest {digest.hex()}\n", "")
 
 
 def test_empty_journal_has_the_genesis_digest(tmp_path, capsys):
@@ -75,17 +75,17 @@ def test_one_flipped_byte_in_an_event_names_that_seq(journal, capsys, seq):
 
 
 def test_one_changed_hex_digit_of_a_stored_hash_names_that_seq(journal, capsys):
-    state = bytearray(_state(journal, 4))
+    state = bytearray(_state(journal, 5))
     i = len(b'{"hash":"') + 10
     state[i] = ord("0") if state[i] != ord("0") else ord("1")
-    _set_state(journal, 4, bytes(state))
+    _set_state(journal, 5, bytes(state))
     stored, payload = unwrap(bytes(state))
     chain = GENESIS
-    for seq in (1, 2, 3):
+    for seq in (1, 2, 3, 4):
         chain = unwrap(_state(journal, seq))[0]
-    recomputed = link(chain, 4, b"OrderAccepted.v1", payload)
+    recomputed = link(chain, 5, b"OrderAccepted.v1", payload)
     assert _verify_cli(journal, capsys) == (
-        1, f"TAMPERED at seq 4: hash mismatch: stored {stored.hex()}, recomputed {recomputed.hex()}\n", ""
+        1, f"TAMPERED at seq 5: hash mismatch: stored {stored.hex()}, recomputed {recomputed.hex()}\n", ""
     )
 
 
@@ -121,7 +121,7 @@ def test_sequence_number_not_matching_its_position(journal, capsys):
 
 def _append_raw(path, topic, payload):
     """Append a record with a *correct* chain hash but the given payload bytes."""
-    seq = 14
+    seq = 17
     prev = _head_hash(path)
     h = link(prev, seq, topic.encode(), payload)
     with sqlite3.connect(path) as db:
@@ -135,7 +135,7 @@ def test_hash_valid_but_non_canonical_event(journal, capsys):
     canonical = encode(bar(9, "AAPL", "11"))
     _append_raw(journal, "BarClosed.v1", canonical.replace(b',"symbol"', b', "symbol"'))
     assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 14: event is not canonical: re-encoding it gives different bytes\n", ""
+        1, "TAMPERED at seq 17: event is not canonical: re-encoding it gives different bytes\n", ""
     )
 
 
@@ -144,14 +144,14 @@ def test_hash_valid_but_undecodable_event(journal, capsys):
     _append_raw(journal, "BarClosed.v1", canonical[:-1] + b',"extra":1}')
     code, out, _ = _verify_cli(journal, capsys)
     assert code == 1
-    assert out.startswith("TAMPERED at seq 14: event does not decode as BarClosed.v1: ")
+    assert out.startswith("TAMPERED at seq 17: event does not decode as BarClosed.v1: ")
     assert "extra" in out
 
 
 def test_event_under_the_wrong_topic_does_not_decode(journal, capsys):
     _append_raw(journal, "SessionClosed.v1", encode(bar(9, "AAPL", "11")))
     code, out, _ = _verify_cli(journal, capsys)
-    assert (code, out.startswith("TAMPERED at seq 14: event does not decode as SessionClosed.v1")) == (1, True)
+    assert (code, out.startswith("TAMPERED at seq 17: event does not decode as SessionClosed.v1")) == (1, True)
 
 
 def test_reports_the_first_bad_seq_across_pages(journal):

@@ -42,12 +42,20 @@ UNITS: dict[str, str] = {
 }
 
 
+def _is_code_union(value: Any) -> bool:
+    """A union of Literal aliases (e.g. ``IntentReason = SubmittedReason | ErrorCategory``)."""
+    return typing.get_origin(value) in (Union, types.UnionType) and all(
+        typing.get_origin(a) is Literal for a in typing.get_args(value))
+
+
 def _named_aliases() -> list[tuple[str, Any]]:
-    """Public module-level type aliases (Annotated/Literal) of the schema modules."""
+    """Public module-level type aliases (Annotated/Literal/unions of codes) of the schema modules."""
     found: list[tuple[str, Any]] = []
     for module in (units, reasons, events):
         for name, value in vars(module).items():
-            if name.startswith("_") or typing.get_origin(value) not in (Annotated, Literal):
+            if name.startswith("_") or name[0].islower():
+                continue
+            if typing.get_origin(value) not in (Annotated, Literal) and not _is_code_union(value):
                 continue
             if all(name != n for n, _ in found):
                 found.append((name, value))
@@ -55,7 +63,9 @@ def _named_aliases() -> list[tuple[str, Any]]:
 
 
 ALIASES = _named_aliases()
-REASON_TYPES = [name for name, value in ALIASES if name.endswith("Reason")]
+# Every Literal alias of reasons.py is a list of stable codes with a table of its own.
+REASON_TYPES = [name for name, value in vars(reasons).items()
+                if not name.startswith("_") and typing.get_origin(value) is Literal]
 
 
 def _alias_name(annotation: Any) -> str | None:
@@ -90,6 +100,9 @@ def describe(annotation: Any) -> tuple[str, str]:
         return f"{base} ({name})", UNITS[name]
     if name in REASON_TYPES:
         return name, f"reason code, see [{name}](#{name.lower()})"
+    if name is not None and _is_code_union(annotation):
+        parts = [n for n, v in ALIASES if n in REASON_TYPES and v in args]
+        return name, "a code of " + ", ".join(f"[{n}](#{n.lower()})" for n in parts)
     if name is not None and origin is Literal:
         return name, "one of " + _code_list(args)
     if origin is Literal:

@@ -8,7 +8,7 @@ order is drawn from ``random.Random(f"{seed}:{client_order_id}")`` (seeded via s
 the string, not builtin ``hash()``), so it does not depend on processing order.
 
 Its effects never leave the process, so the runner does not need to commit before
-submitting to it; an external broker adapter must (``requires_durable_submit``).
+submitting to it; live runs against an external broker do (``engine.live``).
 """
 
 from __future__ import annotations
@@ -50,8 +50,6 @@ class _Working:
 
 
 class PaperBroker:
-    requires_durable_submit = False
-
     def __init__(self, model: CostModel, seed: int, universe: list[str],
                  session_closes: list[int] | None = None) -> None:
         self.model = model

@@ -77,6 +77,14 @@ class PositionBook:
         if p.qty == 0:
             p.cost = 0
 
+    def adopt(self, symbol: str, qty: int, avg_price: int) -> None:
+        """Take the broker's position as ours (reconciliation with adoption): quantity and average
+        price are replaced; realized P&L and fees so far are kept."""
+        p = self.get(symbol)
+        p.traded = True
+        p.qty = qty
+        p.cost = qty * avg_price
+
     def mark(self, symbol: str, price: int) -> None:
         """Record the last close; a position opened later is marked to it."""
         self.get(symbol).last_price = price

@@ -22,6 +22,8 @@ class CoreConfig:
     order_type: str
     limit_offset_centibps: int
     time_in_force: str
+    max_submit_attempts: int
+    adopt_broker_positions: bool
 
 
 @dataclass(slots=True)
@@ -36,6 +38,7 @@ class CoreState:
     session: str | None = None
     kill_switch: bool = False
     halted: str | None = None  # halt reason code, once halted
+    unadopted_mismatches: int = 0  # reconciliation mismatches not adopted since the last RunStarted
     run_id: str | None = None
     inputs: int = 0  # inputs folded so far
 

@@ -11,11 +11,13 @@ from typing import Any
 
 from engine.config import bps_to_centi
 from engine.core.ids import client_order_id, content_id
-from engine.core.orders import REPORT_TYPES, OrderViolation, apply_report
+from engine.core import oms
+from engine.core.orders import REPORT_TYPES
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
 from journal_schema.events import (
     BarClosed,
+    BrokerReportRejected,
     ConfigChanged,
     DecisionMade,
     Event,
@@ -23,15 +25,16 @@ from journal_schema.events import (
     KillSwitchReleased,
     OrderIntentCreated,
     OrderSubmitRequested,
+    ReconciliationCompleted,
+    ReconciliationMismatch,
     RunStarted,
     SessionClosed,
     SessionOpened,
     SignalGenerated,
-    TradingHalted,
 )
 from journal_schema.units import div_round_half_even
 
-NO_EVENTS: list[Event] = []
+NO_EVENTS = oms.NO_EVENTS
 
 
 class CoreInvariantError(RuntimeError):
@@ -44,6 +47,7 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
     spec = state.resolver(name)
     params = spec.params_model.model_validate(strategy_cfg)
     orders = config["orders"]
+    oms_cfg = config["oms"]
     new = CoreConfig(
         config_hash=config_hash,
         strategy_name=name,
@@ -52,6 +56,8 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
         order_type=orders["type"],
         limit_offset_centibps=bps_to_centi(Decimal(orders["limit_offset_bps"])),
         time_in_force=orders["time_in_force"],
+        max_submit_attempts=int(oms_cfg["max_submit_attempts"]),
+        adopt_broker_positions=bool(oms_cfg["adopt_broker_positions"]),
     )
     old = state.config
     if old is None or old.strategy_spec is not spec or old.strategy_params != params:
@@ -65,7 +71,7 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
     if t is BarClosed:
         return state, _on_bar(state, ev, seq)  # type: ignore[arg-type]
     if t in REPORT_TYPES:
-        return state, _on_report(state, ev, seq)
+        return state, oms.on_report(state, ev, seq)
     if t is SessionOpened:
         state.session = ev.session  # type: ignore[attr-defined]
     elif t is SessionClosed:
@@ -73,6 +79,7 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
     elif t is RunStarted:
         assert isinstance(ev, RunStarted)
         state.run_id = ev.run_id
+        state.unadopted_mismatches = 0
         configure(state, ev.config, ev.config_hash)
     elif t is ConfigChanged:
         assert isinstance(ev, ConfigChanged)
@@ -81,23 +88,13 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
         state.kill_switch = True
     elif t is KillSwitchReleased:
         state.kill_switch = False
+    elif t is BrokerReportRejected:
+        return state, oms.on_edge_rejection(state, ev, seq)  # type: ignore[arg-type]
+    elif t is ReconciliationMismatch:
+        return state, oms.on_mismatch(state, ev, seq)  # type: ignore[arg-type]
+    elif t is ReconciliationCompleted:
+        return state, oms.on_reconciled(state, ev, seq)  # type: ignore[arg-type]
     return state, NO_EVENTS
-
-
-def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
-    try:
-        apply_report(state.orders, state.positions, ev)
-    except OrderViolation as v:
-        return _halt(state, ev, seq, v.code, v.detail)
-    return NO_EVENTS
-
-
-def _halt(state: CoreState, ev: Event, seq: int, code: str, detail: str) -> list[Event]:
-    first = state.halted is None
-    state.halted = state.halted or code
-    if not first:
-        return NO_EVENTS
-    return [TradingHalted(ts=ev.ts, cause_seq=seq, reason=code, detail=detail)]  # type: ignore[arg-type]
 
 
 def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
@@ -111,7 +108,7 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
         return NO_EVENTS
     problem = _contract_problem(target)
     if problem:
-        return _halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}")
+        return oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}")
     return _decide(state, cfg, bar, seq, target)
 
 
@@ -171,21 +168,22 @@ def _decide(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
     qty = abs(order_qty)
     limit_price = _limit_price(bar.close, side, cfg) if cfg.order_type == "limit" else None
     intent_id = content_id("int", decision_id, side, qty, cfg.order_type, limit_price, cfg.time_in_force)
-    intent = OrderIntentCreated(
-        ts=ts, cause_seq=seq, intent_id=intent_id, decision_id=decision_id, symbol=symbol,
-        side=side, qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
-        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
-    )
     cid = client_order_id(
         strategy=cfg.strategy_name, symbol=symbol, side=side, session=session,
         horizon=target.horizon, signal_id=signal_id, qty=qty,
+    )
+    intent = OrderIntentCreated(
+        ts=ts, cause_seq=seq, intent_id=intent_id, decision_id=decision_id, client_order_id=cid, symbol=symbol,
+        side=side, qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
+        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
     )
     request = OrderSubmitRequested(
         ts=ts, cause_seq=seq, client_order_id=cid, intent_id=intent_id, symbol=symbol, side=side,  # type: ignore[arg-type]
         qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
         time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
     )
-    state.orders.request(request)
+    state.orders.apply_derived(intent, session)
+    state.orders.apply_derived(request)
     return [signal, decision, intent, request]
 
 

@@ -1,0 +1,145 @@
+"""The core's order management decisions: what each broker report and reconciliation finding
+means for an intent, a resubmission, a halt or an alert. Pure, like the rest of the core.
+
+- A report the order state machine allows is applied; the first broker acknowledgement of an
+  order resolves its intent ``SUBMITTED``; a rejection or a failed submit resolves it ``FAILED``.
+- A refused report becomes ``OrderReportRejected`` plus a ``WARNING`` alert, never applied.
+- ``OrderNotFoundAtBroker`` (the broker has never seen a requested order) gives a write-ahead
+  ``OrderResubmitRequested`` unless the kill switch is on, trading is halted, a day order's
+  session is over (intent ``SKIPPED``) or the attempts are used up (intent ``FAILED``).
+- A reconciliation mismatch halts trading, unless the config adopts the broker's positions.
+"""
+
+from __future__ import annotations
+
+from engine.core.orders import Order, OrderViolation, ReportRefused, apply_report
+from engine.core.state import CoreState
+from journal_schema.events import (
+    AlertRaised,
+    BrokerReportRejected,
+    Event,
+    OrderIntentResolved,
+    OrderNotFoundAtBroker,
+    OrderRejected,
+    OrderReportRejected,
+    OrderResubmitRequested,
+    OrderSubmitFailed,
+    OrderSubmitUncertain,
+    PositionAdopted,
+    ReconciliationCompleted,
+    ReconciliationMismatch,
+    TradingHalted,
+    TradingResumed,
+)
+
+NO_EVENTS: list[Event] = []
+_NOT_ACKNOWLEDGEMENTS = (OrderRejected, OrderSubmitFailed, OrderSubmitUncertain, OrderNotFoundAtBroker)
+
+
+def halt(state: CoreState, ev: Event, seq: int, code: str, detail: str) -> list[Event]:
+    """Halt trading (once) with a reason code and a CRITICAL alert."""
+    if state.halted is not None:
+        return NO_EVENTS
+    state.halted = code
+    return [
+        TradingHalted(ts=ev.ts, cause_seq=seq, reason=code, detail=detail),  # type: ignore[arg-type]
+        AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="TRADING_HALTED", subject="run",
+                    detail=f"{code}: {detail}"),
+    ]  # fmt: skip
+
+
+def on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
+    try:
+        order = apply_report(state.orders, state.positions, ev)
+    except OrderViolation as v:
+        return halt(state, ev, seq, v.code, v.detail)
+    except ReportRefused as r:
+        cid = r.order.client_order_id
+        return [
+            OrderReportRejected(ts=ev.ts, cause_seq=seq, client_order_id=cid, report=type(ev).__name__,
+                                status=r.order.status, reason=r.code, detail=r.detail),  # type: ignore[arg-type]
+            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code=r.code, subject=cid,  # type: ignore[arg-type]
+                        detail=r.detail),
+        ]  # fmt: skip
+    t = type(ev)
+    if t is OrderNotFoundAtBroker:
+        return _on_not_found(state, order, ev, seq)
+    if order.outcome is not None or t is OrderSubmitUncertain:
+        return NO_EVENTS
+    if t is OrderRejected:
+        return _resolve(state, order, ev, seq, "FAILED", "ORDER_REJECTED", ev.detail)  # type: ignore[attr-defined]
+    if t is OrderSubmitFailed:
+        assert isinstance(ev, OrderSubmitFailed)
+        out = _resolve(state, order, ev, seq, "FAILED", ev.category, ev.detail)
+        if ev.category == "AUTH":
+            out += halt(state, ev, seq, "BROKER_AUTH_FAILED", f"submit of {order.client_order_id}: {ev.detail}")
+        return out
+    assert not isinstance(ev, _NOT_ACKNOWLEDGEMENTS)
+    return _resolve(state, order, ev, seq, "SUBMITTED", "BROKER_ACKNOWLEDGED", "")
+
+
+def _resolve(state: CoreState, order: Order, ev: Event, seq: int, outcome: str, reason: str,
+             detail: str) -> list[Event]:
+    resolved = OrderIntentResolved(
+        ts=ev.ts, cause_seq=seq, intent_id=order.intent_id, client_order_id=order.client_order_id,
+        outcome=outcome, reason=reason, attempts=max(order.attempts, 1), detail=detail,  # type: ignore[arg-type]
+    )  # fmt: skip
+    state.orders.apply_derived(resolved)
+    if outcome != "FAILED":
+        return [resolved]
+    alert = AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="ORDER_SUBMIT_FAILED",
+                        subject=order.client_order_id, detail=f"{reason}: {detail}")  # fmt: skip
+    return [resolved, alert]
+
+
+def _on_not_found(state: CoreState, order: Order, ev: Event, seq: int) -> list[Event]:
+    cfg = state.config
+    assert cfg is not None
+    skip = None
+    if state.kill_switch:
+        skip = "KILL_SWITCH_ENGAGED"
+    elif state.halted is not None:
+        skip = "TRADING_HALTED"
+    elif order.time_in_force == "day" and order.session != (state.session or ""):
+        skip = "STALE_REQUEST"
+    if skip is not None:
+        return _resolve(state, order, ev, seq, "SKIPPED", skip, f"not at the broker after {order.attempts} attempt(s)")
+    if order.attempts >= cfg.max_submit_attempts:
+        return _resolve(state, order, ev, seq, "FAILED", order.last_error or "UNKNOWN",
+                        f"not at the broker after {order.attempts} attempt(s)")  # fmt: skip
+    again = OrderResubmitRequested(ts=ev.ts, cause_seq=seq, client_order_id=order.client_order_id,
+                                   attempt=order.attempts + 1)  # fmt: skip
+    state.orders.apply_derived(again)
+    return [again]
+
+
+def on_edge_rejection(state: CoreState, ev: BrokerReportRejected, seq: int) -> list[Event]:
+    state.orders.note_edge_rejection(ev)
+    return [AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code=ev.reason, subject=ev.client_order_id,
+                        detail=ev.detail)]  # fmt: skip
+
+
+def on_mismatch(state: CoreState, ev: ReconciliationMismatch, seq: int) -> list[Event]:
+    cfg = state.config
+    assert cfg is not None
+    subject = ev.client_order_id or ev.symbol
+    if ev.kind == "POSITION_QTY" and cfg.adopt_broker_positions:
+        state.positions.adopt(ev.symbol, ev.broker_qty, ev.broker_avg_price)
+        return [
+            PositionAdopted(ts=ev.ts, cause_seq=seq, symbol=ev.symbol, journal_qty=ev.journal_qty,
+                            broker_qty=ev.broker_qty, broker_avg_price=ev.broker_avg_price),
+            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="RECONCILIATION_MISMATCH",
+                        subject=subject, detail=f"adopted the broker's position: {ev.detail}"),
+        ]  # fmt: skip
+    state.unadopted_mismatches += 1
+    alert = AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="RECONCILIATION_MISMATCH",
+                        subject=subject, detail=f"{ev.kind}: {ev.detail}")  # fmt: skip
+    return [alert, *halt(state, ev, seq, "RECONCILIATION_MISMATCH", f"{ev.kind} {subject}: {ev.detail}")]
+
+
+def on_reconciled(state: CoreState, ev: ReconciliationCompleted, seq: int) -> list[Event]:
+    """A reconciliation that found nothing unadopted lifts an earlier reconciliation halt."""
+    if state.halted != "RECONCILIATION_MISMATCH" or state.unadopted_mismatches:
+        return NO_EVENTS
+    state.halted = None
+    return [TradingResumed(ts=ev.ts, cause_seq=seq, reason="RECONCILED", halt_reason="RECONCILIATION_MISMATCH")]
