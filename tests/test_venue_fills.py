@@ -34,6 +34,8 @@ from engine.broker.fills import CostModel, fee, limit_price_fill, market_price
 from engine.broker.paper import PaperBroker
 from engine.feeds.calendar import Sessions
 from engine.feeds.table import read_bar_file
+from engine.venue.errors import VenueConfigError
+from engine.venue.faults import FAULT_KINDS
 from engine.venue.market import MarketConfig
 from engine.venue.server import VenueServer
 from journal_schema.events import BarClosed, OrderFilled, OrderSubmitRequested
@@ -301,3 +303,112 @@ def test_real_time_driver_replays_at_speed(tmp_path: Path, config: MarketConfig)
         assert trading(venue).get_clock().timestamp == DAY2 + 5 * MIN  # type: ignore[union-attr]
     finally:
         venue.stop()
+
+
+def admin(server: VenueServer, method: str, path: str) -> tuple[int, object]:
+    request = urllib.request.Request(server.base_url + path, method=method)  # admin paths need no auth
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_admin_status_step_fills_positions_and_order_log(venue: VenueServer) -> None:
+    assert admin(venue, "GET", "/venue/status") == (200, {
+        "sim_time": "2024-01-02T14:30:00.000000Z", "next_bar": "2024-01-02T14:31:00.000000Z", "exhausted": False,
+        "orders": 0, "open_orders": 0, "fills": 0, "faults": {k: 0 for k in FAULT_KINDS},
+    })  # fmt: skip
+    client = trading(venue)
+    placed = order(client, buy(10, "m1"))
+    order(client, limit_buy(50, "never"))  # a day order: expires at the first session close
+    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-02T14:31:00.000000Z",
+                                                          "exhausted": False})  # fmt: skip
+    assert admin(venue, "GET", "/venue/fills") == (200, [{
+        "fill_id": f"{placed.id}-1", "order_id": str(placed.id), "client_order_id": "m1", "symbol": "AAPL",
+        "side": "buy", "qty": "10", "price": "100.03", "fee": "0.05", "at": "2024-01-02T14:31:00.000000Z",
+    }])  # fmt: skip
+    assert admin(venue, "GET", "/venue/positions") == (200, {"AAPL": "10"})
+    _, body = admin(venue, "GET", "/venue/status")
+    assert isinstance(body, dict) and (body["orders"], body["open_orders"], body["fills"]) == (2, 1, 1)
+    _, log = admin(venue, "GET", "/venue/order-log")
+    assert log == [
+        {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "m1", "order_id": str(placed.id)},
+        {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "never",
+         "order_id": str(order_for(client, "never").id)},
+        {"at": "2024-01-02T14:31:00.000000Z", "event": "filled", "client_order_id": "m1", "order_id": str(placed.id)},
+    ]  # fmt: skip
+    for _ in range(9):
+        admin(venue, "POST", "/venue/step")
+    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-03T14:35:00.000000Z",
+                                                          "exhausted": True})  # fmt: skip
+    _, body = admin(venue, "GET", "/venue/status")
+    assert isinstance(body, dict) and (body["next_bar"], body["exhausted"], body["open_orders"]) == (None, True, 0)
+
+
+def order_for(client: TradingClient, cid: str) -> Order:
+    found = client.get_order_by_client_id(cid)
+    assert isinstance(found, Order)
+    return found
+
+
+def write_daily(path: Path, closes: list[str], base: int = 100) -> Path:
+    lines = ["timestamp,symbol,open,high,low,close,volume"]
+    lines += [f"{c},AAPL,{base + i},{base + i + 1},{base + i - 1},{base + i},1000" for i, c in enumerate(closes)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+DAILY_CLOSES = ["2021-02-01T21:00:00Z", "2021-02-02T21:00:00Z", "2021-07-01T20:00:00Z"]  # EST, EST, EDT
+
+
+def daily_sessions() -> Sessions:
+    closes = np.array([ns(datetime.fromisoformat(c)) for c in DAILY_CLOSES], dtype=np.int64)
+    return Sessions("SYN", ["2021-02-01", "2021-02-02", "2021-07-01"], closes - 23_400 * 1_000_000_000, closes)
+
+
+def test_daily_bars_are_stamped_at_new_york_midnight(tmp_path: Path) -> None:
+    bars = read_bar_file(write_daily(tmp_path / "daily.csv", DAILY_CLOSES))
+    server = start(tmp_path / "daily.db", MarketConfig(bars=bars, sessions=daily_sessions()))
+    try:
+        for _ in DAILY_CLOSES:
+            server.step()
+        page = raw(server, "/v2/stocks/bars?symbols=AAPL&timeframe=1Day")
+        assert isinstance(page, dict)
+        assert [b["t"] for b in page["bars"]["AAPL"]] == [
+            "2021-02-01T05:00:00Z", "2021-02-02T05:00:00Z", "2021-07-01T04:00:00Z",
+        ]  # fmt: skip
+        client = data(server)
+
+        def closes(**window: datetime) -> list[float]:
+            got = client.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day, **window))
+            assert isinstance(got, BarSet)
+            return [b.close for b in got.data.get("AAPL", [])]
+
+        assert closes() == [100.0, 101.0, 102.0]
+        feb2 = datetime(2021, 2, 2, 5, tzinfo=UTC)
+        every = client.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day))
+        assert isinstance(every, BarSet) and every["AAPL"][1].timestamp == feb2
+        assert closes(start=feb2) == [101.0, 102.0]  # start / end compare against t, inclusive
+        assert closes(start=feb2 + timedelta(seconds=1)) == [102.0]
+        assert closes(end=feb2) == [100.0, 101.0]
+        assert closes(end=feb2 - timedelta(seconds=1)) == [100.0]
+    finally:
+        server.stop()
+
+
+def test_database_remembers_its_bar_file(tmp_path: Path, config: MarketConfig) -> None:
+    db = tmp_path / "fp.db"
+    first = start(db, config)
+    first.step()
+    first.stop()
+    other = MarketConfig(bars=read_bar_file(write_daily(tmp_path / "other.csv", DAILY_CLOSES)), sessions=sessions())
+    with pytest.raises(VenueConfigError) as refused:
+        VenueServer(db, None, Decimal("100000"), market=other)
+    message = str(refused.value)
+    assert "\n" not in message and "was made with bar file" in message and str(tmp_path / "bars.csv") in message
+    assert isinstance(refused.value, ValueError)
+    copy = tmp_path / "copy.csv"  # the same bytes under another name: the same file
+    copy.write_bytes((tmp_path / "bars.csv").read_bytes())
+    again = start(db, MarketConfig(bars=read_bar_file(copy), sessions=sessions(), costs=COSTS, seed=7))
+    try:
+        assert trading(again).get_clock().timestamp == DAY1 + MIN  # type: ignore[union-attr]
+    finally:
+        again.stop()

@@ -305,3 +305,17 @@ def test_state_survives_restart(db_path: Path) -> None:
         assert (duplicate.value.status_code, duplicate.value.message) == (422, "client_order_id must be unique")
     finally:
         second.stop()
+
+
+def test_admin_without_a_bar_file(server: VenueServer, client: TradingClient) -> None:
+    submit(client, market())
+    status, body = raw(server, "GET", "/venue/status")  # no auth headers needed
+    assert status == 200 and isinstance(body, dict)
+    assert (body["sim_time"], body["next_bar"], body["exhausted"]) == (T0_TEXT, None, True)
+    assert (body["orders"], body["open_orders"], body["fills"]) == (1, 1, 0)
+    status, body = raw(server, "POST", "/venue/step")
+    assert (status, body) == (409, {"code": 40910000, "message": "the venue has no bar file to step"})
+    assert raw(server, "GET", "/venue/positions") == (200, {})
+    assert raw(server, "GET", "/venue/fills") == (200, [])
+    assert raw(server, "GET", "/venue/nothing")[0] == 404
+    assert raw(server, "DELETE", "/venue/status")[0] == 405

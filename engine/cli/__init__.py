@@ -9,7 +9,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("run", "replay", "verify", "query", "schema")
+SUBCOMMANDS = ("run", "replay", "verify", "query", "schema", "venue")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 

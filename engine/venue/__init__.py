@@ -3,19 +3,29 @@ Alpaca's trading REST API that alpaca-py's ``TradingClient`` uses, with its own 
 
 Served: orders (submit, get by id / client order id, list, cancel one, cancel all), account,
 clock, positions and historical bars (``StockHistoricalDataClient``). With a bar file the venue
-owns the market clock (bar replay, stepped or real-time) and fills with ``engine.broker.fills``.
-Fault injection and the ``engine venue`` CLI come later. Wire facts:
-docs/design/alpaca-wire-contract.md.
+owns the market clock (bar replay, stepped or real-time) and fills with ``engine.broker.fills``;
+its database remembers the bar file it was made with. A seeded ``FaultPlan`` injects rate
+limits, 5xx answers, timeouts and answers lost after an accepted submit into ``/v2/*``
+requests, each logged in ``fault_log``. Admin endpoints under ``/venue/`` (status, fault plan,
+step, order log, fills, positions) need no auth. ``engine venue`` (engine/cli/venue_cmd.py)
+serves it from the command line. Wire facts: docs/design/alpaca-wire-contract.md; operating
+it: docs/venue.md.
 
 Modules, one job each:
-- ``errors``: the ``VenueError`` carrying HTTP status, Alpaca-style code and message
+- ``errors``: the ``VenueError`` carrying HTTP status, Alpaca-style code and message;
+  ``VenueConfigError`` for a venue that cannot start as configured
 - ``clock``: the clock reading (injected, or from the session calendar at the replay time)
 - ``replay``: the bar replay (``BarReplay``) and its real-time driver (``ReplayDriver``)
-- ``ledger``: fills, positions, cash and the replay position in the venue database
+- ``ledger``: fills, positions, cash, the replay position and the bar file's fingerprint
 - ``market``: stepping the replay: fills, day-order expiry, marked positions
-- ``marketdata``: the ``/v2/stocks/bars`` endpoint (filtering, no look-ahead, pagination)
+- ``marketdata``: the ``/v2/stocks/bars`` endpoint (``t`` stamping, filtering, no look-ahead,
+  pagination)
+- ``faults``: the ``FaultPlan``, its validation and the seeded per-request draw (``FaultInjector``)
+- ``faultlog``: the ``fault_log`` table
 - ``store``: the venue's own SQLite database (orders, an append-only order log, transactions)
 - ``wire``: JSON in and out (request decoding, Order / Account / Clock bodies)
-- ``app``: routing and endpoint logic, independent of the socket layer
-- ``server``: the ``http.server`` handler and a start/stop wrapper
+- ``messages``: the ``Request`` / ``Response`` / ``Outcome`` values
+- ``admin``: the ``/venue/*`` admin endpoints
+- ``app``: routing, fault injection and endpoint logic, independent of the socket layer
+- ``server``: the ``http.server`` handler (withheld answers, holds) and a start/stop wrapper
 """

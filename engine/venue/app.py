@@ -1,4 +1,5 @@
-"""Routing and endpoint logic, independent of sockets: ``VenueApp.handle(request) -> Response``.
+"""Routing and endpoint logic, independent of sockets: ``VenueApp.serve(request) -> Outcome``
+(fault injection, then ``handle``) and ``VenueApp.handle(request) -> Response`` (no faults).
 
 Routes (alpaca-py ``TradingClient`` methods, wire contract section 2):
 
@@ -22,29 +23,39 @@ cash, there are no positions and bars are 404.
 
 Every request needs non-empty ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` headers (any
 value); otherwise 401. The header values are never logged or stored.
+
+``/venue/*`` is the admin API (``engine.venue.admin``): no auth, never faulted. Every ``/v2/*``
+request first asks the ``FaultInjector`` (``engine.venue.faults``); an injected fault is logged to
+``fault_log``. The submit-only kinds run the submit normally (the fault row is written in the
+order's transaction) and then withhold the answer; a submit that is refused (duplicate client
+order id, validation) is answered normally and no fault is logged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from engine.venue import admin, faultlog
 from engine.venue.clock import ClockReading, VenueClock
 from engine.venue.errors import CODE_METHOD_NOT_ALLOWED, CODE_UNAUTHORIZED, VenueError, not_found, validation
+from engine.venue.faultlog import FaultRecord
+from engine.venue.faults import HOLDING_KINDS, HTTP_FAULTS, SUBMIT_ONLY_KINDS, FaultInjector, FaultPlan
 from engine.venue.market import VenueMarket
 from engine.venue.marketdata import MAX_LIMIT as MAX_BARS_PAGE
 from engine.venue.marketdata import bars_page
+from engine.venue.messages import Outcome, Request, Response, json_response
 from engine.venue.store import Direction, OrderQuery, StatusFilter, VenueStore
 from engine.venue.wire import (
     account_json,
     clock_json,
     decode_new_order,
-    encode,
     error_json,
     order_json,
     parse_query_time,
@@ -62,19 +73,7 @@ STATUS_FILTERS: dict[str, StatusFilter] = {"open": "open", "closed": "closed", "
 DIRECTIONS: dict[str, Direction] = {"asc": "asc", "desc": "desc"}
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    target: str  # path plus query string, as on the request line
-    headers: Mapping[str, str]  # looked up case-insensitively by the caller's mapping
-    body: bytes = b""
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+__all__ = ["Outcome", "Request", "Response", "VenueApp"]
 
 
 @dataclass(frozen=True)
@@ -82,13 +81,35 @@ class _Call:
     path_arg: str
     query: dict[str, list[str]]
     body: bytes
+    fault: FaultRecord | None = None  # an accept_then_* fault to log with an accepted submit
 
 
 Handler = Callable[["VenueApp", _Call], Response]
+_json = json_response
 
 
-def _json(status: int, payload: object) -> Response:
-    return Response(status, encode(payload), {"Content-Type": "application/json"})
+def _path(target: str) -> str:
+    """The request path; alpaca-py builds base + "/v2" + path, so tolerate "//v2"."""
+    return "/" + urlsplit(target).path.lstrip("/")
+
+
+def _named_client_order_id(request: Request) -> str | None:
+    """The client order id a request names (submit body or query), for the fault log."""
+    split = urlsplit(request.target)
+    if request.method == "POST" and request.body:
+        try:
+            data = json.loads(request.body)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        cid = data.get("client_order_id") if isinstance(data, dict) else None
+        return cid if isinstance(cid, str) else None
+    return _one(parse_qs(split.query), "client_order_id")
+
+
+def fault_response(kind: str, plan: FaultPlan) -> Response:
+    status, code, message = HTTP_FAULTS[kind]
+    headers = {"Retry-After": plan.retry_after_header} if status == 429 else {}
+    return json_response(status, {"code": code, "message": message}, headers)
 
 
 def _one(query: dict[str, list[str]], name: str) -> str | None:
@@ -98,7 +119,12 @@ def _one(query: dict[str, list[str]], name: str) -> str | None:
 
 class VenueApp:
     def __init__(
-        self, store: VenueStore, clock: VenueClock | None, starting_cash: Decimal, market: VenueMarket | None = None
+        self,
+        store: VenueStore,
+        clock: VenueClock | None,
+        starting_cash: Decimal,
+        market: VenueMarket | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         if clock is None and market is None:
             raise ValueError("the venue needs a clock or a market")
@@ -107,6 +133,8 @@ class VenueApp:
         self.clock: VenueClock = market.reading if market is not None else clock  # type: ignore[assignment]
         self.starting_cash = starting_cash
         self.bars_page_size = MAX_BARS_PAGE
+        self.faults = FaultInjector(faults)
+        self.admin = admin.AdminApi(store, market, self.faults, self.clock)
 
     @contextmanager
     def _gate(self) -> Iterator[None]:
@@ -117,12 +145,36 @@ class VenueApp:
         with self.market.lock:
             yield
 
-    def handle(self, request: Request) -> Response:
+    def serve(self, request: Request) -> Outcome:
+        """Admin, fault injection, then the Alpaca endpoint (see the module docstring)."""
+        path = _path(request.target)
+        if path.startswith(admin.PREFIX):
+            return Outcome(self.admin.handle(request.method, path, request.body))
+        if not path.startswith("/v2/"):
+            return Outcome(self.handle(request))
+        kind, plan = self.faults.decide(request.method, path)
+        if kind is None:
+            return Outcome(self.handle(request))
+        hold = plan.hold_seconds if kind in HOLDING_KINDS else 0.0
+        record = FaultRecord(kind, request.method, path, _named_client_order_id(request))
+        if kind in SUBMIT_ONLY_KINDS:
+            response = self.handle(request, record)
+            if response.status != 200:  # refused: nothing was accepted, so nothing to withhold
+                return Outcome(response)
+            log.warning("fault %s after accepting %s %s", kind, request.method, path)
+            return Outcome(None, hold)
+        with self.store.transaction() as cur:
+            faultlog.record(cur, self._now(), record)
+        log.warning("fault %s on %s %s", kind, request.method, path)
+        return Outcome(None, hold) if kind == "timeout" else Outcome(fault_response(kind, plan))
+
+    def handle(self, request: Request, fault: FaultRecord | None = None) -> Response:
         try:
             self._authorize(request.headers)
             split = urlsplit(request.target)
             handler, path_arg = self._route(request.method, split.path)
-            return handler(self, _Call(path_arg, parse_qs(split.query, keep_blank_values=True), request.body))
+            query = parse_qs(split.query, keep_blank_values=True)
+            return handler(self, _Call(path_arg, query, request.body, fault))
         except VenueError as error:
             return _json(error.status, error_json(error))
 
@@ -155,7 +207,7 @@ class VenueApp:
     def submit_order(self, call: _Call) -> Response:
         new = decode_new_order(call.body)
         with self._gate():
-            order = self.store.submit(new, self._now())
+            order = self.store.submit(new, self._now(), call.fault)
         log.info("accepted order %s client_order_id=%s", order.id, order.client_order_id)
         return _json(200, order_json(order))
 

@@ -37,3 +37,8 @@ def validation(message: str) -> VenueError:
 
 def not_found(message: str = MSG_ORDER_NOT_FOUND) -> VenueError:
     return VenueError(404, CODE_NOT_FOUND, message)
+
+
+class VenueConfigError(ValueError):
+    """The venue cannot start with this configuration (for example, its database was made with
+    another bar file). The message is one line, fit for the CLI's stderr."""

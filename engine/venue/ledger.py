@@ -1,4 +1,5 @@
-"""The venue's books in its SQLite database: fills, positions, cash and the replay position.
+"""The venue's books in its SQLite database: fills, positions, cash, the replay position and
+the identity of the bar file the database was made with.
 
 Every amount is an INTEGER count of 1e-8 units (``journal_schema.units``); quantities are
 signed in ``positions`` (negative = short) and ``cost`` carries the sign of the quantity.
@@ -40,10 +41,16 @@ CREATE TABLE IF NOT EXISTS venue_state (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS venue_text_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 CASH = "cash"
 SIM_TIME = "sim_time_ns"
+BAR_FINGERPRINT = "bar_file_fingerprint"  # BarTable.fingerprint of the file the database was made with
+BAR_SOURCE = "bar_file_source"  # its path as given then (for the error message only)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,19 @@ def get_state(cur: sqlite3.Cursor, key: str) -> int | None:
 def set_state(cur: sqlite3.Cursor, key: str, value: int) -> None:
     cur.execute(
         "INSERT INTO venue_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def get_text(cur: sqlite3.Cursor, key: str) -> str | None:
+    row = cur.execute("SELECT value FROM venue_text_state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_text(cur: sqlite3.Cursor, key: str, value: str) -> None:
+    cur.execute(
+        "INSERT INTO venue_text_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
 

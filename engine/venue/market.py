@@ -9,6 +9,10 @@
 2. expires ``day`` orders still open whose session (the first close strictly after submission,
    as ``PaperBroker``) closed at or before that timestamp, stamped at the session close;
 3. records the new simulated time, so a restarted venue resumes where it stopped.
+
+The database remembers the fingerprint of the bar file it was made with (``BarTable.fingerprint``);
+opening it with another file raises ``VenueConfigError`` (resuming at the stored simulated time
+on different bars would be meaningless).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.table import BarTable
 from engine.venue import ledger
 from engine.venue.clock import ClockReading, ns_to_datetime, session_reading
+from engine.venue.errors import VenueConfigError
 from engine.venue.replay import Bar, BarReplay
 from engine.venue.store import VenueOrder, VenueStore
 from engine.venue.wire import decimal_text, utc_text
@@ -69,9 +74,26 @@ def _load(replay: BarReplay, calendar: str) -> Sessions:
     return load_sessions(calendar, first - CALENDAR_SLACK, last + CALENDAR_SLACK)
 
 
+def _claim_bar_file(store: VenueStore, bars: BarTable) -> None:
+    """Record the bar file's fingerprint in a new database; refuse a database made with another."""
+    with store.transaction() as cur:
+        known = ledger.get_text(cur, ledger.BAR_FINGERPRINT)
+        if known is None:
+            ledger.set_text(cur, ledger.BAR_FINGERPRINT, bars.fingerprint)
+            ledger.set_text(cur, ledger.BAR_SOURCE, bars.source)
+            return
+        if known != bars.fingerprint:
+            source = ledger.get_text(cur, ledger.BAR_SOURCE) or "?"
+            raise VenueConfigError(
+                f"venue database {store.path} was made with bar file {source} (fingerprint {known[:12]}), "
+                f"not {bars.source} ({bars.fingerprint[:12]}); use that bar file or another database"
+            )
+
+
 class VenueMarket:
     def __init__(self, store: VenueStore, config: MarketConfig) -> None:
         self.store = store
+        _claim_bar_file(store, config.bars)
         with store.reading() as cur:
             resumed = ledger.get_state(cur, ledger.SIM_TIME)
         self.replay = BarReplay(config.bars, resumed)

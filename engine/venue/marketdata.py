@@ -2,11 +2,17 @@
 sections 2.11, 2.12, 2.17).
 
 The file's bars are served as they are, never resampled: a request whose ``timeframe`` is not
-the file's bar spacing gets 422. ``t`` is the bar's OPEN time, ``close - timeframe`` (the file
-stamps bars at their close; for daily files that is ``close - 1 day``, so ``t + timeframe`` is
-again the close, as the engine's adapter computes it). Only bars closed at or before the
-current simulated time are served (no look-ahead). Bars are ordered by symbol, then time
-(``sort=desc`` reverses time within a symbol); ``limit`` counts bars across symbols; the page
+the file's bar spacing gets 422. The file stamps bars at their close; ``t`` is stamped the way
+real Alpaca stamps it:
+- intraday files: the bar's OPEN time, ``t = close - timeframe`` (so ``t + timeframe`` is again
+  the close);
+- daily files (``1Day``): 00:00 America/New_York of the New York date of the bar's close, e.g. the
+  session closing 2021-02-01T21:00:00Z is served as ``t = "2021-02-01T05:00:00Z"`` (04:00Z in
+  summer time). A reader maps a daily ``t`` back to its session close with the exchange calendar.
+  Daily files are expected to be stamped at (or at least on the New York date of) the session close.
+The ``start`` / ``end`` filters compare against that ``t`` (both inclusive). Only bars closed at
+or before the current simulated time are served (no look-ahead). Bars are ordered by symbol, then
+time (``sort=desc`` reverses time within a symbol); ``limit`` counts bars across symbols; the page
 token is the opaque ``(symbol, close ns)`` of the last bar served, ``null`` on the last page.
 """
 
@@ -15,10 +21,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from engine.venue.clock import ns_to_datetime
+from engine.venue.clock import EPOCH, ns_to_datetime
 from engine.venue.errors import validation
 from engine.venue.replay import Bar, BarReplay
 from journal_schema.units import to_decimal
@@ -27,6 +34,8 @@ MAX_LIMIT = 10_000  # alpaca-py's page size
 DEFAULT_LIMIT = 1000
 _TIMEFRAME = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
 _MINUTES = {"Min": 1, "T": 1, "Hour": 60, "H": 60}
+_NY = ZoneInfo("America/New_York")
+DAILY = "1Day"
 
 
 def _canonical(timeframe: str) -> str:
@@ -40,7 +49,17 @@ def _canonical(timeframe: str) -> str:
 
 
 def _file_canonical(timeframe: str) -> str:
-    return "1D" if timeframe == "1Day" else timeframe
+    return "1D" if timeframe == DAILY else timeframe
+
+
+def bar_t_ns(close_ns: int, timeframe: str | None, timeframe_ns: int) -> int:
+    """The ``t`` of the bar closing at ``close_ns``: ``close - timeframe`` intraday, midnight
+    America/New_York of the close's New York date for daily bars."""
+    if timeframe != DAILY:
+        return close_ns - timeframe_ns
+    day = ns_to_datetime(close_ns).astimezone(_NY).date()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=_NY)
+    return (midnight - EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def _time(raw: str | None, name: str) -> int | None:
@@ -72,8 +91,8 @@ def _number(units: int) -> float:
     return float(to_decimal(units))  # shortest repr of the exact 8-place decimal
 
 
-def bar_json(bar: Bar, timeframe_ns: int) -> dict[str, Any]:
-    t = ns_to_datetime(bar.ts - timeframe_ns).strftime("%Y-%m-%dT%H:%M:%SZ")
+def bar_json(bar: Bar, t_ns: int) -> dict[str, Any]:
+    t = ns_to_datetime(t_ns).strftime("%Y-%m-%dT%H:%M:%SZ")
     volume = to_decimal(bar.volume)
     v: float | int = int(volume) if volume == volume.to_integral_value() else float(volume)
     return {"t": t, "o": _number(bar.open), "h": _number(bar.high), "l": _number(bar.low),
@@ -106,11 +125,14 @@ def bars_page(replay: BarReplay, query: dict[str, list[str]], page_size: int = M
     token = one("page_token")
     after = _untoken(token) if token else None
     now = replay.now_ns
-    span = replay.timeframe_ns
+
+    def t_of(bar: Bar) -> int:
+        return bar_t_ns(bar.ts, replay.timeframe, replay.timeframe_ns)
+
     selected: list[Bar] = []
     for symbol in symbols:
         rows = [b for b in replay.closed_bars(symbol, now)
-                if (start is None or b.ts - span >= start) and (end is None or b.ts - span <= end)]  # fmt: skip
+                if (start is None or t_of(b) >= start) and (end is None or t_of(b) <= end)]  # fmt: skip
         selected.extend(reversed(rows) if sort == "desc" else rows)
     if after is not None:
         keys = [(b.symbol, b.ts) for b in selected]
@@ -119,6 +141,6 @@ def bars_page(replay: BarReplay, query: dict[str, list[str]], page_size: int = M
     page, rest = selected[:size], selected[size:]
     body: dict[str, list[dict[str, Any]]] = {}
     for bar in page:
-        body.setdefault(bar.symbol, []).append(bar_json(bar, span))
+        body.setdefault(bar.symbol, []).append(bar_json(bar, t_of(bar)))
     last = page[-1] if page else None
     return {"bars": body, "next_page_token": _token(last.symbol, last.ts) if rest and last else None}

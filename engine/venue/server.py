@@ -1,6 +1,11 @@
 """The socket layer: a ``ThreadingHTTPServer`` on 127.0.0.1 whose handler hands every request to
-``VenueApp``. HTTP/1.1 with ``Content-Length`` on every response (also ``0`` on a 204), so
+``VenueApp.serve``. HTTP/1.1 with ``Content-Length`` on every response (also ``0`` on a 204), so
 alpaca-py's keep-alive ``requests.Session`` works (wire contract section 1.2).
+
+An injected fault that withholds the answer closes the connection without writing a byte; a
+holding one first waits ``hold_seconds`` on the server's stop event, outside every lock (the
+app has returned by then), so ``stop()`` ends holds at once. ``stop()`` waits briefly for
+requests being processed, then closes the database.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from engine.venue import ledger
 from engine.venue.app import Request, Response, VenueApp
 from engine.venue.clock import VenueClock
+from engine.venue.faults import FaultInjector, FaultPlan
 from engine.venue.market import MarketConfig, VenueMarket
 from engine.venue.replay import ReplayDriver
 from engine.venue.store import VenueStore
@@ -23,14 +29,37 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 POLL_SECONDS = 0.05  # how soon stop() takes effect
+DRAIN_SECONDS = 2.0  # how long stop() waits for requests being processed
 
 
 class _VenueHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: VenueApp) -> None:
+    app: VenueApp  # set by VenueServer once the database is open, before serving
+
+    def __init__(self, address: tuple[str, int]) -> None:
         super().__init__(address, _Handler)
-        self.app = app
+        self.stopping = threading.Event()
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def begin(self) -> bool:
+        """Count a request in; False once the venue is stopping (the request is not served)."""
+        with self._idle:
+            if self.stopping.is_set():
+                return False
+            self._busy += 1
+            return True
+
+    def end(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until no request is being processed (True) or ``timeout`` passes (False)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,7 +91,19 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k.upper(): v for k, v in self.headers.items()}
         request = Request(self.command, self.path, _UpperKeys(headers), body)
-        self._send(self.server.app.handle(request))
+        if not self.server.begin():
+            self.close_connection = True  # stopping: the database may already be closed
+            return
+        try:
+            outcome = self.server.app.serve(request)
+        finally:
+            self.server.end()
+        if outcome.response is not None:
+            self._send(outcome.response)
+            return
+        if outcome.hold_seconds > 0:
+            self.server.stopping.wait(outcome.hold_seconds)
+        self.close_connection = True  # no response bytes: the client sees a timeout or a closed connection
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
@@ -97,15 +138,32 @@ class VenueServer:
         port: int = 0,
         market: MarketConfig | None = None,
         speed: float | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         """With ``market`` the venue replays its bar file (the clock comes from it; pass
-        ``clock=None``); ``speed`` starts the real-time driver, otherwise tests call ``step()``."""
-        self.store = VenueStore(db_path, to_fixed(starting_cash))
-        self.market = VenueMarket(self.store, market) if market is not None else None
-        self.app = VenueApp(self.store, clock, starting_cash, self.market)
-        self.driver = ReplayDriver(self.market.replay, self.market.step, speed) if self.market and speed else None
-        self._httpd = _VenueHTTPServer((host, port), self.app)
+        ``clock=None``); ``speed`` starts the real-time driver, otherwise tests call ``step()``.
+        ``faults`` is the initial fault plan (none by default; replaceable at runtime).
+
+        Raises ``VenueConfigError`` when the database was made with another bar file,
+        ``OSError`` when the address is taken, ``sqlite3.Error`` for an unusable database."""
+        self.host = host
+        self._httpd = _VenueHTTPServer((host, port))  # bind first: a taken port leaves no database behind
+        try:
+            self.store = VenueStore(db_path, to_fixed(starting_cash))
+        except BaseException:
+            self._httpd.server_close()
+            raise
+        try:
+            self.market = VenueMarket(self.store, market) if market is not None else None
+            self.app = VenueApp(self.store, clock, starting_cash, self.market, faults)
+            self.driver = ReplayDriver(self.market.replay, self.market.step, speed) if self.market and speed else None
+        except BaseException:
+            self.store.close()
+            self._httpd.server_close()
+            raise
+        self._httpd.app = self.app
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def port(self) -> int:
@@ -114,7 +172,13 @@ class VenueServer:
     @property
     def base_url(self) -> str:
         """The ``url_override`` for alpaca-py: no trailing slash, no ``/v2``."""
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host  # noqa: S104 - a comparison
+        return f"http://{host}:{self.port}"
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The current fault plan and its request counter (``faults.replace(plan)`` at runtime)."""
+        return self.app.faults
 
     def fills(self) -> list[ledger.Fill]:
         """Every fill the venue has made, oldest first."""
@@ -139,6 +203,13 @@ class VenueServer:
         self._httpd.serve_forever(poll_interval=POLL_SECONDS)
 
     def stop(self) -> None:
+        """Stop the driver and the HTTP server, end held connections, close the database. Prompt:
+        held (faulted) connections are released at once; requests being processed get
+        ``DRAIN_SECONDS``. Calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._httpd.stopping.set()
         if self.driver is not None:
             self.driver.stop()
         if self._thread is not None:
@@ -146,4 +217,6 @@ class VenueServer:
             self._thread.join(timeout=5)
             self._thread = None
         self._httpd.server_close()
+        if not self._httpd.drain(DRAIN_SECONDS):
+            log.warning("venue stopped with requests still being processed")
         self.store.close()

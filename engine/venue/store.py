@@ -4,7 +4,8 @@ Quantities and prices are exact decimal TEXT (normalised, no exponent); timestam
 ISO-8601 UTC text ending in ``Z``. ``client_order_id`` is UNIQUE for the database's lifetime,
 also after the order is canceled (as Alpaca does, wire contract section 3). Every acceptance,
 duplicate refusal, cancel, fill and expiry is appended to ``order_log``, so an audit can show that no
-``client_order_id`` was ever accepted twice.
+``client_order_id`` was ever accepted twice. Injected faults go to ``fault_log``
+(``engine.venue.faultlog``); a fault on an accepted submit is written in the order's transaction.
 
 Ids are derived, never random: the order id is ``uuid5`` of the client order id (unique by the
 constraint above); a generated client order id is ``uuid5`` of the order's sequence number.
@@ -17,12 +18,12 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from engine.alpaca.status import TERMINAL_ALPACA_STATUSES
-from engine.venue import ledger
+from engine.venue import faultlog, ledger
 from engine.venue.errors import (
     CODE_NOT_CANCELABLE,
     MSG_DUPLICATE_CID,
@@ -147,12 +148,18 @@ class VenueStore:
 
     def __init__(self, path: str | Path, starting_cash: int = 0) -> None:
         """``starting_cash`` (1e-8 USD) seeds the cash of a new database; an existing one keeps its own."""
+        self.path = str(path)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA)
-        ledger.init(self._conn.cursor(), starting_cash)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(SCHEMA)
+            ledger.init(self._conn.cursor(), starting_cash)
+            faultlog.init(self._conn.cursor())
+        except sqlite3.Error:
+            self._conn.close()
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Cursor]:
@@ -203,8 +210,11 @@ class VenueStore:
         with self._lock:
             self._conn.close()
 
-    def submit(self, new: NewOrder, now: str) -> VenueOrder:
-        """Accept ``new`` with status ``accepted``, or refuse a duplicate client order id (422)."""
+    def submit(self, new: NewOrder, now: str, fault: faultlog.FaultRecord | None = None) -> VenueOrder:
+        """Accept ``new`` with status ``accepted``, or refuse a duplicate client order id (422).
+
+        ``fault`` (an ``accept_then_*`` fault) is logged in the same transaction as the accepted
+        order, with the order's client order id; a refused submit logs no fault."""
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -225,6 +235,8 @@ class VenueStore:
                      int(new.extended_hours), "accepted", "0", None, now, now, now, None, None, None),
                 )  # fmt: skip
                 self._log(cur, now, "accepted", cid, oid)
+                if fault is not None:
+                    faultlog.record(cur, now, replace(fault, client_order_id=cid))
                 cur.execute("COMMIT")
             except VenueError:
                 raise
@@ -292,6 +304,17 @@ class VenueStore:
                 cur.execute("ROLLBACK")
                 raise
             return self._get(cur, "id", order_id)
+
+    def counts(self) -> tuple[int, int]:
+        """``(orders, open orders)``."""
+        terminal = sorted(TERMINAL_ALPACA_STATUSES)
+        marks = ",".join("?" * len(terminal))
+        with self._lock:
+            (total,) = self._conn.execute("SELECT COUNT(*) FROM orders").fetchone()
+            (still_open,) = self._conn.execute(
+                f"SELECT COUNT(*) FROM orders WHERE status NOT IN ({marks})", terminal
+            ).fetchone()
+        return int(total), int(still_open)
 
     def log(self) -> list[tuple[str, str, str, str | None]]:
         """The order log as ``(at, event, client_order_id, order_id)``, oldest first."""
