@@ -8,6 +8,7 @@ live runs (``engine.live``) flush before every broker call instead (write-ahead 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -42,17 +43,25 @@ class Engine:
         self._counts: Counter[type[Event]] = Counter()
 
     @classmethod
-    def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH) -> Engine:
-        """Open (or create) a journal and rebuild the core state by folding its inputs."""
+    def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH,
+             observe: Callable[[Event], None] | None = None) -> Engine:
+        """Open (or create) a journal and rebuild the core state by folding its inputs;
+        ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping)."""
         writer = JournalWriter(path)
         state = CoreState()
         if writer.last_seq:
-            with JournalReader(path) as reader:
-                for rec in reader.records():
-                    _, payload = unwrap(rec.state)
-                    ev = TRANSCODER.decode_stored(rec.topic, payload)
-                    if type(ev) in INPUT_TYPE_SET:
-                        step(state, ev, rec.seq)
+            try:
+                with JournalReader(path) as reader:
+                    for rec in reader.records():
+                        _, payload = unwrap(rec.state)
+                        ev = TRANSCODER.decode_stored(rec.topic, payload)
+                        if type(ev) in INPUT_TYPE_SET:
+                            step(state, ev, rec.seq)
+                            if observe is not None:
+                                observe(ev)
+            except BaseException:
+                writer.close()
+                raise
         return cls(writer, state, broker, batch)
 
     def feed(self, ev: Event) -> None:

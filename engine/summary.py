@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.runner import RunResult
 from journal_schema.units import exact, fmt_fixed, to_fixed
+
+if TYPE_CHECKING:
+    from engine.live.runner import LiveResult  # the live runner imports alpaca-py: keep historical runs light
 
 
 def summary_dict(r: RunResult) -> dict[str, Any]:
@@ -68,6 +71,45 @@ def summary_text(r: RunResult) -> str:
     for label, key, note in totals:
         cents = fmt_fixed(to_fixed(d[key]), 2)
         lines.append(f"  {label:<17}{cents:>14}{note}")
+    if d["halted"]:
+        lines.append(f"  TRADING HALTED: {d['halted']}")
+    lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]
+    return "\n".join(lines)
+
+
+def live_summary_dict(r: LiveResult) -> dict[str, Any]:
+    c = r.counts
+    return {
+        "journal": r.journal,
+        "run_id": r.run_id,
+        "broker": r.target,
+        "end_reason": r.end_reason,
+        "cycles": r.cycles,
+        "bars": c.get("BarClosed", 0),
+        "bars_rejected": c.get("BarRejected", 0),
+        "orders": c.get("OrderSubmitRequested", 0),
+        "resubmits": c.get("OrderResubmitRequested", 0),
+        "fills": c.get("OrderFilled", 0) + c.get("OrderPartiallyFilled", 0),
+        "alerts": c.get("AlertRaised", 0),
+        "open_orders": r.open_orders,
+        "positions": {s: exact(q) for s, q in r.positions.items()},
+        "halted": r.halted,
+        "events": r.last_seq,
+        "digest": r.digest,
+    }
+
+
+def live_summary_text(r: LiveResult) -> str:
+    d = live_summary_dict(r)
+    lines = [
+        f"run {d['run_id']} against {d['broker']}: {d['end_reason']} after {d['cycles']} cycle(s)",
+        f"  bars             {d['bars']:>10}   (rejected {d['bars_rejected']})",
+        f"  orders           {d['orders']:>10}   (resubmitted {d['resubmits']}, still open {d['open_orders']})",
+        f"  fills            {d['fills']:>10}",
+        f"  alerts           {d['alerts']:>10}",
+        "  positions        " + (", ".join(f"{s} {fmt_fixed(to_fixed(q), 0)}" for s, q in d["positions"].items())
+                                 or "none"),
+    ]
     if d["halted"]:
         lines.append(f"  TRADING HALTED: {d['halted']}")
     lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]

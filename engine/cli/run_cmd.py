@@ -1,4 +1,5 @@
-"""``engine run``: journal a paper-trading run over historical bars."""
+"""``engine run``: journal a historical run over bars, or a long-running paper / live run
+against the local venue or Alpaca (``--broker venue|alpaca``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from engine.cli import EXIT_OK, UsageError
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "run",
-        help="run the strategy over bars, journaling every event",
-        description="Run a paper-trading session over historical bars (the bundled AAPL/GOOG/IBM/MSFT "
-        "daily data by default) with the in-process paper broker, journaling every input and decision.",
+        help="run the strategy over bars or against a broker, journaling every event",
+        description="Without --broker (or with --broker sim): a historical run over bars (the bundled "
+        "AAPL/GOOG/IBM/MSFT daily data by default) with the in-process paper broker. With --broker venue or "
+        "alpaca: a long-running run that polls the broker for bars and order updates, reconciles on start, "
+        "resumes an existing journal, and stops cleanly on SIGINT/SIGTERM (exit 0). Every input and decision "
+        "is journaled.",
     )
     p.add_argument("--bars", metavar="FILE", help="bars as .csv, .csv.gz or .parquet with columns "
                    "timestamp,symbol,open,high,low,close,volume (default: bundled data)")
@@ -26,6 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--replace", action="store_true",
                    help="delete an existing journal at --journal first (refused while another process writes it)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    live = p.add_argument_group("paper and live runs")
+    live.add_argument("--broker", choices=("sim", "venue", "alpaca"),
+                      help="sets broker.kind: sim (historical, default), venue (the local paper venue) or alpaca "
+                      "(Alpaca's paper endpoint; live needs [run] mode = \"live\" and --confirm-live)")
+    live.add_argument("--venue-url", metavar="URL", help="sets broker.venue_url (default http://127.0.0.1:8765)")
+    live.add_argument("--confirm-live", action="store_true",
+                      help="required to trade real money when [run] mode = \"live\"")
+    live.add_argument("--cycles", type=int, metavar="N", help="stop after N poll cycles (default: run until stopped)")
     p.set_defaults(func=run)
 
 
@@ -39,8 +51,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    overrides = {("broker", "kind"): args.broker} if args.broker else {}
+    if args.venue_url:
+        overrides[("broker", "venue_url")] = args.venue_url
     try:
-        cfg, snapshot = load(args.config)
+        cfg, snapshot = load(args.config, overrides)
+        if cfg.broker.kind != "sim":
+            return _live(args, cfg, snapshot)
+        if args.confirm_live or args.cycles is not None:
+            raise UsageError("--confirm-live and --cycles are for --broker venue|alpaca runs")
         result = historical_run(cfg, snapshot, args.journal, bars=args.bars, batch=args.batch,
                                 replace=args.replace)
     except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
@@ -52,4 +71,37 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(summary_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(summary_text(result))
+    return EXIT_OK
+
+
+def _live(args: argparse.Namespace, cfg: object, snapshot: dict[str, object]) -> int:
+    import logging
+
+    from engine.config import EngineConfig
+    from engine.live.crashpoints import CrashPointError
+    from engine.live.runner import live_run
+    from engine.live.setup import LiveSetupError
+    from engine.runner import RunCancelled
+    from engine.summary import live_summary_text
+
+    assert isinstance(cfg, EngineConfig)
+    if args.bars:
+        raise UsageError("--bars is for historical runs; a paper or live run polls the broker for bars")
+    if args.cycles is not None and args.cycles < 1:
+        raise UsageError("--cycles must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        result = live_run(cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles,
+                          replace=args.replace)
+    except (LiveSetupError, CrashPointError) as exc:
+        raise UsageError(str(exc)) from None
+    except RunCancelled as exc:
+        print(f"engine run: {exc}", file=sys.stderr)
+        return EXIT_OK
+    if args.json:
+        from engine.summary import live_summary_dict
+
+        sys.stdout.write(orjson.dumps(live_summary_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(live_summary_text(result))
     return EXIT_OK

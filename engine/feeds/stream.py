@@ -8,6 +8,7 @@ first row after a session's open, ``SessionClosed`` before the first row after i
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -49,6 +50,66 @@ def start_ts(table: BarTable, sessions: Sessions) -> int:
     return first
 
 
+NEVER = 2**63  # a boundary beyond every timestamp
+
+
+class SessionCursor:
+    """Which calendar sessions have been journaled open / closed: ``current`` is the index of the
+    open session (-1 when none), ``nxt`` the index of the next session to open. Historical runs
+    make one per file; live runs keep one across poll cycles (``rebase`` when sessions reload)."""
+
+    __slots__ = ("sessions", "current", "nxt")
+
+    def __init__(self, sessions: Sessions, current: int = -1, nxt: int = 0) -> None:
+        self.sessions, self.current, self.nxt = sessions, current, nxt
+
+    @classmethod
+    def before(cls, sessions: Sessions, ts: int) -> SessionCursor:
+        """Nothing journaled yet; the first session to open is the one containing or after ``ts``."""
+        return cls(sessions, -1, int(np.searchsorted(sessions.closes, ts, side="left")))
+
+    def boundary(self) -> int:
+        """The next time a session opens or closes (rows at or before it cross nothing)."""
+        s = self.sessions
+        if self.current >= 0:
+            return int(s.closes[self.current])
+        return int(s.opens[self.nxt]) if self.nxt < len(s) else NEVER
+
+    def cross(self, ts: int) -> list[Event]:
+        """Session events for every open / close strictly before ``ts``, in time order."""
+        s = self.sessions
+        out: list[Event] = []
+        if self.current >= 0 and s.closes[self.current] < ts:
+            i, self.current = self.current, -1
+            out.append(SessionClosed(ts=int(s.closes[i]), session=s.labels[i], calendar=s.calendar))
+        while self.nxt < len(s) and s.opens[self.nxt] < ts:
+            i = self.nxt
+            out.append(SessionOpened(ts=int(s.opens[i]), session=s.labels[i], close_ts=int(s.closes[i]),
+                                     calendar=s.calendar))  # fmt: skip
+            if s.closes[i] < ts:
+                out.append(SessionClosed(ts=int(s.closes[i]), session=s.labels[i], calendar=s.calendar))
+            else:
+                self.current = i
+            self.nxt += 1
+        return out
+
+    def close_open(self) -> list[Event]:
+        """Close the open session now (the end of a historical stream)."""
+        if self.current < 0:
+            return []
+        s, i = self.sessions, self.current
+        self.current = -1
+        return [SessionClosed(ts=int(s.closes[i]), session=s.labels[i], calendar=s.calendar)]
+
+    def rebase(self, sessions: Sessions) -> None:
+        """Carry the position over to a reloaded ``sessions`` (matched by session label)."""
+        old = self.sessions
+        last = old.labels[self.nxt - 1] if self.nxt > 0 else None
+        self.current = sessions.labels.index(old.labels[self.current]) if self.current >= 0 else -1
+        self.nxt = bisect.bisect_right(sessions.labels, last) if last is not None else 0
+        self.sessions = sessions
+
+
 CHUNK = 65_536  # rows turned into Python objects at a time: bounds memory on big files
 
 _Row = tuple[int, int, int, str, int, int, int, int, int, str | None]
@@ -63,26 +124,24 @@ def _rows(table: BarTable, sessions: Sessions) -> Iterator[_Row]:
 
 
 def events(table: BarTable, sessions: Sessions, universe: list[str], stats: StreamStats,
-           clock: int = 0) -> Iterator[Event]:
+           clock: int = 0, cursor: SessionCursor | None = None) -> Iterator[Event]:
+    """Session events and validated bars of ``table`` in processing order. Without ``cursor`` the
+    stream starts at the first row's session and closes the last one at the end (a historical
+    run); with one it continues from there and leaves the open session open (a live poll)."""
     known = frozenset(universe)
-    opens, closes, labels, cal = sessions.opens.tolist(), sessions.closes.tolist(), sessions.labels, sessions.calendar
-    first_ts = table.frame["ts"].drop_nulls().head(1).to_list()
-    nxt = int(np.searchsorted(sessions.closes, first_ts[0], side="left")) if first_ts else len(labels)
-    current = -1  # index of the open session, -1 when none is open
+    cal = sessions.calendar
+    historical = cursor is None
+    if cursor is None:
+        first_ts = table.frame["ts"].drop_nulls().head(1).to_list()
+        cursor = SessionCursor.before(sessions, first_ts[0]) if first_ts else SessionCursor(sessions, -1, len(sessions))
+    bound = cursor.boundary()
     rejected = stats.rejected
     for row, ts, session, sym, o, h, lo, c, v, stateless in _rows(table, sessions):
         stats.bars_read += 1
         if ts >= 0:
-            if current >= 0 and closes[current] < ts:
-                yield SessionClosed(ts=closes[current], session=labels[current], calendar=cal)
-                current = -1
-            while nxt < len(labels) and opens[nxt] < ts:
-                yield SessionOpened(ts=opens[nxt], session=labels[nxt], close_ts=closes[nxt], calendar=cal)
-                if closes[nxt] < ts:
-                    yield SessionClosed(ts=closes[nxt], session=labels[nxt], calendar=cal)
-                else:
-                    current = nxt
-                nxt += 1
+            if ts > bound:
+                yield from cursor.cross(ts)
+                bound = cursor.boundary()
             clock = ts
         detail = ""
         reason = stateless
@@ -101,5 +160,5 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
             ts=clock, reason=reason, detail=detail or describe_rejection(reason, raw),  # type: ignore[arg-type]
             source_row=row, raw=RawBar(**raw),
         )
-    if current >= 0:
-        yield SessionClosed(ts=closes[current], session=labels[current], calendar=cal)
+    if historical:
+        yield from cursor.close_open()

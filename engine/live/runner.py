@@ -1,0 +1,319 @@
+"""``engine run --broker venue|alpaca``: the long-running journal writer against a real broker API.
+
+Start: open the journal (folding it rebuilds the core), journal ``RunStarted`` for the new segment,
+reconcile with the broker (``engine.live.sync.reconcile``; retried until the broker answers), and
+perform the resubmissions the core asked for. Then one cycle per poll interval:
+
+1. read the broker clock (the time of every observation the shell journals);
+2. journal what the broker says about our open and unanswered orders;
+3. poll bars closed since the last journaled one and journal them with the session events around
+   them; the core's decisions derive submit requests;
+4. journal the session boundaries the clock has passed;
+5. commit (write-ahead), then submit each request of the cycle and journal the answer, or
+   ``OrderSubmitUncertain`` when there is none (the next cycle looks the order up);
+6. journal ``CycleCompleted`` (skipped for an idle cycle) and commit.
+
+A broker error is counted by category and the cycle goes on with what it has; a cycle with errors
+backs off (doubling, up to 30 s) before the next. SIGINT / SIGTERM stop at the next input boundary:
+``RunEnded(INTERRUPTED)``, commit, exit 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from engine.alpaca.client import AlpacaBroker
+from engine.alpaca.errors import BrokerError
+from engine.config import EngineConfig, config_hash
+from engine.core.ids import content_id
+from engine.feeds.calendar import Sessions, load_sessions
+from engine.feeds.stream import SessionCursor, StreamStats
+from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
+from engine.live.context import Context, Tally
+from engine.live.crashpoints import CrashPoints
+from engine.live.setup import BrokerTarget
+from engine.live.submit import submit
+from engine.live.sync import reconcile, sync_orders
+from engine.runner import RunCancelled, StopRequest
+from engine.shell import Engine
+from engine.version import code_version
+from journal_schema.catalogue import schema_fingerprint
+from journal_schema.events import CycleCompleted, Event, RunEnded, RunStarted, SessionClosed, SessionOpened
+
+log = logging.getLogger("engine.live")
+MAX_BACKOFF = 30.0
+SESSIONS_AHEAD = timedelta(days=400)
+SESSIONS_BEHIND = timedelta(days=10)
+SLICE = 0.05  # seconds: how often a sleep looks at the stop request
+
+
+@dataclass
+class LiveResult:
+    journal: str
+    run_id: str
+    target: str
+    cycles: int
+    end_reason: str
+    counts: dict[str, int]
+    last_seq: int
+    digest: str
+    halted: str | None
+    positions: dict[str, int] = field(default_factory=dict)
+    open_orders: int = 0
+
+
+@dataclass
+class _Resumed:
+    """What reopening the journal tells the shell (beyond the core state)."""
+
+    last_close: dict[str, int] = field(default_factory=dict)
+    origin: int | None = None  # ts of the journal's first RunStarted
+    last_session: str | None = None  # label of the last SessionOpened / SessionClosed
+
+    def observe(self, ev: Event) -> None:
+        last_bar_close(ev, self.last_close)
+        t = type(ev)
+        if t is RunStarted and self.origin is None:
+            self.origin = ev.ts
+        elif t is SessionOpened or t is SessionClosed:
+            self.last_session = ev.session  # type: ignore[attr-defined]
+
+
+class LiveRunner:
+    def __init__(self, cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, where: BrokerTarget,
+                 broker: AlpacaBroker, stop: StopRequest, *, crash: CrashPoints | None = None,
+                 cycles: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.cfg, self.snapshot, self.where, self.stop = cfg, snapshot, where, stop
+        self.crash = crash or CrashPoints()
+        self.max_cycles = cycles
+        self.sleep = sleep
+        self.resumed = _Resumed()
+        self.engine = Engine.open(journal, observe=self.resumed.observe)
+        self.journal = str(journal)
+        self.ctx = Context(self.engine, broker, list(cfg.run.universe))
+        self.timeframe = Timeframe.parse(cfg.broker.timeframe)
+        self.interval = float(cfg.broker.poll_interval_seconds)
+        self.grace_ns = int(cfg.broker.session_close_grace_seconds * 1_000_000_000)
+        self.run_id = ""
+        self.cursor: SessionCursor | None = None
+        self.cycle = 0
+        self._stats = StreamStats()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> LiveResult:
+        try:
+            reason = self._run()
+        except BaseException:
+            self.engine.close()  # commit what was journaled; no RunEnded: the run did not end cleanly
+            raise
+        self.ctx.input(RunEnded(ts=self.ctx.now, run_id=self.run_id, reason=reason))  # type: ignore[arg-type]
+        self.engine.close()
+        return self._result(reason)
+
+    def _run(self) -> str:
+        clock = self._until_answered(self.ctx.broker.clock)
+        if clock is None:
+            raise RunCancelled("stopped before the broker answered; nothing was journaled")
+        self.ctx.now = clock.timestamp
+        self._start_segment()
+        self._load_sessions()
+        log.info("run %s: %s, journal %s, reconciling", self.run_id, self.where.description, self.journal)
+        done = self._until_answered(lambda: reconcile(self.ctx, self.run_id))
+        if done is None:
+            return "INTERRUPTED"
+        log.info("reconciled: %d open order(s) checked, %d not found, %d mismatch(es), %d foreign", done.orders_checked,
+                 done.orders_not_found, done.mismatches, done.foreign)  # fmt: skip
+        self._perform()
+        backoff = 0.0
+        while not self.stop.requested:
+            if self.max_cycles is not None and self.cycle >= self.max_cycles:
+                return "CYCLE_LIMIT"
+            self.cycle += 1
+            tally = self._cycle(backoff)
+            backoff = min(MAX_BACKOFF, max(self.interval, 2 * backoff)) if tally.errors else 0.0
+            self._nap(self.interval + backoff)
+        return "INTERRUPTED"
+
+    def _start_segment(self) -> None:
+        cfg, snap = self.cfg, self.snapshot
+        chash = config_hash(snap)
+        version = code_version(str(cfg.strategy.name))
+        dataset = f"{self.where.description}; bars {self.timeframe.text}"
+        dataset_fp = hashlib.sha256(dataset.encode()).hexdigest()
+        seq = self.engine.writer.last_seq
+        self.run_id = content_id("run", version, chash, dataset_fp, cfg.run.seed, seq, self.ctx.now, length=16)
+        self.ctx.input(RunStarted(
+            ts=self.ctx.now, run_id=self.run_id, code_version=version, config=snap, config_hash=chash,
+            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=dataset_fp, dataset=dataset,
+            universe=list(cfg.run.universe), seed=cfg.run.seed, mode=cfg.run.mode,
+        ))  # fmt: skip
+        self.ctx.flush()
+        if self.resumed.origin is None:
+            self.resumed.origin = self.ctx.now
+
+    def _until_answered(self, call: Callable[[], Any]) -> Any:
+        """Retry a call the run cannot start without, with backoff, until it answers or a stop."""
+        wait = self.interval
+        while not self.stop.requested:
+            try:
+                return call()
+            except BrokerError as error:
+                self.ctx.failed(error)
+                log.warning("broker not ready (%s %s: %s); again in %.1fs", error.category, error.kind,
+                            error.detail, wait)  # fmt: skip
+                self.ctx.flush()
+                self._nap(wait)
+                wait = min(MAX_BACKOFF, 2 * wait)
+        return None
+
+    def _nap(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.stop.requested:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.sleep(min(SLICE, left))
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def _load_sessions(self) -> None:
+        """Sessions from before the oldest bar still to poll (a restart catches up on what it missed)
+        to well after the broker clock."""
+        oldest = min([self.ctx.now, *self.resumed.last_close.values(), self.resumed.origin or self.ctx.now])
+        first, day = to_utc(oldest).date(), to_utc(self.ctx.now).date()
+        sessions = load_sessions(self.cfg.run.calendar, first - SESSIONS_BEHIND, day + SESSIONS_AHEAD)
+        if self.cursor is None:
+            self.cursor = self._resume_cursor(sessions)
+        else:
+            self.cursor.rebase(sessions)
+
+    def _resume_cursor(self, sessions: Sessions) -> SessionCursor:
+        state = self.engine.state
+        if state.session is not None and state.session in sessions.labels:
+            i = sessions.labels.index(state.session)
+            return SessionCursor(sessions, i, i + 1)
+        last = self.resumed.last_session
+        if last is not None and last in sessions.labels:
+            return SessionCursor(sessions, -1, sessions.labels.index(last) + 1)
+        return SessionCursor.before(sessions, self.resumed.origin or self.ctx.now)
+
+    def _sessions_cover_now(self) -> None:
+        assert self.cursor is not None
+        closes = self.cursor.sessions.closes
+        if not len(closes) or int(closes[-1]) - self.ctx.now < 30 * 86_400 * 1_000_000_000:
+            self._load_sessions()
+
+    # --- one cycle -------------------------------------------------------------------------
+
+    def _cycle(self, backoff: float) -> Tally:
+        ctx = self.ctx
+        ctx.tally = tally = Tally()
+        before = ctx.broker.stats()
+        try:
+            clock = ctx.broker.clock()
+        except BrokerError as error:
+            ctx.failed(error)
+        else:
+            ctx.now = max(ctx.now, clock.timestamp)
+            self._sessions_cover_now()
+            try:
+                sync_orders(ctx, report_foreign=False)
+            except BrokerError as error:
+                ctx.failed(error)
+            self.crash.hit("cycle.reports")
+            self._poll_bars()
+            assert self.cursor is not None
+            for ev in self.cursor.cross(ctx.now - self.grace_ns):
+                ctx.input(ev)
+            self._perform()
+        self._summarize(tally, before, backoff)
+        ctx.flush()
+        return tally
+
+    def _poll_bars(self) -> None:
+        ctx, cursor = self.ctx, self.cursor
+        assert cursor is not None
+        last = self.resumed.last_close
+        origin = self.resumed.origin if self.resumed.origin is not None else ctx.now
+        start = min(query_start(last.get(s, origin), self.timeframe) for s in ctx.universe)
+        try:
+            bars = ctx.broker.bars(ctx.universe, self.timeframe.text, start)
+        except BrokerError as error:
+            ctx.failed(error)
+            return
+        for s in ctx.universe:
+            last.setdefault(s, origin)
+        for ev in bar_events(bars, self.timeframe, cursor, ctx.universe, last, ctx.now, self._stats):
+            if type(ev) not in (SessionOpened, SessionClosed):
+                ctx.tally.bars += 1
+            ctx.input(ev)
+
+    def _perform(self) -> None:
+        """Commit, then send every request of the outbox (write-ahead)."""
+        ctx = self.ctx
+        if not ctx.outbox:
+            return
+        ctx.flush()
+        while ctx.outbox:
+            cid, attempt = ctx.outbox.pop(0)
+            submit(ctx, cid, attempt, self.crash)
+
+    def _summarize(self, tally: Tally, before: Any, backoff: float) -> None:
+        ctx = self.ctx
+        after = ctx.broker.stats()
+        waited_ms = round((after.waited_seconds - before.waited_seconds) * 1000)
+        lockouts = after.lockouts - before.lockouts
+        errors = _delta(before.by_category, after.by_category)
+        if tally.idle and not waited_ms and not lockouts and not errors:
+            return
+        book = ctx.engine.state.orders
+        summary = CycleCompleted(
+            ts=ctx.now, run_id=self.run_id, cycle=self.cycle, bars=tally.bars, reports=tally.reports,
+            intents=dict(sorted(tally.intents.items())), errors=errors,
+            broker_calls=after.calls - before.calls, rate_limited=after.rate_limited - before.rate_limited,
+            lockouts=lockouts, locked_ms=round(after.locked_for * 1000), waited_ms=waited_ms,
+            backoff_ms=round(backoff * 1000), pending_lookups=len(book.with_status("SUBMIT_REQUESTED")),
+            open_orders=len(book.with_status("ACCEPTED", "PARTIALLY_FILLED")),
+        )  # fmt: skip
+        ctx.input(summary)
+        log.info("cycle %d: %d bar(s), %d report(s), intents %s, errors %s, waited %d ms, backoff %d ms",
+                 self.cycle, tally.bars, tally.reports, dict(tally.intents) or "{}", errors or "{}",
+                 waited_ms, summary.backoff_ms)  # fmt: skip
+
+    def _result(self, reason: str) -> LiveResult:
+        state = self.engine.state
+        writer = self.engine.writer
+        return LiveResult(
+            journal=self.journal, run_id=self.run_id, target=self.where.description, cycles=self.cycle,
+            end_reason=reason, counts=self.engine.counts, last_seq=writer.last_seq, digest=writer.last_hash.hex(),
+            halted=state.halted, positions={s: p.qty for s, p in state.positions.traded()},
+            open_orders=len(state.orders.with_status("SUBMIT_REQUESTED", "ACCEPTED", "PARTIALLY_FILLED")),
+        )  # fmt: skip
+
+
+def live_run(cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, *, confirm_live: bool = False,
+             cycles: int | None = None, replace: bool = False) -> LiveResult:
+    """``engine run --broker venue|alpaca``: refuse unsafe starts, then run until stopped."""
+    from engine.journal.store import JournalWriter
+    from engine.live.setup import connect
+
+    where, broker = connect(cfg, confirm_live=confirm_live)
+    crash = CrashPoints.from_env()
+    if replace:
+        JournalWriter(journal, replace=True).close()  # deleted under the writer lock, then reopened below
+    stop = StopRequest()
+    with stop.installed():
+        return LiveRunner(cfg, snapshot, journal, where, broker, stop, crash=crash, cycles=cycles).run()
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Broker calls that did not succeed in this cycle, by category (retried attempts included)."""
+    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}

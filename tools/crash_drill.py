@@ -1,0 +1,111 @@
+"""Crash drill: ``kill -9`` the engine again and again while it trades against the venue.
+
+    python -m tools.crash_drill --cycles 50 [--seed 1] [--workdir DIR] [--days 300]
+
+The venue (``engine venue``) and the engine (``engine run --broker venue``) are separate processes.
+The venue replays real daily bars and drops some answers after accepting the order
+(``accept_then_drop``, ``accept_then_timeout``) or refuses some calls (HTTP 503). Each cycle starts
+the engine on the same journal and kills it: from outside with SIGKILL at a seeded random moment,
+or from inside at a crash point (``ENGINE_CRASHPOINTS``): after the submit request is committed but
+before the broker is called (``submit.before``), after the broker accepted the order but before
+its answer is journaled (``submit.after``), or between the order reports and the bars of a cycle.
+At the end the faults are turned off, the venue replays the rest of its file, a last clean engine
+run reconciles, and ``tools.drill.audit`` checks both sides. Exit 0 when every check passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
+
+CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cycle.reports=0.02"
+VENUE_FAULTS = {"accept_then_drop": 0.08, "accept_then_timeout": 0.04, "http_503": 0.03}
+
+
+@dataclass
+class DrillReport:
+    cycles: int
+    kills: Counter[str] = field(default_factory=Counter)  # "outside" or the crash point name, or "exit <code>"
+    seconds: float = 0.0
+    audit: Audit = field(default_factory=Audit)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cycles": self.cycles, "kills": dict(sorted(self.kills.items())), "seconds": round(self.seconds, 1),
+                "ok": self.audit.ok, "problems": self.audit.problems, **self.audit.figures}  # fmt: skip
+
+
+def _crash_point(log: Path, seen: int) -> tuple[str | None, int]:
+    """The crash point named in the engine log after byte ``seen`` (the process says which)."""
+    text = log.read_text(errors="replace")
+    found = None
+    for line in text[seen:].splitlines():
+        if line.startswith("engine: crash point "):
+            found = line.removeprefix("engine: crash point ").split(":")[0]
+    return found, len(text)
+
+
+def run(cycles: int, seed: int, workdir: Path, days: int = 300) -> DrillReport:
+    rng = random.Random(seed)
+    report = DrillReport(cycles)
+    started = time.monotonic()
+    bars = bar_file(workdir / "bars.csv", days=days)
+    step = max(0.05, cycles * 2.0 / days)  # the file lasts about as long as the kills
+    venue = Venue(workdir, bars, speed=86_400 / step, faults=VENUE_FAULTS, seed=seed)
+    journal, log = workdir / "journal.db", workdir / "engine.log"
+    config = engine_config(workdir / "engine.toml", venue.port)
+    seen = 0
+    try:
+        for i in range(cycles):
+            proc = start_engine(config, journal, log, crashpoints=CRASHPOINTS, crash_seed=f"{seed}:{i}")
+            deadline = time.monotonic() + rng.uniform(0.8, 3.5)
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                report.kills["outside"] += 1
+            else:
+                point, seen = _crash_point(log, seen)
+                report.kills[point or f"exit {proc.returncode}"] += 1
+            _, seen = _crash_point(log, seen)
+        venue.clear_faults()
+        venue.run_out()
+        final = start_engine(config, journal, log, cycles=20)
+        if final.wait(timeout=120) != 0:
+            report.kills[f"final run exit {final.returncode}"] += 1
+        report.audit = audit(journal, venue)
+        if final.returncode != 0:
+            report.audit.problems.append(f"the final clean run exited {final.returncode} (see {log})")
+    finally:
+        venue.stop()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, default=50, help="engine starts, each killed (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of kill times, crash points and faults")
+    parser.add_argument("--days", type=int, default=300, help="sessions of bars the venue replays")
+    parser.add_argument("--workdir", type=Path, help="where to keep the venue db, journal and logs (default: temp)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crash-drill-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    report = run(args.cycles, args.seed, workdir, args.days)
+    print(json.dumps({"workdir": str(workdir), **report.as_dict()}, indent=2))
+    return 0 if report.audit.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
