@@ -1,5 +1,6 @@
 """Code version recorded in RunStarted: package version plus a digest of the sources
-that decide what gets journaled (catalogue, core, broker simulator, feeds, config)."""
+that decide what gets journaled (catalogue, core, broker simulator, feeds, config, and the
+live shell and Alpaca adapter that turn broker answers into inputs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
 _SOURCES = ("journal_schema", "engine/core", "engine/broker", "engine/feeds", "engine/config.py",
-            "engine/shell.py", "engine/runner.py")
+            "engine/shell.py", "engine/runner.py", "engine/live", "engine/alpaca")
 
 
 @cache

@@ -33,3 +33,19 @@ def test_no_collisions_over_a_large_sample():
         for i in range(500) for q in (1, 100)
     }
     assert len(ids) == 2 * 2 * 5 * 500 * 2
+
+
+def test_different_random_decisions_never_collide():
+    """200,000 distinct random decisions (seeded) give 200,000 distinct ids."""
+    import random
+
+    rng = random.Random(20261201)
+    symbols = ["AAPL", "MSFT", "GOOG", "IBM", "A", "BRK.B"]
+    decisions = set()
+    while len(decisions) < 200_000:
+        decisions.add((rng.choice(["sma_cross", "breakout"]), rng.choice(symbols), rng.choice(["buy", "sell"]),
+                       f"20{rng.randint(10, 30)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                       rng.choice(["next_bar", "1d"]), f"sig-{rng.getrandbits(64):016x}", rng.randint(1, 10**12)))
+    ids = {client_order_id(strategy=a, symbol=b, side=c, session=d, horizon=e, signal_id=f, qty=g)
+           for a, b, c, d, e, f, g in decisions}
+    assert len(ids) == len(decisions)

@@ -4,7 +4,10 @@ state the journal has to the state the broker shows. Pure.
 Alpaca reports an order as a snapshot (status, cumulative ``filled_qty`` and average price), not
 as a stream of executions, so each new fill is the difference between the snapshot and the
 journal: quantity ``filled_qty - cum_qty`` at the price that makes the journal's notional equal
-the broker's (``filled_qty x filled_avg_price - notional``) / quantity, rounded half-even to 1e-8.
+the broker's (``filled_qty x filled_avg_price - notional``) / quantity, rounded half-even to 1e-8
+(``fill_price`` says what is done when that is not positive).
+An order filled in full is done: a terminal status that says canceled, expired or replaced at the
+same time adds nothing.
 Reports are stamped with the broker's own timestamps. Fees are 0 (Alpaca equities are commission
 free and order snapshots carry no fee).
 
@@ -76,6 +79,9 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
     if lifecycle == "FILLED" and snap.filled_qty != order.qty:
         return _edge(order, snap, "INCONSISTENT_BROKER_ORDER",
                      f"status filled but filled_qty {exact(snap.filled_qty)} of qty {exact(order.qty)}")  # fmt: skip
+    if lifecycle == "REJECTED" and snap.filled_qty:
+        return _edge(order, snap, "INCONSISTENT_BROKER_ORDER",
+                     f"status rejected but filled_qty {exact(snap.filled_qty)}")  # fmt: skip
     delta = snap.filled_qty - order.cum_qty
     if delta and (snap.filled_avg_price is None or snap.filled_avg_price <= 0):
         return _edge(order, snap, "INCONSISTENT_BROKER_ORDER", f"filled_qty {exact(snap.filled_qty)} without a price")
@@ -91,7 +97,7 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
     if delta:
         assert snap.filled_avg_price is not None
         cum = snap.filled_qty
-        price = div_round_half_even(cum * snap.filled_avg_price - order.notional, delta)
+        price = fill_price(cum, snap.filled_avg_price, order.notional, delta)
         final = cum == order.qty
         fill_ts = (snap.filled_at or stamp) if final else stamp
         out.append((OrderFilled if final else OrderPartiallyFilled)(
@@ -99,6 +105,8 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
             cum_qty=cum, leaves_qty=order.qty - cum,
         ))  # fmt: skip
     rest = order.qty - snap.filled_qty
+    if not rest:
+        return out  # all of it filled: a "canceled" / "expired" / "replaced" status adds nothing (Alpaca-API #71)
     if lifecycle == "CANCELED":
         out.append(OrderCanceled(ts=snap.canceled_at or stamp, client_order_id=cid, canceled_qty=rest,
                                  reason="canceled at the broker"))  # fmt: skip
@@ -111,6 +119,18 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
         out.append(OrderRejected(ts=snap.failed_at or stamp, client_order_id=cid, reason="BROKER_REJECTED",
                                  detail=f"broker order {snap.id} status rejected"))  # fmt: skip
     return out
+
+
+def fill_price(cum: int, avg: int, notional: int, delta: int) -> int:
+    """The price of the newest ``delta`` of ``cum`` filled: what makes the journal's notional equal
+    ``cum x avg``. ``avg`` is rounded to 1e-8 by the broker, so the true price lies within
+    ``cum / (2 delta)`` units of that. A fill tiny next to what was filled before can make the derived
+    price zero or negative; then the price is the point of that interval above zero nearest ``avg``."""
+    derived = div_round_half_even(cum * avg - notional, delta)
+    if derived > 0:
+        return derived
+    bound = cum // (2 * delta) + 1
+    return max(1, min(avg, derived + bound))
 
 
 def _edge(order: Order, snap: BrokerOrder, reason: str, detail: str) -> list[Event]:
