@@ -104,7 +104,7 @@ def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, ba
         n = writer.last_seq
         writer.close()
         raise RunError(f"journal {journal} already holds {n} events; give a new --journal path or "
-                       "--replace (appending a second run to an existing journal is not supported yet)")
+                       "--replace (a historical run writes a journal of its own; paper and live runs resume theirs)")
     chash = config_hash(snapshot)
     version = code_version(str(cfg.strategy.name))
     run_id = content_id("run", version, chash, table.fingerprint, cfg.run.seed, length=16)

@@ -18,7 +18,7 @@ from engine.journal.chain import unwrap
 from engine.journal.store import JournalReader, JournalWriter
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.catalogue import INPUT_TYPE_SET
-from journal_schema.events import BarClosed, Event, OrderSubmitRequested, SessionClosed
+from journal_schema.events import BarClosed, Event, OrderCancelRequested, OrderSubmitRequested, SessionClosed
 
 DEFAULT_BATCH = 4096
 
@@ -27,6 +27,7 @@ class SimBroker(Protocol):
     """An in-process simulated broker for historical runs (``engine.broker.paper.PaperBroker``)."""
 
     def submit(self, req: OrderSubmitRequested) -> list[Event]: ...
+    def cancel(self, req: OrderCancelRequested) -> list[Event]: ...
     def on_bar(self, bar: BarClosed) -> list[Event]: ...
     def on_session_closed(self, ev: SessionClosed) -> list[Event]: ...
 
@@ -83,8 +84,12 @@ class Engine:
         broker = self.broker
         if broker is not None:
             for d in derived:
-                if type(d) is OrderSubmitRequested:
-                    for report in broker.submit(d):
+                t = type(d)
+                if t is OrderSubmitRequested:
+                    for report in broker.submit(d):  # type: ignore[arg-type]
+                        self._apply_sim(report)
+                elif t is OrderCancelRequested:
+                    for report in broker.cancel(d):  # type: ignore[arg-type]
                         self._apply_sim(report)
 
     def apply(self, ev: Event) -> list[Event]:

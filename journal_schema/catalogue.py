@@ -11,17 +11,19 @@ import msgspec
 from journal_schema.events import (
     AlertRaised,
     BarClosed,
-    BrokerReportRejected,
-    CycleCompleted,
-    ForeignActivitySeen,
     BarRejected,
+    BrokerReportRejected,
     ConfigChanged,
+    CycleCompleted,
     DecisionMade,
     Event,
+    ForeignActivitySeen,
     KillSwitchEngaged,
     KillSwitchReleased,
     OrderAccepted,
+    OrderCancelAnswered,
     OrderCanceled,
+    OrderCancelRequested,
     OrderExpired,
     OrderFilled,
     OrderIntentCreated,
@@ -73,6 +75,7 @@ INPUT_TYPES: tuple[type[Event], ...] = (
     ForeignActivitySeen,
     ReconciliationCompleted,
     CycleCompleted,
+    OrderCancelAnswered,
 )
 # Derived events are the core's decisions; replay re-derives and compares them.
 DERIVED_TYPES: tuple[type[Event], ...] = (
@@ -81,6 +84,7 @@ DERIVED_TYPES: tuple[type[Event], ...] = (
     OrderIntentCreated,
     OrderSubmitRequested,
     OrderResubmitRequested,
+    OrderCancelRequested,
     OrderIntentResolved,
     OrderReportRejected,
     PositionAdopted,

@@ -17,6 +17,8 @@ import msgspec
 from journal_schema.reasons import (
     AlertOnly,
     BarRejectReason,
+    CancelReason,
+    CancelResult,
     DecisionReason,
     ErrorCategory,
     ForeignKind,
@@ -213,6 +215,15 @@ class OrderResubmitRequested(Event, frozen=True):
     cause_seq: Seq
     client_order_id: str
     attempt: Annotated[int, msgspec.Meta(ge=2)]
+
+
+class OrderCancelRequested(Event, frozen=True):
+    """Write-ahead request to cancel the rest of a working order; the broker sees it only after this
+    is committed. The order's own report (``OrderCanceled``, or a fill) says how it ended."""
+
+    cause_seq: Seq
+    client_order_id: str
+    reason: CancelReason
 
 
 class OrderIntentResolved(Event, frozen=True):
@@ -432,3 +443,12 @@ class CycleCompleted(Event, frozen=True):
     backoff_ms: int
     pending_lookups: int
     open_orders: int
+
+
+class OrderCancelAnswered(Event, frozen=True):
+    """What the broker answered to a cancel request (``category`` for an UNCERTAIN one)."""
+
+    client_order_id: str
+    result: CancelResult
+    category: ErrorCategory | None
+    detail: str

@@ -25,7 +25,18 @@ DecisionReason = Literal[
     "KILL_SWITCH_ENGAGED",  # operator kill switch is on: no new orders
     "TRADING_HALTED",  # the core halted after an invariant violation
     "SESSION_CLOSED",  # no session is open for the bar's symbol
-    "OPPOSITE_ORDER_WORKING",  # an order on the other side is still working; no cancel/replace yet
+    "OPPOSITE_ORDER_WORKING",  # (no longer produced) an order on the other side was working; nothing was sent
+    "OPPOSITE_ORDER_CANCEL_REQUESTED",  # orders on the other side are working: canceled first, decided again after
+]
+
+CancelReason = Literal[
+    "OPPOSITE_SIGNAL",  # a new target needs the other side: the working order is canceled before a new one is sent
+]
+
+CancelResult = Literal[
+    "ACCEPTED",  # the broker took the cancel request (the order's own report says when it is canceled)
+    "NOT_CANCELABLE",  # the broker says the order cannot be canceled any more (it is filled or already ended)
+    "UNCERTAIN",  # no usable answer; the cancel is sent again while the order is working (cancels are idempotent)
 ]
 
 OrderRejectReason = Literal[

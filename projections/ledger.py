@@ -2,7 +2,8 @@
 
 ``OrderBook`` and ``PositionBook`` from ``engine.core`` do all order and position math;
 this module only routes journal events to them, the way the core's ``step`` does: the
-core's own derived events (intents, requests, resubmits, intent outcomes, adoptions) are
+core's own derived events (intents, requests, resubmits, cancel requests, intent outcomes,
+adoptions) are
 folded with the same ``OrderBook.apply_derived``. A broker report the order fold refuses
 (``OrderViolation`` or ``ReportRefused``) is recorded as an anomaly and skipped: the core
 journaled a ``TradingHalted`` or an ``OrderReportRejected`` for it and the projection keeps going.
@@ -18,6 +19,8 @@ from journal_schema.events import (
     BarClosed,
     BrokerReportRejected,
     Event,
+    OrderCancelAnswered,
+    OrderCancelRequested,
     OrderIntentCreated,
     OrderIntentResolved,
     OrderResubmitRequested,
@@ -27,7 +30,8 @@ from journal_schema.events import (
     SessionOpened,
 )
 
-_DERIVED_ORDER_EVENTS = (OrderIntentCreated, OrderSubmitRequested, OrderResubmitRequested, OrderIntentResolved)
+_DERIVED_ORDER_EVENTS = (OrderIntentCreated, OrderSubmitRequested, OrderResubmitRequested, OrderCancelRequested,
+                         OrderIntentResolved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,11 @@ class Ledger:
             self.orders.note_edge_rejection(event)
         elif isinstance(event, PositionAdopted):
             self.positions.adopt(event.symbol, event.broker_qty, event.broker_avg_price)
+        elif isinstance(event, OrderCancelAnswered):
+            try:
+                self.orders.cancel_answered(event)
+            except OrderViolation as refused:
+                self.anomalies.append(Anomaly(seq, refused.code, refused.detail))
 
     def _report(self, seq: int, event: Event) -> None:
         try:

@@ -186,7 +186,7 @@ def test_existing_journal_is_not_appended_to(default_run):
     journal, _ = default_run
     out = engine("run", "--journal", str(journal))
     assert out.returncode == 2
-    assert "already holds 21050 events" in out.stderr
+    assert "already holds 21474 events" in out.stderr
 
 
 def test_help_lists_every_command():

@@ -12,6 +12,9 @@ from journal_schema.events import (
     KillSwitchEngaged,
     KillSwitchReleased,
     OrderAccepted,
+    OrderCancelAnswered,
+    OrderCanceled,
+    OrderCancelRequested,
     OrderFilled,
     OrderIntentResolved,
     OrderReportRejected,
@@ -62,13 +65,63 @@ def test_working_order_counts_toward_the_target():
     state = started()
     feed(state, bars(UP_CROSS), start=10)
     assert state.orders.open_qty("AAA") == 10 * S
-    # cross down then up again before the buy fills: no sell against the working buy
-    # (no cancel/replace yet), and the second up-cross nets out the working buy
+    # cross down, then up again before the buy fills: the down-cross asks to cancel the working
+    # buy (nothing is sent against it); the up-cross nets out the working buy
     out = feed(state, bars([5, 20], t0=2000), start=20)
     decisions = [e for e in out if isinstance(e, DecisionMade)]
     assert [(d.target_qty, d.open_order_qty, d.order_qty, d.reason_codes) for d in decisions] == [
-        (0, 10 * S, -10 * S, ["OPPOSITE_ORDER_WORKING"]), (10 * S, 10 * S, 0, ["ALREADY_AT_TARGET"])]
+        (0, 10 * S, -10 * S, ["OPPOSITE_ORDER_CANCEL_REQUESTED"]), (10 * S, 10 * S, 0, ["ALREADY_AT_TARGET"])]
     assert not any(isinstance(e, OrderSubmitRequested) for e in out)
+    (cancel,) = [e for e in out if isinstance(e, OrderCancelRequested)]
+    assert (cancel.reason, cancel.cause_seq) == ("OPPOSITE_SIGNAL", 20)
+
+
+def _short_state():
+    state = CoreState()
+    cfg = {"strategy": {"fast": 2, "slow": 3, "qty": 10, "long_only": False}}
+    feed(state, [run_started(cfg), SessionOpened(ts=1, session="2030-01-01", close_ts=10**6, calendar="X")])
+    (buy,) = [e for e in feed(state, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
+    feed(state, [OrderAccepted(ts=1500, client_order_id=buy.client_order_id, broker_order_id="b1")], start=19)
+    return state, buy
+
+
+def test_an_opposite_signal_cancels_first_and_decides_again_when_the_cancel_is_done():
+    state, buy = _short_state()
+    out = feed(state, bars([5], t0=2000), start=20)  # down-cross: target -10 while the buy of 10 works
+    assert [type(e).__name__ for e in out] == ["SignalGenerated", "DecisionMade", "OrderCancelRequested"]
+    signal = out[0]
+    assert state.orders.orders[buy.client_order_id].cancel_state == "REQUESTED"
+    assert feed(state, [OrderCancelAnswered(ts=2001, client_order_id=buy.client_order_id, result="ACCEPTED",
+                                            category=None, detail="")], start=21) == []
+    out = feed(state, [OrderCanceled(ts=2002, client_order_id=buy.client_order_id, canceled_qty=10 * S,
+                                     reason="x")], start=22)
+    decision, intent, request = out
+    assert (decision.reason_codes, decision.order_qty, decision.cause_seq, decision.signal_id) == (
+        ["SIGNAL_ACCEPTED"], -10 * S, 22, signal.signal_id)  # the same signal, decided again
+    assert (request.side, request.qty, request.cause_seq) == ("sell", 10 * S, 22)
+    assert intent.client_order_id == request.client_order_id != buy.client_order_id
+    assert state.pending == {}
+
+
+def test_when_the_order_fills_instead_the_target_is_decided_against_the_new_position():
+    state, buy = _short_state()
+    feed(state, bars([5], t0=2000), start=20)
+    out = feed(state, [OrderFilled(ts=2002, client_order_id=buy.client_order_id, fill_id="f", fill_qty=10 * S,
+                                   fill_price=12 * S, fee=0, cum_qty=10 * S, leaves_qty=0)], start=22)
+    decision, _, request = out
+    assert (decision.position_qty, decision.order_qty) == (10 * S, -20 * S)
+    assert (request.side, request.qty) == ("sell", 20 * S)
+
+
+def test_a_new_target_while_a_cancel_is_out_is_decided_again_after_it():
+    state, buy = _short_state()
+    feed(state, bars([5], t0=2000), start=20)  # cancel of the buy requested
+    out = feed(state, bars([20], t0=3000), start=30)  # up-cross again: the working buy already covers it
+    assert [d.reason_codes for d in out if isinstance(d, DecisionMade)] == [["ALREADY_AT_TARGET"]]
+    out = feed(state, [OrderCanceled(ts=3002, client_order_id=buy.client_order_id, canceled_qty=10 * S,
+                                     reason="x")], start=31)
+    decision, _, request = out  # the cancel went through after all: buy again what the target needs
+    assert (decision.target_qty, decision.order_qty, request.side) == (10 * S, 10 * S, "buy")
 
 
 def test_strategy_returning_an_invalid_target_halts_trading():

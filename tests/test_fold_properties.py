@@ -78,3 +78,40 @@ def test_same_inputs_same_journal_bytes(cfg, bars):
         run_engine(a, stream, cfg, batch=1)
         run_engine(b, stream, cfg, batch=1000)
         assert stored(a) == stored(b)
+
+
+resting = st.fixed_dictionaries({  # limits away from the close, good till canceled: many rest
+    "strategy": st.fixed_dictionaries({"fast": st.integers(1, 3), "slow": st.integers(4, 6), "qty": st.integers(1, 50),
+                                       "long_only": st.booleans()}),
+    "orders": st.fixed_dictionaries({"type": st.just("limit"), "limit_offset_bps": st.sampled_from([-50, -200, -500]),
+                                     "time_in_force": st.sampled_from(["gtc", "day"])}),
+})
+
+
+long_bar_lists = st.lists(
+    st.tuples(st.sampled_from(["AAA", "BBB"]), st.integers(50, 150).map(lambda p: p * S // 10)),
+    min_size=60, max_size=200,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=resting, bars=long_bar_lists, per_session=st.integers(3, 30))
+def test_never_two_sides_working_and_long_only_never_short(cfg, bars, per_session):
+    """Cancel first, then trade: at no point of the journal are orders working on both sides of a
+    symbol, so a long-only strategy never holds a short position (resting gtc limits included)."""
+    from projections.fold import iter_events
+    from projections.ledger import Ledger
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "j.db"
+        stream, _ = synthetic_stream(bars, per_session)
+        run_engine(path, stream, cfg)
+        ledger = Ledger()
+        for seq, ev in iter_events(path):
+            ledger.apply(seq, ev)
+            for symbol in ("AAA", "BBB"):
+                sides = {o.side for o in ledger.orders.open_orders(symbol)}
+                assert sides != {"buy", "sell"}, (seq, symbol)
+                if cfg["strategy"]["long_only"]:
+                    assert ledger.positions.qty(symbol) >= 0, (seq, symbol)
+        assert not ledger.anomalies

@@ -57,9 +57,11 @@ def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
     server.stop()
 
 
-def config(venue: VenueServer, tif: str = "day", **oms: Any) -> tuple[Any, dict[str, Any]]:
+def config(venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None = None,
+           **oms: Any) -> tuple[Any, dict[str, Any]]:
     return resolve({
-        "run": {"universe": ["AAPL", "MSFT"]}, "strategy": {"fast": 3, "slow": 8}, "orders": {"time_in_force": tif},
+        "run": {"universe": ["AAPL", "MSFT"]}, "strategy": {"fast": 3, "slow": 8},
+        "orders": {"time_in_force": tif, **(orders or {})},
         "broker": {"kind": "venue", "venue_url": venue.base_url, "poll_interval_seconds": "0.001",
                    "rate_limit_per_minute": 6000, "timeout_seconds": 2, "session_close_grace_seconds": 0},
         "oms": oms,
@@ -67,9 +69,9 @@ def config(venue: VenueServer, tif: str = "day", **oms: Any) -> tuple[Any, dict[
 
 
 def run(venue: VenueServer, journal: Path, cycles: int, *, patch: Any = None, tif: str = "day",
-        **oms: Any) -> LiveRunner:
+        orders: dict[str, Any] | None = None, **oms: Any) -> LiveRunner:
     """One runner segment of ``cycles`` cycles; the venue steps one bar between cycles."""
-    cfg, snap = config(venue, tif, **oms)
+    cfg, snap = config(venue, tif, orders, **oms)
     where, broker = connect(cfg)
     if patch is not None:
         patch(broker)
@@ -360,3 +362,55 @@ def _committed(journal: Path) -> list[Event]:
         return events(journal)
     except Exception:  # noqa: BLE001 - the writer may not have created the table yet
         return []
+
+
+RESTING = {"type": "limit", "limit_offset_bps": -300}  # buys 3% under the close, sells 3% over: many rest
+
+
+def test_an_opposite_signal_cancels_the_resting_order_first_then_trades(venue: VenueServer, tmp_path: Path) -> None:
+    journal = tmp_path / "j.db"
+    run(venue, journal, 60, tif="gtc", orders=RESTING)
+    cancels = events(journal, "OrderCancelRequested")
+    assert cancels, "no opposite signal met a resting order"
+    answered = {e.client_order_id: e.result for e in events(journal, "OrderCancelAnswered")}  # type: ignore[attr-defined]
+    assert {answered[c.client_order_id] for c in cancels} <= {"ACCEPTED", "NOT_CANCELABLE"}  # type: ignore[attr-defined]
+    canceled_at_venue = {cid for _, event, cid, _ in venue.store.log() if event == "canceled"}
+    assert canceled_at_venue == {c.client_order_id for c in cancels if answered[c.client_order_id] == "ACCEPTED"}  # type: ignore[attr-defined]
+    # every order whose cancel was requested ended before anything was sent the other way
+    book = build(journal).orders
+    status = {o.client_order_id: o.status for o in book}
+    assert all(status[c.client_order_id] in ("CANCELED", "FILLED") for c in cancels)  # type: ignore[attr-defined]
+    # each target that waited is decided again by the report that ended the order it waited for
+    # (long only: after the cancel the flat target is met, ALREADY_AT_TARGET)
+    seqs = {seq: ev for seq, ev in iter_events(journal)}
+    waited = {d.signal_id for d in events(journal, "DecisionMade")  # type: ignore[attr-defined]
+              if d.reason_codes == ["OPPOSITE_ORDER_CANCEL_REQUESTED"]}  # type: ignore[attr-defined]
+    again = [d for d in events(journal, "DecisionMade") if d.signal_id in waited  # type: ignore[attr-defined]
+             and d.reason_codes != ["OPPOSITE_ORDER_CANCEL_REQUESTED"]]  # type: ignore[attr-defined]
+    assert len(again) == len(waited)
+    assert {type(seqs[d.cause_seq]).__name__ for d in again} <= {"OrderCanceled", "OrderFilled"}  # type: ignore[attr-defined]
+    run(venue, journal, 1, tif="gtc", orders=RESTING)
+    assert journal_positions(journal) == venue_positions(venue)
+    assert replay_journal(journal).identical
+
+
+def test_a_crash_after_the_cancel_request_is_committed_sends_it_on_restart(venue: VenueServer, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = tmp_path / "j.db"
+
+    def crash(*args: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(live_runner, "cancel", crash)
+    with pytest.raises(Crash):
+        run(venue, journal, 60, tif="gtc", orders=RESTING)
+    (request,) = events(journal, "OrderCancelRequested")
+    cid = request.client_order_id  # type: ignore[attr-defined]
+    assert not events(journal, "OrderCancelAnswered")
+    assert cid in {o["client_order_id"] for o in _open(venue)}  # the venue never heard of the cancel
+    monkeypatch.undo()
+    run(venue, journal, 2, tif="gtc", orders=RESTING)
+    (answer,) = [e for e in events(journal, "OrderCancelAnswered") if e.client_order_id == cid]  # type: ignore[attr-defined]
+    assert answer.result == "ACCEPTED"  # type: ignore[attr-defined]
+    assert [o.status for o in build(journal).orders if o.client_order_id == cid] == ["CANCELED"]
+    assert replay_journal(journal).identical

@@ -93,3 +93,15 @@ def test_jitter_is_seeded_and_independent_of_order():
 def test_fees_per_share_and_bps():
     m = CostModel(fee_per_share=S // 200, fee_centibps=100)  # $0.005/share + 1 bp
     assert fee(m, 100 * S, 50 * S) == S // 2 + S // 2  # $0.50 + 1bp of $5000 = $0.50
+
+
+def test_cancel_takes_a_working_order_off_at_once():
+    from journal_schema.events import OrderCancelRequested
+
+    broker = PaperBroker(CostModel(), 0, ["A"])
+    broker.submit(req(cid="c1", order_type="limit", limit=900_000_000, tif="gtc"))
+    cancel = OrderCancelRequested(ts=11, cause_seq=1, client_order_id="c1", reason="OPPOSITE_SIGNAL")
+    (canceled,) = broker.cancel(cancel)
+    assert (type(canceled).__name__, canceled.canceled_qty, canceled.ts) == ("OrderCanceled", 100 * S, 11)
+    assert broker.on_bar(bar(12, 800, 850, 700, 800)) == []  # it would have filled
+    assert broker.cancel(cancel) == []  # nothing working under that id any more

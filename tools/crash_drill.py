@@ -8,7 +8,9 @@ The venue replays real daily bars and drops some answers after accepting the ord
 the engine on the same journal and kills it: from outside with SIGKILL at a seeded random moment,
 or from inside at a crash point (``ENGINE_CRASHPOINTS``): after the submit request is committed but
 before the broker is called (``submit.before``), after the broker accepted the order but before
-its answer is journaled (``submit.after``), or between the order reports and the bars of a cycle.
+its answer is journaled (``submit.after``), the same around cancel requests (``cancel.before``,
+``cancel.after``), or between the order reports and the bars of a cycle. The engine trades with
+limit orders good till canceled, so resting orders meet opposite signals and are canceled first.
 At the end the faults are turned off, the venue replays the rest of its file, a last clean engine
 run reconciles, and ``tools.drill.audit`` checks both sides. Exit 0 when every check passes.
 """
@@ -29,7 +31,9 @@ from typing import Any
 
 from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
 
-CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cycle.reports=0.02"
+CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
+# limit orders 1.5% away from the close, good till canceled: many rest, so opposite signals cancel them
+ORDERS = '[orders]\ntype = "limit"\nlimit_offset_bps = -150\ntime_in_force = "gtc"\n'
 VENUE_FAULTS = {"accept_then_drop": 0.08, "accept_then_timeout": 0.04, "http_503": 0.03}
 
 
@@ -63,7 +67,7 @@ def run(cycles: int, seed: int, workdir: Path, days: int = 300) -> DrillReport:
     step = max(0.05, cycles * 2.0 / days)  # the file lasts about as long as the kills
     venue = Venue(workdir, bars, speed=86_400 / step, faults=VENUE_FAULTS, seed=seed)
     journal, log = workdir / "journal.db", workdir / "engine.log"
-    config = engine_config(workdir / "engine.toml", venue.port)
+    config = engine_config(workdir / "engine.toml", venue.port, extra=ORDERS)
     seen = 0
     try:
         for i in range(cycles):

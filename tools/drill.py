@@ -3,8 +3,9 @@ engine processes, and the end-of-drill audit.
 
 The audit (``audit``) is the proof the issue asks for, read from both sides:
 - the venue's own order log shows no client order id accepted twice;
-- every intent in the journal is resolved once at most, and every order is terminal in the journal
-  or open at the venue (none is left SUBMIT_REQUESTED, none is open in the journal but not at the venue);
+- every intent in the journal has exactly one outcome (``OrderIntentResolved``), and every order is
+  terminal in the journal or open at the venue (none is left SUBMIT_REQUESTED, none is open in the
+  journal but not at the venue, none is open at the venue but not in the journal);
 - the journal's positions equal the venue's;
 - ``engine verify`` and ``engine replay`` pass on the final journal.
 """
@@ -182,6 +183,9 @@ def audit(journal: Path, venue: Venue) -> Audit:
                 outcomes[f"{ev.outcome}:{ev.reason}"] += 1  # type: ignore[attr-defined]
     if any(n > 1 for n in resolved.values()):
         result.problems.append(f"intents resolved more than once: {[c for c, n in resolved.items() if n > 1]}")
+    unresolved = [cid for cid in intents if resolved[cid] == 0]
+    if unresolved:
+        result.problems.append(f"intents without an outcome (SUBMITTED / SKIPPED / FAILED): {unresolved}")
     snap = build(journal)
     venue_open = venue.open_orders()
     status = {o.client_order_id: o.status for o in snap.orders}
@@ -205,6 +209,8 @@ def audit(journal: Path, venue: Venue) -> Audit:
         "intents": len(intents), "order_status": dict(sorted(status_counts.items())),
         "intent_outcomes": dict(sorted(outcomes.items())), "resubmits": types["OrderResubmitRequested"],
         "submit_uncertain": types["OrderSubmitUncertain"], "not_found_at_broker": types["OrderNotFoundAtBroker"],
+        "cancel_requests": types["OrderCancelRequested"], "cancel_answers": types["OrderCancelAnswered"],
+        "venue_canceled": sum(1 for row in log if row["event"] == "canceled"),
         "run_segments": types["RunStarted"], "clean_ends": types["RunEnded"], "alerts": types["AlertRaised"],
         "venue_accepted": sum(accepted.values()),
         "venue_duplicates_refused": sum(1 for row in log if row["event"] == "duplicate_refused"),

@@ -2,7 +2,8 @@
 
 Market orders fill at the next bar's open of their symbol (plus half-spread, slippage
 and seeded jitter); limit orders fill on a later bar that trades through the limit;
-``day`` orders still open at the close of their session expire. Reports are stamped
+``day`` orders still open at the close of their session expire; a cancel request takes a working
+order off at once. Reports are stamped
 with the bar (or session close) that produced them. Deterministic: the jitter of an
 order is drawn from ``random.Random(f"{seed}:{client_order_id}")`` (seeded via sha512 of
 the string, not builtin ``hash()``), so it does not depend on processing order.
@@ -22,6 +23,8 @@ from journal_schema.events import (
     BarClosed,
     Event,
     OrderAccepted,
+    OrderCanceled,
+    OrderCancelRequested,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -75,6 +78,15 @@ class PaperBroker:
         close = self._session_close_after(req.ts) if req.time_in_force == "day" else None
         self._working.setdefault(req.symbol, {})[req.client_order_id] = _Working(req, broker_id, req.ts, close)
         return [OrderAccepted(ts=req.ts, client_order_id=req.client_order_id, broker_order_id=broker_id)]
+
+    def cancel(self, req: OrderCancelRequested) -> list[Event]:
+        """Cancel a working order at once (stamped with the request); nothing when it is not working."""
+        for book in self._working.values():
+            w = book.pop(req.client_order_id, None)
+            if w is not None:
+                return [OrderCanceled(ts=req.ts, client_order_id=req.client_order_id, canceled_qty=w.request.qty,
+                                      reason="canceled on request")]  # fmt: skip
+        return []
 
     def on_bar(self, bar: BarClosed) -> list[Event]:
         """Fills produced by ``bar`` for orders accepted before it (call before the core sees it)."""

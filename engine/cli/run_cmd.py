@@ -24,7 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--bars", metavar="FILE", help="bars as .csv, .csv.gz or .parquet with columns "
                    "timestamp,symbol,open,high,low,close,volume (default: bundled data)")
     p.add_argument("--config", metavar="FILE.toml", help="run configuration (default: built-in defaults)")
-    p.add_argument("--journal", metavar="PATH", default="journal.db", help="journal to create (default: %(default)s)")
+    p.add_argument("--journal", metavar="PATH", default="journal.db",
+                   help="journal to create; a paper or live run resumes an existing one (default: %(default)s)")
     p.add_argument("--batch", type=int, default=4096, metavar="N",
                    help="commit at least every N journal records (default: %(default)s)")
     p.add_argument("--replace", action="store_true",

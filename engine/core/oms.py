@@ -8,16 +8,20 @@ means for an intent, a resubmission, a halt or an alert. Pure, like the rest of 
   ``OrderResubmitRequested`` unless the kill switch is on, trading is halted, a day order's
   session is over (intent ``SKIPPED``) or the attempts are used up (intent ``FAILED``).
 - A reconciliation mismatch halts trading, unless the config adopts the broker's positions.
+- A report that ends an order a pending target waited for decides that target again
+  (``engine.core.decide``).
 """
 
 from __future__ import annotations
 
-from engine.core.orders import Order, OrderViolation, ReportRefused, apply_report
+from engine.core.decide import decide_pending
+from engine.core.orders import TERMINAL_STATUSES, Order, OrderViolation, ReportRefused, apply_report
 from engine.core.state import CoreState
 from journal_schema.events import (
     AlertRaised,
     BrokerReportRejected,
     Event,
+    OrderCancelAnswered,
     OrderIntentResolved,
     OrderNotFoundAtBroker,
     OrderRejected,
@@ -61,6 +65,13 @@ def on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
             AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code=r.code, subject=cid,  # type: ignore[arg-type]
                         detail=r.detail),
         ]  # fmt: skip
+    out = _after_report(state, order, ev, seq)
+    if order.status in TERMINAL_STATUSES and order.symbol in state.pending:
+        out = [*out, *decide_pending(state, order.symbol, ev.ts, seq)]  # a cancel it waited for is done
+    return out
+
+
+def _after_report(state: CoreState, order: Order, ev: Event, seq: int) -> list[Event]:
     t = type(ev)
     if t is OrderNotFoundAtBroker:
         return _on_not_found(state, order, ev, seq)
@@ -111,6 +122,14 @@ def _on_not_found(state: CoreState, order: Order, ev: Event, seq: int) -> list[E
                                    attempt=order.attempts + 1)  # fmt: skip
     state.orders.apply_derived(again)
     return [again]
+
+
+def on_cancel_answered(state: CoreState, ev: OrderCancelAnswered, seq: int) -> list[Event]:
+    try:
+        state.orders.cancel_answered(ev)
+    except OrderViolation as v:
+        return halt(state, ev, seq, v.code, v.detail)
+    return NO_EVENTS
 
 
 def on_edge_rejection(state: CoreState, ev: BrokerReportRejected, seq: int) -> list[Event]:

@@ -23,7 +23,9 @@ from journal_schema.events import (
     BrokerReportRejected,
     Event,
     OrderAccepted,
+    OrderCancelAnswered,
     OrderCanceled,
+    OrderCancelRequested,
     OrderExpired,
     OrderFilled,
     OrderIntentCreated,
@@ -113,6 +115,7 @@ class Order:
     last_error: str | None = None  # error category of the last unanswered submit
     outcome: str | None = None  # the intent's outcome once resolved (SUBMITTED | SKIPPED | FAILED)
     rejected_snapshot: str | None = None  # last broker snapshot refused at the edge (dedupe key)
+    cancel_state: str | None = None  # None, REQUESTED (journaled, not yet taken by the broker) or SENT
 
     @property
     def leaves_qty(self) -> int:
@@ -137,10 +140,10 @@ class OrderBook:
         book = self.open_by_symbol.get(symbol)
         return sum(o.signed_leaves for o in book.values()) if book else 0
 
-    def working_side(self, symbol: str, side: str) -> bool:
-        """Whether an order on ``side`` is still open for ``symbol``."""
+    def open_orders(self, symbol: str) -> list[Order]:
+        """The orders of ``symbol`` that are not terminal, in request order."""
         book = self.open_by_symbol.get(symbol)
-        return bool(book) and any(o.side == side for o in book.values())  # type: ignore[union-attr]
+        return list(book.values()) if book else []
 
     def with_status(self, *statuses: str) -> list[Order]:
         """Orders in any of ``statuses``, in request order."""
@@ -157,6 +160,8 @@ class OrderBook:
             self._request(ev)  # type: ignore[arg-type]
         elif t is OrderResubmitRequested:
             self.orders[ev.client_order_id].attempts = ev.attempt  # type: ignore[attr-defined]
+        elif t is OrderCancelRequested:
+            self.orders[ev.client_order_id].cancel_state = "REQUESTED"  # type: ignore[attr-defined]
         elif t is OrderIntentResolved:
             assert isinstance(ev, OrderIntentResolved)
             order = self.orders[ev.client_order_id]
@@ -182,6 +187,16 @@ class OrderBook:
             book.pop(order.client_order_id, None)
 
     # --- broker reports and shell observations (inputs) ---------------------------------------
+
+    def cancel_answered(self, ev: OrderCancelAnswered) -> Order:
+        """The broker's answer to a cancel request: taken (SENT) or still to send (UNCERTAIN)."""
+        order = self.orders.get(ev.client_order_id)
+        if order is None:
+            raise OrderViolation("UNKNOWN_ORDER_REPORT", f"OrderCancelAnswered for unknown client_order_id "
+                                 f"{ev.client_order_id}")  # fmt: skip
+        if ev.result != "UNCERTAIN" and order.cancel_state == "REQUESTED":
+            order.cancel_state = "SENT"
+        return order
 
     def note_edge_rejection(self, ev: BrokerReportRejected) -> None:
         order = self.orders.get(ev.client_order_id)

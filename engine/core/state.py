@@ -39,6 +39,7 @@ class CoreState:
     kill_switch: bool = False
     halted: str | None = None  # halt reason code, once halted
     unadopted_mismatches: int = 0  # reconciliation mismatches not adopted since the last RunStarted
+    pending: dict[str, Any] = field(default_factory=dict)  # symbol -> decide.Pending: waits for cancels
     run_id: str | None = None
     inputs: int = 0  # inputs folded so far
 

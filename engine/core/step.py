@@ -10,8 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 from engine.config import bps_to_centi
-from engine.core.ids import client_order_id, content_id
 from engine.core import oms
+from engine.core.decide import decide
+from engine.core.ids import content_id
 from engine.core.orders import REPORT_TYPES
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
@@ -19,12 +20,10 @@ from journal_schema.events import (
     BarClosed,
     BrokerReportRejected,
     ConfigChanged,
-    DecisionMade,
     Event,
     KillSwitchEngaged,
     KillSwitchReleased,
-    OrderIntentCreated,
-    OrderSubmitRequested,
+    OrderCancelAnswered,
     ReconciliationCompleted,
     ReconciliationMismatch,
     RunStarted,
@@ -32,7 +31,6 @@ from journal_schema.events import (
     SessionOpened,
     SignalGenerated,
 )
-from journal_schema.units import div_round_half_even
 
 NO_EVENTS = oms.NO_EVENTS
 
@@ -94,6 +92,8 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
         return state, oms.on_mismatch(state, ev, seq)  # type: ignore[arg-type]
     elif t is ReconciliationCompleted:
         return state, oms.on_reconciled(state, ev, seq)  # type: ignore[arg-type]
+    elif t is OrderCancelAnswered:
+        return state, oms.on_cancel_answered(state, ev, seq)  # type: ignore[arg-type]
     return state, NO_EVENTS
 
 
@@ -109,7 +109,18 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     problem = _contract_problem(target)
     if problem:
         return oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}")
-    return _decide(state, cfg, bar, seq, target)
+    return _signal(state, cfg, bar, seq, target)
+
+
+def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target: Target) -> list[Event]:
+    symbol, ts = bar.symbol, bar.ts
+    signal_id = content_id("sig", cfg.strategy_name, symbol, ts, target.direction, target.qty, target.features)
+    signal = SignalGenerated(
+        ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
+        session=state.session or "", direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
+        features=target.features,
+    )  # fmt: skip
+    return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target)]
 
 
 def _contract_problem(t: object) -> str:
@@ -128,73 +139,3 @@ def _contract_problem(t: object) -> str:
     if type(t.horizon) is not str:
         return "horizon must be a str"
     return ""
-
-
-def _decide(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target: Target) -> list[Event]:
-    symbol, ts = bar.symbol, bar.ts
-    session = state.session or ""
-    signal_id = content_id("sig", cfg.strategy_name, symbol, ts, target.direction, target.qty, target.features)
-    signal = SignalGenerated(
-        ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
-        session=session, direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
-        features=target.features,
-    )
-    position = state.positions.qty(symbol)
-    working = state.orders.open_qty(symbol)
-    order_qty = target.qty - position - working
-    if state.kill_switch:
-        reasons = ["KILL_SWITCH_ENGAGED"]
-    elif state.halted is not None:
-        reasons = ["TRADING_HALTED"]
-    elif state.session is None:
-        reasons = ["SESSION_CLOSED"]
-    elif order_qty == 0:
-        reasons = ["ALREADY_AT_TARGET"]
-    elif state.orders.working_side(symbol, "sell" if order_qty > 0 else "buy"):
-        reasons = ["OPPOSITE_ORDER_WORKING"]
-    else:
-        reasons = ["SIGNAL_ACCEPTED"]
-    accepted = reasons == ["SIGNAL_ACCEPTED"]
-    outcome = "ACCEPTED" if accepted else "SKIPPED"
-    decision_id = content_id("dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty)
-    decision = DecisionMade(
-        ts=ts, cause_seq=seq, decision_id=decision_id, signal_id=signal_id, symbol=symbol,
-        outcome=outcome, reason_codes=reasons, config_hash=cfg.config_hash,  # type: ignore[arg-type]
-        position_qty=position, open_order_qty=working, target_qty=target.qty, order_qty=order_qty,
-    )
-    if not accepted:
-        return [signal, decision]
-    side = "buy" if order_qty > 0 else "sell"
-    qty = abs(order_qty)
-    limit_price = _limit_price(bar.close, side, cfg) if cfg.order_type == "limit" else None
-    intent_id = content_id("int", decision_id, side, qty, cfg.order_type, limit_price, cfg.time_in_force)
-    cid = client_order_id(
-        strategy=cfg.strategy_name, symbol=symbol, side=side, session=session,
-        horizon=target.horizon, signal_id=signal_id, qty=qty,
-    )
-    intent = OrderIntentCreated(
-        ts=ts, cause_seq=seq, intent_id=intent_id, decision_id=decision_id, client_order_id=cid, symbol=symbol,
-        side=side, qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
-        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
-    )
-    request = OrderSubmitRequested(
-        ts=ts, cause_seq=seq, client_order_id=cid, intent_id=intent_id, symbol=symbol, side=side,  # type: ignore[arg-type]
-        qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
-        time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
-    )
-    state.orders.apply_derived(intent, session)
-    state.orders.apply_derived(request)
-    return [signal, decision, intent, request]
-
-
-CENT = 1_000_000  # $0.01 in 1e-8 units
-SUB_PENNY = 10_000  # $0.0001
-
-
-def _limit_price(close: int, side: str, cfg: CoreConfig) -> int:
-    """Last close moved by the configured offset, rounded half-even to the US equity tick
-    ($0.01 at or above $1, $0.0001 below)."""
-    factor = 1_000_000 + (cfg.limit_offset_centibps if side == "buy" else -cfg.limit_offset_centibps)
-    raw = div_round_half_even(close * factor, 1_000_000)
-    tick = CENT if raw >= 100 * CENT else SUB_PENNY
-    return max(tick, div_round_half_even(raw, tick) * tick)

@@ -6,6 +6,7 @@ pass through a named point the process sends itself SIGKILL with that probabilit
 
 - ``submit.before``: the submit request is committed to the journal, the broker has not been called;
 - ``submit.after``: the broker accepted the order, its answer is not journaled yet;
+- ``cancel.before`` / ``cancel.after``: the same around a cancel request;
 - ``cycle.reports``: order reports of this cycle are journaled (staged), bars not yet polled.
 """
 
@@ -17,7 +18,7 @@ import signal
 import sys
 from collections.abc import Mapping
 
-POINTS = ("submit.before", "submit.after", "cycle.reports")
+POINTS = ("submit.before", "submit.after", "cancel.before", "cancel.after", "cycle.reports")
 
 
 class CrashPointError(ValueError):

@@ -10,7 +10,8 @@ perform the resubmissions the core asked for. Then one cycle per poll interval:
    them; the core's decisions derive submit requests;
 4. journal the session boundaries the clock has passed;
 5. commit (write-ahead), then submit each request of the cycle and journal the answer, or
-   ``OrderSubmitUncertain`` when there is none (the next cycle looks the order up);
+   ``OrderSubmitUncertain`` when there is none (the next cycle looks the order up), and send each
+   cancel request the broker has not taken yet (``OrderCancelAnswered``);
 6. journal ``CycleCompleted`` (skipped for an idle cycle) and commit.
 
 A broker error is counted by category and the cycle goes on with what it has; a cycle with errors
@@ -39,7 +40,7 @@ from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start,
 from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget
-from engine.live.submit import submit
+from engine.live.submit import cancel, submit
 from engine.live.sync import reconcile, sync_orders
 from engine.runner import RunCancelled, StopRequest
 from engine.shell import Engine
@@ -257,14 +258,20 @@ class LiveRunner:
             ctx.input(ev)
 
     def _perform(self) -> None:
-        """Commit, then send every request of the outbox (write-ahead)."""
+        """Commit, then send every submit of the outbox and every cancel request not yet taken by
+        the broker (write-ahead: both are journaled before the broker sees them)."""
         ctx = self.ctx
-        if not ctx.outbox:
+        cancels = [o for o in ctx.engine.state.orders.with_status("ACCEPTED", "PARTIALLY_FILLED")
+                   if o.cancel_state == "REQUESTED"]  # fmt: skip
+        if not ctx.outbox and not cancels:
             return
         ctx.flush()
         while ctx.outbox:
             cid, attempt = ctx.outbox.pop(0)
             submit(ctx, cid, attempt, self.crash)
+        for order in cancels:
+            if order.status in ("ACCEPTED", "PARTIALLY_FILLED") and order.cancel_state == "REQUESTED":
+                cancel(ctx, order, self.crash)
 
     def _summarize(self, tally: Tally, before: Any, backoff: float) -> None:
         ctx = self.ctx

@@ -13,6 +13,11 @@ The answer decides what is journaled:
 
 After ``OrderSubmitUncertain`` the order stays SUBMIT_REQUESTED; the next cycle looks it up by its
 client order id (``engine.live.sync``) and only a "never seen" answer leads to a resubmission.
+
+A journaled ``OrderCancelRequested`` is sent (``cancel``) once the order is working at the broker
+(it needs the broker's order id), and its answer is journaled as ``OrderCancelAnswered``: ACCEPTED
+(204), NOT_CANCELABLE (422: it is filled or ended; its own report will say so) or UNCERTAIN, after
+which it is sent again in the next cycle while the order works (a cancel is idempotent).
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ from engine.core.orders import Order
 from engine.live.context import Context
 from engine.live.crashpoints import CrashPoints
 from engine.live.reports import reports_for
-from journal_schema.events import OrderRejected, OrderSubmitFailed, OrderSubmitRequested, OrderSubmitUncertain
+from journal_schema.events import (
+    OrderCancelAnswered,
+    OrderRejected,
+    OrderSubmitFailed,
+    OrderSubmitRequested,
+    OrderSubmitUncertain,
+)
 
 log = logging.getLogger("engine.live")
 _DEFINITIVE_FAILURES = frozenset({"AUTH", "PROGRAMMING_ERROR", "BAD_DATA", "INVARIANT_VIOLATION"})
@@ -75,3 +86,24 @@ def _failed(ctx: Context, order: Order, attempt: int, error: BrokerError) -> Non
     else:
         ctx.input(OrderSubmitUncertain(ts=ctx.now, client_order_id=cid, attempt=attempt, category=error.category,
                                        detail=f"{error.kind}: {error.detail}"))  # fmt: skip
+
+
+def cancel(ctx: Context, order: Order, crash: CrashPoints) -> None:
+    """Send the journaled cancel request of a working order once and journal the answer."""
+    cid, bid = order.client_order_id, order.broker_order_id
+    assert bid is not None and order.cancel_state == "REQUESTED"
+    crash.hit("cancel.before")
+    try:
+        ctx.broker.cancel_order(bid)
+    except BrokerError as error:
+        ctx.failed(error)
+        if error.kind in ("not_cancelable", "not_found"):
+            ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="NOT_CANCELABLE", category=None,
+                                          detail=error.detail))  # fmt: skip
+        else:
+            log.warning("cancel %s: %s %s: %s", cid, error.category, error.kind, error.detail)
+            ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="UNCERTAIN",
+                                          category=error.category, detail=f"{error.kind}: {error.detail}"))  # fmt: skip
+        return
+    crash.hit("cancel.after")
+    ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="ACCEPTED", category=None, detail=""))
