@@ -13,7 +13,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from engine.core.strategy import StrategyError, resolve_strategy
 from journal_schema.codec import canonical_json
@@ -53,7 +63,7 @@ DEFAULT_MODE: dict[str, Mode] = {"sim": "backtest", "venue": "paper", "alpaca": 
 
 
 class RunSection(_Section):
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
+    seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
     mode: Mode = Field(
         "backtest", description="backtest (broker sim), paper (venue or Alpaca paper) or live (Alpaca live); "
         "when omitted it follows broker.kind: sim -> backtest, venue / alpaca -> paper",
@@ -106,9 +116,12 @@ class BrokerSection(_Section):
     venue_url: str = Field("http://127.0.0.1:8765", pattern=r"^https?://[^/\s]+$",
                            description="base URL of the local venue (scheme://host:port, no path)")
     data_feed: Literal["iex", "sip"] = Field("iex", description="Alpaca market data feed for bars")
-    timeframe: str = Field("1Day", pattern=r"^[1-9][0-9]*(Min|Hour|Day)$", description="bar timeframe polled")
+    timeframe: str = Field("1Day", pattern=r"^([1-9][0-9]*(Min|Hour)|1Day)$",
+                           description="bar timeframe polled: NMin, NHour or 1Day")
     poll_interval_seconds: Decimal = Field(Decimal(1), gt=0, description="wall seconds between poll cycles")
-    rate_limit_per_minute: int = Field(200, ge=1, le=10_000, description="token bucket shared by every broker call")
+    rate_limit_per_minute: StrictInt = Field(
+        200, ge=1, le=10_000, description="token bucket shared by every broker call"
+    )
     timeout_seconds: Decimal = Field(Decimal(10), gt=0, description="HTTP timeout of one broker call")
     session_close_grace_seconds: Decimal = Field(
         Decimal(5), ge=0, description="a session is journaled closed this long after its close (late bars first)"
@@ -116,10 +129,10 @@ class BrokerSection(_Section):
 
 
 class OmsSection(_Section):
-    max_submit_attempts: int = Field(
+    max_submit_attempts: StrictInt = Field(
         5, ge=1, le=100, description="submissions of one order the broker never saw before its intent FAILS"
     )
-    adopt_broker_positions: bool = Field(
+    adopt_broker_positions: StrictBool = Field(
         False, description="on a reconciliation position mismatch take the broker's view instead of halting"
     )
 

@@ -33,6 +33,7 @@ def summary_dict(r: RunResult) -> dict[str, Any]:
         "orders": c.get("OrderSubmitRequested", 0),
         "orders_rejected": c.get("OrderRejected", 0),
         "orders_expired": c.get("OrderExpired", 0),
+        "orders_canceled": c.get("OrderCanceled", 0),
         "fills": c.get("OrderFilled", 0) + c.get("OrderPartiallyFilled", 0),
         "positions": positions,
         "realized_pnl": exact(realized),
@@ -55,7 +56,8 @@ def summary_text(r: RunResult) -> str:
     lines += [f"    {code:<28}{n:>6}" for code, n in d["rejections_by_code"].items()]
     lines += [
         f"  signals          {d['signals']:>10}   (skipped decisions: {d['decisions_skipped']})",
-        f"  orders           {d['orders']:>10}   (rejected {d['orders_rejected']}, expired {d['orders_expired']})",
+        f"  orders           {d['orders']:>10}   (rejected {d['orders_rejected']}, expired {d['orders_expired']}, "
+        f"canceled {d['orders_canceled']})",
         f"  fills            {d['fills']:>10}",
         "  final positions:",
         f"    {'symbol':<8}{'qty':>12}{'avg price':>14}{'last':>12}{'unrealized':>14}{'realized':>14}",

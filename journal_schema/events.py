@@ -424,10 +424,11 @@ class ReconciliationCompleted(Event, frozen=True):
 
 class CycleCompleted(Event, frozen=True):
     """One poll cycle of a live run (idle cycles are not journaled; ``cycle`` counts them all): what
-    came in, the outcome of each intent resolved in the cycle (``"OUTCOME:REASON"`` -> count), broker
-    calls that did not succeed by error category (retried attempts and not-found lookups included),
-    the rate limiter (429s, Retry-After lockouts, time waited for tokens, lockout left) and the backoff
-    before the next cycle."""
+    came in, the outcome of each intent resolved in the cycle (``"OUTCOME:REASON"`` -> count), and,
+    over every cycle since the previous ``CycleCompleted``: broker calls, calls that did not succeed
+    by error category (retried attempts and not-found lookups included), the rate limiter (429s,
+    Retry-After lockouts, time waited for tokens); then the lockout left now and the backoff
+    (beyond the poll interval) before the next cycle."""
 
     run_id: str
     cycle: Annotated[int, msgspec.Meta(ge=1)]

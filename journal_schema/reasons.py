@@ -61,7 +61,7 @@ ResumeReason = Literal[
 IntentSkipReason = Literal[
     "KILL_SWITCH_ENGAGED",  # the broker never saw the request and the kill switch is now on
     "TRADING_HALTED",  # the broker never saw the request and trading is now halted
-    "STALE_REQUEST",  # the broker never saw a day order and its session is over
+    "STALE_REQUEST",  # the broker never saw a day order and the session it was for is over
 ]
 
 SubmittedReason = Literal[
@@ -94,6 +94,7 @@ ForeignKind = Literal[
 
 AlertOnly = Literal[
     "TRADING_HALTED",  # the core halted trading (the halt reason is in the detail)
+    "INVARIANT_VIOLATION",  # a report broke an order invariant while trading was already halted (not applied)
     "RECONCILIATION_MISMATCH",  # a reconciliation found the books in disagreement
     "ORDER_SUBMIT_FAILED",  # an intent ended FAILED
 ]

@@ -37,6 +37,10 @@ def test_snapshot_holds_no_floats_and_exact_decimal_text():
     ({"broker": {"kind": "ib"}}, "broker.kind: Input should be 'sim', 'venue' or 'alpaca'"),
     ({"broker": {"venue_url": "http://h:1/v2"}}, "broker.venue_url: String should match pattern '^https?://[^/\\s]+$'"),
     ({"oms": {"max_submit_attempts": 0}}, "oms.max_submit_attempts: Input should be greater than or equal to 1"),
+    ({"oms": {"adopt_broker_positions": "yes"}}, "oms.adopt_broker_positions: Input should be a valid boolean"),
+    ({"run": {"seed": "5"}}, "run.seed: Input should be a valid integer"),
+    ({"broker": {"timeframe": "2Day"}},
+     "broker.timeframe: String should match pattern '^([1-9][0-9]*(Min|Hour)|1Day)$'"),
 ])
 def test_invalid_settings_are_one_line_errors(raw, message):
     with pytest.raises(ConfigError) as err:
@@ -63,3 +67,11 @@ def test_mode_follows_the_broker_when_omitted_and_overrides_conflict_by_name():
     assert str(err.value) == "broker.kind is 'alpaca' in c.toml but 'venue' on the command line"
     same = with_overrides({"broker": {"kind": "venue"}}, {("broker", "kind"): "venue"}, "c.toml")
     assert same == {"broker": {"kind": "venue"}}
+
+
+def test_live_only_flags_are_refused_on_a_historical_run(tmp_path, capsys):
+    from engine.cli import main
+
+    assert main(["run", "--venue-url", "http://127.0.0.1:1", "--journal", str(tmp_path / "j.db")]) == 2
+    assert "--venue-url are for --broker venue|alpaca runs" in capsys.readouterr().err
+    assert not (tmp_path / "j.db").exists()

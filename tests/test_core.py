@@ -158,7 +158,9 @@ def test_report_for_unknown_order_halts_trading_once():
     out = feed(state, [OrderAccepted(ts=5, client_order_id="CID1-nope", broker_order_id="b")], start=5)
     assert [type(e).__name__ for e in out] == ["TradingHalted", "AlertRaised"]
     assert (out[0].reason, out[0].cause_seq) == ("UNKNOWN_ORDER_REPORT", 5)
-    assert feed(state, [OrderAccepted(ts=6, client_order_id="CID1-x", broker_order_id="b")], start=6) == []
+    (again,) = feed(state, [OrderAccepted(ts=6, client_order_id="CID1-x", broker_order_id="b")], start=6)
+    assert (type(again).__name__, again.severity, again.code) == ("AlertRaised", "CRITICAL", "INVARIANT_VIOLATION")
+    assert "UNKNOWN_ORDER_REPORT" in again.detail and state.halted == "UNKNOWN_ORDER_REPORT"  # halted once
     out = feed(state, bars(UP_CROSS), start=10)
     assert out[1].reason_codes == ["TRADING_HALTED"] and len(out) == 2
 
@@ -216,3 +218,33 @@ def test_step_is_deterministic_for_equal_states():
     b = copy.deepcopy(a)
     evs = bars(UP_CROSS + [3, 30, 2, 40])
     assert feed(a, evs) == feed(b, evs)
+
+
+def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
+    from journal_schema.events import OrderNotFoundAtBroker, SessionClosed
+
+    def request_at(ts_of_last_bar: int, close: int):
+        state = CoreState()
+        feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=close, calendar="X")])
+        closes = UP_CROSS
+        evs = [BarClosed(ts=ts_of_last_bar - len(closes) + 1 + i, symbol="AAA", open=c * S, high=c * S + S,
+                         low=c * S - S // 2, close=c * S, volume=S) for i, c in enumerate(closes)]
+        (req,) = [e for e in feed(state, evs, start=10) if isinstance(e, OrderSubmitRequested)]
+        return state, req.client_order_id
+
+    def not_found(state, cid, seq):
+        return [type(e).__name__ + ":" + getattr(e, "reason", "") for e in
+                feed(state, [OrderNotFoundAtBroker(ts=seq, client_order_id=cid)], start=seq)]  # fmt: skip
+
+    # decided inside the session: over when that session closes
+    state, cid = request_at(1004, close=5000)
+    assert not_found(state, cid, 20) == ["OrderResubmitRequested:"]
+    feed(state, [SessionClosed(ts=5000, session="2030-01-01", calendar="X")], start=21)
+    assert not_found(state, cid, 22) == ["OrderIntentResolved:STALE_REQUEST"]
+    # decided at the very close (a daily bar): it lives through the next session, as at a broker
+    state, cid = request_at(5000, close=5000)
+    feed(state, [SessionClosed(ts=5000, session="2030-01-01", calendar="X"),
+                 SessionOpened(ts=6000, session="2030-01-02", close_ts=9000, calendar="X")], start=20)
+    assert not_found(state, cid, 22) == ["OrderResubmitRequested:"]
+    feed(state, [SessionClosed(ts=9000, session="2030-01-02", calendar="X")], start=23)
+    assert not_found(state, cid, 24) == ["OrderIntentResolved:STALE_REQUEST"]

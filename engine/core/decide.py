@@ -99,6 +99,11 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     )  # fmt: skip
     state.orders.apply_derived(intent, session)
     state.orders.apply_derived(request)
+    if cfg.time_in_force == "day":
+        # as brokers do: a day order lives until the first session close after it is sent; one sent
+        # at the very close (daily bars are stamped there) lives through the next session
+        at_close = state.session_close is not None and ts >= state.session_close
+        state.orders.orders[cid].day_expiry = state.sessions_closed + (2 if at_close else 1)
     return [decision, intent, request]
 
 

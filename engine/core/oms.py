@@ -52,11 +52,20 @@ def halt(state: CoreState, ev: Event, seq: int, code: str, detail: str) -> list[
     ]  # fmt: skip
 
 
+def violation(state: CoreState, ev: Event, seq: int, v: OrderViolation) -> list[Event]:
+    """A report that would make the books wrong: halt; already halted, a CRITICAL alert all the
+    same, so that no refused report goes unrecorded."""
+    if state.halted is None:
+        return halt(state, ev, seq, v.code, v.detail)
+    return [AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="INVARIANT_VIOLATION", subject="run",
+                        detail=f"{v.code}: {v.detail} (not applied; trading already halted: {state.halted})")]
+
+
 def on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
     try:
         order = apply_report(state.orders, state.positions, ev)
     except OrderViolation as v:
-        return halt(state, ev, seq, v.code, v.detail)
+        return violation(state, ev, seq, v)
     except ReportRefused as r:
         cid = r.order.client_order_id
         return [
@@ -111,8 +120,8 @@ def _on_not_found(state: CoreState, order: Order, ev: Event, seq: int) -> list[E
         skip = "KILL_SWITCH_ENGAGED"
     elif state.halted is not None:
         skip = "TRADING_HALTED"
-    elif order.time_in_force == "day" and order.session != (state.session or ""):
-        skip = "STALE_REQUEST"
+    elif order.day_expiry is not None and state.sessions_closed >= order.day_expiry:
+        skip = "STALE_REQUEST"  # the session the day order was for is over
     if skip is not None:
         return _resolve(state, order, ev, seq, "SKIPPED", skip, f"not at the broker after {order.attempts} attempt(s)")
     if order.attempts >= cfg.max_submit_attempts:
@@ -128,7 +137,7 @@ def on_cancel_answered(state: CoreState, ev: OrderCancelAnswered, seq: int) -> l
     try:
         state.orders.cancel_answered(ev)
     except OrderViolation as v:
-        return halt(state, ev, seq, v.code, v.detail)
+        return violation(state, ev, seq, v)
     return NO_EVENTS
 
 

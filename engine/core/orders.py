@@ -116,6 +116,7 @@ class Order:
     outcome: str | None = None  # the intent's outcome once resolved (SUBMITTED | SKIPPED | FAILED)
     rejected_snapshot: str | None = None  # last broker snapshot refused at the edge (dedupe key)
     cancel_state: str | None = None  # None, REQUESTED (journaled, not yet taken by the broker) or SENT
+    day_expiry: int | None = None  # day orders: the count of closed sessions at which the order is over
 
     @property
     def leaves_qty(self) -> int:

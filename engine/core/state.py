@@ -36,6 +36,8 @@ class CoreState:
     positions: PositionBook = field(default_factory=PositionBook)
     orders: OrderBook = field(default_factory=OrderBook)
     session: str | None = None
+    session_close: int | None = None  # scheduled close (ns) of the open session
+    sessions_closed: int = 0  # SessionClosed inputs folded so far (day orders expire by this count)
     kill_switch: bool = False
     halted: str | None = None  # halt reason code, once halted
     unadopted_mismatches: int = 0  # reconciliation mismatches not adopted since the last RunStarted

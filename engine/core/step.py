@@ -72,8 +72,10 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
         return state, oms.on_report(state, ev, seq)
     if t is SessionOpened:
         state.session = ev.session  # type: ignore[attr-defined]
+        state.session_close = ev.close_ts  # type: ignore[attr-defined]
     elif t is SessionClosed:
-        state.session = None
+        state.session, state.session_close = None, None
+        state.sessions_closed += 1
     elif t is RunStarted:
         assert isinstance(ev, RunStarted)
         state.run_id = ev.run_id

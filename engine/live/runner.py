@@ -6,13 +6,15 @@ perform the resubmissions the core asked for. Then one cycle per poll interval:
 
 1. read the broker clock (the time of every observation the shell journals);
 2. journal what the broker says about our open and unanswered orders;
-3. poll bars closed since the last journaled one and journal them with the session events around
-   them; the core's decisions derive submit requests;
-4. journal the session boundaries the clock has passed;
+3. journal the session boundaries the clock has passed (so lookups are decided in the broker's
+   session), then poll bars closed since the last journaled one and journal them with the session
+   events around them; the core's decisions derive submit and cancel requests;
+4. journal the session boundaries again;
 5. commit (write-ahead), then submit each request of the cycle and journal the answer, or
    ``OrderSubmitUncertain`` when there is none (the next cycle looks the order up), and send each
    cancel request the broker has not taken yet (``OrderCancelAnswered``);
-6. journal ``CycleCompleted`` (skipped for an idle cycle) and commit.
+6. journal ``CycleCompleted`` (skipped for an idle cycle; its broker counters cover the cycles
+   since the last one journaled) and commit.
 
 A broker error is counted by category and the cycle goes on with what it has; a cycle with errors
 backs off (doubling, up to 30 s) before the next. SIGINT / SIGTERM stop at the next input boundary:
@@ -34,6 +36,7 @@ from engine.alpaca.client import AlpacaBroker
 from engine.alpaca.errors import BrokerError
 from engine.config import EngineConfig, config_hash
 from engine.core.ids import content_id
+from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
 from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
@@ -106,6 +109,7 @@ class LiveRunner:
         self.cursor: SessionCursor | None = None
         self.cycle = 0
         self._stats = StreamStats()
+        self._last_stats = broker.stats()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -124,8 +128,9 @@ class LiveRunner:
         if clock is None:
             raise RunCancelled("stopped before the broker answered; nothing was journaled")
         self.ctx.now = clock.timestamp
+        self._load_sessions()  # an unknown calendar fails here, before anything is journaled
         self._start_segment()
-        self._load_sessions()
+        self._cross_sessions()  # the core knows the broker's session before any lookup is decided
         log.info("run %s: %s, journal %s, reconciling", self.run_id, self.where.description, self.journal)
         done = self._until_answered(lambda: reconcile(self.ctx, self.run_id))
         if done is None:
@@ -138,8 +143,7 @@ class LiveRunner:
             if self.max_cycles is not None and self.cycle >= self.max_cycles:
                 return "CYCLE_LIMIT"
             self.cycle += 1
-            tally = self._cycle(backoff)
-            backoff = min(MAX_BACKOFF, max(self.interval, 2 * backoff)) if tally.errors else 0.0
+            backoff = self._cycle(backoff)
             self._nap(self.interval + backoff)
         return "INTERRUPTED"
 
@@ -214,10 +218,10 @@ class LiveRunner:
 
     # --- one cycle -------------------------------------------------------------------------
 
-    def _cycle(self, backoff: float) -> Tally:
+    def _cycle(self, backoff: float) -> float:
+        """One poll cycle; returns the backoff to wait (beyond the interval) before the next."""
         ctx = self.ctx
         ctx.tally = tally = Tally()
-        before = ctx.broker.stats()
         try:
             clock = ctx.broker.clock()
         except BrokerError as error:
@@ -225,19 +229,27 @@ class LiveRunner:
         else:
             ctx.now = max(ctx.now, clock.timestamp)
             self._sessions_cover_now()
+            self._cross_sessions()
             try:
                 sync_orders(ctx, report_foreign=False)
             except BrokerError as error:
                 ctx.failed(error)
             self.crash.hit("cycle.reports")
             self._poll_bars()
-            assert self.cursor is not None
-            for ev in self.cursor.cross(ctx.now - self.grace_ns):
-                ctx.input(ev)
+            self._cross_sessions()
             self._perform()
-        self._summarize(tally, before, backoff)
+        backoff = min(MAX_BACKOFF, max(self.interval, 2 * backoff)) if tally.errors else 0.0
+        self._summarize(tally, backoff)
         ctx.flush()
-        return tally
+        return backoff
+
+    def _cross_sessions(self) -> None:
+        """Journal the session opens and closes the broker clock has passed (closes ``grace`` late).
+        Bars of a session closed this way that arrive later are journaled and seen by the strategy,
+        but the core does not trade on them (SESSION_CLOSED)."""
+        assert self.cursor is not None
+        for ev in self.cursor.cross(self.ctx.now - self.grace_ns):
+            self.ctx.input(ev)
 
     def _poll_bars(self) -> None:
         ctx, cursor = self.ctx, self.cursor
@@ -261,26 +273,31 @@ class LiveRunner:
         """Commit, then send every submit of the outbox and every cancel request not yet taken by
         the broker (write-ahead: both are journaled before the broker sees them)."""
         ctx = self.ctx
-        cancels = [o for o in ctx.engine.state.orders.with_status("ACCEPTED", "PARTIALLY_FILLED")
-                   if o.cancel_state == "REQUESTED"]  # fmt: skip
-        if not ctx.outbox and not cancels:
+        book = ctx.engine.state.orders
+
+        def cancels() -> list[Order]:
+            return [o for o in book.with_status("ACCEPTED", "PARTIALLY_FILLED") if o.cancel_state == "REQUESTED"]
+
+        if not ctx.outbox and not cancels():
             return
         ctx.flush()
         while ctx.outbox:
             cid, attempt = ctx.outbox.pop(0)
             submit(ctx, cid, attempt, self.crash)
-        for order in cancels:
-            if order.status in ("ACCEPTED", "PARTIALLY_FILLED") and order.cancel_state == "REQUESTED":
-                cancel(ctx, order, self.crash)
+        for order in cancels():  # after the submits: an order sent and then asked to cancel goes at once
+            cancel(ctx, order, self.crash)
 
-    def _summarize(self, tally: Tally, before: Any, backoff: float) -> None:
+    def _summarize(self, tally: Tally, backoff: float) -> None:
+        """Journal ``CycleCompleted`` unless the cycle was idle (nothing came in, nothing failed, no
+        429); broker counters cover every cycle since the last one journaled."""
         ctx = self.ctx
-        after = ctx.broker.stats()
+        before, after = self._last_stats, ctx.broker.stats()
         waited_ms = round((after.waited_seconds - before.waited_seconds) * 1000)
         lockouts = after.lockouts - before.lockouts
         errors = _delta(before.by_category, after.by_category)
-        if tally.idle and not waited_ms and not lockouts and not errors:
+        if tally.idle and not lockouts and not errors and not backoff:
             return
+        self._last_stats = after
         book = ctx.engine.state.orders
         summary = CycleCompleted(
             ts=ctx.now, run_id=self.run_id, cycle=self.cycle, bars=tally.bars, reports=tally.reports,
