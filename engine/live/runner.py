@@ -56,6 +56,7 @@ MAX_BACKOFF = 30.0
 SESSIONS_AHEAD = timedelta(days=400)
 SESSIONS_BEHIND = timedelta(days=10)
 SLICE = 0.05  # seconds: how often a sleep looks at the stop request
+CALLS_PER_CYCLE = 3  # clock, open orders, bars: the calls of a cycle without lookups or submits
 
 
 @dataclass
@@ -109,6 +110,11 @@ class LiveRunner:
         self.cursor: SessionCursor | None = None
         self.cycle = 0
         self._stats = StreamStats()
+        floor = CALLS_PER_CYCLE * 60 / cfg.broker.rate_limit_per_minute
+        if self.interval < floor:
+            log.warning("broker.poll_interval_seconds %s is below what rate_limit_per_minute %d allows for about %d "
+                        "calls a cycle (%.2f s): cycles will wait for tokens", cfg.broker.poll_interval_seconds,
+                        cfg.broker.rate_limit_per_minute, CALLS_PER_CYCLE, floor)  # fmt: skip
         self._last_stats = broker.stats()
 
     # --- lifecycle -------------------------------------------------------------------------
