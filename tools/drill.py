@@ -159,6 +159,7 @@ class Audit:
 def audit(journal: Path, venue: Venue) -> Audit:
     from engine.journal import JournalReader, unwrap
     from journal_schema.codec import decode_topic
+    from journal_schema.units import exact
     from projections import build
 
     result = Audit()
@@ -214,7 +215,8 @@ def audit(journal: Path, venue: Venue) -> Audit:
         "run_segments": types["RunStarted"], "clean_ends": types["RunEnded"], "alerts": types["AlertRaised"],
         "venue_accepted": sum(accepted.values()),
         "venue_duplicates_refused": sum(1 for row in log if row["event"] == "duplicate_refused"),
-        "venue_faults": venue.call("GET", "/venue/status")["faults"], "positions": {s: str(q) for s, q in mine.items()},
+        "venue_faults": venue.call("GET", "/venue/status")["faults"],
+        "positions": {s: exact(q) for s, q in mine.items()},
         "events": sum(types.values()), "replay": replay.stdout.strip(),
     }  # fmt: skip
     return result
