@@ -24,7 +24,7 @@ DecisionReason = Literal[
     "ALREADY_AT_TARGET",  # position (incl. open orders) already equals the target
     "KILL_SWITCH_ENGAGED",  # operator kill switch is on: no new orders
     "TRADING_HALTED",  # the core halted after an invariant violation
-    "SESSION_CLOSED",  # no session is open for the bar's symbol
+    "SESSION_CLOSED",  # no session is open, or the bar is of another session than the open one
     "OPPOSITE_ORDER_WORKING",  # (no longer produced) an order on the other side was working; nothing was sent
     "OPPOSITE_ORDER_CANCEL_REQUESTED",  # orders on the other side are working: canceled first, decided again after
 ]

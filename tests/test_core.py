@@ -248,3 +248,15 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
     assert not_found(state, cid, 22) == ["OrderResubmitRequested:"]
     feed(state, [SessionClosed(ts=9000, session="2030-01-02", calendar="X")], start=23)
     assert not_found(state, cid, 24) == ["OrderIntentResolved:STALE_REQUEST"]
+
+
+def test_a_bar_of_an_earlier_session_is_seen_but_never_traded_on():
+    """A live run catching up after a stop journals the sessions by the broker clock first, so the
+    bars it missed arrive while a later session is open: the strategy sees them, the core skips."""
+    state = CoreState()
+    feed(state, [run_started(CFG), SessionOpened(ts=5000, session="2030-01-02", close_ts=9000, calendar="X")])
+    out = feed(state, bars(UP_CROSS, t0=1000), start=10)  # bars of 1000..1004: before this session opened
+    (decision,) = [e for e in out if isinstance(e, DecisionMade)]
+    assert decision.reason_codes == ["SESSION_CLOSED"] and not any(isinstance(e, OrderSubmitRequested) for e in out)
+    out = feed(state, bars([5, 20], t0=6000), start=20)  # in the open session: traded as usual
+    assert [d.reason_codes for d in out if isinstance(d, DecisionMade)][-1] == ["SIGNAL_ACCEPTED"]

@@ -46,7 +46,7 @@ def backoff_seen(journal: Path) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def run(seconds: float, seed: int, workdir: Path, days: int = 120) -> tuple[Audit, dict[str, Any]]:
+def run(seconds: float, seed: int, workdir: Path, days: int = 60) -> tuple[Audit, dict[str, Any]]:
     bars = bar_file(workdir / "bars.csv", days=days)
     venue = Venue(workdir, bars, speed=86_400 / max(0.05, seconds / days), faults=VENUE_FAULTS, seed=seed,
                   hold=0.6, retry_after=1)  # fmt: skip

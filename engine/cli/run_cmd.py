@@ -88,6 +88,8 @@ def _live(args: argparse.Namespace, cfg: object, snapshot: dict[str, object]) ->
     assert isinstance(cfg, EngineConfig)
     if args.bars:
         raise UsageError("--bars is for historical runs; a paper or live run polls the broker for bars")
+    if args.venue_url and cfg.broker.kind != "venue":
+        raise UsageError(f"--venue-url is for --broker venue, not {cfg.broker.kind}")
     if args.cycles is not None and args.cycles < 1:
         raise UsageError("--cycles must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)

@@ -1,9 +1,10 @@
 """The decision policy: from a strategy's target to a decision, and an order when one is needed.
 
 ``order_qty = target_qty - position_qty - open_order_qty`` (all signed). The decision is SKIPPED
-with a reason when the kill switch is on, trading is halted, no session is open or the target is
-already met. When orders on the other side are working for the symbol, they are canceled first
-(``OrderCancelRequested``, write-ahead like a submit) and the target is kept as pending; once every
+with a reason when the kill switch is on, trading is halted, no session is open or the bar is not
+of the open session (SESSION_CLOSED), or the target is already met. When orders on the other side
+are working for the symbol, they are canceled first (``OrderCancelRequested``, write-ahead like a
+submit) and the target is kept as pending; once every
 order whose cancel was requested has ended (canceled, filled or expired), the same target is
 decided again, against the position it left. Otherwise the decision is ACCEPTED: an intent and
 its submit request for ``|order_qty|``. A new target for the symbol replaces a pending one, and
@@ -36,8 +37,9 @@ class Pending:
 
 
 def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, signal_id: str,
-           target: Target) -> list[Event]:
-    """Decide ``target`` for ``symbol`` now (a new signal, or a pending one whose cancels are done)."""
+           target: Target, *, in_session: bool | None = None) -> list[Event]:
+    """Decide ``target`` for ``symbol`` now (a new signal, or a pending one whose cancels are done).
+    ``in_session``: whether the signal's bar lies in the open session (default: a session is open)."""
     state.pending.pop(symbol, None)
     session = state.session or ""
     position = state.positions.qty(symbol)
@@ -49,7 +51,7 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         reasons = ["KILL_SWITCH_ENGAGED"]
     elif state.halted is not None:
         reasons = ["TRADING_HALTED"]
-    elif state.session is None:
+    elif state.session is None or in_session is False:
         reasons = ["SESSION_CLOSED"]
     elif order_qty == 0:
         reasons = ["ALREADY_AT_TARGET"]

@@ -36,6 +36,7 @@ class CoreState:
     positions: PositionBook = field(default_factory=PositionBook)
     orders: OrderBook = field(default_factory=OrderBook)
     session: str | None = None
+    session_open: int | None = None  # open (ns) of the open session
     session_close: int | None = None  # scheduled close (ns) of the open session
     sessions_closed: int = 0  # SessionClosed inputs folded so far (day orders expire by this count)
     kill_switch: bool = False

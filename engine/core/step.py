@@ -72,9 +72,9 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
         return state, oms.on_report(state, ev, seq)
     if t is SessionOpened:
         state.session = ev.session  # type: ignore[attr-defined]
-        state.session_close = ev.close_ts  # type: ignore[attr-defined]
+        state.session_open, state.session_close = ev.ts, ev.close_ts  # type: ignore[attr-defined]
     elif t is SessionClosed:
-        state.session, state.session_close = None, None
+        state.session, state.session_open, state.session_close = None, None, None
         state.sessions_closed += 1
     elif t is RunStarted:
         assert isinstance(ev, RunStarted)
@@ -122,7 +122,11 @@ def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
         session=state.session or "", direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
         features=target.features,
     )  # fmt: skip
-    return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target)]
+    # a bar of another session than the open one (a live run catching up after a stop) is seen by
+    # the strategy but never traded on
+    in_session = state.session_open is not None and state.session_close is not None and (
+        state.session_open < ts <= state.session_close)
+    return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target, in_session=in_session)]
 
 
 def _contract_problem(t: object) -> str:

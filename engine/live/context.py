@@ -26,6 +26,7 @@ from journal_schema.events import (
 )
 
 _REPORTS = frozenset(REPORT_TYPES)
+ANSWERS = frozenset({"BROKER_STATE", "ORDER_REJECTED"})
 
 
 @dataclass
@@ -76,7 +77,10 @@ class Context:
         return derived
 
     def failed(self, error: BrokerError) -> None:
-        self.tally.errors[error.category] += 1
+        """A broker call that failed; the broker's own answers (a duplicate id, a refused order, an
+        order that cannot be canceled) are not failures of the connection and cause no backoff."""
+        if error.category not in ANSWERS:
+            self.tally.errors[error.category] += 1
 
     def flush(self) -> None:
         """Commit everything staged: from here on the broker may see the requests."""
