@@ -11,8 +11,10 @@ before the broker is called (``submit.before``), after the broker accepted the o
 its answer is journaled (``submit.after``), the same around cancel requests (``cancel.before``,
 ``cancel.after``), or between the order reports and the bars of a cycle. The engine trades with
 limit orders good till canceled, so resting orders meet opposite signals and are canceled first.
-At the end the faults are turned off, the venue replays the rest of its file, a last clean engine
-run reconciles, and ``tools.drill.audit`` checks both sides. Exit 0 when every check passes.
+The first two starts are killed for sure at ``submit.before`` and ``submit.after`` (each runs until
+it gets there); the others at random. At the end the faults are turned off, the venue replays the
+rest of its file, a last clean engine run reconciles, and ``tools.drill.audit`` checks both sides.
+Exit 0 when every check passes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from typing import Any
 from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
 
 CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
+# the first starts die at these points for sure (the process runs until it gets there), the rest at random
+FORCED = ("submit.before", "submit.after")
+FORCED_WAIT = 60.0
 # limit orders 1.5% away from the close, good till canceled: many rest, so opposite signals cancel them
 ORDERS = '[orders]\ntype = "limit"\nlimit_offset_bps = -150\ntime_in_force = "gtc"\n'
 VENUE_FAULTS = {"accept_then_drop": 0.08, "accept_then_timeout": 0.04, "http_503": 0.03}
@@ -71,8 +76,10 @@ def run(cycles: int, seed: int, workdir: Path, days: int = 300) -> DrillReport:
     seen = 0
     try:
         for i in range(cycles):
-            proc = start_engine(config, journal, log, crashpoints=CRASHPOINTS, crash_seed=f"{seed}:{i}")
-            deadline = time.monotonic() + rng.uniform(0.8, 3.5)
+            forced = FORCED[i] if i < len(FORCED) else None  # each is hit for sure: wait for it
+            points = f"{forced}=1" if forced else CRASHPOINTS
+            proc = start_engine(config, journal, log, crashpoints=points, crash_seed=f"{seed}:{i}")
+            deadline = time.monotonic() + (FORCED_WAIT if forced else rng.uniform(0.8, 3.5))
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
             if proc.poll() is None:

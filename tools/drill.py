@@ -54,8 +54,8 @@ def engine_config(path: Path, port: int, *, timeout: float = 0.5, extra: str = "
     path.write_text(f"""[run]
 universe = ["AAPL", "MSFT"]
 [strategy]
-fast = 3
-slow = 8
+fast = 2
+slow = 4
 [broker]
 kind = "venue"
 venue_url = "http://127.0.0.1:{port}"

@@ -24,7 +24,7 @@ from typing import Any
 
 from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
 
-VENUE_FAULTS = {"http_429": 0.05, "http_500": 0.03, "http_503": 0.03, "timeout": 0.03, "accept_then_drop": 0.05}
+VENUE_FAULTS = {"http_429": 0.03, "http_500": 0.05, "http_503": 0.05, "timeout": 0.03, "accept_then_drop": 0.05}
 
 
 def backoff_seen(journal: Path) -> dict[str, int]:
@@ -46,7 +46,7 @@ def backoff_seen(journal: Path) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def run(seconds: float, seed: int, workdir: Path, days: int = 60) -> tuple[Audit, dict[str, Any]]:
+def run(seconds: float, seed: int, workdir: Path, days: int = 40) -> tuple[Audit, dict[str, Any]]:
     bars = bar_file(workdir / "bars.csv", days=days)
     venue = Venue(workdir, bars, speed=86_400 / max(0.05, seconds / days), faults=VENUE_FAULTS, seed=seed,
                   hold=0.6, retry_after=1)  # fmt: skip
