@@ -73,5 +73,5 @@ def test_live_only_flags_are_refused_on_a_historical_run(tmp_path, capsys):
     from engine.cli import main
 
     assert main(["run", "--venue-url", "http://127.0.0.1:1", "--journal", str(tmp_path / "j.db")]) == 2
-    assert "--venue-url are for --broker venue|alpaca runs" in capsys.readouterr().err
+    assert "--venue-url is for --broker venue, not sim" in capsys.readouterr().err
     assert not (tmp_path / "j.db").exists()

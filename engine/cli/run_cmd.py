@@ -59,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
         cfg, snapshot = load(args.config, overrides)
         if cfg.broker.kind != "sim":
             return _live(args, cfg, snapshot)
-        if args.confirm_live or args.cycles is not None or args.venue_url:
-            raise UsageError("--confirm-live, --cycles and --venue-url are for --broker venue|alpaca runs")
+        if args.confirm_live or args.cycles is not None:
+            raise UsageError("--confirm-live and --cycles are for --broker venue|alpaca runs")
+        if args.venue_url:
+            raise UsageError("--venue-url is for --broker venue, not sim")
         result = historical_run(cfg, snapshot, args.journal, bars=args.bars, batch=args.batch,
                                 replace=args.replace)
     except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
