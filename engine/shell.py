@@ -72,25 +72,23 @@ class Engine:
         if broker is not None:
             t = type(ev)
             if t is BarClosed:
-                for report in broker.on_bar(ev):  # type: ignore[arg-type]
-                    self._apply_sim(report)
+                self._apply_sim(broker.on_bar(ev))  # type: ignore[arg-type]
             elif t is SessionClosed:
-                for report in broker.on_session_closed(ev):  # type: ignore[arg-type]
-                    self._apply_sim(report)
-        self._apply_sim(ev)
+                self._apply_sim(broker.on_session_closed(ev))  # type: ignore[arg-type]
+        self._apply_sim([ev])
 
-    def _apply_sim(self, ev: Event) -> None:
-        derived = self.apply(ev)
+    def _apply_sim(self, inputs: list[Event]) -> None:
+        """Apply inputs; the in-process broker answers each submit and cancel request at once."""
         broker = self.broker
-        if broker is not None:
-            for d in derived:
+        for ev in inputs:
+            for d in self.apply(ev):
+                if broker is None:
+                    continue
                 t = type(d)
                 if t is OrderSubmitRequested:
-                    for report in broker.submit(d):  # type: ignore[arg-type]
-                        self._apply_sim(report)
+                    self._apply_sim(broker.submit(d))  # type: ignore[arg-type]
                 elif t is OrderCancelRequested:
-                    for report in broker.cancel(d):  # type: ignore[arg-type]
-                        self._apply_sim(report)
+                    self._apply_sim(broker.cancel(d))  # type: ignore[arg-type]
 
     def apply(self, ev: Event) -> list[Event]:
         """Step the core on one input and stage it with its derived events; returns them.

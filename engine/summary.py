@@ -73,10 +73,13 @@ def summary_text(r: RunResult) -> str:
     for label, key, note in totals:
         cents = fmt_fixed(to_fixed(d[key]), 2)
         lines.append(f"  {label:<17}{cents:>14}{note}")
-    if d["halted"]:
-        lines.append(f"  TRADING HALTED: {d['halted']}")
-    lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]
-    return "\n".join(lines)
+    return "\n".join(lines + _ending(d))
+
+
+def _ending(d: dict[str, Any]) -> list[str]:
+    """The last lines of both summaries: a halt, the journal and its digest."""
+    halted = [f"  TRADING HALTED: {d['halted']}"] if d["halted"] else []
+    return [*halted, f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]
 
 
 def live_summary_dict(r: LiveResult) -> dict[str, Any]:
@@ -112,7 +115,4 @@ def live_summary_text(r: LiveResult) -> str:
         "  positions        " + (", ".join(f"{s} {fmt_fixed(to_fixed(q), 0)}" for s, q in d["positions"].items())
                                  or "none"),
     ]
-    if d["halted"]:
-        lines.append(f"  TRADING HALTED: {d['halted']}")
-    lines += [f"  journal          {d['journal']} ({d['events']} events)", f"  digest           {d['digest']}"]
-    return "\n".join(lines)
+    return "\n".join(lines + _ending(d))

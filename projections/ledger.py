@@ -17,17 +17,17 @@ from engine.core.orders import REPORT_TYPES, OrderBook, OrderViolation, ReportRe
 from engine.core.positions import PositionBook
 from journal_schema.events import (
     BarClosed,
-    BrokerReportRejected,
     Event,
-    OrderCancelAnswered,
     OrderCancelRequested,
     OrderIntentCreated,
     OrderIntentResolved,
     OrderResubmitRequested,
     OrderSubmitRequested,
     PositionAdopted,
-    SessionClosed,
-    SessionOpened,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
+    OrderCancelAnswered,
 )
 
 _DERIVED_ORDER_EVENTS = (OrderIntentCreated, OrderSubmitRequested, OrderResubmitRequested, OrderCancelRequested,
@@ -50,7 +50,6 @@ class Ledger:
     last_close: dict[str, int] = field(default_factory=dict)  # symbol -> last BarClosed close
     anomalies: list[Anomaly] = field(default_factory=list)
     seq: int = 0  # last sequence number applied
-    session: str = ""  # the open session's label ("" when none), as the core tracks it
 
     def apply(self, seq: int, event: Event) -> None:
         self.seq = seq
@@ -58,13 +57,9 @@ class Ledger:
             self.last_close[event.symbol] = event.close
             self.positions.mark(event.symbol, event.close)
         elif isinstance(event, _DERIVED_ORDER_EVENTS):
-            self.orders.apply_derived(event, self.session)
+            self.orders.apply_derived(event)
         elif isinstance(event, REPORT_TYPES):
             self._report(seq, event)
-        elif isinstance(event, SessionOpened):
-            self.session = event.session
-        elif isinstance(event, SessionClosed):
-            self.session = ""
         elif isinstance(event, BrokerReportRejected):
             self.orders.note_edge_rejection(event)
         elif isinstance(event, PositionAdopted):

@@ -12,7 +12,6 @@ from journal_schema.events import (
     KillSwitchEngaged,
     KillSwitchReleased,
     OrderAccepted,
-    OrderCancelAnswered,
     OrderCanceled,
     OrderCancelRequested,
     OrderFilled,
@@ -21,6 +20,9 @@ from journal_schema.events import (
     OrderSubmitRequested,
     SessionOpened,
     TradingHalted,
+)
+from journal_schema.live_events import (
+    OrderCancelAnswered,
 )
 from tests.support import run_started
 
@@ -221,7 +223,8 @@ def test_step_is_deterministic_for_equal_states():
 
 
 def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
-    from journal_schema.events import OrderNotFoundAtBroker, SessionClosed
+    from journal_schema.events import SessionClosed
+    from journal_schema.live_events import OrderNotFoundAtBroker
 
     def request_at(ts_of_last_bar: int, close: int):
         state = CoreState()

@@ -24,7 +24,6 @@ from engine.core.orders import Order, OrderBook, OrderViolation, ReportRefused, 
 from engine.core.positions import PositionBook
 from engine.live.reports import reports_for, snapshot_key
 from journal_schema.events import (
-    BrokerReportRejected,
     Event,
     OrderAccepted,
     OrderCanceled,
@@ -35,6 +34,9 @@ from journal_schema.events import (
     OrderRejected,
     OrderReplaced,
     OrderSubmitRequested,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
     ReconciliationMismatch,
 )
 from journal_schema.units import div_round_half_even
@@ -75,7 +77,7 @@ def submitted(qty: int = 10 * S, side: str = "buy", order_type: str = "market", 
     book = OrderBook()
     common: dict[str, Any] = dict(client_order_id=CID, intent_id="intent-1", symbol=SYMBOL, side=side, qty=qty,
                                   order_type=order_type, limit_price=limit_price, time_in_force=tif)  # fmt: skip
-    book.apply_derived(OrderIntentCreated(ts=T0, cause_seq=1, decision_id="decision-1", **common), "2030-01-02")
+    book.apply_derived(OrderIntentCreated(ts=T0, cause_seq=1, decision_id="decision-1", **common))
     book.apply_derived(OrderSubmitRequested(ts=T0 + 1, cause_seq=2, **common))
     assert book.orders[CID].status == "SUBMIT_REQUESTED"
     return Books(book, PositionBook())

@@ -44,6 +44,10 @@ class Crash(BaseException):
     """Stands in for kill -9 at a point of the protocol."""
 
 
+def crash(*args: Any) -> None:
+    raise Crash
+
+
 @pytest.fixture(scope="module")
 def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bar_file(tmp_path_factory.mktemp("bars") / "bars.csv", days=60)
@@ -125,10 +129,6 @@ def test_a_run_trades_and_the_journal_matches_the_venue(venue: VenueServer, tmp_
 def test_crash_after_the_request_is_committed_resubmits_once(venue: VenueServer, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     journal = tmp_path / "j.db"
-
-    def crash(*args: Any) -> None:
-        raise Crash
-
     monkeypatch.setattr(live_runner, "submit", crash)
     with pytest.raises(Crash):
         run(venue, journal, 60)
@@ -397,10 +397,6 @@ def test_an_opposite_signal_cancels_the_resting_order_first_then_trades(venue: V
 def test_a_crash_after_the_cancel_request_is_committed_sends_it_on_restart(venue: VenueServer, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     journal = tmp_path / "j.db"
-
-    def crash(*args: Any) -> None:
-        raise Crash
-
     monkeypatch.setattr(live_runner, "cancel", crash)
     with pytest.raises(Crash):
         run(venue, journal, 60, tif="gtc", orders=RESTING)

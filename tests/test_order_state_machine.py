@@ -21,12 +21,14 @@ from journal_schema.events import (
     OrderExpired,
     OrderFilled,
     OrderIntentCreated,
-    OrderNotFoundAtBroker,
     OrderPartiallyFilled,
     OrderRejected,
     OrderReplaced,
-    OrderSubmitFailed,
     OrderSubmitRequested,
+)
+from journal_schema.live_events import (
+    OrderNotFoundAtBroker,
+    OrderSubmitFailed,
     OrderSubmitUncertain,
 )
 
@@ -81,7 +83,7 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.ts += 1
         common = dict(ts=self.ts, cause_seq=1, client_order_id=cid, intent_id=f"i-{cid}", symbol="AAA", side=side,
                       qty=qty * S, order_type="market", limit_price=None, time_in_force="day")  # fmt: skip
-        self.book.apply_derived(OrderIntentCreated(decision_id="d", **common), "2024-01-02")  # type: ignore[arg-type]
+        self.book.apply_derived(OrderIntentCreated(decision_id="d", **common))  # type: ignore[arg-type]
         assert self.book.orders[cid].status == "NEW"
         self.book.apply_derived(OrderSubmitRequested(**common))  # type: ignore[arg-type]
         self.status[cid], self.cum[cid], self.side[cid] = "SUBMIT_REQUESTED", 0, side

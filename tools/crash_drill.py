@@ -24,14 +24,13 @@ import json
 import random
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
+from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine, workdir_for
 
 CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
 # the first starts die at these points for sure (the process runs until it gets there), the rest at random
@@ -111,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=300, help="sessions of bars the venue replays")
     parser.add_argument("--workdir", type=Path, help="where to keep the venue db, journal and logs (default: temp)")
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="crash-drill-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir_for(args.workdir, "crash-drill-")
     report = run(args.cycles, args.seed, workdir, args.days)
     print(json.dumps({"workdir": str(workdir), **report.as_dict()}, indent=2))
     return 0 if report.audit.ok else 1

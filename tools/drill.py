@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -29,6 +30,13 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"APCA-API-KEY-ID": "drill-key", "APCA-API-SECRET-KEY": "drill-secret"}
 TERMINAL = {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "FAILED", "REPLACED"}
+
+
+def workdir_for(given: Path | None, prefix: str) -> Path:
+    """The drill's working directory: the one given, or a new temporary one."""
+    workdir = given or Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
 
 
 def bar_file(path: Path, symbols: tuple[str, ...] = ("AAPL", "MSFT"), days: int = 300) -> Path:

@@ -16,20 +16,19 @@ import argparse
 import json
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine
+from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine, workdir_for
 
 VENUE_FAULTS = {"http_429": 0.03, "http_500": 0.05, "http_503": 0.05, "timeout": 0.03, "accept_then_drop": 0.05}
 
 
 def backoff_seen(journal: Path) -> dict[str, int]:
     """Totals over the journal's CycleCompleted events."""
-    from journal_schema.events import CycleCompleted
+    from journal_schema.live_events import CycleCompleted
     from projections.fold import iter_events
 
     totals: Counter[str] = Counter()
@@ -82,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the venue's faults")
     parser.add_argument("--workdir", type=Path, help="where to keep the venue db, journal and logs (default: temp)")
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fault-drill-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir_for(args.workdir, "fault-drill-")
     result, figures = run(args.seconds, args.seed, workdir)
     print(json.dumps({"workdir": str(workdir), "ok": result.ok, "problems": result.problems, **result.figures,
                       **figures}, indent=2))  # fmt: skip

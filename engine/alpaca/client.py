@@ -144,7 +144,7 @@ class AlpacaBroker:
         *,
         sleep: Callable[[float], None] = time.sleep,
         read_retries: int = 2,
-        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),  # Retry-After HTTP-dates only
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),  # shell: Retry-After HTTP-dates only
     ) -> None:
         if read_retries < 0:
             raise ValueError("read_retries must be >= 0")

@@ -99,7 +99,7 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
         time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
     )  # fmt: skip
-    state.orders.apply_derived(intent, session)
+    state.orders.apply_derived(intent)
     state.orders.apply_derived(request)
     if cfg.time_in_force == "day":
         # as brokers do: a day order lives until the first session close after it is sent; one sent

@@ -19,21 +19,23 @@ from engine.core.orders import TERMINAL_STATUSES, Order, OrderViolation, ReportR
 from engine.core.state import CoreState
 from journal_schema.events import (
     AlertRaised,
-    BrokerReportRejected,
     Event,
-    OrderCancelAnswered,
     OrderIntentResolved,
-    OrderNotFoundAtBroker,
     OrderRejected,
     OrderReportRejected,
     OrderResubmitRequested,
-    OrderSubmitFailed,
-    OrderSubmitUncertain,
     PositionAdopted,
-    ReconciliationCompleted,
-    ReconciliationMismatch,
     TradingHalted,
     TradingResumed,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
+    OrderCancelAnswered,
+    OrderNotFoundAtBroker,
+    OrderSubmitFailed,
+    OrderSubmitUncertain,
+    ReconciliationCompleted,
+    ReconciliationMismatch,
 )
 
 NO_EVENTS: list[Event] = []

@@ -20,23 +20,25 @@ from typing import Literal, get_args
 
 from engine.core.positions import PositionBook
 from journal_schema.events import (
-    BrokerReportRejected,
     Event,
     OrderAccepted,
-    OrderCancelAnswered,
     OrderCanceled,
     OrderCancelRequested,
     OrderExpired,
     OrderFilled,
     OrderIntentCreated,
     OrderIntentResolved,
-    OrderNotFoundAtBroker,
     OrderPartiallyFilled,
     OrderRejected,
     OrderReplaced,
     OrderResubmitRequested,
-    OrderSubmitFailed,
     OrderSubmitRequested,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
+    OrderCancelAnswered,
+    OrderNotFoundAtBroker,
+    OrderSubmitFailed,
     OrderSubmitUncertain,
 )
 from journal_schema.units import div_round_half_even
@@ -102,7 +104,6 @@ class Order:
     order_type: str
     limit_price: int | None
     time_in_force: str
-    session: str  # the session the intent was created in ("" outside one)
     requested_ts: int
     status: str = "NEW"
     broker_order_id: str | None = None
@@ -153,10 +154,10 @@ class OrderBook:
 
     # --- derived events (the core's own decisions, folded the same way everywhere) -------------
 
-    def apply_derived(self, ev: Event, session: str = "") -> None:
+    def apply_derived(self, ev: Event) -> None:
         t = type(ev)
         if t is OrderIntentCreated:
-            self._intent(ev, session)  # type: ignore[arg-type]
+            self._intent(ev)  # type: ignore[arg-type]
         elif t is OrderSubmitRequested:
             self._request(ev)  # type: ignore[arg-type]
         elif t is OrderResubmitRequested:
@@ -171,9 +172,9 @@ class OrderBook:
                 # the broker never took it: the engine skipped it (REJECTED) or it failed (FAILED)
                 self._end(order, "REJECTED" if ev.outcome == "SKIPPED" else "FAILED", ev.reason, ev.ts)
 
-    def _intent(self, ev: OrderIntentCreated, session: str) -> None:
+    def _intent(self, ev: OrderIntentCreated) -> None:
         order = Order(ev.client_order_id, ev.intent_id, ev.symbol, ev.side, ev.qty, ev.order_type,
-                      ev.limit_price, ev.time_in_force, session, ev.ts, last_ts=ev.ts)  # fmt: skip
+                      ev.limit_price, ev.time_in_force, ev.ts, last_ts=ev.ts)  # fmt: skip
         self.orders[ev.client_order_id] = order
         self.open_by_symbol.setdefault(ev.symbol, {})[ev.client_order_id] = order
 

@@ -18,18 +18,20 @@ from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
 from journal_schema.events import (
     BarClosed,
-    BrokerReportRejected,
     ConfigChanged,
     Event,
     KillSwitchEngaged,
     KillSwitchReleased,
-    OrderCancelAnswered,
-    ReconciliationCompleted,
-    ReconciliationMismatch,
     RunStarted,
     SessionClosed,
     SessionOpened,
     SignalGenerated,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
+    OrderCancelAnswered,
+    ReconciliationCompleted,
+    ReconciliationMismatch,
 )
 
 NO_EVENTS = oms.NO_EVENTS

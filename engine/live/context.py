@@ -22,6 +22,8 @@ from journal_schema.events import (
     OrderReportRejected,
     OrderResubmitRequested,
     OrderSubmitRequested,
+)
+from journal_schema.live_events import (
     ReconciliationMismatch,
 )
 

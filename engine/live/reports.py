@@ -26,7 +26,6 @@ from engine.alpaca.model import BrokerOrder
 from engine.alpaca.status import UnknownBrokerStatus, meaning
 from engine.core.orders import TERMINAL_STATUSES, Order
 from journal_schema.events import (
-    BrokerReportRejected,
     Event,
     OrderAccepted,
     OrderCanceled,
@@ -35,6 +34,9 @@ from journal_schema.events import (
     OrderPartiallyFilled,
     OrderRejected,
     OrderReplaced,
+)
+from journal_schema.live_events import (
+    BrokerReportRejected,
     ReconciliationMismatch,
 )
 from journal_schema.units import div_round_half_even, exact

@@ -49,7 +49,8 @@ from engine.runner import RunCancelled, StopRequest
 from engine.shell import Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
-from journal_schema.events import CycleCompleted, Event, RunEnded, RunStarted, SessionClosed, SessionOpened
+from journal_schema.events import Event, RunEnded, RunStarted, SessionClosed, SessionOpened
+from journal_schema.live_events import CycleCompleted
 
 log = logging.getLogger("engine.live")
 MAX_BACKOFF = 30.0

@@ -30,10 +30,12 @@ from engine.live.context import Context
 from engine.live.crashpoints import CrashPoints
 from engine.live.reports import reports_for
 from journal_schema.events import (
-    OrderCancelAnswered,
     OrderRejected,
-    OrderSubmitFailed,
     OrderSubmitRequested,
+)
+from journal_schema.live_events import (
+    OrderCancelAnswered,
+    OrderSubmitFailed,
     OrderSubmitUncertain,
 )
 

@@ -23,7 +23,7 @@ from engine.alpaca.model import BrokerOrder, BrokerPosition, UnparseableOrder
 from engine.core.orders import Order
 from engine.live.context import Context
 from engine.live.reports import RAW_LIMIT, reports_for, snapshot_key
-from journal_schema.events import (
+from journal_schema.live_events import (
     BrokerReportRejected,
     ForeignActivitySeen,
     OrderNotFoundAtBroker,
@@ -155,8 +155,6 @@ def _position_differences(ctx: Context, held: list[BrokerPosition]) -> tuple[lis
 def reconcile(ctx: Context, run_id: str) -> ReconciliationCompleted:
     """The start-up reconciliation. Raises BrokerError when the broker cannot be read completely
     (the caller retries: trading must not start on half a picture)."""
-    book = ctx.engine.state.orders
-    checked = len(book.with_status("SUBMIT_REQUESTED", "ACCEPTED", "PARTIALLY_FILLED"))
     orders = sync_orders(ctx, report_foreign=True)
     if orders.failed:
         raise BrokerError("TRANSIENT_NETWORK", "unexpected", f"{orders.failed} order lookup(s) failed")
@@ -177,7 +175,7 @@ def reconcile(ctx: Context, run_id: str) -> ReconciliationCompleted:
                 detail=f"{symbol}: journal {exact(mine)}, broker {exact(qty)}",
             ))  # fmt: skip
     done = ReconciliationCompleted(
-        ts=ctx.now, run_id=run_id, orders_checked=checked, orders_found=orders.found,
+        ts=ctx.now, run_id=run_id, orders_checked=orders.checked, orders_found=orders.found,
         orders_not_found=orders.not_found, positions_checked=len(set(ctx.universe) | {p for p, _ in
         ctx.engine.state.positions.traded()}), mismatches=len(differ), foreign=orders.foreign + foreign,
     )  # fmt: skip

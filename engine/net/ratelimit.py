@@ -105,4 +105,5 @@ def retry_after_seconds(value: str | None, now: datetime | None = None, default:
         return default
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    now = now or datetime.now(UTC)  # shell: an HTTP-date is wall-clock time by definition
+    return max(0.0, (when - now).total_seconds())
