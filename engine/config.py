@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_risk import RiskSection
 from engine.core.strategy import StrategyError, resolve_strategy
 from journal_schema.codec import canonical_json
 
@@ -144,6 +145,7 @@ class EngineConfig(_Section):
     paper: PaperSection = Field(default_factory=PaperSection)
     broker: BrokerSection = Field(default_factory=BrokerSection)
     oms: OmsSection = Field(default_factory=OmsSection)
+    risk: RiskSection = Field(default_factory=lambda: RiskSection.model_validate({}))
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import StreamStats, events, start_ts, universe_of
 from engine.feeds.table import BarTable, read_bar_file
 from engine.journal.store import JournalWriter
+from engine.operator import drain_inbox
 from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
@@ -68,6 +69,8 @@ class RunResult:
     end_reason: str
     halted: str | None
     positions: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)  # outcome -> count
+    held_back: dict[str, int] = field(default_factory=dict)  # reason of decisions not accepted -> count
 
 
 def _sessions_for(table: BarTable, calendar: str) -> Sessions:
@@ -121,12 +124,15 @@ def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, ba
             dataset=table.source if bars is None else Path(table.source).name, universe=universe,
             seed=cfg.run.seed, mode=cfg.run.mode,
         ))
-        for ev in events(table, sessions, universe, stats, clock=t0):
+        for n, ev in enumerate(events(table, sessions, universe, stats, clock=t0), 1):
             engine.feed(ev)
             last_ts = ev.ts
+            if n % DEFAULT_BATCH == 0:
+                drain_inbox(engine, last_ts)  # operator commands (engine kill / resume / approve)
             if stop.requested and type(ev) in (BarClosed, BarRejected):  # counted rows == journaled rows
                 reason = "INTERRUPTED"
                 break
+        drain_inbox(engine, last_ts)  # before the end reason: a resume lifts a halt
         if reason == "END_OF_DATA" and engine.state.halted:
             reason = "HALTED"
     except BaseException:
@@ -144,5 +150,6 @@ def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, ba
         journal=str(journal), run_id=run_id, dataset=table.source, stats=stats,
         counts=dict(engine.counts), last_seq=engine.writer.last_seq,
         digest=engine.writer.last_hash.hex(), end_reason=reason, halted=engine.state.halted,
-        positions=positions,
+        positions=positions, decisions=dict(sorted(engine.state.risk.decisions.items())),
+        held_back=dict(sorted(engine.state.risk.held_back.items())),
     )

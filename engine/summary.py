@@ -29,7 +29,9 @@ def summary_dict(r: RunResult) -> dict[str, Any]:
         "bars_rejected": r.stats.bars_rejected,
         "rejections_by_code": dict(sorted(r.stats.rejected.items())),
         "signals": c.get("SignalGenerated", 0),
-        "decisions_skipped": c.get("DecisionMade", 0) - c.get("OrderIntentCreated", 0),
+        "decisions": r.decisions,
+        "held_back_by_reason": r.held_back,
+        "orders_blocked": c.get("OrderBlocked", 0),
         "orders": c.get("OrderSubmitRequested", 0),
         "orders_rejected": c.get("OrderRejected", 0),
         "orders_expired": c.get("OrderExpired", 0),
@@ -55,7 +57,12 @@ def summary_text(r: RunResult) -> str:
     ]
     lines += [f"    {code:<28}{n:>6}" for code, n in d["rejections_by_code"].items()]
     lines += [
-        f"  signals          {d['signals']:>10}   (skipped decisions: {d['decisions_skipped']})",
+        f"  signals          {d['signals']:>10}",
+        "  decisions        " + ", ".join(f"{k.lower()} {n}" for k, n in d["decisions"].items()),
+    ]
+    lines += [f"    {code:<28}{n:>6}" for code, n in d["held_back_by_reason"].items()]
+    lines += [
+        f"  orders blocked   {d['orders_blocked']:>10}   (pre-trade checks)",
         f"  orders           {d['orders']:>10}   (rejected {d['orders_rejected']}, expired {d['orders_expired']}, "
         f"canceled {d['orders_canceled']})",
         f"  fills            {d['fills']:>10}",

@@ -14,6 +14,7 @@ from journal_schema.codec import canonical_json, decode, decode_topic, encode
 from journal_schema.events import *  # noqa: F403
 from journal_schema.events import Event
 from journal_schema.live_events import *  # noqa: F403
+from journal_schema.risk_events import *  # noqa: F403
 
 __all__ = [
     "ALL_TYPES",

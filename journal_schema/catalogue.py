@@ -50,6 +50,18 @@ from journal_schema.live_events import (
     ReconciliationCompleted,
     ReconciliationMismatch,
 )
+from journal_schema.risk_events import (
+    CircuitClosed,
+    CircuitOpened,
+    OrderBlocked,
+    Quarantined,
+    QuarantineLifted,
+    ReviewApproved,
+    ReviewResolved,
+    SessionSummarized,
+    ShellErrorReported,
+    TradingReduced,
+)
 
 # Inputs are facts from outside the core, journaled by the shell before the core sees them.
 INPUT_TYPES: tuple[type[Event], ...] = (
@@ -78,6 +90,10 @@ INPUT_TYPES: tuple[type[Event], ...] = (
     ReconciliationCompleted,
     CycleCompleted,
     OrderCancelAnswered,
+    ReviewApproved,
+    CircuitOpened,
+    CircuitClosed,
+    ShellErrorReported,
 )
 # Derived events are the core's decisions; replay re-derives and compares them.
 DERIVED_TYPES: tuple[type[Event], ...] = (
@@ -93,6 +109,12 @@ DERIVED_TYPES: tuple[type[Event], ...] = (
     TradingHalted,
     TradingResumed,
     AlertRaised,
+    OrderBlocked,
+    ReviewResolved,
+    TradingReduced,
+    Quarantined,
+    QuarantineLifted,
+    SessionSummarized,
 )
 ALL_TYPES: tuple[type[Event], ...] = INPUT_TYPES + DERIVED_TYPES
 
@@ -110,6 +132,27 @@ def topic_of(event_type: type[Event]) -> str:
 
 TOPICS: dict[type[Event], str] = {t: topic_of(t) for t in ALL_TYPES}
 TOPIC_TO_TYPE: dict[str, type[Event]] = {v: k for k, v in TOPICS.items()}
+
+
+def _decision_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """DecisionMade v1 had no gate: what it accepted was approved in full, at no expiry, no context."""
+    return {**d, "approved_qty": d["order_qty"] if d["outcome"] == "ACCEPTED" else 0, "expires_ts": None,
+            "context": None}
+
+
+def _same(d: dict[str, Any]) -> dict[str, Any]:
+    """An additive change: the new fields have defaults, the old record reads as it is."""
+    return d
+
+
+# Upcasters: stored topic of an older version -> (current type, payload dict -> current payload dict).
+UPCASTERS: dict[str, tuple[type[Event], Any]] = {
+    "KillSwitchEngaged.v1": (KillSwitchEngaged, _same),
+    "KillSwitchReleased.v1": (KillSwitchReleased, _same),
+    "BarClosed.v1": (BarClosed, _same),
+    "SignalGenerated.v1": (SignalGenerated, _same),
+    "DecisionMade.v1": (DecisionMade, _decision_v1),
+}
 
 
 def is_input(event: Event) -> bool:

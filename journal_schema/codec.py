@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from journal_schema.catalogue import TOPIC_TO_TYPE, AnyEvent
+from journal_schema.catalogue import TOPIC_TO_TYPE, UPCASTERS, AnyEvent
 from journal_schema.events import Event
 
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -37,10 +37,14 @@ def decode(payload: bytes | memoryview) -> Event:
 
 def decode_topic(topic: str, payload: bytes | memoryview) -> Event:
     """Decode a stored payload under its topic; the tag inside must agree with the topic."""
-    try:
-        t = TOPIC_TO_TYPE[topic]
-    except KeyError:
-        raise UnknownTopicError(f"unknown topic {topic!r} (no event type/version by that name)") from None
+    t = TOPIC_TO_TYPE.get(topic)
+    if t is None:
+        old = UPCASTERS.get(topic)
+        if old is None:
+            raise UnknownTopicError(f"unknown topic {topic!r} (no event type/version by that name)")
+        current, upcast = old
+        fields = upcast(msgspec.json.decode(payload))
+        return msgspec.convert(fields, current)
     event: Event = _type_decoders[t].decode(payload)
     return event
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
+from journal_schema.policy import PolicyContext
 from journal_schema.reasons import (
     AlertOnly,
     BarRejectReason,
@@ -83,17 +84,26 @@ class ConfigChanged(Event, frozen=True):
 
 
 class KillSwitchEngaged(Event, frozen=True):
-    """Operator kill switch on: every later decision is SKIPPED with KILL_SWITCH_ENGAGED."""
+    """Operator kill switch on (``engine kill``): every later decision is SKIPPED with
+    KILL_SWITCH_ENGAGED; with ``cancel_all`` every open order is canceled once. ``command_id``
+    names the operator command it carries out ("" when journaled without one). v2 added
+    ``cancel_all`` and ``command_id`` (a v1 record reads as ``False`` / "")."""
 
+    VERSION: ClassVar[int] = 2
     reason: str
     actor: str
+    cancel_all: bool = False
+    command_id: str = ""
 
 
 class KillSwitchReleased(Event, frozen=True):
-    """Operator kill switch off: decisions may create orders again."""
+    """Operator resume (``engine resume``): the kill switch is off, and a halt or a reduce-only state
+    is lifted (``TradingResumed(OPERATOR_RESUMED)``). v2 added ``command_id``."""
 
+    VERSION: ClassVar[int] = 2
     reason: str
     actor: str
+    command_id: str = ""
 
 
 # ---------------------------------------------------------------- market data (inputs)
@@ -112,15 +122,18 @@ class SessionClosed(Event, frozen=True):
     calendar: str
 
 
-class BarClosed(Event, frozen=True):
-    """An accepted bar. ``ts`` is the bar's close time."""
+class BarClosed(Event, frozen=True, omit_defaults=True):
+    """An accepted bar. ``ts`` is the bar's close time; ``received_ts`` when a live shell received
+    it (its data age is the difference), absent for historical data. v2 added ``received_ts``."""
 
+    VERSION: ClassVar[int] = 2
     symbol: str
     open: Fixed8
     high: Fixed8
     low: Fixed8
     close: Fixed8
     volume: Fixed8
+    received_ts: Nanos | None = None
 
 
 class RawBar(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
@@ -146,8 +159,10 @@ class BarRejected(Event, frozen=True):
 
 # ---------------------------------------------------------------- decisions (derived)
 class SignalGenerated(Event, frozen=True):
-    """The strategy wants ``target_qty`` (signed) in ``symbol``; ``features`` are its inputs (1e-8)."""
+    """The strategy wants ``target_qty`` (signed) in ``symbol``; ``features`` are its inputs (1e-8)
+    and ``confidence`` how sure it is (1e-8 units, 0 to 1). v2 added ``confidence`` (v1: 1)."""
 
+    VERSION: ClassVar[int] = 2
     cause_seq: Seq
     signal_id: str
     strategy: str
@@ -156,23 +171,34 @@ class SignalGenerated(Event, frozen=True):
     direction: Literal[-1, 0, 1]
     target_qty: Fixed8
     features: dict[str, int]
+    confidence: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 100_000_000
 
 
 class DecisionMade(Event, frozen=True):
     """Policy outcome for a signal, with reason codes and the config hash it was made under.
-    ``order_qty = target_qty - position_qty - open_order_qty`` (all signed)."""
+    ``order_qty = target_qty - position_qty - open_order_qty`` (all signed).
 
+    ``SKIPPED``: no order is needed or none may be sent now (kill switch, halt, at target, cancels
+    first). Otherwise the policy gate ran: ``REJECTED`` (a REJECT rule tripped), ``REVIEW`` (held
+    until ``engine approve`` or ``expires_ts``) or ``ACCEPTED`` for ``approved_qty`` (signed; less
+    than ``order_qty`` when a limit clipped it). ``context`` is what the gate saw. v2 added
+    ``approved_qty``, ``expires_ts`` and ``context`` and the outcomes REJECTED and REVIEW."""
+
+    VERSION: ClassVar[int] = 2
     cause_seq: Seq
     decision_id: str
     signal_id: str
     symbol: str
-    outcome: Literal["ACCEPTED", "SKIPPED"]
+    outcome: Literal["ACCEPTED", "SKIPPED", "REJECTED", "REVIEW"]
     reason_codes: list[DecisionReason]
     config_hash: Sha256Hex
     position_qty: Fixed8
     open_order_qty: Fixed8
     target_qty: Fixed8
     order_qty: Fixed8
+    approved_qty: Fixed8
+    expires_ts: Nanos | None
+    context: PolicyContext | None
 
 
 class OrderIntentCreated(Event, frozen=True):
@@ -225,7 +251,8 @@ class OrderCancelRequested(Event, frozen=True):
 
 class OrderIntentResolved(Event, frozen=True):
     """The one outcome of an intent: ``SUBMITTED`` (the broker has the order), ``SKIPPED`` (the
-    engine chose not to send it; ``reason`` says why) or ``FAILED`` (``reason`` is the error category)."""
+    engine chose not to send it; ``reason`` says why) or ``FAILED`` (``reason`` is the error category).
+    An order a pre-trade check stops never becomes an intent (``OrderBlocked``)."""
 
     cause_seq: Seq
     intent_id: str

@@ -27,10 +27,75 @@ DecisionReason = Literal[
     "SESSION_CLOSED",  # no session is open, or the bar is of another session than the open one
     "OPPOSITE_ORDER_WORKING",  # (no longer produced) an order on the other side was working; nothing was sent
     "OPPOSITE_ORDER_CANCEL_REQUESTED",  # orders on the other side are working: canceled first, decided again after
+    # --- policy gate rules (engine.core.risk.gate): each is REJECT or REVIEW by configuration
+    "STALE_DATA",  # the bar is older than risk.policy.max_data_age_seconds (live) or than one bar (replay)
+    "SYMBOL_NOT_ALLOWED",  # the symbol is not in risk.allowlist
+    "DAILY_DRAWDOWN_LIMIT",  # equity is down risk.policy.max_daily_drawdown_pct or more from the session's peak
+    "EVENT_BLACKOUT",  # a configured event blackout window covers the bar
+    "LOW_LIQUIDITY",  # liquidity score (average dollar volume x participation / order notional) below the minimum
+    "LOW_CONFIDENCE",  # the strategy's confidence is below risk.policy.min_confidence
+    "HIGH_CORRELATION",  # the symbol's returns correlate with the book's above risk.policy.max_correlation
+    # --- portfolio limits (engine.core.risk.portfolio)
+    "REDUCE_ONLY",  # trading is REDUCING and the order would add risk
+    "GROSS_EXPOSURE_LIMIT",  # no quantity of the order fits under the gross exposure cap
+    "NET_EXPOSURE_LIMIT",  # no quantity of the order fits under the net exposure cap
+    "SYMBOL_WEIGHT_LIMIT",  # no quantity of the order fits under the per-symbol weight cap
+    "CLIPPED_GROSS_EXPOSURE",  # approved for less than asked: the rest would break the gross exposure cap
+    "CLIPPED_NET_EXPOSURE",  # approved for less than asked: the rest would break the net exposure cap
+    "CLIPPED_SYMBOL_WEIGHT",  # approved for less than asked: the rest would break the per-symbol weight cap
+    "CLIPPED_TRADE_SIZE",  # approved for less than asked: risk.limits.max_trade_notional
+    # --- dependencies and quarantine
+    "CIRCUIT_OPEN_BROKER_SUBMIT",  # the broker submit breaker is open
+    "CIRCUIT_OPEN_BROKER_READS",  # the broker reads breaker is open
+    "CIRCUIT_OPEN_MARKET_DATA",  # the market data breaker is open
+    "CIRCUIT_OPEN_CALENDAR",  # the calendar breaker is open
+    "SYMBOL_QUARANTINED",  # the symbol is quarantined (see Quarantined)
+    "STRATEGY_QUARANTINED",  # the strategy is quarantined (see Quarantined)
+    "OPERATOR_APPROVED",  # an operator approved a decision held for REVIEW (engine approve)
+    "CANCEL_THROTTLED",  # the opposite orders' cancels would exceed risk.pretrade.max_cancels_per_window
+]
+
+Verdict = Literal["REJECT", "REVIEW"]  # what a tripped policy rule does (precedence REJECT > REVIEW > APPROVE)
+
+PreTradeBlock = Literal[
+    "ORDER_SIZE_BLOCK",  # order notional or shares above risk.pretrade.max_order_notional / max_order_shares
+    "PRICE_COLLAR_BLOCK",  # limit price (or last close, for market orders) outside the collar around the reference
+    "DUPLICATE_ORDER_BLOCK",  # same client_order_id, or same symbol, side, quantity and bar as an existing order
+    "RATE_THROTTLE_BLOCK",  # too many orders (global or per symbol) or cancels in the throttle window
+    "CANCEL_LOOP_BLOCK",  # the symbol was canceled and replaced too often in the loop-guard window
+]
+
+ReviewOutcome = Literal[
+    "APPROVED",  # an operator approved it before it expired: decided again, REVIEW rules waived
+    "EXPIRED",  # nobody approved it before its expiry
+    "SUPERSEDED",  # a newer signal for the symbol replaced it
+    "NOT_FOUND",  # an approval named a decision that is not waiting for review (unknown, decided or expired)
+]
+
+TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
+
+QuarantineScope = Literal["SYMBOL", "STRATEGY"]
+
+QuarantineReason = Literal[
+    "REJECT_RATE",  # too many broker rejections among the symbol's recent orders
+    "NEGATIVE_EXPECTANCY",  # the mean realized P&L after costs of recent closing fills is negative
+    "REPEATED_BREAKER_OPENS",  # dependency breakers opened too often in the window
+]
+
+Dependency = Literal["BROKER_SUBMIT", "BROKER_READS", "MARKET_DATA", "CALENDAR"]
+
+ErrorAction = Literal[
+    "RETRY",  # try again later (bounded for idempotent reads; submits go through the exactly-once lookup)
+    "SKIP_SYMBOL",  # drop this symbol's data or order for now, go on with the rest
+    "DISABLE_PROVIDER",  # open the dependency's breaker at once
+    "HALT_TRADING",  # journal the error; the core halts trading
 ]
 
 CancelReason = Literal[
     "OPPOSITE_SIGNAL",  # a new target needs the other side: the working order is canceled before a new one is sent
+    "KILL_SWITCH",  # engine kill --cancel-all: every open order is canceled once
+    "SESSION_END",  # risk.session.cancel_day_orders_at_close: day orders still open at the close
+    "START_CLEANUP",  # risk.session.cancel_leftovers_at_start: orders left open by an earlier run
 ]
 
 CancelResult = Literal[
@@ -51,11 +116,23 @@ HaltReason = Literal[
     "REPORT_AFTER_TERMINAL",  # (no longer produced: such a report is refused, see OrderReportRejected)
     "STRATEGY_CONTRACT_VIOLATION",  # the strategy returned something that is not a valid Target
     "RECONCILIATION_MISMATCH",  # the broker's books disagree with the journal and the config does not adopt them
-    "BROKER_AUTH_FAILED",  # the broker refused our credentials on a submit
+    "BROKER_AUTH_FAILED",  # the broker refused our credentials (a submit, or a read the shell reported)
+    "DAILY_LOSS_LIMIT",  # the session's loss reached risk.limits.max_daily_loss (action: HALTED or REDUCING)
+    "GROSS_EXPOSURE_LIMIT",  # gross exposure above its cap (prices moved): REDUCING until back under it
+    "NET_EXPOSURE_LIMIT",  # net exposure above its cap: REDUCING until back under it
+    "SYMBOL_WEIGHT_LIMIT",  # a symbol's weight above its cap: REDUCING until back under it
+    "CORE_INVARIANT_VIOLATION",  # the core met a state it must never be in (the detail names it)
+    "CORE_PROGRAMMING_ERROR",  # code inside the core (e.g. a strategy) raised; the detail names the exception
+    "SHELL_INVARIANT_VIOLATION",  # the shell reported an invariant violation (ShellErrorReported)
+    "SHELL_PROGRAMMING_ERROR",  # the shell reported a programming error (ShellErrorReported)
+    "UNKNOWN_ERROR",  # the shell reported an error it could not classify (ShellErrorReported)
 ]
 
 ResumeReason = Literal[
     "RECONCILED",  # a later start-up reconciliation found the books in agreement again
+    "OPERATOR_RESUMED",  # engine resume (KillSwitchReleased) lifted the halt or the reduce-only state
+    "LIMITS_CLEARED",  # the portfolio is back within the caps that put it in REDUCING
+    "NEW_SESSION",  # a session opened: the daily loss that put trading in REDUCING starts again from zero
 ]
 
 IntentSkipReason = Literal[
@@ -97,6 +174,12 @@ AlertOnly = Literal[
     "INVARIANT_VIOLATION",  # a report broke an order invariant while trading was already halted (not applied)
     "RECONCILIATION_MISMATCH",  # a reconciliation found the books in disagreement
     "ORDER_SUBMIT_FAILED",  # an intent ended FAILED
+    "KILL_SWITCH_ENGAGED",  # an operator engaged the kill switch
+    "PRE_TRADE_BLOCK",  # a pre-trade check blocked an intent (the code is in the detail)
+    "TRADING_REDUCED",  # a portfolio limit put trading in REDUCING (only risk-reducing orders pass)
+    "REVIEW_REQUIRED",  # a decision waits for engine approve (the decision id is the subject)
+    "QUARANTINED",  # a symbol or the strategy was quarantined
+    "CIRCUIT_OPEN",  # a dependency breaker opened
 ]
 
 ErrorCategory = Literal[
@@ -128,3 +211,6 @@ INTENT_SKIP_REASONS: tuple[str, ...] = get_args(IntentSkipReason)
 REPORT_REJECT_REASONS: tuple[str, ...] = get_args(ReportRejectReason)
 REPORT_REFUSALS: tuple[str, ...] = get_args(ReportRefusal)
 MISMATCH_KINDS: tuple[str, ...] = get_args(MismatchKind)
+PRE_TRADE_BLOCKS: tuple[str, ...] = get_args(PreTradeBlock)
+DEPENDENCIES: tuple[str, ...] = get_args(Dependency)
+ERROR_ACTIONS: tuple[str, ...] = get_args(ErrorAction)

@@ -24,7 +24,8 @@ def _from_info(info: msgspec.inspect.Type) -> st.SearchStrategy[Any]:
         return st.fixed_dictionaries(fields).map(lambda kw: info.cls(**kw))
     if isinstance(info, mi.IntType):
         lo = info.ge if info.ge is not None else -(2**63)
-        return st.integers(min_value=lo, max_value=2**63 - 1)
+        hi = info.le if info.le is not None else 2**63 - 1
+        return st.integers(min_value=lo, max_value=hi)
     if isinstance(info, mi.StrType):
         if info.pattern == "^[0-9a-f]{64}$":
             return st.text(_HEX, min_size=64, max_size=64)

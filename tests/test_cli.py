@@ -49,7 +49,7 @@ def test_default_run_summary_matches_the_projections(default_run):
         assert p["qty"] == format_exact(positions[sym].qty)
         assert p["realized"] == format_exact(positions[sym].realized)
     with sqlite3.connect(journal) as con:
-        signals = con.execute("SELECT count(*) FROM journal_events WHERE topic='SignalGenerated.v1'").fetchone()[0]
+        signals = con.execute("SELECT count(*) FROM journal_events WHERE topic='SignalGenerated.v2'").fetchone()[0]
     assert summary["signals"] == signals
 
 
@@ -95,7 +95,7 @@ def test_flipped_byte_is_named_by_verify_and_replay(default_run, tmp_path):
     with sqlite3.connect(journal) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
         (seq,) = dst.execute(
-            "SELECT rowid FROM journal_events WHERE topic='BarClosed.v1' ORDER BY rowid LIMIT 1 OFFSET 5000"
+            "SELECT rowid FROM journal_events WHERE topic='BarClosed.v2' ORDER BY rowid LIMIT 1 OFFSET 5000"
         ).fetchone()
     _flip_byte(copy, seq)
     v = engine("verify", str(copy))
@@ -123,7 +123,7 @@ def test_divergence_prints_both_events_and_a_field_diff(tmp_path):
     prev, changed = GENESIS, None
     for rowid, topic, state in rows:
         _, payload = unwrap(state)
-        if changed is None and topic == "SignalGenerated.v1":
+        if changed is None and topic == "SignalGenerated.v2":
             payload = payload.replace(b'"target_qty":1000000000', b'"target_qty":2000000000')
             changed = rowid
         prev = link(prev, rowid, topic.encode(), payload)
@@ -165,7 +165,7 @@ def test_bad_rows_are_counted_in_the_summary(tmp_path):
     (["run", "--config", "c.toml"], {"c.toml": "[strategy\n"}, "config c.toml is not valid TOML"),
     (["run", "--config", "c.toml"], {"c.toml": "[strategy]\nfastt = 3\n"},
      "strategy.fastt: Extra inputs are not permitted"),
-    (["run", "--config", "c.toml"], {"c.toml": "[risk]\nx = 1\n"}, "risk: Extra inputs are not permitted"),
+    (["run", "--config", "c.toml"], {"c.toml": "[risk]\nx = 1\n"}, "risk.x: Extra inputs are not permitted"),
     (["run", "--config", "c.toml"], {"c.toml": "[strategy]\nname = 'nope'\n"}, "unknown strategy 'nope'"),
     (["run", "--config", "c.toml"], {"c.toml": "[run]\ncalendar = 'NOPE'\n"}, "calendar 'NOPE'"),
     (["verify", "missing.db"], {}, "journal not found: missing.db"),
@@ -183,10 +183,10 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, args, files, message):
 
 
 def test_existing_journal_is_not_appended_to(default_run):
-    journal, _ = default_run
+    journal, summary = default_run
     out = engine("run", "--journal", str(journal))
     assert out.returncode == 2
-    assert "already holds 21474 events" in out.stderr
+    assert f"already holds {summary['events']} events" in out.stderr
 
 
 def test_help_lists_every_command():
@@ -217,7 +217,7 @@ def test_sigint_stops_at_an_input_boundary_and_journals_run_ended(tmp_path):
     assert ": INTERRUPTED" in out.splitlines()[0]
     with sqlite3.connect(journal) as con:
         (last_topic,) = con.execute("SELECT topic FROM journal_events ORDER BY rowid DESC LIMIT 1").fetchone()
-        (n,) = con.execute("SELECT count(*) FROM journal_events WHERE topic='BarClosed.v1'").fetchone()
+        (n,) = con.execute("SELECT count(*) FROM journal_events WHERE topic='BarClosed.v2'").fetchone()
     assert last_topic == "RunEnded.v1" and 0 < n < 200_000
     replay = engine("replay", "--from", str(journal))
     assert replay.returncode == 0, replay.stdout

@@ -38,7 +38,7 @@ def feed(state, events, start=1):
 
 
 def bars(closes, symbol="AAA", t0=1000):
-    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S, volume=S)
+    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S, volume=10**7 * S)
             for i, c in enumerate(closes)]
 
 
@@ -210,7 +210,7 @@ def test_bar_without_open_session_is_skipped_with_reason():
     state = CoreState()
     feed(state, [run_started(CFG)])
     out = feed(state, bars(UP_CROSS), start=10)
-    assert out[1].reason_codes == ["SESSION_CLOSED"]
+    assert (out[1].outcome, out[1].reason_codes) == ("REJECTED", ["SESSION_CLOSED"])
 
 
 def test_step_is_deterministic_for_equal_states():
@@ -231,7 +231,7 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
         feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=close, calendar="X")])
         closes = UP_CROSS
         evs = [BarClosed(ts=ts_of_last_bar - len(closes) + 1 + i, symbol="AAA", open=c * S, high=c * S + S,
-                         low=c * S - S // 2, close=c * S, volume=S) for i, c in enumerate(closes)]
+                         low=c * S - S // 2, close=c * S, volume=10**7 * S) for i, c in enumerate(closes)]
         (req,) = [e for e in feed(state, evs, start=10) if isinstance(e, OrderSubmitRequested)]
         return state, req.client_order_id
 

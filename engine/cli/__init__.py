@@ -1,6 +1,8 @@
-"""The ``engine`` command line. Each subcommand lives in its own module exposing
-``add_parser(subparsers)`` and ``run(args) -> int``. Exit codes: 0 success, 1 a check
-failed (divergence, tampering), 2 usage or input error (missing file, bad config)."""
+"""The ``engine`` command line. Each module of ``SUBCOMMANDS`` (``engine.cli.<name>_cmd``) exposes
+``add_parser(subparsers)``, which adds its subcommand (``operator_cmd`` adds kill, resume and
+approve), and ``run(args) -> int``. Exit codes: 0 success, 1 a check failed (divergence,
+tampering), 2 usage or input error (missing file, bad config), 3 an operator command queued for
+a running engine that has not journaled it yet."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("run", "replay", "verify", "query", "schema", "venue")
+SUBCOMMANDS = ("run", "replay", "verify", "query", "schema", "venue", "operator")  # operator: kill, resume, approve
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 

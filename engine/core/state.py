@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.core.orders import OrderBook
 from engine.core.positions import PositionBook
+from engine.core.risk.state import RiskState
 from engine.core.strategy import Strategy, StrategySpec, resolve_strategy
 
 
@@ -43,6 +44,8 @@ class CoreState:
     halted: str | None = None  # halt reason code, once halted
     unadopted_mismatches: int = 0  # reconciliation mismatches not adopted since the last RunStarted
     pending: dict[str, Any] = field(default_factory=dict)  # symbol -> decide.Pending: waits for cancels
+    risk: RiskState = field(default_factory=RiskState)
+    commands: set[str] = field(default_factory=set)  # operator command ids journaled (the inbox dedupes by them)
     run_id: str | None = None
     inputs: int = 0  # inputs folded so far
 

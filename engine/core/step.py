@@ -6,6 +6,7 @@ the input; derived events cite it as ``cause_seq``. Event time is the input's ``
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,9 @@ from engine.config import bps_to_centi
 from engine.core import oms
 from engine.core.decide import decide
 from engine.core.ids import content_id
-from engine.core.orders import REPORT_TYPES
+from engine.core.orders import REPORT_TYPES, OrderViolation
+from engine.core.risk import controls
+from engine.core.risk.params import RiskParams
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
 from journal_schema.events import (
@@ -22,6 +25,7 @@ from journal_schema.events import (
     Event,
     KillSwitchEngaged,
     KillSwitchReleased,
+    OrderIntentResolved,
     RunStarted,
     SessionClosed,
     SessionOpened,
@@ -33,6 +37,7 @@ from journal_schema.live_events import (
     ReconciliationCompleted,
     ReconciliationMismatch,
 )
+from journal_schema.risk_events import CircuitClosed, CircuitOpened, ReviewApproved, ShellErrorReported
 
 NO_EVENTS = oms.NO_EVENTS
 
@@ -63,33 +68,70 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
     if old is None or old.strategy_spec is not spec or old.strategy_params != params:
         state.strategies = {}  # new strategy or parameters: indicators warm up again
     state.config = new
+    risk = RiskParams.from_snapshot(config["risk"])
+    state.risk.params = risk
+    state.risk.market.liquidity_window = risk.liquidity_window
+    state.risk.market.correlation_window = risk.correlation_window
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
 def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
+    """One input. Code inside the core that raises (a strategy's bug, a broken invariant) halts
+    trading with a journaled reason instead of stopping the process: the input stays journaled, the
+    halt is derived from it, and replay derives the same halt. Paper runs too."""
+    try:
+        return _step(state, ev, seq)
+    except (AssertionError, CoreInvariantError, OrderViolation) as exc:
+        code = "CORE_INVARIANT_VIOLATION"
+        detail = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any other exception from core code is a programming error: halt
+        code = "CORE_PROGRAMMING_ERROR"
+        detail = f"{type(exc).__name__}: {exc}"
+    # object reprs carry memory addresses: never journal them (replay must derive the same bytes)
+    detail = _ADDRESS.sub("0x?", detail)[:400]
+    return state, oms.halt(state, ev, seq, code, f"while stepping {type(ev).__name__}: {detail}")
+
+
+def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
     state.inputs += 1
     t = type(ev)
     if t is BarClosed:
         return state, _on_bar(state, ev, seq)  # type: ignore[arg-type]
     if t in REPORT_TYPES:
-        return state, oms.on_report(state, ev, seq)
+        return state, _on_report(state, ev, seq)
     if t is SessionOpened:
-        state.session = ev.session  # type: ignore[attr-defined]
-        state.session_open, state.session_close = ev.ts, ev.close_ts  # type: ignore[attr-defined]
+        assert isinstance(ev, SessionOpened)
+        state.session = ev.session
+        state.session_open, state.session_close = ev.ts, ev.close_ts
+        return state, controls.on_session_opened(state, ev, seq) if state.config is not None else NO_EVENTS
     elif t is SessionClosed:
+        assert isinstance(ev, SessionClosed)
         state.session, state.session_open, state.session_close = None, None, None
         state.sessions_closed += 1
+        return state, controls.on_session_closed(state, ev, seq) if state.config is not None else NO_EVENTS
     elif t is RunStarted:
         assert isinstance(ev, RunStarted)
         state.run_id = ev.run_id
         state.unadopted_mismatches = 0
         configure(state, ev.config, ev.config_hash)
+        return state, controls.on_run_started(state, ev, seq)
     elif t is ConfigChanged:
         assert isinstance(ev, ConfigChanged)
         configure(state, ev.config, ev.config_hash)
     elif t is KillSwitchEngaged:
-        state.kill_switch = True
+        return state, controls.on_kill(state, ev, seq)  # type: ignore[arg-type]
     elif t is KillSwitchReleased:
-        state.kill_switch = False
+        return state, controls.on_release(state, ev, seq)  # type: ignore[arg-type]
+    elif t is ReviewApproved:
+        return state, controls.on_review_approved(state, ev, seq)  # type: ignore[arg-type]
+    elif t is CircuitOpened:
+        return state, controls.on_circuit_opened(state, ev, seq)  # type: ignore[arg-type]
+    elif t is CircuitClosed:
+        return state, controls.on_circuit_closed(state, ev, seq)  # type: ignore[arg-type]
+    elif t is ShellErrorReported:
+        return state, controls.on_shell_error(state, ev, seq)  # type: ignore[arg-type]
     elif t is BrokerReportRejected:
         return state, oms.on_edge_rejection(state, ev, seq)  # type: ignore[arg-type]
     elif t is ReconciliationMismatch:
@@ -101,19 +143,44 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
     return state, NO_EVENTS
 
 
+def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
+    """A broker report through the OMS, then the risk bookkeeping of what it changed."""
+    cid: str = ev.client_order_id  # type: ignore[attr-defined]
+    order = state.orders.orders.get(cid)
+    if order is None or state.config is None:
+        return oms.on_report(state, ev, seq)
+    realized = state.positions.get(order.symbol).realized
+    before, cum = order.outcome, order.cum_qty
+    out = oms.on_report(state, ev, seq)
+    tally = state.risk.tally
+    for d in out:
+        if type(d) is OrderIntentResolved:
+            tally.intents[d.outcome] += 1
+    fee = 0
+    if order.cum_qty != cum:
+        fee = ev.fee  # type: ignore[attr-defined]
+        tally.fills += 1
+        tally.fees += fee
+    first_ack = before is None and order.outcome == "SUBMITTED"
+    return [*out, *controls.after_report(state, order, ev, seq, realized, first_ack, fee)]
+
+
 def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     cfg = state.config
     if cfg is None:
         raise CoreInvariantError("BarClosed before RunStarted: the shell must journal RunStarted first")
     symbol = bar.symbol
     state.positions.mark(symbol, bar.close)
+    state.risk.market.on_bar(bar)
+    risk_events = controls.after_mark(state, bar, seq)
     target = state.strategy_for(symbol).on_bar(bar)
     if target is None:
-        return NO_EVENTS
+        return risk_events
     problem = _contract_problem(target)
     if problem:
-        return oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}")
-    return _signal(state, cfg, bar, seq, target)
+        return [*risk_events, *oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION",
+                                        f"{cfg.strategy_name} on {symbol}: {problem}")]  # fmt: skip
+    return [*risk_events, *_signal(state, cfg, bar, seq, target)]
 
 
 def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target: Target) -> list[Event]:
@@ -122,13 +189,15 @@ def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
     signal = SignalGenerated(
         ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
         session=state.session or "", direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
-        features=target.features,
+        features=target.features, confidence=target.confidence,
     )  # fmt: skip
     # a bar of another session than the open one (a live run catching up after a stop) is seen by
     # the strategy but never traded on
     in_session = state.session_open is not None and state.session_close is not None and (
         state.session_open < ts <= state.session_close)
-    return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target, in_session=in_session)]
+    assert state.risk.params is not None
+    age = state.risk.market.data_age(bar, state.risk.params.max_data_age_ns)
+    return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target, data_age=age, in_session=in_session)]
 
 
 def _contract_problem(t: object) -> str:
@@ -146,4 +215,6 @@ def _contract_problem(t: object) -> str:
         return "features must map str to int (1e-8 units)"
     if type(t.horizon) is not str:
         return "horizon must be a str"
+    if type(t.confidence) is not int or not 0 <= t.confidence <= 100_000_000:
+        return f"confidence {t.confidence!r} is not an int from 0 to 100000000 (1e-8 units)"
     return ""

@@ -180,13 +180,14 @@ class JournalWriter:
     """
 
     def __init__(self, path: str | Path, *, replace: bool = False) -> None:
-        """Open (or create) a journal for appending. ``replace`` deletes an existing journal
-        first, only after taking the writer lock, so a journal being written is never removed."""
+        """Open (or create) a journal for appending. ``replace`` deletes an existing journal and
+        its operator inbox (``<journal>.inbox``: commands queued for the old journal must not reach
+        the new one) first, only after taking the writer lock, so a journal being written is never removed."""
         self.path = Path(path)
         self._lock = WriterLock(self.path).acquire()
         try:
             if replace:
-                for suffix in ("", "-wal", "-shm"):
+                for suffix in ("", "-wal", "-shm", ".inbox", ".inbox-wal", ".inbox-shm"):
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             self._recorder = _open_recorder(self.path, create=True)
             with self._recorder.datastore.get_connection(commit=True) as conn:

@@ -45,6 +45,7 @@ from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget
 from engine.live.submit import cancel, submit
 from engine.live.sync import reconcile, sync_orders
+from engine.operator import InboxError, drain_inbox
 from engine.runner import RunCancelled, StopRequest
 from engine.shell import Engine
 from engine.version import code_version
@@ -138,6 +139,7 @@ class LiveRunner:
         self._load_sessions()  # an unknown calendar fails here, before anything is journaled
         self._start_segment()
         self._cross_sessions()  # the core knows the broker's session before any lookup is decided
+        self._drain_operator()
         log.info("run %s: %s, journal %s, reconciling", self.run_id, self.where.description, self.journal)
         done = self._until_answered(lambda: reconcile(self.ctx, self.run_id))
         if done is None:
@@ -233,8 +235,10 @@ class LiveRunner:
             clock = ctx.broker.clock()
         except BrokerError as error:
             ctx.failed(error)
+            self._drain_operator()  # a kill switch is journaled even while the broker does not answer
         else:
             ctx.now = max(ctx.now, clock.timestamp)
+            self._drain_operator()
             self._sessions_cover_now()
             self._cross_sessions()
             try:
@@ -249,6 +253,20 @@ class LiveRunner:
         self._summarize(tally, backoff)
         ctx.flush()
         return backoff
+
+    def _drain_operator(self) -> None:
+        """Journal the operator commands queued in ``<journal>.inbox`` (engine kill / resume / approve)
+        at the broker clock, through ``ctx.input`` so the cancels a cancel-all derives are sent by
+        this cycle's ``_perform``; each is committed before the inbox marks it. A broken inbox is
+        logged, not fatal: the run goes on (and the commands are given again, or by a signal)."""
+        try:
+            done = drain_inbox(self.engine, self.ctx.now, apply=self.ctx.input)
+        except InboxError as error:
+            log.error("operator inbox not drained: %s", error)
+            return
+        for cmd, seq in done:
+            log.info("operator %s (command %s, actor %s): journaled at seq %d", cmd.kind, cmd.command_id,
+                     cmd.actor, seq)  # fmt: skip
 
     def _cross_sessions(self) -> None:
         """Journal the session opens and closes the broker clock has passed (closes ``grace`` late).

@@ -1,0 +1,277 @@
+"""``engine kill`` / ``engine resume`` / ``engine approve``: operator commands, journaled as inputs.
+
+When no process writes the journal the command journals the input itself (after any command still
+queued in the inbox, so the journal keeps the order they were given in). When a run holds the
+journal's writer lock the command is queued in ``<journal>.inbox`` and the run journals it at its
+next input boundary; the command waits ``--wait`` seconds for that (``engine.operator``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.cli import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from engine.operator import Command, Inbox
+
+EXIT_QUEUED = 3
+POLL_SECONDS = 0.1
+DEFAULT_WAIT = 10.0
+
+EXIT_CODES = """\
+exit codes:
+  0  journaled (by this command, or by the running engine within --wait)
+  2  usage or input error (the journal does not exist or is not a journal, empty --reason)
+  3  queued: a running engine holds the journal and has not journaled the command within --wait;
+     it stays in <journal>.inbox and is journaled at the engine's next cycle (a live run that
+     stopped journals it when it starts again)"""
+
+WHERE = """\
+If no process writes the journal, the command journals the input itself (at the wall clock, never
+before the journal's last event). If a run holds the journal's writer lock, the command is queued
+in <journal>.inbox and the run journals it at its next input boundary (every cycle of a live run,
+every 4096 inputs of a historical run and before its RunEnded); the command waits --wait seconds
+for that and prints the journal sequence number."""
+
+KILL_HELP = f"""\
+Engage the kill switch: journal KillSwitchEngaged(reason, actor, cancel_all, command_id). From then
+on every decision is SKIPPED with reason KILL_SWITCH_ENGAGED (no new orders) until `engine resume`.
+With --cancel-all every open order is also canceled once (OrderCancelRequested with cancel reason
+KILL_SWITCH; a live run sends the cancels in the same cycle).
+
+{WHERE}"""
+
+RESUME_HELP = f"""\
+Release the kill switch: journal KillSwitchReleased(reason, actor, command_id). Decisions are made
+again; a halt or a reduce-only state is lifted too (TradingResumed with reason OPERATOR_RESUMED).
+
+{WHERE}"""
+
+APPROVE_HELP = f"""\
+Approve a decision the policy gate held for REVIEW (REVIEW_REQUIRED; the decision id is in its
+DecisionMade event and the REVIEW_REQUIRED alert): journal ReviewApproved(decision_id, actor, reason,
+command_id). The core answers with ReviewResolved, printed here: APPROVED (decided again with the
+REVIEW rules waived, reason OPERATOR_APPROVED), EXPIRED (nobody approved it before its expiry) or
+NOT_FOUND (no decision of that id is waiting for review).
+
+{WHERE}"""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``kill``, ``resume`` and ``approve`` (one module, three subcommands)."""
+    kill = _subparser(subparsers, "kill", "engage the kill switch (no new orders; --cancel-all cancels open ones)",
+                      KILL_HELP)  # fmt: skip
+    kill.add_argument("--reason", required=True, help="why (journaled with the command)")
+    kill.add_argument("--cancel-all", action="store_true",
+                      help="also cancel every open order once (cancel reason KILL_SWITCH)")  # fmt: skip
+    _common(kill)
+    kill.set_defaults(func=run, kind="KILL")
+
+    resume = _subparser(subparsers, "resume", "release the kill switch and lift a halt or reduce-only state",
+                        RESUME_HELP)  # fmt: skip
+    resume.add_argument("--reason", required=True, help="why (journaled with the command)")
+    _common(resume)
+    resume.set_defaults(func=run, kind="RESUME")
+
+    approve = _subparser(subparsers, "approve", "approve a decision held for REVIEW", APPROVE_HELP)
+    approve.add_argument("decision_id", metavar="DECISION_ID", help="the decision held for review")
+    approve.add_argument("--reason", default="", help="why (journaled with the command; optional)")
+    _common(approve)
+    approve.set_defaults(func=run, kind="APPROVE")
+
+
+def _subparser(subparsers: Any, name: str, help_: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_, description=description, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", required=True, metavar="PATH", help="the run's journal (journal.db)")
+    parser.add_argument("--actor", default=None, help="who gives the command (default: $USER@hostname)")
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"how long to wait for a running engine to journal it (default {DEFAULT_WAIT:g}; "
+                        "exit 3 if it has not)")  # fmt: skip
+
+
+def default_actor() -> str:
+    user = os.environ.get("USER")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import uuid
+
+    from engine.journal.lock import JournalLockedError
+    from engine.journal.store import JournalError, JournalReader
+    from engine.operator import Command, Inbox, InboxError
+
+    journal = Path(args.journal)
+    reason = str(args.reason)
+    decision_id = str(getattr(args, "decision_id", ""))
+    if args.kind != "APPROVE" and not reason.strip():
+        raise UsageError("--reason must not be empty")
+    if args.kind == "APPROVE" and not decision_id.strip():
+        raise UsageError("DECISION_ID must not be empty")
+    if math.isnan(args.wait) or args.wait < 0:
+        raise UsageError("--wait must be a number of seconds, 0 or more")
+    if not journal.exists():
+        raise UsageError(f"journal {journal} does not exist")
+    try:
+        JournalReader(journal).close()  # a journal, not any file (opening a writer would make it one)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    actor = args.actor if args.actor is not None else default_actor()
+    cmd = Command(command_id=uuid.uuid4().hex, kind=args.kind, reason=reason, actor=actor,
+                  cancel_all=bool(getattr(args, "cancel_all", False)), decision_id=decision_id)  # fmt: skip
+    try:
+        try:
+            seq = _journal_directly(journal, cmd)
+        except JournalLockedError:
+            with Inbox(journal) as inbox:
+                queued = _queue(journal, inbox, cmd, float(args.wait))
+            if queued is None:
+                return EXIT_QUEUED
+            cmd, seq = queued
+        else:
+            print(f"journaled {cmd.event_name} at seq {seq} (command {cmd.command_id})")
+        if cmd.kind == "APPROVE" and seq > 0:
+            _print_review(journal, seq)
+    except (JournalError, InboxError) as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
+
+
+def _journal_directly(journal: Path, cmd: Command) -> int:
+    """Open the journal as its writer (``JournalLockedError`` if a run holds it), journal what the
+    inbox still holds, then ``cmd``; returns the seq of ``cmd``."""
+    from engine.operator import drain_inbox, journal_command
+    from engine.shell import Engine
+
+    engine = Engine.open(journal)
+    try:
+        ts = max(time.time_ns(), _last_ts(journal))  # shell: wall clock, but the stream time never goes back
+        for earlier, seq in drain_inbox(engine, ts):
+            print(f"journaled {earlier.event_name} at seq {seq} (command {earlier.command_id}, queued earlier)")
+        return journal_command(engine, cmd, ts)
+    finally:
+        engine.close()
+
+
+def _queue(journal: Path, inbox: Inbox, cmd: Command, wait: float) -> tuple[Command, int] | None:
+    """Queue ``cmd`` for the running engine and wait for it to be journaled; returns the queued
+    command (with the inbox's id) and its seq, or None (exit 3) if it is still pending."""
+    from dataclasses import replace
+
+    from engine.journal.lock import JournalLockedError
+    from engine.operator import UNKNOWN_SEQ
+
+    pid = _holder_pid(journal)
+    command_id = inbox.put(cmd.kind, reason=cmd.reason, actor=cmd.actor, cancel_all=cmd.cancel_all,
+                           decision_id=cmd.decision_id)  # fmt: skip
+    cmd = replace(cmd, command_id=command_id)
+    holder = f"pid {pid} from the lock file" if pid is not None else "pid unknown: the lock file does not say"
+    deadline = time.monotonic() + wait
+    by_us = False
+    while True:
+        seq = inbox.status(command_id)
+        if seq is not None:
+            if by_us:
+                print(f"journaled {cmd.event_name} at seq {seq} (command {command_id}; the engine that held the "
+                      "journal has stopped)")  # fmt: skip
+            elif seq == UNKNOWN_SEQ:  # journaled, then the engine restarted before marking it
+                print(f"journaled {cmd.event_name} by the running engine ({holder}); its seq was not recorded "
+                      f"(command {command_id})")  # fmt: skip
+            else:
+                print(f"journaled {cmd.event_name} at seq {seq} by the running engine ({holder})")
+            return cmd, seq
+        expired = time.monotonic() >= deadline
+        if expired or _holder_pid(journal) is None:  # the writer may have gone: journal it ourselves
+            try:
+                _drain_directly(journal)
+            except JournalLockedError:
+                pass  # still (or again) written by a run
+            else:
+                by_us = True
+                continue  # the status now says where it went
+        if expired:
+            print(f"queued as command {command_id}: the running engine has not journaled it within {wait:g}s; "
+                  "it will when its next cycle runs")  # fmt: skip
+            return None
+        time.sleep(POLL_SECONDS)
+
+
+def _drain_directly(journal: Path) -> None:
+    """The writer went away: journal what its inbox holds as the writer (``JournalLockedError`` if
+    a run holds the journal again)."""
+    from engine.operator import drain_inbox
+    from engine.shell import Engine
+
+    engine = Engine.open(journal)
+    try:
+        drain_inbox(engine, max(time.time_ns(), _last_ts(journal)))
+    finally:
+        engine.close()
+
+
+def _holder_pid(journal: Path) -> int | None:
+    """The pid the writer lock file names (None when it names none: released, or not readable).
+    Only read: probing the flock could make a run that is starting fail to take it."""
+    import orjson
+
+    try:
+        info = orjson.loads(Path(f"{journal}.lock").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    pid = info.get("pid") if isinstance(info, dict) else None
+    return pid if isinstance(pid, int) else None
+
+
+def _last_ts(journal: Path) -> int:
+    """Event time of the journal's last record (0 for an empty journal)."""
+    from engine.journal.chain import unwrap
+    from engine.journal.store import JournalReader
+    from engine.journal.transcoder import TRANSCODER
+
+    with JournalReader(journal) as reader:
+        last = reader.last_seq()
+        for rec in reader.records(last, last) if last else ():
+            _, payload = unwrap(rec.state)
+            return int(TRANSCODER.decode_stored(rec.topic, payload).ts)
+    return 0
+
+
+def _print_review(journal: Path, seq: int) -> None:
+    """Print the ReviewResolved the core derived from the approval at ``seq`` (in its group: the
+    records after it up to the next input); nothing if there is none."""
+    from engine.journal.chain import unwrap
+    from engine.journal.store import JournalReader
+    from engine.journal.transcoder import TRANSCODER
+    from journal_schema.catalogue import INPUT_TYPE_SET
+    from journal_schema.risk_events import ReviewResolved
+
+    with JournalReader(journal) as reader:
+        for rec in reader.records(seq + 1):
+            _, payload = unwrap(rec.state)
+            ev = TRANSCODER.decode_stored(rec.topic, payload)
+            if type(ev) in INPUT_TYPE_SET:
+                return
+            if isinstance(ev, ReviewResolved) and ev.cause_seq == seq:
+                detail = f": {ev.detail}" if ev.detail else ""
+                print(f"review of decision {ev.decision_id}: {ev.outcome}{detail}")
+                return

@@ -1,0 +1,206 @@
+"""The operator inbox: commands for a running engine (``engine kill`` / ``resume`` / ``approve``).
+
+Only one process may write a journal, so an operator command cannot be journaled while a run
+holds the writer lock. The CLI puts it in a sidecar SQLite file, ``<journal>.inbox``, instead, and
+the writer journals it at its next input boundary (``drain``): every cycle of a live run, every
+``DEFAULT_BATCH`` inputs of a historical run and once before its ``RunEnded``.
+
+The journal is the truth, the inbox only bookkeeping. ``drain`` journals a command and commits the
+journal (write-ahead) before it marks the command in the inbox with the command's journal sequence.
+A crash between the two leaves the command pending although it is journaled; the core remembers
+the ids of the commands it was given (``CoreState.commands``, rebuilt by folding the journal), so
+the next drain marks it with ``UNKNOWN_SEQ`` instead of journaling it twice.
+
+The shell may use the wall clock here (``created_at``) and an external id (``command_id``, a
+uuid4): both are recorded as inputs, never computed by the core.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, get_args
+
+import orjson
+
+from engine.shell import Engine
+from journal_schema.events import Event, KillSwitchEngaged, KillSwitchReleased
+from journal_schema.risk_events import ReviewApproved
+
+Kind = Literal["KILL", "RESUME", "APPROVE"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+UNKNOWN_SEQ = -1  # marked for a command found already journaled (a crash came between journal and mark)
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS commands (
+    rowid INTEGER PRIMARY KEY,
+    command_id TEXT UNIQUE NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('KILL', 'RESUME', 'APPROVE')),
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    journaled_seq INTEGER
+)
+"""
+
+
+class InboxError(RuntimeError):
+    """The inbox cannot be read or written as asked."""
+
+
+def inbox_path(journal_path: str | Path) -> Path:
+    """``<journal>.inbox``, next to the journal (like its ``.lock``)."""
+    return Path(f"{journal_path}.inbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One operator command as queued. ``event`` is the journal input that carries it out."""
+
+    command_id: str
+    kind: Kind
+    reason: str = ""
+    actor: str = ""
+    cancel_all: bool = False  # KILL only
+    decision_id: str = ""  # APPROVE only
+    created_at: str = ""
+
+    def event(self, ts: int) -> Event:
+        """The input at event time ``ts``: KillSwitchEngaged, KillSwitchReleased or ReviewApproved."""
+        if self.kind == "KILL":
+            return KillSwitchEngaged(ts=ts, reason=self.reason, actor=self.actor, cancel_all=self.cancel_all,
+                                     command_id=self.command_id)  # fmt: skip
+        if self.kind == "RESUME":
+            return KillSwitchReleased(ts=ts, reason=self.reason, actor=self.actor, command_id=self.command_id)
+        return ReviewApproved(ts=ts, decision_id=self.decision_id, actor=self.actor, reason=self.reason,
+                              command_id=self.command_id)  # fmt: skip
+
+    @property
+    def event_name(self) -> str:
+        return {"KILL": "KillSwitchEngaged", "RESUME": "KillSwitchReleased", "APPROVE": "ReviewApproved"}[self.kind]
+
+
+class Inbox:
+    """The ``<journal>.inbox`` SQLite file (WAL, so the CLI's inserts and the writer's reads and
+    marks do not block each other; a busy file is waited for up to 5 s). Created on open."""
+
+    def __init__(self, journal_path: str | Path) -> None:
+        self.path = inbox_path(journal_path)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise InboxError(f"cannot open the operator inbox {self.path}: {exc}") from None
+        try:
+            self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._con.execute("PRAGMA journal_mode = WAL")
+            self._con.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._con.close()
+            raise InboxError(f"{self.path} is not a usable operator inbox: {exc}") from None
+
+    def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
+            decision_id: str = "") -> str:
+        """Queue a command; returns its new ``command_id``."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown command kind {kind!r}; expected one of {', '.join(KINDS)}")
+        command_id = uuid.uuid4().hex
+        payload = orjson.dumps({"reason": reason, "actor": actor, "cancel_all": cancel_all,
+                                "decision_id": decision_id}).decode()  # fmt: skip
+        created_at = datetime.now(UTC).isoformat(timespec="microseconds")  # shell: wall clock is fine
+        self._execute("INSERT INTO commands (command_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+                      (command_id, kind, payload, created_at))  # fmt: skip
+        return command_id
+
+    def pending(self) -> list[Command]:
+        """Commands not journaled yet, in the order they were queued."""
+        rows = self._execute(
+            "SELECT command_id, kind, payload, created_at FROM commands WHERE journaled_seq IS NULL ORDER BY rowid"
+        ).fetchall()
+        return [_command(*row) for row in rows]
+
+    def mark(self, command_id: str, seq: int) -> None:
+        """Record that the command is journaled at ``seq`` (``UNKNOWN_SEQ`` when the seq is not known)."""
+        cur = self._execute("UPDATE commands SET journaled_seq = ? WHERE command_id = ?", (seq, command_id))
+        if cur.rowcount != 1:
+            raise KeyError(command_id)
+
+    def status(self, command_id: str) -> int | None:
+        """The journal seq the command was journaled at, or None while it is pending.
+        Raises ``KeyError`` for a command id the inbox does not hold."""
+        row = self._execute("SELECT journaled_seq FROM commands WHERE command_id = ?", (command_id,)).fetchone()
+        if row is None:
+            raise KeyError(command_id)
+        seq: int | None = row[0]
+        return seq
+
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._con.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise InboxError(f"operator inbox {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _command(command_id: str, kind: str, payload: str, created_at: str) -> Command:
+    try:
+        fields = orjson.loads(payload)
+        if kind not in KINDS or not isinstance(fields, dict):
+            raise TypeError(kind)
+        return Command(command_id=command_id, kind=kind, reason=str(fields.get("reason", "")),
+                       actor=str(fields.get("actor", "")), cancel_all=bool(fields.get("cancel_all", False)),
+                       decision_id=str(fields.get("decision_id", "")), created_at=created_at)  # fmt: skip
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise InboxError(f"operator command {command_id} has an unreadable payload: {exc}") from None
+
+
+# ---------------------------------------------------------------- journaling
+
+
+def journal_command(engine: Engine, cmd: Command, ts: int, apply: Callable[[Event], object] | None = None) -> int:
+    """Journal one command as an input at ``ts`` and commit; returns the input's seq (its derived
+    events follow it in the same group). ``apply`` is how the caller journals an input:
+    ``Engine.feed`` by default (a simulated broker answers the cancels a cancel-all derives), the
+    live runner's ``Context.input`` (its cycle sends them)."""
+    seq = engine.writer.last_seq + 1
+    (engine.feed if apply is None else apply)(cmd.event(ts))
+    engine.writer.flush()  # write-ahead: journaled and committed before the inbox is marked
+    return seq
+
+
+def drain(engine: Engine, inbox: Inbox, ts: int,
+          apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
+    """Journal every pending command in queue order at event time ``ts`` (not earlier than the
+    journal's last event: the caller's stream time), committing each before marking it. A command
+    whose id the core already knows (journaled before a crash, not marked) is marked
+    ``UNKNOWN_SEQ`` and not journaled again. Returns ``(command, seq)`` of what was journaled."""
+    done: list[tuple[Command, int]] = []
+    for cmd in inbox.pending():
+        if cmd.command_id in engine.state.commands:
+            inbox.mark(cmd.command_id, UNKNOWN_SEQ)
+            continue
+        seq = journal_command(engine, cmd, ts, apply)
+        inbox.mark(cmd.command_id, seq)
+        done.append((cmd, seq))
+    return done
+
+
+def drain_inbox(engine: Engine, ts: int, apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
+    """``drain`` the inbox of the engine's journal if there is one (no file is created when no
+    command was ever queued: a stat per call)."""
+    journal = engine.writer.path
+    if not inbox_path(journal).exists():
+        return []
+    with Inbox(journal) as inbox:
+        return drain(engine, inbox, ts, apply)
