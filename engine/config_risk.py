@@ -76,7 +76,8 @@ class LimitsTable(_Table):
     max_gross_exposure_pct: Decimal = Field(gt=0, le=1000, description="sum of |position value| / capital")
     max_net_exposure_pct: Decimal = Field(gt=0, le=1000, description="|sum of position values| / capital")
     max_symbol_weight_pct: Decimal = Field(gt=0, le=1000, description="|one symbol's value| / capital")
-    max_trade_notional: Decimal = Field(gt=0, description="larger orders are clipped to this notional, USD")
+    max_trade_notional: Decimal = Field(gt=0, description="the risk-increasing part of an order is clipped "
+                                        "to this notional, USD (exits are not)")
     max_daily_loss: Decimal = Field(gt=0, description="session loss in USD that trips DAILY_LOSS_LIMIT")
     on_daily_loss: Literal["HALTED", "REDUCING"] = Field(description="HALTED waits for engine resume; "
                                                          "REDUCING ends at the next session")

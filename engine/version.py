@@ -12,8 +12,8 @@ from importlib import metadata
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
-_SOURCES = ("journal_schema", "engine/core", "engine/broker", "engine/feeds", "engine/config.py", "engine/config_risk.py",
-            "engine/shell.py", "engine/runner.py", "engine/live", "engine/alpaca",
+_SOURCES = ("journal_schema", "engine/core", "engine/broker", "engine/feeds", "engine/config.py",
+            "engine/config_risk.py", "engine/shell.py", "engine/runner.py", "engine/live", "engine/alpaca",
             "engine/operator")
 
 

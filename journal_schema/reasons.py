@@ -40,6 +40,7 @@ DecisionReason = Literal[
     "GROSS_EXPOSURE_LIMIT",  # no quantity of the order fits under the gross exposure cap
     "NET_EXPOSURE_LIMIT",  # no quantity of the order fits under the net exposure cap
     "SYMBOL_WEIGHT_LIMIT",  # no quantity of the order fits under the per-symbol weight cap
+    "TRADE_SIZE_LIMIT",  # not one share fits under risk.limits.max_trade_notional
     "CLIPPED_GROSS_EXPOSURE",  # approved for less than asked: the rest would break the gross exposure cap
     "CLIPPED_NET_EXPOSURE",  # approved for less than asked: the rest would break the net exposure cap
     "CLIPPED_SYMBOL_WEIGHT",  # approved for less than asked: the rest would break the per-symbol weight cap

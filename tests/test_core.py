@@ -38,8 +38,8 @@ def feed(state, events, start=1):
 
 
 def bars(closes, symbol="AAA", t0=1000):
-    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S, volume=10**7 * S)
-            for i, c in enumerate(closes)]
+    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S,
+                      volume=10**7 * S) for i, c in enumerate(closes)]
 
 
 CFG = {"strategy": {"fast": 2, "slow": 3, "qty": 10}}

@@ -26,6 +26,7 @@ from engine.alpaca.errors import BrokerError
 from engine.config import resolve
 from engine.feeds.table import read_bar_file
 from engine.live import runner as live_runner
+from engine.live.breakers import SECOND_NS, BreakerRule, Breakers
 from engine.live.runner import LiveRunner
 from engine.live.setup import connect
 from engine.runner import StopRequest
@@ -72,15 +73,28 @@ def config(venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None =
     })  # fmt: skip
 
 
+NO_BREAKERS = Breakers(rules=(BreakerRule(10**6, SECOND_NS, SECOND_NS),))  # never opens
+
+
 def run(venue: VenueServer, journal: Path, cycles: int, *, patch: Any = None, tif: str = "day",
-        orders: dict[str, Any] | None = None, **oms: Any) -> LiveRunner:
-    """One runner segment of ``cycles`` cycles; the venue steps one bar between cycles."""
+        orders: dict[str, Any] | None = None, breakers: Breakers | None = None, between: Any = None,
+        **oms: Any) -> LiveRunner:
+    """One runner segment of ``cycles`` cycles; the venue steps one bar between cycles (and
+    ``between(runner)`` runs there)."""
     cfg, snap = config(venue, tif, orders, **oms)
     where, broker = connect(cfg)
     if patch is not None:
         patch(broker)
     runner = LiveRunner(cfg, snap, journal, where, broker, StopRequest(), cycles=cycles)
-    runner._nap = lambda seconds: venue.step()  # type: ignore[method-assign]
+    if breakers is not None:
+        runner.ctx.breakers = breakers
+
+    def nap(seconds: float) -> None:
+        venue.step()
+        if between is not None:
+            between(runner)
+
+    runner._nap = nap  # type: ignore[method-assign]
     runner.run()
     return runner
 
@@ -232,7 +246,7 @@ def test_a_day_order_the_broker_never_saw_is_skipped_once_its_session_is_over(ve
 
         broker.submit_order = submit_order
 
-    run(venue, journal, 30, patch=unreachable, max_submit_attempts=50)
+    run(venue, journal, 30, patch=unreachable, max_submit_attempts=50, breakers=NO_BREAKERS)
     resolved = events(journal, "OrderIntentResolved")
     assert resolved and {(e.outcome, e.reason) for e in resolved} == {("SKIPPED", "STALE_REQUEST")}  # type: ignore[attr-defined]
     assert {o.status for o in build(journal).orders} == {"REJECTED"}

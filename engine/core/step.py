@@ -83,15 +83,18 @@ def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]
     halt is derived from it, and replay derives the same halt. Paper runs too."""
     try:
         return _step(state, ev, seq)
-    except (AssertionError, CoreInvariantError, OrderViolation) as exc:
-        code = "CORE_INVARIANT_VIOLATION"
-        detail = f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # noqa: BLE001 - any other exception from core code is a programming error: halt
-        code = "CORE_PROGRAMMING_ERROR"
-        detail = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - every exception from core code is classified and halts
+        return state, _halt_on(state, ev, seq, exc)
+
+
+def _halt_on(state: CoreState, ev: Event, seq: int, exc: Exception) -> list[Event]:
+    """The halt for an exception raised by core code while stepping ``ev``: an assertion or a broken
+    invariant is CORE_INVARIANT_VIOLATION, anything else CORE_PROGRAMMING_ERROR."""
+    invariant = isinstance(exc, (AssertionError, CoreInvariantError, OrderViolation))
+    code = "CORE_INVARIANT_VIOLATION" if invariant else "CORE_PROGRAMMING_ERROR"
     # object reprs carry memory addresses: never journal them (replay must derive the same bytes)
-    detail = _ADDRESS.sub("0x?", detail)[:400]
-    return state, oms.halt(state, ev, seq, code, f"while stepping {type(ev).__name__}: {detail}")
+    detail = _ADDRESS.sub("0x?", f"{type(exc).__name__}: {exc}")[:400]
+    return oms.halt(state, ev, seq, code, f"while stepping {type(ev).__name__}: {detail}")
 
 
 def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
@@ -149,7 +152,7 @@ def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
     order = state.orders.orders.get(cid)
     if order is None or state.config is None:
         return oms.on_report(state, ev, seq)
-    realized = state.positions.get(order.symbol).realized
+    realized, qty = state.positions.get(order.symbol).realized, state.positions.qty(order.symbol)
     before, cum = order.outcome, order.cum_qty
     out = oms.on_report(state, ev, seq)
     tally = state.risk.tally
@@ -162,7 +165,7 @@ def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
         tally.fills += 1
         tally.fees += fee
     first_ack = before is None and order.outcome == "SUBMITTED"
-    return [*out, *controls.after_report(state, order, ev, seq, realized, first_ack, fee)]
+    return [*out, *controls.after_report(state, order, ev, seq, realized, first_ack, fee, qty)]
 
 
 def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
@@ -173,7 +176,10 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     state.positions.mark(symbol, bar.close)
     state.risk.market.on_bar(bar)
     risk_events = controls.after_mark(state, bar, seq)
-    target = state.strategy_for(symbol).on_bar(bar)
+    try:
+        target = state.strategy_for(symbol).on_bar(bar)
+    except Exception as exc:  # noqa: BLE001 - a strategy's bug halts; what was derived before it stays
+        return [*risk_events, *_halt_on(state, bar, seq, exc)]
     if target is None:
         return risk_events
     problem = _contract_problem(target)

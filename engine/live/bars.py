@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 import polars as pl
 
 from engine.alpaca.model import BrokerBar
@@ -87,7 +88,8 @@ def _iso(ns: int) -> str:
 def bar_events(bars: list[BrokerBar], timeframe: Timeframe, cursor: SessionCursor, universe: list[str],
                last_close: dict[str, int], now: int, stats: StreamStats) -> list[Event]:
     """Journal inputs for the bars of one poll that closed after ``last_close[symbol]`` and at or
-    before ``now``, with the session events between them. Updates ``last_close``."""
+    before ``now``, with the session events between them; each bar carries ``received_ts = now``
+    (its data age for the policy gate). Updates ``last_close``."""
     sessions = cursor.sessions
     rows: list[tuple[int, BrokerBar]] = []
     for b in bars:
@@ -102,7 +104,8 @@ def bar_events(bars: list[BrokerBar], timeframe: Timeframe, cursor: SessionCurso
         schema=list(COLUMNS), orient="row",
     )  # fmt: skip
     table = BarTable.from_text(text, "", "broker")
-    out = list(events(table, sessions, universe, stats, clock=rows[0][0], cursor=cursor))
+    out = [msgspec.structs.replace(e, received_ts=now) if type(e) is BarClosed else e
+           for e in events(table, sessions, universe, stats, clock=rows[0][0], cursor=cursor)]
     for ts, b in rows:
         last_close[b.symbol] = max(last_close.get(b.symbol, -1), ts)
     return out

@@ -178,8 +178,10 @@ class Breaker:
         return sum(1 for f in self._failures if now - f < rule.window_ns)
 
 
-def opened_event(o: Opened, ts: int) -> CircuitOpened:
-    """The journal event of a breaker that opened; ``ts`` is the event time the caller gives."""
+def opened_event(o: Opened, ts: int, until_ts: int | None = None) -> CircuitOpened:
+    """The journal event of a breaker that opened; ``ts`` is the event time the caller gives and
+    ``until_ts`` the end of the open period on that clock (default: the breaker's own ``until_ns``,
+    right when the breaker's clock is the event clock)."""
     return CircuitOpened(
         ts=ts,
         dependency=o.dependency,
@@ -187,7 +189,7 @@ def opened_event(o: Opened, ts: int) -> CircuitOpened:
         failures=o.failures,
         window_seconds=o.window_seconds,
         open_seconds=o.open_seconds,
-        until_ts=o.until_ns,
+        until_ts=o.until_ns if until_ts is None else until_ts,
         detail=o.detail,
     )
 

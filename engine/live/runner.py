@@ -45,13 +45,15 @@ from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget
 from engine.live.submit import cancel, submit
 from engine.live.sync import reconcile, sync_orders
+from engine.live.taxonomy import ACTIONS, classify, retry_read
 from engine.operator import InboxError, drain_inbox
-from engine.runner import RunCancelled, StopRequest
+from engine.runner import RunCancelled, RunError, StopRequest
 from engine.shell import Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
 from journal_schema.events import Event, RunEnded, RunStarted, SessionClosed, SessionOpened
 from journal_schema.live_events import CycleCompleted
+from journal_schema.reasons import Dependency
 
 log = logging.getLogger("engine.live")
 MAX_BACKOFF = 30.0
@@ -132,7 +134,7 @@ class LiveRunner:
         return self._result(reason)
 
     def _run(self) -> str:
-        clock = self._until_answered(self.ctx.broker.clock)
+        clock = self._until_answered(self.ctx.broker.clock, "CALENDAR")
         if clock is None:
             raise RunCancelled("stopped before the broker answered; nothing was journaled")
         self.ctx.now = clock.timestamp
@@ -141,7 +143,7 @@ class LiveRunner:
         self._cross_sessions()  # the core knows the broker's session before any lookup is decided
         self._drain_operator()
         log.info("run %s: %s, journal %s, reconciling", self.run_id, self.where.description, self.journal)
-        done = self._until_answered(lambda: reconcile(self.ctx, self.run_id))
+        done = self._until_answered(lambda: reconcile(self.ctx, self.run_id), "BROKER_READS")
         if done is None:
             return "INTERRUPTED"
         log.info("reconciled: %d open order(s) checked, %d not found, %d mismatch(es), %d foreign", done.orders_checked,
@@ -170,22 +172,33 @@ class LiveRunner:
             universe=list(cfg.run.universe), seed=cfg.run.seed, mode=cfg.run.mode,
         ))  # fmt: skip
         self.ctx.flush()
+        self.ctx.journaling = True
+        wall = self.ctx.wall_ns()
+        for dep, until in sorted(self.engine.state.risk.circuits.items()):  # breakers open when the run stopped
+            self.ctx.breakers.restore(dep, wall + max(0, until - self.ctx.now))  # type: ignore[arg-type]
         if self.resumed.origin is None:
             self.resumed.origin = self.ctx.now
 
-    def _until_answered(self, call: Callable[[], Any]) -> Any:
+    def _until_answered(self, call: Callable[[], Any], dep: Dependency) -> Any:
         """Retry a call the run cannot start without, with backoff, until it answers or a stop."""
         wait = self.interval
         while not self.stop.requested:
             try:
-                return call()
+                answer = call()
             except BrokerError as error:
-                self.ctx.failed(error)
+                self.ctx.failed(error, dep)
+                if ACTIONS[error.category] == "HALT_TRADING":  # credentials refused: waiting will not help
+                    self.ctx.flush()
+                    raise RunError(f"the broker refused the run ({error.category} {error.kind}: {error.detail}); "
+                                   "check the API keys and the account") from None
                 log.warning("broker not ready (%s %s: %s); again in %.1fs", error.category, error.kind,
                             error.detail, wait)  # fmt: skip
                 self.ctx.flush()
                 self._nap(wait)
                 wait = min(MAX_BACKOFF, 2 * wait)
+            else:
+                self.ctx.succeeded(dep)
+                return answer
         return None
 
     def _nap(self, seconds: float) -> None:
@@ -231,28 +244,52 @@ class LiveRunner:
         """One poll cycle; returns the backoff to wait (beyond the interval) before the next."""
         ctx = self.ctx
         ctx.tally = tally = Tally()
+        self._stage: Dependency = "CALENDAR"
         try:
-            clock = ctx.broker.clock()
-        except BrokerError as error:
-            ctx.failed(error)
-            self._drain_operator()  # a kill switch is journaled even while the broker does not answer
-        else:
-            ctx.now = max(ctx.now, clock.timestamp)
-            self._drain_operator()
-            self._sessions_cover_now()
-            self._cross_sessions()
-            try:
-                sync_orders(ctx, report_foreign=False)
-            except BrokerError as error:
-                ctx.failed(error)
-            self.crash.hit("cycle.reports")
-            self._poll_bars()
-            self._cross_sessions()
-            self._perform()
+            self._cycle_steps()
+        except Exception as exc:  # noqa: BLE001 - every shell exception is classified, journaled and acted on
+            c = classify(exc)
+            log.exception("cycle %d, %s stage: %s %s", self.cycle, self._stage, c.category, c.action)
+            tally.errors[c.category] += 1
+            ctx.fault(c, self._stage)
         backoff = min(MAX_BACKOFF, max(self.interval, 2 * backoff)) if tally.errors else 0.0
         self._summarize(tally, backoff)
         ctx.flush()
         return backoff
+
+    def _cycle_steps(self) -> None:
+        ctx = self.ctx
+        clock = None
+        if ctx.allow("CALENDAR"):
+            try:
+                clock = ctx.broker.clock()
+            except BrokerError as error:
+                ctx.failed(error, "CALENDAR")
+            else:
+                ctx.succeeded("CALENDAR")
+        if clock is None:
+            self._drain_operator()  # a kill switch is journaled even while the broker does not answer
+            return
+        ctx.now = max(ctx.now, clock.timestamp)
+        self._drain_operator()
+        self._sessions_cover_now()
+        self._cross_sessions()
+        self._stage = "BROKER_READS"
+        if ctx.allow("BROKER_READS"):
+            try:
+                sync_orders(ctx, report_foreign=False)
+            except BrokerError as error:
+                ctx.failed(error, "BROKER_READS")
+            else:
+                ctx.succeeded("BROKER_READS")
+        self.crash.hit("cycle.reports")
+        self._stage = "MARKET_DATA"
+        if ctx.allow("MARKET_DATA"):
+            self._poll_bars()
+        self._stage = "CALENDAR"
+        self._cross_sessions()
+        self._stage = "BROKER_SUBMIT"
+        self._perform()
 
     def _drain_operator(self) -> None:
         """Journal the operator commands queued in ``<journal>.inbox`` (engine kill / resume / approve)
@@ -282,11 +319,13 @@ class LiveRunner:
         last = self.resumed.last_close
         origin = self.resumed.origin if self.resumed.origin is not None else ctx.now
         start = min(query_start(last.get(s, origin), self.timeframe) for s in ctx.universe)
-        try:
-            bars = ctx.broker.bars(ctx.universe, self.timeframe.text, start)
+        try:  # an idempotent read: one bounded retry of a transient failure before the cycle goes on
+            bars = retry_read(lambda: ctx.broker.bars(ctx.universe, self.timeframe.text, start), attempts=2,
+                              sleep=self.sleep, base_delay=min(0.2, self.interval))  # fmt: skip
         except BrokerError as error:
-            ctx.failed(error)
+            ctx.failed(error, "MARKET_DATA")
             return
+        ctx.succeeded("MARKET_DATA")
         for s in ctx.universe:
             last.setdefault(s, origin)
         for ev in bar_events(bars, self.timeframe, cursor, ctx.universe, last, ctx.now, self._stats):
@@ -306,10 +345,12 @@ class LiveRunner:
         if not ctx.outbox and not cancels():
             return
         ctx.flush()
-        while ctx.outbox:
+        while ctx.outbox and ctx.allow("BROKER_SUBMIT"):  # an open breaker keeps the rest for later
             cid, attempt = ctx.outbox.pop(0)
             submit(ctx, cid, attempt, self.crash)
         for order in cancels():  # after the submits: an order sent and then asked to cancel goes at once
+            if not ctx.allow("BROKER_SUBMIT"):
+                break
             cancel(ctx, order, self.crash)
 
     def _summarize(self, tally: Tally, backoff: float) -> None:

@@ -60,9 +60,10 @@ def submit(ctx: Context, cid: str, attempt: int, crash: CrashPoints) -> None:
     try:
         snap = ctx.broker.submit_order(request_of(order))
     except BrokerError as error:
-        ctx.failed(error)
+        ctx.failed(error, "BROKER_SUBMIT")
         _failed(ctx, order, attempt, error)
         return
+    ctx.succeeded("BROKER_SUBMIT")
     crash.hit("submit.after")
     for ev in reports_for(order, snap):
         ctx.input(ev)
@@ -74,7 +75,7 @@ def _failed(ctx: Context, order: Order, attempt: int, error: BrokerError) -> Non
         try:
             snap = ctx.broker.order_by_client_id(cid)
         except BrokerError as lookup:
-            ctx.failed(lookup)
+            ctx.failed(lookup, "BROKER_READS")
             snap, error = None, lookup
         if snap is not None:
             for ev in reports_for(order, snap):
@@ -98,7 +99,7 @@ def cancel(ctx: Context, order: Order, crash: CrashPoints) -> None:
     try:
         ctx.broker.cancel_order(bid)
     except BrokerError as error:
-        ctx.failed(error)
+        ctx.failed(error, "BROKER_SUBMIT")
         if error.kind in ("not_cancelable", "not_found"):
             ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="NOT_CANCELABLE", category=None,
                                           detail=error.detail))  # fmt: skip
@@ -107,5 +108,6 @@ def cancel(ctx: Context, order: Order, crash: CrashPoints) -> None:
             ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="UNCERTAIN",
                                           category=error.category, detail=f"{error.kind}: {error.detail}"))  # fmt: skip
         return
+    ctx.succeeded("BROKER_SUBMIT")
     crash.hit("cancel.after")
     ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="ACCEPTED", category=None, detail=""))

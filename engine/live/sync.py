@@ -76,7 +76,7 @@ def _sync_one(ctx: Context, order: Order, snap: BrokerOrder | None, broken: Unpa
         try:
             snap = ctx.broker.order_by_client_id(cid)
         except BrokerError as error:
-            ctx.failed(error)
+            ctx.failed(error, "BROKER_READS")
             result.failed += 1
             if error.category == "PROVIDER_SCHEMA":
                 _unparseable(ctx, order, error.detail, error.detail)

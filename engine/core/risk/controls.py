@@ -66,21 +66,29 @@ def _resume_reducing(state: CoreState, ev: Event, seq: int, reason: str) -> list
 
 
 def after_mark(state: CoreState, ev: Event, seq: int) -> list[Event]:
-    """After a bar moved a mark (or a fill moved equity): review expiries, quarantine ends, the
-    session's peak equity, the daily loss limit and the exposure caps."""
+    """After a bar moved a mark: review expiries, quarantine ends, then the limits."""
+    return [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq), *check_limits(state, ev, seq)]
+
+
+def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
+    """After a mark or a fill moved equity: the session's peak equity, the daily loss limit (realized
+    and unrealized) and the exposure caps. A daily loss outranks an exposure breach as the reason
+    for REDUCING; only an exposure reason clears when the book is back under its caps."""
     risk, p = state.risk, _p(state)
-    out = [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq)]  # never extend NO_EVENTS
-    if not any(pos.qty for pos in state.positions.positions.values()) and risk.session_peak is not None:
-        return out
     eq = portfolio.equity(p, state.positions)
     if risk.session_peak is not None:
         risk.session_peak = max(risk.session_peak, eq)
+    out: list[Event] = []
     start = risk.session_start_equity
-    if start is not None and start - eq >= p.max_daily_loss:
+    loss = start is not None and start - eq >= p.max_daily_loss
+    if loss and start is not None:
         detail = (f"session loss {fmt_fixed(start - eq, 2)} reached max_daily_loss "
                   f"{fmt_fixed(p.max_daily_loss, 2)}")  # fmt: skip
         if p.on_daily_loss == "HALTED":
             out += oms.halt(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
+        elif risk.reducing in EXPOSURE_LIMITS:
+            risk.reducing = None  # the reason changes: journal it
+            out += reduce(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
         else:
             out += reduce(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
     found = portfolio.breach(p, state.positions)
@@ -204,8 +212,9 @@ def lift_quarantines(state: CoreState, ev: Event, seq: int) -> list[Event]:
 
 
 def after_report(state: CoreState, order: Order, ev: Event, seq: int, realized_before: int, first_ack: bool,
-                 fill_fee: int) -> list[Event]:
-    """Quarantine bookkeeping of one applied report: acknowledgement / rejection, closing fills."""
+                 fill_fee: int, qty_before: int) -> list[Event]:
+    """Quarantine bookkeeping of one applied report (acknowledgement / rejection, closing fills: a
+    fill that took the position towards flat, at a gain, a loss or even), then the limits after a fill."""
     p, q = _p(state), state.risk.quarantine
     out: list[Event] = []
     symbol = order.symbol
@@ -214,13 +223,17 @@ def after_report(state: CoreState, order: Order, ev: Event, seq: int, realized_b
         if metrics is not None and not q.active("SYMBOL", symbol):
             out += _quarantine(state, ev, seq, "SYMBOL", symbol, "REJECT_RATE", metrics)
     realized = state.positions.get(symbol).realized - realized_before
-    if realized:
+    qty_after = state.positions.qty(symbol)
+    closing = qty_before != 0 and (abs(qty_after) < abs(qty_before) or (qty_after > 0) != (qty_before > 0))
+    if closing:
         state.risk.tally.realized += realized
         pnl = realized - fill_fee
         for scope, subject in (("SYMBOL", symbol), ("STRATEGY", quarantine.STRATEGY)):
             metrics = quarantine.on_closing_fill(q, p, subject, pnl)
             if metrics is not None and not q.active(scope, subject):
                 out += _quarantine(state, ev, seq, scope, subject, "NEGATIVE_EXPECTANCY", metrics)
+    if qty_after != qty_before:
+        out += check_limits(state, ev, seq)
     return out
 
 

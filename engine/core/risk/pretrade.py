@@ -4,7 +4,8 @@ In order, the first that fails blocks the order (``OrderBlocked`` + a WARNING al
 ``DUPLICATE_ORDER_BLOCK`` (the client order id exists, or an open order has the same symbol, side,
 quantity and bar), ``ORDER_SIZE_BLOCK`` (notional or shares above the maximum), ``PRICE_COLLAR_BLOCK``
 (a limit price too far from the last close; market orders carry no price to collar: use
-``orders.type = "limit"`` to have every order collared), ``RATE_THROTTLE_BLOCK`` (orders in the throttle window, all symbols or this one),
+``orders.type = "limit"`` to have every order collared), ``RATE_THROTTLE_BLOCK`` (orders in the
+throttle window, all symbols or this one),
 ``CANCEL_LOOP_BLOCK`` (the symbol was canceled-and-replaced too often in the loop-guard window).
 Windows are in event time, so replays block the same orders.
 """
