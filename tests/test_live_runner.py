@@ -135,8 +135,16 @@ def test_a_run_trades_and_the_journal_matches_the_venue(venue: VenueServer, tmp_
     assert set(accepted_at_venue(venue).values()) == {1} and len(accepted_at_venue(venue)) == len(requests)
     run(venue, journal, 1)  # a restart reconciles the fills that landed after the last cycle
     assert journal_positions(journal) == venue_positions(venue)
-    assert [type(e).__name__ for e in events(journal, "RunStarted", "ReconciliationCompleted", "RunEnded")] == [
-        "RunStarted", "ReconciliationCompleted", "RunEnded"] * 2
+    names = [type(e).__name__ for e in events(journal, "RunStarted", "ReconciliationCompleted", "RunEnded",
+                                                      "SessionClosed")]
+    assert [n for n in names if n.startswith("Run")] == ["RunStarted", "RunEnded"] * 2
+    after_start = [next(m for m in names[i + 1:] if m != "SessionClosed") for i, n in enumerate(names)
+                   if n == "RunStarted"]  # sessions the clock passed while stopped come first
+    assert after_start == ["ReconciliationCompleted"] * 2
+    # session hygiene: every session close is followed by a reconciliation with the broker
+    closes = [i for i, n in enumerate(names) if n == "SessionClosed"]
+    assert closes and all(names[i + 1] in ("ReconciliationCompleted", "SessionClosed", "RunEnded") for i in closes)
+    assert names.count("ReconciliationCompleted") > 2
     assert replay_journal(journal).identical
 
 
@@ -265,9 +273,9 @@ def test_a_position_the_journal_does_not_know_halts_unless_adopted(venue: VenueS
     run(venue, journal, 2)
     (foreign,) = events(journal, "ForeignActivitySeen")
     assert (foreign.kind, foreign.client_order_id, foreign.symbol) == ("ORDER", "manual-ibm", "IBM")  # type: ignore[attr-defined]
-    (mismatch,) = events(journal, "ReconciliationMismatch")
-    assert (mismatch.kind, mismatch.symbol, mismatch.journal_qty, mismatch.broker_qty) == (  # type: ignore[attr-defined]
-        "POSITION_QTY", "AAPL", 0, 7 * S)
+    mismatches = events(journal, "ReconciliationMismatch")  # at the start, and again at each session close
+    assert {(m.kind, m.symbol, m.journal_qty, m.broker_qty) for m in mismatches} == {  # type: ignore[attr-defined]
+        ("POSITION_QTY", "AAPL", 0, 7 * S)}
     (halt,) = events(journal, "TradingHalted")
     assert halt.reason == "RECONCILIATION_MISMATCH"  # type: ignore[attr-defined]
     assert "manual-ibm" in {o["client_order_id"] for o in _open(venue)}  # left alone

@@ -175,7 +175,7 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     symbol = bar.symbol
     state.positions.mark(symbol, bar.close)
     state.risk.market.on_bar(bar)
-    risk_events = controls.after_mark(state, bar, seq)
+    risk_events = controls.after_mark(state, bar, seq, symbol)
     try:
         target = state.strategy_for(symbol).on_bar(bar)
     except Exception as exc:  # noqa: BLE001 - a strategy's bug halts; what was derived before it stays

@@ -308,10 +308,22 @@ class LiveRunner:
     def _cross_sessions(self) -> None:
         """Journal the session opens and closes the broker clock has passed (closes ``grace`` late).
         Bars of a session closed this way that arrive later are journaled and seen by the strategy,
-        but the core does not trade on them (SESSION_CLOSED)."""
+        but the core does not trade on them (SESSION_CLOSED). After a session close the books are
+        reconciled with the broker again (session hygiene), when its reads are available."""
         assert self.cursor is not None
+        closed = False
         for ev in self.cursor.cross(self.ctx.now - self.grace_ns):
             self.ctx.input(ev)
+            closed = closed or type(ev) is SessionClosed
+        if closed and self.cycle and self.ctx.allow("BROKER_READS"):  # at start the start-up one follows
+            try:
+                done = reconcile(self.ctx, self.run_id)
+            except BrokerError as error:
+                self.ctx.failed(error, "BROKER_READS")  # the next close, or the next start, tries again
+            else:
+                self.ctx.succeeded("BROKER_READS")
+                log.info("session close reconciled: %d order(s), %d mismatch(es)", done.orders_checked,
+                         done.mismatches)  # fmt: skip
 
     def _poll_bars(self) -> None:
         ctx, cursor = self.ctx, self.cursor

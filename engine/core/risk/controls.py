@@ -65,9 +65,14 @@ def _resume_reducing(state: CoreState, ev: Event, seq: int, reason: str) -> list
     return [TradingResumed(ts=ev.ts, cause_seq=seq, reason=reason, halt_reason=was)]  # type: ignore[arg-type]
 
 
-def after_mark(state: CoreState, ev: Event, seq: int) -> list[Event]:
-    """After a bar moved a mark: review expiries, quarantine ends, then the limits."""
-    return [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq), *check_limits(state, ev, seq)]
+def after_mark(state: CoreState, ev: Event, seq: int, symbol: str) -> list[Event]:
+    """After a bar marked ``symbol``: review expiries, quarantine ends, then the limits, when the
+    mark moved equity (a held symbol; fills check the limits themselves)."""
+    out = [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq)] if (
+        state.risk.reviews or state.risk.quarantine.until) else []
+    if state.positions.qty(symbol):
+        out += check_limits(state, ev, seq)
+    return out
 
 
 def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
@@ -75,7 +80,7 @@ def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
     and unrealized) and the exposure caps. A daily loss outranks an exposure breach as the reason
     for REDUCING; only an exposure reason clears when the book is back under its caps."""
     risk, p = state.risk, _p(state)
-    eq = portfolio.equity(p, state.positions)
+    eq, gross = portfolio.book(p, state.positions)
     if risk.session_peak is not None:
         risk.session_peak = max(risk.session_peak, eq)
     out: list[Event] = []
@@ -91,7 +96,7 @@ def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
             out += reduce(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
         else:
             out += reduce(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
-    found = portfolio.breach(p, state.positions)
+    found = portfolio.breach(p, state.positions, gross)
     if found is not None:
         out += reduce(state, ev, seq, *found)
     elif risk.reducing in EXPOSURE_LIMITS:

@@ -22,9 +22,9 @@ class SymbolStats:
     interval: int = 0  # ns between the last two bars (one bar of age in replay)
     last_close: int = 0
     prev_close: int = 0
-    dollar_volume: deque[int] = field(default_factory=deque)  # close x volume, 1e-8 USD
+    dollar_volume: deque[int] = field(default_factory=deque)  # close x volume, 1e-8 USD (maxlen: the window)
     dv_sum: int = 0
-    returns: deque[tuple[int, float]] = field(default_factory=deque)  # (bar ts, simple return)
+    returns: deque[tuple[int, float]] = field(default_factory=deque)  # (bar ts, simple return) (maxlen: window)
 
 
 @dataclass(slots=True)
@@ -37,20 +37,21 @@ class MarketBook:
     def on_bar(self, bar: BarClosed) -> None:
         s = self.symbols.get(bar.symbol)
         if s is None:
-            s = self.symbols[bar.symbol] = SymbolStats()
+            s = self.symbols[bar.symbol] = SymbolStats(dollar_volume=deque(maxlen=self.liquidity_window),
+                                                       returns=deque(maxlen=self.correlation_window))
+        ts, close = bar.ts, bar.close
         if s.last_ts:
-            s.interval = bar.ts - s.last_ts
+            s.interval = ts - s.last_ts
             if s.last_close > 0:
-                s.returns.append((bar.ts, bar.close / s.last_close - 1.0))
-                while len(s.returns) > self.correlation_window:
-                    s.returns.popleft()
-        s.prev_close, s.last_close, s.last_ts = s.last_close, bar.close, bar.ts
-        dv = bar.close * bar.volume // SCALE
-        s.dollar_volume.append(dv)
+                s.returns.append((ts, close / s.last_close - 1.0))  # a full deque drops its oldest
+        s.prev_close, s.last_close, s.last_ts = s.last_close, close, ts
+        dv = close * bar.volume // SCALE
+        window = s.dollar_volume
+        if len(window) == window.maxlen:
+            s.dv_sum -= window[0]
+        window.append(dv)
         s.dv_sum += dv
-        while len(s.dollar_volume) > self.liquidity_window:
-            s.dv_sum -= s.dollar_volume.popleft()
-        self.clock = max(self.clock, bar.ts)
+        self.clock = max(self.clock, ts)
 
     def data_age(self, bar: BarClosed, live_limit: int) -> tuple[int, int]:
         """(age, limit): live bars by when they were received against ``live_limit``; historical

@@ -107,10 +107,23 @@ def size(params: RiskParams, positions: PositionBook, orders: OrderBook, symbol:
     return Sized(approved, bool(split(projected, order_qty)[1]), clipped_by, rejected_by, gross, net, weight)
 
 
-def breach(params: RiskParams, positions: PositionBook) -> tuple[str, str] | None:
+def book(params: RiskParams, positions: PositionBook) -> tuple[int, int]:
+    """(equity, gross exposure) in one pass: what every mark of a held symbol checks."""
+    eq, gross = params.capital, 0
+    for p in positions.positions.values():
+        if p.traded:
+            eq += p.realized - p.fees + p.unrealized()
+            if p.qty and p.last_price:
+                gross += abs(div_round_half_even(p.qty * p.last_price, SCALE))
+    return eq, gross
+
+
+def breach(params: RiskParams, positions: PositionBook, gross: int | None = None) -> tuple[str, str] | None:
     """The first portfolio cap the held positions break at the last marks: (reason, detail)."""
-    vals = values(positions)
     cap = params.capital
+    if gross is not None and gross * 10_000 <= cap * min(params.gross_bp, params.net_bp, params.weight_bp):
+        return None  # the common case: under every cap at once (net and each weight are at most gross)
+    vals = values(positions)
     gross, net = sum(abs(v) for v in vals.values()), sum(vals.values())
     if gross * 10_000 > cap * params.gross_bp:
         return "GROSS_EXPOSURE_LIMIT", f"gross exposure {_usd(gross)} above {pct(params.gross_bp)}% of capital"
