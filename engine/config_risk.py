@@ -12,7 +12,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 Profile = Literal["conservative", "balanced", "aggressive"]
 Action = Literal["REJECT", "REVIEW"]
@@ -107,6 +116,28 @@ class Blackout(_Table):
     reason: str = Field(min_length=1, max_length=80)
     symbols: list[str] = Field(default_factory=list, description="empty: every symbol")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Blackout:
+        from datetime import datetime
+
+        if datetime.fromisoformat(self.end.replace("Z", "+00:00")) <= datetime.fromisoformat(
+                self.start.replace("Z", "+00:00")):
+            raise ValueError(f"blackout {self.reason!r}: end {self.end} is not after start {self.start}")
+        return self
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, v: list[str]) -> list[str]:
+        return _symbol_list(v)
+
+
+def _symbol_list(v: list[str]) -> list[str]:
+    """Sorted and unique, so the order symbols are written in does not change the config hash."""
+    symbols = [s.strip() for s in v]
+    if any(not s for s in symbols):
+        raise ValueError("symbols must be non-empty")
+    return sorted(set(symbols))
+
 
 class RiskSection(_Table):
     profile: Profile = Field("balanced", description="conservative | balanced | aggressive: sets every threshold")
@@ -119,6 +150,19 @@ class RiskSection(_Table):
     limits: LimitsTable
     quarantine: QuarantineTable
     session: SessionTable
+
+    @field_validator("allowlist")
+    @classmethod
+    def _allowlist(cls, v: list[str]) -> list[str]:
+        return _symbol_list(v)
+
+    @model_validator(mode="after")
+    def _windows(self) -> RiskSection:
+        p = self.policy
+        if p.min_correlation_bars > p.correlation_window_bars:
+            raise ValueError(f"risk.policy.min_correlation_bars {p.min_correlation_bars} is above "
+                             f"correlation_window_bars {p.correlation_window_bars}: the correlation would always be 0")
+        return self
 
     @model_validator(mode="before")
     @classmethod

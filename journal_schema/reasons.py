@@ -23,7 +23,7 @@ DecisionReason = Literal[
     "SIGNAL_ACCEPTED",  # an order is needed to reach the signal's target
     "ALREADY_AT_TARGET",  # position (incl. open orders) already equals the target
     "KILL_SWITCH_ENGAGED",  # operator kill switch is on: no new orders
-    "TRADING_HALTED",  # the core halted after an invariant violation
+    "TRADING_HALTED",  # trading is halted (see TradingHalted for the reason); engine resume lifts it
     "SESSION_CLOSED",  # no session is open, or the bar is of another session than the open one
     "OPPOSITE_ORDER_WORKING",  # (no longer produced) an order on the other side was working; nothing was sent
     "OPPOSITE_ORDER_CANCEL_REQUESTED",  # orders on the other side are working: canceled first, decided again after
@@ -60,9 +60,9 @@ Verdict = Literal["REJECT", "REVIEW"]  # what a tripped policy rule does (preced
 
 PreTradeBlock = Literal[
     "ORDER_SIZE_BLOCK",  # order notional or shares above risk.pretrade.max_order_notional / max_order_shares
-    "PRICE_COLLAR_BLOCK",  # limit price (or last close, for market orders) outside the collar around the reference
+    "PRICE_COLLAR_BLOCK",  # a limit price farther from the last close than risk.pretrade.price_collar_bps
     "DUPLICATE_ORDER_BLOCK",  # same client_order_id, or same symbol, side, quantity and bar as an existing order
-    "RATE_THROTTLE_BLOCK",  # too many orders (global or per symbol) or cancels in the throttle window
+    "RATE_THROTTLE_BLOCK",  # too many new orders (global or per symbol) in the throttle window
     "CANCEL_LOOP_BLOCK",  # the symbol was canceled and replaced too often in the loop-guard window
 ]
 

@@ -124,7 +124,7 @@ def test_an_auth_failure_at_start_stops_the_run_with_a_clear_error(venue: VenueS
     journal = tmp_path / "j.db"
     run(venue, journal, 2)
 
-    with pytest.raises(RunError, match="refused the run"):
+    with pytest.raises(RunError, match="AUTH .*check the API keys"):
         run(venue, journal, 2, patch=lambda broker: _refuse(broker, "open_orders"))
     assert [h.reason for _, h in _seqs(journal) if type(h) is TradingHalted] == ["BROKER_AUTH_FAILED"]
 

@@ -187,10 +187,12 @@ class LiveRunner:
                 answer = call()
             except BrokerError as error:
                 self.ctx.failed(error, dep)
-                if ACTIONS[error.category] == "HALT_TRADING":  # credentials refused: waiting will not help
+                if ACTIONS[error.category] == "HALT_TRADING":  # waiting will not help: halted, and stop
                     self.ctx.flush()
-                    raise RunError(f"the broker refused the run ({error.category} {error.kind}: {error.detail}); "
-                                   "check the API keys and the account") from None
+                    hint = ("check the API keys and the account" if error.category == "AUTH"
+                            else "trading is halted in the journal; see the log and docs/risk.md")
+                    raise RunError(f"the broker call failed with {error.category} ({error.kind}: {error.detail}); "
+                                   f"{hint}") from None
                 log.warning("broker not ready (%s %s: %s); again in %.1fs", error.category, error.kind,
                             error.detail, wait)  # fmt: skip
                 self.ctx.flush()
@@ -357,6 +359,8 @@ class LiveRunner:
         if not ctx.outbox and not cancels():
             return
         ctx.flush()
+        if ctx.engine.state.kill_switch:
+            ctx.outbox.clear()  # never sent: each is looked up, found missing and resolved SKIPPED by the core
         while ctx.outbox and ctx.allow("BROKER_SUBMIT"):  # an open breaker keeps the rest for later
             cid, attempt = ctx.outbox.pop(0)
             submit(ctx, cid, attempt, self.crash)
