@@ -71,6 +71,10 @@ poll_interval_seconds = 0.05
 rate_limit_per_minute = 6000
 timeout_seconds = {timeout}
 session_close_grace_seconds = 0
+[risk.policy]
+# the drills test the exactly-once protocol: AAPL and MSFT correlate, and a REVIEW nobody
+# approves would leave the drill with few orders to crash around
+max_correlation = "1"
 {extra}""")
     return path
 
