@@ -115,11 +115,10 @@ def default_actor() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uuid
-
     from engine.journal.lock import JournalLockedError
     from engine.journal.store import JournalError, JournalReader
     from engine.operator import Command, Inbox, InboxError
+    from engine.operator.inbox import new_command_id
 
     journal = Path(args.journal)
     reason = str(args.reason)
@@ -137,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     except JournalError as exc:
         raise UsageError(str(exc)) from None
     actor = args.actor if args.actor is not None else default_actor()
-    cmd = Command(command_id=uuid.uuid4().hex, kind=args.kind, reason=reason, actor=actor,
+    cmd = Command(command_id=new_command_id(), kind=args.kind, reason=reason, actor=actor,
                   cancel_all=bool(getattr(args, "cancel_all", False)), decision_id=decision_id)  # fmt: skip
     try:
         try:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from engine.core.ids import client_order_id, content_id
 from engine.core.risk import gate, pretrade
-from engine.core.risk.params import RiskParams
 from engine.core.risk.state import Review
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
@@ -82,12 +81,12 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     approved = verdict.approved_qty if verdict is not None and outcome != "REJECTED" else 0
     opposite = [o for o in state.orders.open_orders(symbol) if o.side != side] if outcome == "ACCEPTED" else []
     if opposite:
-        if not pretrade.cancels_allowed(_params(state), state.risk.log, ts,
+        if not pretrade.cancels_allowed(state.risk.p, state.risk.log, ts,
                                         sum(o.cancel_state is None for o in opposite)):
             outcome, reasons, approved, opposite = "REJECTED", ["CANCEL_THROTTLED"], 0, []
         else:
             outcome, reasons = "SKIPPED", ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
-    expires = ts + _params(state).review_ns if outcome == "REVIEW" else None
+    expires = ts + state.risk.p.review_ns if outcome == "REVIEW" else None
     decision_id = content_id("dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty,
                              approved, waived)  # fmt: skip
     decision = DecisionMade(
@@ -132,7 +131,7 @@ def _order(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         strategy=cfg.strategy_name, symbol=symbol, side=side, session=session,
         horizon=target.horizon, signal_id=signal_id, qty=qty,
     )  # fmt: skip
-    blocked = pretrade.check(_params(state), state.orders, state.risk.log, cid=cid, symbol=symbol, side=side, qty=qty,
+    blocked = pretrade.check(state.risk.p, state.orders, state.risk.log, cid=cid, symbol=symbol, side=side, qty=qty,
                              ts=ts, limit_price=limit_price, last=last)  # fmt: skip
     if blocked is not None:
         code, detail = blocked
@@ -191,12 +190,6 @@ def decide_pending(state: CoreState, symbol: str, ts: int, seq: int) -> list[Eve
         return []
     return decide(state, cfg, symbol, ts, seq, pending.signal_id, pending.target, data_age=pending.data_age,
                   waived=pending.waived)  # fmt: skip
-
-
-def _params(state: CoreState) -> RiskParams:
-    params = state.risk.params
-    assert params is not None
-    return params
 
 
 CENT = 1_000_000  # $0.01 in 1e-8 units

@@ -7,6 +7,7 @@ the input; derived events cite it as ``cause_seq``. Event time is the input's ``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -123,27 +124,26 @@ def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]
     elif t is ConfigChanged:
         assert isinstance(ev, ConfigChanged)
         configure(state, ev.config, ev.config_hash)
-    elif t is KillSwitchEngaged:
-        return state, controls.on_kill(state, ev, seq)  # type: ignore[arg-type]
-    elif t is KillSwitchReleased:
-        return state, controls.on_release(state, ev, seq)  # type: ignore[arg-type]
-    elif t is ReviewApproved:
-        return state, controls.on_review_approved(state, ev, seq)  # type: ignore[arg-type]
-    elif t is CircuitOpened:
-        return state, controls.on_circuit_opened(state, ev, seq)  # type: ignore[arg-type]
-    elif t is CircuitClosed:
-        return state, controls.on_circuit_closed(state, ev, seq)  # type: ignore[arg-type]
-    elif t is ShellErrorReported:
-        return state, controls.on_shell_error(state, ev, seq)  # type: ignore[arg-type]
-    elif t is BrokerReportRejected:
-        return state, oms.on_edge_rejection(state, ev, seq)  # type: ignore[arg-type]
-    elif t is ReconciliationMismatch:
-        return state, oms.on_mismatch(state, ev, seq)  # type: ignore[arg-type]
-    elif t is ReconciliationCompleted:
-        return state, oms.on_reconciled(state, ev, seq)  # type: ignore[arg-type]
-    elif t is OrderCancelAnswered:
-        return state, oms.on_cancel_answered(state, ev, seq)  # type: ignore[arg-type]
+    else:
+        handler = _HANDLERS.get(t)
+        if handler is not None:
+            return state, handler(state, ev, seq)
     return state, NO_EVENTS
+
+
+# Inputs whose whole meaning is one handler ``(state, event, seq) -> derived events``.
+_HANDLERS: dict[type[Event], Callable[[CoreState, Any, int], list[Event]]] = {
+    KillSwitchEngaged: controls.on_kill,
+    KillSwitchReleased: controls.on_release,
+    ReviewApproved: controls.on_review_approved,
+    CircuitOpened: controls.on_circuit_opened,
+    CircuitClosed: controls.on_circuit_closed,
+    ShellErrorReported: controls.on_shell_error,
+    BrokerReportRejected: oms.on_edge_rejection,
+    ReconciliationMismatch: oms.on_mismatch,
+    ReconciliationCompleted: oms.on_reconciled,
+    OrderCancelAnswered: oms.on_cancel_answered,
+}
 
 
 def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:

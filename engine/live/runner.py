@@ -44,6 +44,7 @@ from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget
 from engine.live.submit import cancel, submit
+from engine.live.summary import summarize_cycle
 from engine.live.sync import reconcile, sync_orders
 from engine.live.taxonomy import ACTIONS, classify, retry_read
 from engine.operator import InboxError, drain_inbox
@@ -52,7 +53,6 @@ from engine.shell import Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
 from journal_schema.events import Event, RunEnded, RunStarted, SessionClosed, SessionOpened
-from journal_schema.live_events import CycleCompleted
 from journal_schema.reasons import Dependency
 
 log = logging.getLogger("engine.live")
@@ -370,29 +370,7 @@ class LiveRunner:
             cancel(ctx, order, self.crash)
 
     def _summarize(self, tally: Tally, backoff: float) -> None:
-        """Journal ``CycleCompleted`` unless the cycle was idle (nothing came in, nothing failed, no
-        429); broker counters cover every cycle since the last one journaled."""
-        ctx = self.ctx
-        before, after = self._last_stats, ctx.broker.stats()
-        waited_ms = round((after.waited_seconds - before.waited_seconds) * 1000)
-        lockouts = after.lockouts - before.lockouts
-        errors = _delta(before.by_category, after.by_category)
-        if tally.idle and not lockouts and not errors and not backoff:
-            return
-        self._last_stats = after
-        book = ctx.engine.state.orders
-        summary = CycleCompleted(
-            ts=ctx.now, run_id=self.run_id, cycle=self.cycle, bars=tally.bars, reports=tally.reports,
-            intents=dict(sorted(tally.intents.items())), errors=errors,
-            broker_calls=after.calls - before.calls, rate_limited=after.rate_limited - before.rate_limited,
-            lockouts=lockouts, locked_ms=round(after.locked_for * 1000), waited_ms=waited_ms,
-            backoff_ms=round(backoff * 1000), pending_lookups=len(book.with_status("SUBMIT_REQUESTED")),
-            open_orders=len(book.with_status("ACCEPTED", "PARTIALLY_FILLED")),
-        )  # fmt: skip
-        ctx.input(summary)
-        log.info("cycle %d: %d bar(s), %d report(s), intents %s, errors %s, waited %d ms, backoff %d ms",
-                 self.cycle, tally.bars, tally.reports, dict(tally.intents) or "{}", errors or "{}",
-                 waited_ms, summary.backoff_ms)  # fmt: skip
+        self._last_stats = summarize_cycle(self.ctx, self._last_stats, self.run_id, self.cycle, tally, backoff)
 
     def _result(self, reason: str) -> LiveResult:
         state = self.engine.state
@@ -419,7 +397,3 @@ def live_run(cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, *
     with stop.installed():
         return LiveRunner(cfg, snapshot, journal, where, broker, stop, crash=crash, cycles=cycles).run()
 
-
-def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    """Broker calls that did not succeed in this cycle, by category (retried attempts included)."""
-    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}

@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS commands (
 """
 
 
+
+def new_command_id() -> str:
+    """A fresh operator command id. Shell only: a random uuid4 is fine here because the id is
+    journaled as part of the input (the core only compares it, never makes one)."""
+    return uuid.uuid4().hex
+
 class InboxError(RuntimeError):
     """The inbox cannot be read or written as asked."""
 
@@ -107,7 +113,7 @@ class Inbox:
         """Queue a command; returns its new ``command_id``."""
         if kind not in KINDS:
             raise ValueError(f"unknown command kind {kind!r}; expected one of {', '.join(KINDS)}")
-        command_id = uuid.uuid4().hex
+        command_id = new_command_id()
         payload = orjson.dumps({"reason": reason, "actor": actor, "cancel_all": cancel_all,
                                 "decision_id": decision_id}).decode()  # fmt: skip
         created_at = datetime.now(UTC).isoformat(timespec="microseconds")  # shell: wall clock is fine

@@ -10,7 +10,6 @@ from engine.core import oms
 from engine.core.decide import decide, request_cancel, trading_state
 from engine.core.orders import Order
 from engine.core.risk import portfolio, quarantine
-from engine.core.risk.params import RiskParams
 from engine.core.state import CoreState
 from journal_schema.events import (
     AlertRaised,
@@ -39,12 +38,6 @@ NO_EVENTS = oms.NO_EVENTS
 EXPOSURE_LIMITS = frozenset({"GROSS_EXPOSURE_LIMIT", "NET_EXPOSURE_LIMIT", "SYMBOL_WEIGHT_LIMIT"})
 SHELL_HALTS = {"AUTH": "BROKER_AUTH_FAILED", "INVARIANT_VIOLATION": "SHELL_INVARIANT_VIOLATION",
                "PROGRAMMING_ERROR": "SHELL_PROGRAMMING_ERROR"}  # fmt: skip
-
-
-def _p(state: CoreState) -> RiskParams:
-    p = state.risk.params
-    assert p is not None
-    return p
 
 
 # --- trading state ---------------------------------------------------------------------------
@@ -79,7 +72,7 @@ def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
     """After a mark or a fill moved equity: the session's peak equity, the daily loss limit (realized
     and unrealized) and the exposure caps. A daily loss outranks an exposure breach as the reason
     for REDUCING; only an exposure reason clears when the book is back under its caps."""
-    risk, p = state.risk, _p(state)
+    risk, p = state.risk, state.risk.p
     eq, gross = portfolio.book(p, state.positions)
     if risk.session_peak is not None:
         risk.session_peak = max(risk.session_peak, eq)
@@ -170,7 +163,7 @@ def on_circuit_opened(state: CoreState, ev: CircuitOpened, seq: int) -> list[Eve
     state.risk.circuits[ev.dependency] = ev.until_ts
     out: list[Event] = [AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="CIRCUIT_OPEN",
                                     subject=ev.dependency, detail=f"{ev.category}: {ev.detail}")]  # fmt: skip
-    metrics = quarantine.on_breaker_open(state.risk.quarantine, _p(state), ev.ts)
+    metrics = quarantine.on_breaker_open(state.risk.quarantine, state.risk.p, ev.ts)
     if metrics is not None:
         out += _quarantine(state, ev, seq, "STRATEGY", quarantine.STRATEGY, "REPEATED_BREAKER_OPENS", metrics)
     return out
@@ -193,7 +186,7 @@ def on_shell_error(state: CoreState, ev: ShellErrorReported, seq: int) -> list[E
 
 def _quarantine(state: CoreState, ev: Event, seq: int, scope: str, subject: str, reason: str,
                 metrics: dict[str, int]) -> list[Event]:
-    q, p = state.risk.quarantine, _p(state)
+    q, p = state.risk.quarantine, state.risk.p
     until = ev.ts + p.quarantine_ns
     q.until[(scope, subject)] = (until, reason)
     name = subject if scope == "SYMBOL" else (state.config.strategy_name if state.config else subject)
@@ -220,7 +213,7 @@ def after_report(state: CoreState, order: Order, ev: Event, seq: int, realized_b
                  fill_fee: int, qty_before: int) -> list[Event]:
     """Quarantine bookkeeping of one applied report (acknowledgement / rejection, closing fills: a
     fill that took the position towards flat, at a gain, a loss or even), then the limits after a fill."""
-    p, q = _p(state), state.risk.quarantine
+    p, q = state.risk.p, state.risk.quarantine
     out: list[Event] = []
     symbol = order.symbol
     if type(ev) is OrderRejected or first_ack:
@@ -253,14 +246,14 @@ def cancel_open(state: CoreState, ev: Event, seq: int, reason: str, pick: Callab
 
 
 def on_run_started(state: CoreState, ev: Event, seq: int) -> list[Event]:
-    if not _p(state).cancel_leftovers_at_start:
+    if not state.risk.p.cancel_leftovers_at_start:
         return NO_EVENTS
     return cancel_open(state, ev, seq, "START_CLEANUP", lambda o: True)
 
 
 def on_session_opened(state: CoreState, ev: SessionOpened, seq: int) -> list[Event]:
     risk = state.risk
-    eq = portfolio.equity(_p(state), state.positions)
+    eq = portfolio.equity(state.risk.p, state.positions)
     risk.session_start_equity = risk.session_peak = eq
     risk.tally = type(risk.tally)()
     if risk.reducing == "DAILY_LOSS_LIMIT":
@@ -269,7 +262,7 @@ def on_session_opened(state: CoreState, ev: SessionOpened, seq: int) -> list[Eve
 
 
 def on_session_closed(state: CoreState, ev: SessionClosed, seq: int) -> list[Event]:
-    risk, p = state.risk, _p(state)
+    risk, p = state.risk, state.risk.p
     out: list[Event] = []
     if p.cancel_day_orders_at_close:
         out += cancel_open(state, ev, seq, "SESSION_END", lambda o: o.time_in_force == "day")

@@ -20,11 +20,7 @@ from journal_schema.units import SCALE, div_round_half_even, fmt_fixed
 
 def equity(params: RiskParams, positions: PositionBook) -> int:
     """capital + realized - fees + unrealized at the last marks (1e-8 USD)."""
-    total = params.capital
-    for p in positions.positions.values():
-        if p.traded:
-            total += p.realized - p.fees + p.unrealized()
-    return total
+    return book(params, positions)[0]
 
 
 def values(positions: PositionBook, orders: OrderBook | None = None) -> dict[str, int]:

@@ -47,3 +47,9 @@ class RiskState:
     tally: SessionTally = field(default_factory=SessionTally)
     decisions: Counter[str] = field(default_factory=Counter)  # outcome -> count, whole journal
     held_back: Counter[str] = field(default_factory=Counter)  # reason code of decisions not ACCEPTED -> count
+
+    @property
+    def p(self) -> RiskParams:
+        """The params of the running config (set by RunStarted; the core never runs without them)."""
+        assert self.params is not None, "risk params read before RunStarted"
+        return self.params
