@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_costs import CostsSection, six_places
 from engine.config_risk import RiskSection
 from engine.core.strategy import StrategyError, resolve_strategy
 from journal_schema.codec import canonical_json
@@ -91,17 +92,37 @@ class OrdersSection(_Section):
 
 
 class PaperSection(_Section):
+    """The execution simulator of the paper broker and the venue (docs/execution.md)."""
+
+    spread: Literal["fixed", "bar_range"] = Field(
+        "fixed", description="quoted spread: fixed (half_spread_bps) or estimated from each bar's range"
+    )
     half_spread_bps: Decimal = Field(
-        Decimal(2), ge=0, description="half the quoted spread, paid on every market fill"
+        Decimal(2), ge=0, description="half the quoted spread (bar_range: its floor), paid on every fill"
     )
-    slippage_bps: Decimal = Field(Decimal(1), ge=0, description="fixed slippage on market fills")
+    range_spread_fraction: Decimal = Field(
+        Decimal("0.1"), ge=0, le=1, description="bar_range: quoted spread = this x (high - low) / open"
+    )
+    max_half_spread_bps: Decimal = Field(Decimal(50), ge=0, description="bar_range: cap of the half-spread")
+    slippage_bps: Decimal = Field(Decimal(1), ge=0, description="base slippage beyond the touch on every fill")
+    impact_k: Decimal = Field(
+        Decimal(1), ge=0, le=100, description="slippage += k x volatility x sqrt(fill qty / bar volume)"
+    )
     slippage_jitter_bps: Decimal = Field(
-        Decimal(0), ge=0, description="extra uniform random slippage in [0, x], seeded"
+        Decimal(0), ge=0, description="extra uniform random slippage in [0, x] per fill, seeded"
     )
+    max_participation: Decimal = Field(
+        Decimal("0.1"), gt=0, le=1, description="share of a bar's volume a symbol's orders may fill (partial fills)"
+    )
+    latency_ms: Decimal = Field(
+        Decimal(100), ge=0, description="submit-to-market latency: an order fills only on bars closing that long after"
+    )
+    vol_window_bars: StrictInt = Field(20, ge=2, le=1000, description="returns in the volatility estimate")
     fee_per_share: Decimal = Field(Decimal(0), ge=0, description="USD per share filled")
     fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
 
-    _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps")(_bps)
+    _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps",
+                         "max_half_spread_bps")(_bps)
 
     @field_validator("fee_per_share")
     @classmethod
@@ -109,6 +130,8 @@ class PaperSection(_Section):
         if v != v.quantize(Decimal("0.00000001")):
             raise ValueError("at most 8 decimal places")
         return v
+
+    _s = field_validator("range_spread_fraction", "impact_k", "max_participation", "latency_ms")(six_places)
 
 
 class BrokerSection(_Section):
@@ -146,6 +169,7 @@ class EngineConfig(_Section):
     broker: BrokerSection = Field(default_factory=BrokerSection)
     oms: OmsSection = Field(default_factory=OmsSection)
     risk: RiskSection = Field(default_factory=lambda: RiskSection.model_validate({}))
+    costs: CostsSection = Field(default_factory=CostsSection)
 
     @model_validator(mode="before")
     @classmethod

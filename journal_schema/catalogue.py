@@ -151,7 +151,11 @@ UPCASTERS: dict[str, tuple[type[Event], Any]] = {
     "KillSwitchReleased.v1": (KillSwitchReleased, _same),
     "BarClosed.v1": (BarClosed, _same),
     "SignalGenerated.v1": (SignalGenerated, _same),
+    "SignalGenerated.v2": (SignalGenerated, _same),
     "DecisionMade.v1": (DecisionMade, _decision_v1),
+    "DecisionMade.v2": (DecisionMade, _same),
+    "OrderPartiallyFilled.v1": (OrderPartiallyFilled, _same),
+    "OrderFilled.v1": (OrderFilled, _same),
 }
 
 

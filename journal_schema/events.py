@@ -160,9 +160,11 @@ class BarRejected(Event, frozen=True):
 # ---------------------------------------------------------------- decisions (derived)
 class SignalGenerated(Event, frozen=True):
     """The strategy wants ``target_qty`` (signed) in ``symbol``; ``features`` are its inputs (1e-8)
-    and ``confidence`` how sure it is (1e-8 units, 0 to 1). v2 added ``confidence`` (v1: 1)."""
+    and ``confidence`` how sure it is (1e-8 units, 0 to 1). ``edge_cbp`` is the strategy's expected
+    edge of the trade in hundredths of a basis point (None: it gives none; the cost gate then does not
+    apply). v2 added ``confidence`` (v1: 1); v3 added ``edge_cbp``."""
 
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     cause_seq: Seq
     signal_id: str
     strategy: str
@@ -172,6 +174,7 @@ class SignalGenerated(Event, frozen=True):
     target_qty: Fixed8
     features: dict[str, int]
     confidence: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 100_000_000
+    edge_cbp: int | None = None
 
 
 class DecisionMade(Event, frozen=True):
@@ -182,9 +185,10 @@ class DecisionMade(Event, frozen=True):
     first). Otherwise the policy gate ran: ``REJECTED`` (a REJECT rule tripped), ``REVIEW`` (held
     until ``engine approve`` or ``expires_ts``) or ``ACCEPTED`` for ``approved_qty`` (signed; less
     than ``order_qty`` when a limit clipped it). ``context`` is what the gate saw. v2 added
-    ``approved_qty``, ``expires_ts`` and ``context`` and the outcomes REJECTED and REVIEW."""
+    ``approved_qty``, ``expires_ts`` and ``context`` and the outcomes REJECTED and REVIEW; v3 added
+    the cost fields of ``context`` (expected cost and edge, cost-model calibration)."""
 
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     cause_seq: Seq
     decision_id: str
     signal_id: str
@@ -328,9 +332,12 @@ class OrderRejected(Event, frozen=True):
     detail: str
 
 
-class OrderPartiallyFilled(Event, frozen=True):
-    """Broker report: one fill that leaves ``leaves_qty`` working. ``fee`` is this fill's fee."""
+class OrderPartiallyFilled(Event, frozen=True, omit_defaults=True):
+    """Broker report: one fill that leaves ``leaves_qty`` working. ``fee`` is this fill's fee.
+    ``bid`` / ``ask`` are the quote a simulated fill was priced against (the paper broker and the
+    venue report them; a real broker's fills have none). v2 added ``bid`` and ``ask``."""
 
+    VERSION: ClassVar[int] = 2
     client_order_id: str
     fill_id: str
     fill_qty: Fixed8
@@ -338,11 +345,15 @@ class OrderPartiallyFilled(Event, frozen=True):
     fee: Fixed8
     cum_qty: Fixed8
     leaves_qty: Fixed8
+    bid: Fixed8 | None = None
+    ask: Fixed8 | None = None
 
 
-class OrderFilled(Event, frozen=True):
-    """The final fill of an order: ``leaves_qty`` is zero."""
+class OrderFilled(Event, frozen=True, omit_defaults=True):
+    """The final fill of an order: ``leaves_qty`` is zero. ``bid`` / ``ask`` as in
+    ``OrderPartiallyFilled``. v2 added ``bid`` and ``ask``."""
 
+    VERSION: ClassVar[int] = 2
     client_order_id: str
     fill_id: str
     fill_qty: Fixed8
@@ -350,6 +361,8 @@ class OrderFilled(Event, frozen=True):
     fee: Fixed8
     cum_qty: Fixed8
     leaves_qty: Fixed8
+    bid: Fixed8 | None = None
+    ask: Fixed8 | None = None
 
 
 class OrderCanceled(Event, frozen=True):

@@ -12,7 +12,7 @@ from journal_schema.reasons import TradingState
 from journal_schema.units import Fixed8
 
 
-class PolicyContext(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+class PolicyContext(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     """What the policy gate saw. ``gross_exposure`` and ``symbol_weight_bp`` are after the order."""
 
     trading_state: TradingState
@@ -28,3 +28,10 @@ class PolicyContext(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields
     gross_exposure: Fixed8  # sum of |position value| after the approved quantity
     net_exposure: Fixed8  # sum of position values after the approved quantity
     symbol_weight_bp: int  # |symbol position value| / capital x 10,000 after the approved quantity
+    # the cost gate (engine.core.costs), in hundredths of a basis point of the order's notional;
+    # None when it did not run (a risk-reducing order, or a decision the gate never reached)
+    expected_cost_cbp: int | None = None  # spread + slippage + fees the cost model expects
+    expected_edge_cbp: int | None = None  # the strategy's expected edge (None: it gives none)
+    cost_buffer_cbp: int | None = None  # the margin the edge must clear on top of the cost
+    cost_samples: int | None = None  # fills the symbol's cost model was calibrated on
+    cost_age_ns: int | None = None  # stream time since its last calibrating fill (None: never calibrated)

@@ -54,6 +54,9 @@ DecisionReason = Literal[
     "STRATEGY_QUARANTINED",  # the strategy is quarantined (see Quarantined)
     "OPERATOR_APPROVED",  # an operator approved a decision held for REVIEW (engine approve)
     "CANCEL_THROTTLED",  # the opposite orders' cancels would exceed risk.pretrade.max_cancels_per_window
+    # --- the cost gate (engine.core.costs)
+    "COST_GATE_BLOCK",  # SKIPPED: the expected edge is below the expected cost plus costs.edge_buffer_bps
+    "COST_MODEL_STALE_BLOCK",  # REJECTED: too few fills or none recent in the symbol's cost model (block_when_stale)
 ]
 
 Verdict = Literal["REJECT", "REVIEW"]  # what a tripped policy rule does (precedence REJECT > REVIEW > APPROVE)

@@ -49,7 +49,7 @@ def test_default_run_summary_matches_the_projections(default_run):
         assert p["qty"] == format_exact(positions[sym].qty)
         assert p["realized"] == format_exact(positions[sym].realized)
     with sqlite3.connect(journal) as con:
-        signals = con.execute("SELECT count(*) FROM journal_events WHERE topic='SignalGenerated.v2'").fetchone()[0]
+        signals = con.execute("SELECT count(*) FROM journal_events WHERE topic='SignalGenerated.v3'").fetchone()[0]
     assert summary["signals"] == signals
 
 
@@ -123,7 +123,7 @@ def test_divergence_prints_both_events_and_a_field_diff(tmp_path):
     prev, changed = GENESIS, None
     for rowid, topic, state in rows:
         _, payload = unwrap(state)
-        if changed is None and topic == "SignalGenerated.v2":
+        if changed is None and topic == "SignalGenerated.v3":
             payload = payload.replace(b'"target_qty":1000000000', b'"target_qty":2000000000')
             changed = rowid
         prev = link(prev, rowid, topic.encode(), payload)

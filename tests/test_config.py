@@ -53,7 +53,7 @@ def test_load_reads_toml(tmp_path):
     p.write_text('[strategy]\nfast = 5\nslow = 20\nqty = 10\nlong_only = false\n[run]\nseed = 42\n')
     cfg, snap = load(p)
     assert cfg.run.seed == 42 and snap["strategy"] == {"name": "sma_cross", "fast": 5, "slow": 20, "qty": "10",
-                                                       "long_only": False}
+                                                       "long_only": False, "edge_bps": None}
 
 
 def test_mode_follows_the_broker_when_omitted_and_overrides_conflict_by_name():

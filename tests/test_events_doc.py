@@ -20,7 +20,7 @@ def test_every_event_type_has_a_section_with_role_version_topic():
     for t in ALL_TYPES:
         assert f"\n### {t.__name__}\n" in text
         assert f"Version: {t.VERSION}. Topic: `{TOPICS[t]}`." in text
-    assert "Role: input. Version: 1. Topic: `OrderFilled.v1`." in text
+    assert "Role: input. Version: 2. Topic: `OrderFilled.v2`." in text
     assert "Role: derived. Version: 1. Topic: `TradingHalted.v1`." in text
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.core.costs import gate as cost_gate
 from engine.core.ids import client_order_id, content_id
-from engine.core.risk import gate, pretrade
+from engine.core.risk import gate, portfolio, pretrade
 from engine.core.risk.state import Review
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
@@ -79,6 +80,13 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         if waived and outcome == "ACCEPTED":
             reasons.insert(1, "OPERATOR_APPROVED")
     approved = verdict.approved_qty if verdict is not None and outcome != "REJECTED" else 0
+    context = verdict.context if verdict is not None else None
+    if outcome == "ACCEPTED" and context is not None:
+        costs = cost_gate.check(state.costs, context, symbol=symbol, ts=ts, qty=approved,
+                                increase=portfolio.split(position + working, approved)[1], edge_cbp=target.edge_cbp)
+        context = costs.context
+        if costs.outcome is not None:
+            outcome, reasons, approved = costs.outcome, [costs.reason or ""], 0
     opposite = [o for o in state.orders.open_orders(symbol) if o.side != side] if outcome == "ACCEPTED" else []
     if opposite:
         if not pretrade.cancels_allowed(state.risk.p, state.risk.log, ts,
@@ -93,7 +101,7 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         ts=ts, cause_seq=seq, decision_id=decision_id, signal_id=signal_id, symbol=symbol,
         outcome=outcome, reason_codes=reasons, config_hash=cfg.config_hash,  # type: ignore[arg-type]
         position_qty=position, open_order_qty=working, target_qty=target.qty, order_qty=order_qty,
-        approved_qty=approved, expires_ts=expires, context=verdict.context if verdict is not None else None,
+        approved_qty=approved, expires_ts=expires, context=context,
     )  # fmt: skip
     out.append(decision)
     state.risk.tally.decisions[outcome] += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.core.strategy import StrategySpec, Target
 from journal_schema.events import BarClosed
@@ -25,6 +25,17 @@ class SmaCrossParams(BaseModel):
     slow: int = Field(30, ge=2, description="slow window, bars")
     qty: Decimal = Field(Decimal(100), gt=0, description="position size when in the market, shares")
     long_only: bool = Field(True, description="flat instead of short on a downward cross")
+    edge_bps: Decimal | None = Field(
+        None, ge=0, description="expected edge of a cross trade in bps, from your research; the cost gate skips "
+        "entries whose expected cost plus costs.edge_buffer_bps exceeds it (none: no cost gate)",
+    )
+
+    @field_validator("edge_bps")
+    @classmethod
+    def _two_places(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v != v.quantize(Decimal("0.01")):
+            raise ValueError("basis points are limited to two decimal places")
+        return v
 
     @model_validator(mode="after")
     def _windows(self) -> SmaCrossParams:
@@ -34,13 +45,14 @@ class SmaCrossParams(BaseModel):
 
 
 class SmaCross:
-    __slots__ = ("fast", "slow", "qty", "long_only", "window", "fast_sum", "slow_sum", "relation")
+    __slots__ = ("fast", "slow", "qty", "long_only", "edge_cbp", "window", "fast_sum", "slow_sum", "relation")
 
     def __init__(self, params: SmaCrossParams, symbol: str) -> None:
         self.fast = params.fast
         self.slow = params.slow
         self.qty = to_fixed(params.qty)
         self.long_only = params.long_only
+        self.edge_cbp = int(params.edge_bps * 100) if params.edge_bps is not None else None
         self.window: deque[int] = deque(maxlen=params.slow)
         self.fast_sum = 0
         self.slow_sum = 0
@@ -69,10 +81,10 @@ class SmaCross:
             "slow_sma": div_round_half_even(self.slow_sum, self.slow),
         }
         if relation > 0:
-            return Target(1, self.qty, features)
+            return Target(1, self.qty, features, edge_cbp=self.edge_cbp)
         if self.long_only:
-            return Target(0, 0, features)
-        return Target(-1, -self.qty, features)
+            return Target(0, 0, features, edge_cbp=self.edge_cbp)
+        return Target(-1, -self.qty, features, edge_cbp=self.edge_cbp)
 
 
 SMA_CROSS = StrategySpec("sma_cross", SmaCrossParams, SmaCross)

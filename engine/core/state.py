@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.core.costs.model import CostBook
 from engine.core.orders import OrderBook
 from engine.core.positions import PositionBook
 from engine.core.risk.state import RiskState
@@ -45,6 +46,7 @@ class CoreState:
     unadopted_mismatches: int = 0  # reconciliation mismatches not adopted since the last RunStarted
     pending: dict[str, Any] = field(default_factory=dict)  # symbol -> decide.Pending: waits for cancels
     risk: RiskState = field(default_factory=RiskState)
+    costs: CostBook = field(default_factory=CostBook)
     commands: set[str] = field(default_factory=set)  # operator command ids journaled (the inbox dedupes by them)
     run_id: str | None = None
     inputs: int = 0  # inputs folded so far

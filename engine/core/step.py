@@ -13,6 +13,8 @@ from typing import Any
 
 from engine.config import bps_to_centi
 from engine.core import oms
+from engine.core.costs.model import CostBook, FillSample
+from engine.core.costs.params import CostParams
 from engine.core.decide import decide
 from engine.core.ids import content_id
 from engine.core.orders import REPORT_TYPES, OrderViolation
@@ -73,6 +75,9 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
     state.risk.params = risk
     state.risk.market.liquidity_window = risk.liquidity_window
     state.risk.market.correlation_window = risk.correlation_window
+    costs = CostParams.from_snapshot(config["costs"]) if "costs" in config else CostParams()
+    if costs != state.costs.p:
+        state.costs = CostBook(costs)  # new calibration settings: the model calibrates again
 
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
@@ -164,6 +169,10 @@ def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
         fee = ev.fee  # type: ignore[attr-defined]
         tally.fills += 1
         tally.fees += fee
+        bid, ask = ev.bid, ev.ask  # type: ignore[attr-defined]
+        if bid is not None and ask is not None:
+            state.costs.on_fill(order.symbol, FillSample(ev.ts, 1 if order.side == "buy" else -1, order.cum_qty - cum,
+                                                         ev.fill_price, fee, bid, ask))  # type: ignore[attr-defined]
     first_ack = before is None and order.outcome == "SUBMITTED"
     return [*out, *controls.after_report(state, order, ev, seq, realized, first_ack, fee, qty)]
 
@@ -175,6 +184,7 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     symbol = bar.symbol
     state.positions.mark(symbol, bar.close)
     state.risk.market.on_bar(bar)
+    state.costs.on_bar(symbol, bar.ts, bar.close, bar.volume)
     risk_events = controls.after_mark(state, bar, seq, symbol)
     try:
         target = state.strategy_for(symbol).on_bar(bar)
@@ -195,7 +205,7 @@ def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
     signal = SignalGenerated(
         ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
         session=state.session or "", direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
-        features=target.features, confidence=target.confidence,
+        features=target.features, confidence=target.confidence, edge_cbp=target.edge_cbp,
     )  # fmt: skip
     # a bar of another session than the open one (a live run catching up after a stop) is seen by
     # the strategy but never traded on
@@ -223,4 +233,6 @@ def _contract_problem(t: object) -> str:
         return "horizon must be a str"
     if type(t.confidence) is not int or not 0 <= t.confidence <= 100_000_000:
         return f"confidence {t.confidence!r} is not an int from 0 to 100000000 (1e-8 units)"
+    if t.edge_cbp is not None and type(t.edge_cbp) is not int:
+        return f"edge_cbp {t.edge_cbp!r} is not an int (hundredths of a basis point) or None"
     return ""

@@ -25,13 +25,16 @@ from journal_schema.events import BarClosed
 @dataclass(frozen=True, slots=True)
 class Target:
     """Desired position: ``direction`` +1 long, -1 short, 0 flat; ``qty`` signed, 1e-8 units;
-    ``confidence`` from 0 to 1 in 1e-8 units (the policy gate's LOW_CONFIDENCE rule reads it)."""
+    ``confidence`` from 0 to 1 in 1e-8 units (the policy gate's LOW_CONFIDENCE rule reads it);
+    ``edge_cbp`` the expected edge of the trade in hundredths of a basis point, or None (the cost
+    gate compares it with the expected cost)."""
 
     direction: int
     qty: int
     features: dict[str, int]
     horizon: str = "next_bar"
     confidence: int = 100_000_000
+    edge_cbp: int | None = None
 
 
 class Strategy(Protocol):
