@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -152,10 +152,10 @@ class FillSimulator:
         v = self._vol.get(symbol)
         return v.sigma_cbp if v is not None else 0.0
 
-    def on_bar(self, bar: BarLike, orders: Iterable[WorkingOrder]) -> list[SliceFill]:
+    def on_bar(self, bar: BarLike, orders: Sequence[WorkingOrder]) -> list[SliceFill]:
         """The slices ``bar`` fills of its symbol's working ``orders`` (in submission order), then
         the bar is folded into the volatility. Call once per bar, in time order, every bar."""
-        fills = self._fills(bar, orders)
+        fills = self._fills(bar, orders) if orders else []
         v = self._vol.get(bar.symbol)
         if v is None:
             v = self._vol[bar.symbol] = VolTracker(self.model.vol_window)
@@ -167,7 +167,7 @@ class FillSimulator:
         for bar in bars:
             self.on_bar(bar, ())
 
-    def _fills(self, bar: BarLike, orders: Iterable[WorkingOrder]) -> list[SliceFill]:
+    def _fills(self, bar: BarLike, orders: Sequence[WorkingOrder]) -> list[SliceFill]:
         m = self.model
         capacity = participation_cap(m, bar.volume)
         if capacity <= 0 or bar.open <= 0:

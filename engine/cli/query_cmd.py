@@ -1,4 +1,4 @@
-"""``engine query events|orders|positions|pnl``: projections of a journal, as of a seq."""
+"""``engine query events|orders|positions|pnl|costs``: projections of a journal, as of a seq."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Any
 
 from engine.cli import EXIT_OK, UsageError
 from projections import ProjectionError, Snapshot, build, event_rows
+from projections.costs import build_costs, costs_table
 from projections.events import events_table
 from projections.orders import orders_table
 from projections.pnl import pnl_table
 from projections.positions import positions_table
 from projections.render import FORMATS, Format, Table, render
 
-VIEWS = ("events", "orders", "positions", "pnl")
+VIEWS = ("events", "orders", "positions", "pnl", "costs")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,7 +30,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser = subparsers.add_parser(
         "query",
-        help="orders, positions, P&L or events of a journal, at any sequence number",
+        help="orders, positions, P&L, cost model or events of a journal, at any sequence number",
         description="Fold a journal into a projection and print it. JSON and CSV keep exact "
         "decimal strings; the table rounds prices to 4 and money to 2 decimals.",
     )
@@ -43,6 +44,7 @@ def add_parser(subparsers: Any) -> None:
     views.add_parser("orders", parents=[common], help="one row per client_order_id")
     views.add_parser("positions", parents=[common], help="one row per symbol")
     views.add_parser("pnl", parents=[common], help="realized, unrealized, fees and net per symbol")
+    views.add_parser("costs", parents=[common], help="the calibrated cost model per symbol (docs/execution.md)")
     parser.set_defaults(func=run)
 
 
@@ -50,6 +52,8 @@ def _table(args: argparse.Namespace) -> tuple[Table, Snapshot | None]:
     if args.view == "events":
         rows = event_rows(args.journal, at=args.at, types=args.type, limit=args.limit)
         return events_table(rows), None
+    if args.view == "costs":
+        return costs_table(build_costs(args.journal, at=args.at)), None
     snap = build(args.journal, at=args.at)
     if args.view == "orders":
         return orders_table(snap.orders), snap

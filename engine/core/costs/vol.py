@@ -4,8 +4,9 @@ simple returns, in hundredths of a basis point (1e-6 of price).
 One implementation for the fill simulator (``engine.broker.fills``), which prices a fill with the
 volatility known before the bar it fills on, and for the cost model (``engine.core.costs.model``),
 which must see the same number to recover the simulator's parameters. Only IEEE-754 ``+ - * /`` and
-``sqrt`` (all correctly rounded) are used, so every platform computes the same bits; the returns are
-re-summed from the window on every bar, so no rounding drift accumulates.
+``sqrt`` (all correctly rounded) are used, so every platform computes the same bits. The sum of squares
+is kept incrementally and re-summed from the window every ``window`` updates, so rounding drift stays
+bounded and happens at the same points in every run.
 """
 
 from __future__ import annotations
@@ -22,16 +23,29 @@ class VolTracker:
     window: int = DEFAULT_WINDOW
     last_close: int = 0
     returns: deque[float] = field(default_factory=deque)
-    sigma_cbp: float = 0.0  # volatility per bar, 1e-6 of price; 0 until two closes are known
+    sumsq: float = 0.0  # sum of the window's squared returns
+    updates: int = 0
 
     def update(self, close: int) -> None:
         """Fold one bar's close (1e-8 units); non-positive closes are ignored."""
         if close <= 0:
             return
-        if self.last_close > 0:
-            r = self.returns
-            r.append(close / self.last_close - 1.0)
-            if len(r) > self.window:
-                r.popleft()
-            self.sigma_cbp = math.sqrt(sum(x * x for x in r) / len(r)) * 1e6
-        self.last_close = close
+        last, self.last_close = self.last_close, close
+        if last <= 0:
+            return
+        x = close / last - 1.0
+        r = self.returns
+        r.append(x)
+        self.sumsq += x * x
+        if len(r) > self.window:
+            y = r.popleft()
+            self.sumsq -= y * y
+        self.updates += 1
+        if self.updates % self.window == 0:  # re-sum: bounded rounding drift, at fixed points
+            self.sumsq = sum(v * v for v in r)
+
+    @property
+    def sigma_cbp(self) -> float:
+        """Volatility per bar, 1e-6 of price; 0 until two closes are known."""
+        n = len(self.returns)
+        return math.sqrt(max(0.0, self.sumsq) / n) * 1e6 if n else 0.0
