@@ -26,7 +26,7 @@ from engine.alpaca.model import BrokerBar, BrokerOrder, BrokerPosition
 from engine.alpaca.parse import rfc3339_ns
 from engine.alpaca.status import meaning
 from engine.alpaca.transport import check_hooks
-from engine.broker.fills import fee, market_price, order_cost
+from engine.broker.fills import fee, jitter, scaled
 from engine.feeds.calendar import Sessions
 from engine.feeds.table import read_bar_file
 from engine.net.ratelimit import TokenBucket
@@ -134,13 +134,15 @@ def test_submit_market_and_limit_and_look_up_by_client_order_id(venue: VenueServ
     filled = broker.order_by_client_id("cid-m")
     assert filled is not None and filled.status == "filled"
     assert filled.filled_qty == to_fixed("10")
-    assert filled.filled_avg_price == market_price(to_fixed("100"), "buy", _venue_cost(venue, "cid-m"))
+    assert filled.filled_avg_price == scaled(to_fixed("100"), "buy", _venue_cost(venue, "cid-m"))
     assert filled.filled_at == ns(DAY1 + MIN)
 
 
 def _venue_cost(venue: VenueServer, cid: str) -> int:
+    """Half-spread + base slippage + the first slice's jitter: the venue's first bar, so no volatility yet."""
     assert venue.market is not None
-    return order_cost(venue.market.costs, venue.market.seed, cid)
+    m = venue.market.costs
+    return m.half_spread_centibps + m.slippage_centibps + jitter(m, venue.market.seed, cid, 1)
 
 
 def test_duplicate_client_order_id_is_broker_state(venue: VenueServer) -> None:

@@ -384,6 +384,30 @@ def test_expired_reports_the_unfilled_rest_at_expired_at() -> None:
     assert books.order.status == "EXPIRED"
 
 
+def test_partial_fills_over_several_polls_then_expiry_keep_the_fills_and_expire_the_rest() -> None:
+    """The venue's shape of a day order too large for the bars: slices poll by poll, one poll that saw
+    two slices at once, then the session close expires the rest."""
+    books = submitted(10 * S)
+    # (cum, avg) after 2 @ 10, then 1 @ 10.3, then 1 @ 10.2 and 3 @ 10.3 in one poll: one report of 4 @ 10.275
+    polls = [(2 * S, 10 * S), (3 * S, 1_010_000_000), (7 * S, 1_020_000_000)]
+    reports: list[Event] = []
+    for k, (cum, avg) in enumerate(polls):
+        reports += step(books, snap_of(books, status="partially_filled", filled_qty=cum, filled_avg_price=avg,
+                                       updated_at=T0 + 100 * (k + 1)))  # fmt: skip
+    reports += step(books, snap_of(books, status="expired", filled_qty=7 * S, filled_avg_price=1_020_000_000,
+                                   updated_at=T0 + 500, expired_at=T0 + 500))  # fmt: skip
+    assert [type(e) for e in reports] == [OrderAccepted, *[OrderPartiallyFilled] * 3, OrderExpired]
+    fills = [e for e in reports if isinstance(e, OrderPartiallyFilled)]
+    assert [(e.fill_qty, e.fill_price, e.cum_qty, e.leaves_qty, e.ts) for e in fills] == [
+        (2 * S, 10 * S, 2 * S, 8 * S, T0 + 100), (1 * S, 1_030_000_000, 3 * S, 7 * S, T0 + 200),
+        (4 * S, 1_027_500_000, 7 * S, 3 * S, T0 + 300),
+    ]  # fmt: skip
+    assert reports[-1] == OrderExpired(ts=T0 + 500, client_order_id=CID, expired_qty=3 * S,
+                                       reason="expired at the broker (time in force)")  # fmt: skip
+    assert (books.order.status, books.order.cum_qty, books.positions.qty(SYMBOL)) == ("EXPIRED", 7 * S, 7 * S)
+    assert books.order.avg_fill_price == 1_020_000_000
+
+
 @pytest.mark.parametrize("accepted_first", [False, True])
 def test_replaced_names_the_replacing_order(accepted_first: bool) -> None:
     books = submitted()

@@ -2,7 +2,7 @@
 
 The bar file is two symbols of one-minute bars; ``--config`` sets a 24/7 calendar (always open) and
 zero fill costs, so a market order fills at the next bar's open exactly. Ports come from
-``--port 0 --port-file``.
+``--port 0 --port-file``. One in-process test checks that ``[paper]`` is the venue's cost model.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ def buy(qty: float, cid: str) -> MarketOrderRequest:
                               client_order_id=cid)  # fmt: skip
 
 
+def trading_at(url: str) -> TradingClient:
+    client = TradingClient(api_key="k", secret_key="s", paper=True, url_override=url)
+    client._retry = 0
+    client._session.request = functools.partial(  # type: ignore[method-assign]
+        client._session.request, timeout=(3.05, 5)
+    )
+    return client
+
+
 @dataclass
 class Venue:
     proc: subprocess.Popen[str]
@@ -73,12 +82,7 @@ class Venue:
             return json.loads(response.read())
 
     def trading(self) -> TradingClient:
-        client = TradingClient(api_key="k", secret_key="s", paper=True, url_override=self.url)
-        client._retry = 0
-        client._session.request = functools.partial(  # type: ignore[method-assign]
-            client._session.request, timeout=(3.05, 5)
-        )
-        return client
+        return trading_at(self.url)
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
         began = time.monotonic()
@@ -233,3 +237,40 @@ def test_usage_and_input_errors_exit_2_with_one_line(
         assert line.startswith("engine venue: error: ") and message in line, line
         assert captured.out == ""
         assert not db.exists()  # refused before the database was created (also for a taken port)
+
+
+def test_the_venue_fills_with_the_paper_section_of_the_config(tmp_path: Path) -> None:
+    """``[paper]`` is the paper broker's and the venue's one cost model (``cost_model``): a 0.5%
+    participation cap lets 5 of 1000 shares fill a bar, so 12 shares fill 5, 5, then 2."""
+    import argparse
+
+    from engine.broker.paper import cost_model
+    from engine.cli.venue_cmd import _build, add_parser
+    from engine.config import load
+
+    config = tmp_path / "venue.toml"
+    config.write_text(CONFIG + 'spread = "bar_range"\nmax_participation = "0.005"\nlatency_ms = 250\n')
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["venue", "--bars", str(write_bars(tmp_path / "bars.csv")), "--config", str(config),
+                              "--db", str(tmp_path / "venue.db"), "--port", "0", "--manual"])  # fmt: skip
+    server = _build(args)
+    try:
+        server.start()
+        assert server.market is not None
+        cfg, _ = load(str(config))
+        assert (server.market.costs, server.market.seed) == (cost_model(cfg.paper), 5)
+        assert server.market.costs.max_participation_ppm == 5_000 and server.market.costs.spread_from_range
+        client = trading_at(server.base_url)
+        placed = client.submit_order(buy(12, "cap"))
+        assert isinstance(placed, Order)
+        seen = []
+        for _ in range(3):
+            server.step()
+            now = client.get_order_by_id(placed.id)
+            assert isinstance(now, Order)
+            seen.append((now.status, now.filled_qty))
+        assert seen == [(OrderStatus.PARTIALLY_FILLED, "5"), (OrderStatus.PARTIALLY_FILLED, "10"),
+                        (OrderStatus.FILLED, "12")]  # fmt: skip
+    finally:
+        server.stop()

@@ -1,58 +1,73 @@
-"""The venue's market (issue 3, part 5, slice 2): bar replay, fills with the one simulator,
-day-order expiry, positions and account, historical bars, clock, restart mid-replay.
+"""The venue's fills (issue 3, part 5): the one execution simulator (``engine.broker.fills``), partial
+fills at the volume participation cap over several bars, Alpaca's order statuses and VWAP over
+HTTP, what the live runner's report translation makes of those snapshots, parity with the
+in-process paper broker, day-order expiry and cancels of a partly filled order, and a restart that
+fills exactly as an uninterrupted replay.
 
 A small bar CSV with two five-minute synthetic sessions is written to ``tmp_path``; sessions are
 built directly (no exchange calendar). Tests drive the replay with ``step()``; alpaca-py's
-``TradingClient`` and ``StockHistoricalDataClient`` talk to the venue over real HTTP.
+``TradingClient`` talks to the venue over real HTTP. The venue's other market features:
+tests/test_venue_market.py.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import random
-import time
+import sqlite3
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from alpaca.common.exceptions import APIError
 from alpaca.data.historical.stock import StockHistoricalDataClient
-from alpaca.data.models import BarSet
-from alpaca.data.requests import StockBarsRequest
-from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
-from alpaca.trading.models import Order, Position, TradeAccount
+from alpaca.trading.models import Order, TradeAccount
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
-from engine.broker.fills import CostModel, fee, limit_price_fill, market_price
-from engine.broker.paper import PaperBroker
+from engine.alpaca import parse
+from engine.broker.fills import CostModel, fee, scaled
+from engine.core.orders import OrderBook, apply_report
+from engine.core.positions import PositionBook
 from engine.feeds.calendar import Sessions
 from engine.feeds.table import read_bar_file
-from engine.venue.errors import VenueConfigError
-from engine.venue.faults import FAULT_KINDS
+from engine.live.reports import reports_for
+from engine.venue import ledger
 from engine.venue.market import MarketConfig
 from engine.venue.server import VenueServer
-from journal_schema.events import BarClosed, OrderFilled, OrderSubmitRequested
-from journal_schema.units import exact, mul_fixed, to_fixed
+from engine.venue.store import VenueStore
+from journal_schema.events import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderIntentCreated,
+    OrderPartiallyFilled,
+    OrderSubmitRequested,
+)
+from journal_schema.units import SCALE, exact, mul_fixed, to_fixed
 
 DAY1 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
 DAY2 = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
 MIN = timedelta(minutes=1)
+NS = 1_000_000_000
 COSTS = CostModel(half_spread_centibps=200, slippage_centibps=100, fee_per_share=to_fixed("0.005"))
-# (open, high, low, close) of AAPL's bar closing at open + k minutes, k = 1..5, both days
+FLAT = CostModel(half_spread_centibps=200, slippage_centibps=100, fee_per_share=to_fixed("0.005"), impact_k_ppm=0)
+# (open, high, low, close) of AAPL's bar closing at open + k minutes, k = 1..5, both days; volume 1000 k
 AAPL = [("100", "101", "99.5", "100.5"), ("100.5", "101.5", "100", "101"), ("101", "102", "100.75", "101.5"),
         ("101.5", "102", "101", "101.25"), ("101.25", "101.5", "100.8", "101")]  # fmt: skip
 AUTH = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
 
 
 def ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1_000_000_000
+    return int(moment.timestamp()) * NS
 
 
 def sessions() -> Sessions:
@@ -74,9 +89,10 @@ def write_bars(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> MarketConfig:
-    return MarketConfig(bars=read_bar_file(write_bars(tmp_path / "bars.csv")), sessions=sessions(), costs=COSTS, seed=7)
+def market(tmp_path: Path, costs: CostModel = COSTS, seed: int = 7) -> MarketConfig:
+    bars = tmp_path / "bars.csv"
+    return MarketConfig(bars=read_bar_file(bars if bars.exists() else write_bars(bars)), sessions=sessions(),
+                        costs=costs, seed=seed)  # fmt: skip
 
 
 def start(db: Path, config: MarketConfig, speed: float | None = None) -> VenueServer:
@@ -86,8 +102,16 @@ def start(db: Path, config: MarketConfig, speed: float | None = None) -> VenueSe
 
 
 @pytest.fixture
-def venue(tmp_path: Path, config: MarketConfig) -> Iterator[VenueServer]:
-    server = start(tmp_path / "venue.db", config)
+def venue(tmp_path: Path) -> Iterator[VenueServer]:
+    server = start(tmp_path / "venue.db", market(tmp_path))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def flat(tmp_path: Path) -> Iterator[VenueServer]:
+    """A venue without volatility impact: every fill is open x (1 +/- 3 bps), by hand."""
+    server = start(tmp_path / "flat.db", market(tmp_path, FLAT))
     yield server
     server.stop()
 
@@ -117,9 +141,8 @@ def refresh(client: TradingClient, placed: Order) -> Order:
     return again
 
 
-def buy(qty: float, cid: str, symbol: str = "AAPL") -> MarketOrderRequest:
-    return MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                              client_order_id=cid)  # fmt: skip
+def buy(qty: float, cid: str, symbol: str = "AAPL", tif: TimeInForce = TimeInForce.DAY) -> MarketOrderRequest:
+    return MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=tif, client_order_id=cid)
 
 
 def limit_buy(price: float, cid: str) -> LimitOrderRequest:
@@ -132,57 +155,47 @@ def raw(server: VenueServer, path: str) -> object:
         return json.loads(r.read())
 
 
+def admin(server: VenueServer, method: str, path: str) -> tuple[int, object]:
+    request = urllib.request.Request(server.base_url + path, method=method)  # admin paths need no auth
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, json.loads(response.read())
+
+
+def events_of(server: VenueServer, cid: str) -> list[str]:
+    return [e for _, e, c, _ in server.store.log() if c == cid]
+
+
+def px(text: str) -> int:
+    return to_fixed(text)
+
+
 def test_market_order_fills_at_next_bar_open_with_exact_costs(venue: VenueServer) -> None:
     client = trading(venue)
     placed = order(client, buy(10, "m1"))
     assert placed.status == OrderStatus.ACCEPTED
     assert venue.step() == ns(DAY1 + MIN)
     filled = refresh(client, placed)
-    price = market_price(to_fixed("100"), "buy", 300)
+    price = scaled(px("100"), "buy", 300)  # half-spread 2 bps + slippage 1 bp; no volatility known yet
     assert exact(price) == "100.03000000"
     assert (filled.status, filled.filled_qty, filled.filled_avg_price) == (OrderStatus.FILLED, "10", "100.03")
     assert filled.filled_at == DAY1 + MIN
-    assert [e for _, e, c, _ in venue.store.log() if c == "m1"] == ["accepted", "filled"]
-    paid = mul_fixed(to_fixed("10"), price) + fee(COSTS, to_fixed("10"), price)
+    assert events_of(venue, "m1") == ["accepted", "filled"]
+    (fill,) = venue.fills()
+    assert (fill.fill_id, fill.bid, fill.ask) == (f"{placed.id}-1", px("99.98"), px("100.02"))
+    paid = mul_fixed(px("10"), price) + fee(COSTS, px("10"), price)
     account = client.get_account()
     assert isinstance(account, TradeAccount)
-    assert account.cash == exact(to_fixed("100000") - paid).rstrip("0").rstrip(".") == "98999.65"
+    assert account.cash == exact(px("100000") - paid).rstrip("0").rstrip(".") == "98999.65"
     assert account.long_market_value == "1005"  # 10 x close 100.5
     assert account.equity == account.portfolio_value == "100004.65"
-
-
-def test_fills_match_the_in_process_paper_broker_with_jitter(tmp_path: Path, config: MarketConfig) -> None:
-    jittery = CostModel(half_spread_centibps=200, slippage_centibps=100, jitter_centibps=5000, fee_centibps=10)
-    venue = start(tmp_path / "j.db", MarketConfig(bars=config.bars, sessions=config.sessions, costs=jittery, seed=42))
-    try:
-        client = trading(venue)
-        placed = order(client, buy(3, "jitter-cid"))
-        venue.step()
-        paper = PaperBroker(jittery, seed=42, universe=["AAPL"])
-        paper.submit(OrderSubmitRequested(ts=1, cause_seq=1, client_order_id="jitter-cid", intent_id="i",
-                                          symbol="AAPL", side="buy", qty=to_fixed("3"), order_type="market",
-                                          limit_price=None, time_in_force="day"))  # fmt: skip
-        o, h, lo, c = (to_fixed(x) for x in AAPL[0])
-        (report,) = paper.on_bar(BarClosed(ts=ns(DAY1 + MIN), symbol="AAPL", open=o, high=h, low=lo, close=c,
-                                           volume=to_fixed("1000")))  # fmt: skip
-        assert isinstance(report, OrderFilled)
-        jitter = random.Random("42:jitter-cid").randint(0, 5000)
-        assert report.fill_price == market_price(o, "buy", 300 + jitter)
-        assert refresh(client, placed).filled_avg_price == str(Decimal(exact(report.fill_price)).normalize())
-        (fill,) = venue.fills()
-        assert (fill.price, fill.fee, fill.qty) == (report.fill_price, report.fee, report.fill_qty)
-    finally:
-        venue.stop()
 
 
 def test_limit_orders_fill_only_when_traded_through_and_day_orders_expire(venue: VenueServer) -> None:
     client = trading(venue)
     resting = order(client, limit_buy(99, "rest"))  # every day-1 low is >= 99.5
     through = order(client, limit_buy(100.25, "thru"))
-    venue.step()  # bar 1 (open 100, low 99.5): trades through 100.25; market 100.03 is better
-    assert refresh(client, through).filled_avg_price == exact(
-        limit_price_fill(to_fixed("100"), to_fixed("101"), to_fixed("99.5"), "buy", to_fixed("100.25"), 300) or 0
-    ).rstrip("0")
+    venue.step()  # bar 1 (open 100, low 99.5): trades through 100.25; the cost-adjusted 100.03 is better
+    assert refresh(client, through).filled_avg_price == "100.03"
     late = order(client, limit_buy(100.9, "late"))  # bar 2 opens 100.5, low 100: fills at min(limit, cost open)
     venue.step()
     assert refresh(client, late).filled_avg_price == "100.53015"
@@ -194,221 +207,137 @@ def test_limit_orders_fill_only_when_traded_through_and_day_orders_expire(venue:
     assert expired.status == OrderStatus.EXPIRED
     assert expired.expired_at == DAY1 + 5 * MIN
     assert expired.filled_qty == "0" and expired.filled_avg_price is None
-    assert [e for _, e, c, _ in venue.store.log() if c == "rest"] == ["accepted", "expired"]
+    assert events_of(venue, "rest") == ["accepted", "expired"]
 
 
-def test_positions_are_strings_marked_to_last_close(venue: VenueServer) -> None:
-    client = trading(venue)
-    assert client.get_all_positions() == []
-    order(client, buy(10, "b1"))
-    venue.step()
-    order(client, MarketOrderRequest(symbol="AAPL", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.GTC,
-                                     client_order_id="s1"))  # fmt: skip
-    venue.step()
+def test_a_large_order_fills_over_several_bars_at_the_participation_cap(flat: VenueServer) -> None:
+    """550 shares against bars of 1000, 2000, 3000 shares at 10% participation: 100, 200, then the 250
+    left. Each poll shows Alpaca's cumulative view; the live runner's translation of those snapshots
+    rebuilds every slice."""
+    client = trading(flat)
+    placed = order(client, buy(550, "big", tif=TimeInForce.GTC))
+    books = Books.submitted("big", qty=550, tif="gtc")
+    books.poll(flat, "big")  # accepted
+    prices = [Fraction(open_) * Fraction("1.0003") for open_ in ("100", "100.5", "101")]  # + 2 bps spread + 1 bp
+    slices = [100, 200, 250]
+    statuses = [OrderStatus.PARTIALLY_FILLED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED]
+    for k, status in enumerate(statuses, start=1):
+        flat.step()
+        now = refresh(client, placed)
+        cum = sum(slices[:k])
+        vwap = sum((q * p for q, p in zip(slices[:k], prices[:k], strict=True)), Fraction(0)) / cum
+        assert (now.status, now.filled_qty) == (status, str(cum))
+        assert now.filled_avg_price == str(round(Decimal(vwap.numerator) / Decimal(vwap.denominator), 8).normalize())
+        assert now.filled_at == (DAY1 + k * MIN if status == OrderStatus.FILLED else None)
+        assert now.updated_at == DAY1 + k * MIN
+        books.poll(flat, "big")
+    assert refresh(client, placed).filled_avg_price == "100.66655455"  # 55366.605 / 550, half-even to 1e-8
+    fills = flat.fills()
+    assert [(f.fill_id, f.qty, f.price) for f in fills] == [
+        (f"{placed.id}-{n}", px(str(q)), px(str(p.numerator / Decimal(p.denominator))))
+        for n, (q, p) in enumerate(zip(slices, prices, strict=True), start=1)
+    ]
+    assert [(f.bid, f.ask) for f in fills] == [(px("99.98"), px("100.02")), (px("100.4799"), px("100.5201")),
+                                               (px("100.9798"), px("101.0202"))]  # fmt: skip
+    assert events_of(flat, "big") == ["accepted", "partially_filled", "partially_filled", "filled"]
+    _, shown = admin(flat, "GET", "/venue/fills")
+    assert isinstance(shown, list) and (shown[1]["qty"], shown[1]["bid"], shown[1]["ask"]) == ("200", "100.4799",
+                                                                                              "100.5201")  # fmt: skip
     (position,) = client.get_all_positions()
-    assert isinstance(position, Position)
-    assert (position.symbol, position.qty, position.side.value) == ("AAPL", "6", "long")
-    assert position.avg_entry_price == "100.03"
-    assert position.cost_basis == "600.18"
-    assert position.current_price == "101"  # close of the bar at 14:32
-    assert position.market_value == "606"
-    assert position.unrealized_pl == "5.82"
-    assert position.lastday_price is None  # no earlier session close in the file
-    by_symbol = client.get_open_position("AAPL")
-    assert isinstance(by_symbol, Position) and by_symbol.model_dump() == position.model_dump()
-    assert client.get_open_position(str(position.asset_id)).symbol == "AAPL"  # type: ignore[union-attr]
-    body = raw(venue, "/v2/positions")
-    assert isinstance(body, list)
-    assert all(isinstance(v, str) for k, v in body[0].items() if k not in ("asset_marginable",))
-    with pytest.raises(APIError) as missing:
-        client.get_open_position("MSFT")
-    assert (missing.value.status_code, missing.value.message) == (404, "position does not exist")
-    sell_price = market_price(to_fixed("100.5"), "sell", 300)
-    bought, ten, four = to_fixed("100.03"), to_fixed("10"), to_fixed("4")
-    cash = (to_fixed("100000") - mul_fixed(ten, bought) - fee(COSTS, ten, bought)
-            + mul_fixed(four, sell_price) - fee(COSTS, four, sell_price))  # fmt: skip
-    account = client.get_account()
-    assert account.cash == str(Decimal(exact(cash)).normalize())  # type: ignore[union-attr]
-    assert account.equity == str((Decimal(exact(cash)) + Decimal(606)).normalize())  # type: ignore[union-attr]
-    for _ in range(5):
-        venue.step()  # into day 2: lastday is day 1's last close
-    assert client.get_open_position("AAPL").lastday_price == "101"  # type: ignore[union-attr]
+    assert (position.qty, position.avg_entry_price) == ("550", "100.66655455")  # type: ignore[union-attr]
+    assert [type(e) for e in books.reports] == [OrderAccepted, OrderPartiallyFilled, OrderPartiallyFilled, OrderFilled]
+    assert [e.fill_qty for e in books.reports[1:]] == [px(str(q)) for q in slices]  # type: ignore[attr-defined]
+    for report, fill in zip(books.reports[1:], fills, strict=True):
+        assert isinstance(report, OrderPartiallyFilled | OrderFilled)
+        # a price derived from a rounded average is exact to within cum / (2 x fill) units (reports.fill_price)
+        assert abs(report.fill_price - fill.price) <= report.cum_qty // (2 * report.fill_qty) + 1
+    journal = books.orders.orders["big"]
+    assert (journal.status, journal.cum_qty, books.positions.qty("AAPL")) == ("FILLED", px("550"), px("550"))
+    assert journal.avg_fill_price == px("100.66655455")
 
 
-def test_bars_paginate_without_look_ahead(venue: VenueServer) -> None:
-    assert raw(venue, "/v2/stocks/bars?symbols=AAPL&timeframe=1Min") == {"bars": {}, "next_page_token": None}
+def test_a_partly_filled_order_cancels_or_expires_its_rest(flat: VenueServer) -> None:
+    """MSFT (500 shares a bar, 50 at the cap) sell 120: 50 + 50, then canceled. AAPL day buy 2000:
+    100 + 200 + 300 + 400 + 500 by the close, whose bar expires the other 500."""
+    client = trading(flat)
+    cxl = order(client, MarketOrderRequest(symbol="MSFT", qty=120, side=OrderSide.SELL,
+                                           time_in_force=TimeInForce.GTC, client_order_id="cxl"))  # fmt: skip
+    day = order(client, buy(2000, "day"))
+    books = Books.submitted("cxl", qty=120, side="sell", symbol="MSFT", tif="gtc").also("day", qty=2000)
+    flat.step()
+    books.poll(flat, "cxl")  # accepted and 50 filled, seen at once
+    flat.step()
+    client.cancel_order_by_id(cxl.id)
+    canceled = refresh(client, cxl)
+    assert (canceled.status, canceled.filled_qty, canceled.canceled_at) == (OrderStatus.CANCELED, "100", DAY1 + 2 * MIN)
+    assert canceled.filled_avg_price == str(((371 + 372) * Decimal("0.9997") / 2).normalize())
+    assert (canceled.filled_at, canceled.expired_at) == (None, None)
     for _ in range(3):
-        venue.step()
-    venue.app.bars_page_size = 2  # smaller pages than alpaca-py asks for, so it follows page tokens
-    request = StockBarsRequest(symbol_or_symbols=["MSFT", "AAPL"], timeframe=TimeFrame.Minute, start=DAY1)
-    bars = data(venue).get_stock_bars(request)
-    assert isinstance(bars, BarSet)
-    assert [b.timestamp for b in bars["AAPL"]] == [DAY1, DAY1 + MIN, DAY1 + 2 * MIN]  # t = close - 1 min
-    assert [b.timestamp for b in bars["MSFT"]] == [DAY1, DAY1 + MIN, DAY1 + 2 * MIN]
-    first = bars["AAPL"][0]
-    assert (first.open, first.high, first.low, first.close, first.volume) == (100.0, 101.0, 99.5, 100.5, 1000.0)
-    page = raw(venue, "/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min&limit=4")
-    assert isinstance(page, dict) and page["next_page_token"] is not None
-    assert [len(v) for v in page["bars"].values()] == [2]
-    window = data(venue).get_stock_bars(StockBarsRequest(
-        symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=DAY1 + MIN, end=DAY1 + MIN))  # fmt: skip
-    assert [b.close for b in window["AAPL"]] == [101.0]
-    with pytest.raises(APIError) as wrong:
-        data(venue).get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day))
-    assert wrong.value.status_code == 422 and "1Min" in wrong.value.message
+        flat.step()
+    assert refresh(client, cxl).filled_qty == "100"  # nothing fills after the cancel
+    assert client.get_open_position("MSFT").qty == "-100"  # type: ignore[union-attr]
+    expired = refresh(client, day)
+    assert (expired.status, expired.filled_qty, expired.expired_at) == (OrderStatus.EXPIRED, "1500", DAY1 + 5 * MIN)
+    assert expired.filled_avg_price is not None and expired.filled_at is None
+    assert events_of(flat, "cxl") == ["accepted", "partially_filled", "partially_filled", "canceled"]
+    assert events_of(flat, "day") == ["accepted"] + ["partially_filled"] * 5 + ["expired"]
+    day_fills = [f.qty for f in flat.fills() if f.client_order_id == "day"]
+    assert day_fills == [px(str(q)) for q in (100, 200, 300, 400, 500)]
+    books.poll(flat, "cxl")
+    books.poll(flat, "day")  # only the final snapshot: five fills and the expiry in one poll
+    assert [type(e) for e in books.reports] == [OrderAccepted, OrderPartiallyFilled, OrderPartiallyFilled,
+                                                OrderCanceled, OrderAccepted, OrderPartiallyFilled, OrderExpired]
+    ending = books.reports[3]
+    assert isinstance(ending, OrderCanceled) and ending.canceled_qty == px("20")
+    ending = books.reports[6]
+    assert isinstance(ending, OrderExpired) and (ending.expired_qty, ending.ts) == (px("500"), ns(DAY1 + 5 * MIN))
+    assert (books.positions.qty("MSFT"), books.positions.qty("AAPL")) == (-px("100"), px("1500"))
+    assert {c: o.status for c, o in books.orders.orders.items()} == {"cxl": "CANCELED", "day": "EXPIRED"}
 
 
-def test_clock_follows_replay_and_session_calendar(venue: VenueServer) -> None:
-    client = trading(venue)
-    clock = client.get_clock()
-    assert (clock.timestamp, clock.is_open) == (DAY1, True)  # type: ignore[union-attr]
-    assert clock.next_close == DAY1 + 5 * MIN and clock.next_open == DAY2  # type: ignore[union-attr]
-    for _ in range(4):
-        venue.step()
-    assert client.get_clock().is_open is True  # type: ignore[union-attr]
-    venue.step()  # 14:35: the session close
-    clock = client.get_clock()
-    assert (clock.timestamp, clock.is_open) == (DAY1 + 5 * MIN, False)  # type: ignore[union-attr]
-    assert (clock.next_open, clock.next_close) == (DAY2, DAY2 + 5 * MIN)  # type: ignore[union-attr]
-    venue.step()
-    assert client.get_clock().is_open is True  # type: ignore[union-attr]
+class Books:
+    """The journal's folds of orders, fed with what ``reports_for`` makes of the venue's snapshots."""
+
+    def __init__(self) -> None:
+        self.orders = OrderBook()
+        self.positions = PositionBook()
+        self.reports: list[Event] = []
+
+    @classmethod
+    def submitted(cls, cid: str, qty: int, side: str = "buy", symbol: str = "AAPL", tif: str = "day") -> Books:
+        return cls().also(cid, qty, side, symbol, tif)
+
+    def also(self, cid: str, qty: int, side: str = "buy", symbol: str = "AAPL", tif: str = "day") -> Books:
+        common: dict[str, Any] = dict(client_order_id=cid, intent_id=f"i-{cid}", symbol=symbol, side=side,
+                                      qty=qty * SCALE, order_type="market", limit_price=None,
+                                      time_in_force=tif)  # fmt: skip
+        self.orders.apply_derived(OrderIntentCreated(ts=1, cause_seq=1, decision_id=f"d-{cid}", **common))
+        self.orders.apply_derived(OrderSubmitRequested(ts=2, cause_seq=2, **common))
+        return self
+
+    def poll(self, server: VenueServer, cid: str) -> None:
+        snap = parse.order(raw(server, f"/v2/orders:by_client_order_id?client_order_id={cid}"))
+        events = reports_for(self.orders.orders[cid], snap)
+        for ev in events:
+            apply_report(self.orders, self.positions, ev)
+        assert reports_for(self.orders.orders[cid], snap) == []  # the same snapshot again adds nothing
+        self.reports += events
 
 
-def test_state_survives_restart_mid_replay(tmp_path: Path, config: MarketConfig) -> None:
-    db = tmp_path / "restart.db"
-    first = start(db, config)
-    placed = order(trading(first), buy(10, "r1"))
-    first.step()
-    first.step()
-    before = trading(first).get_all_positions()
-    first.stop()
-    second = start(db, config)
+def test_a_database_made_before_quotes_were_kept_gets_the_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE fills (seq INTEGER PRIMARY KEY AUTOINCREMENT, fill_id TEXT NOT NULL UNIQUE, "
+                     "order_id TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, "
+                     "qty INTEGER NOT NULL, price INTEGER NOT NULL, fee INTEGER NOT NULL, ts INTEGER NOT NULL)")
+        conn.execute("INSERT INTO fills (fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts) "
+                     "VALUES ('o-1', 'o', 'c', 'AAPL', 'buy', 100, 200, 0, 5)")
+    store = VenueStore(db)
     try:
-        client = trading(second)
-        assert client.get_clock().timestamp == DAY1 + 2 * MIN  # type: ignore[union-attr]
-        assert client.get_all_positions() == before
-        assert refresh(client, placed).status == OrderStatus.FILLED
-        assert client.get_account().cash == "98999.65"  # type: ignore[union-attr]
-        assert second.step() == ns(DAY1 + 3 * MIN)
+        with store.transaction() as cur:
+            ledger.record_fill(cur, ledger.Fill("p-1", "p", "d", "AAPL", "buy", 100, 200, 0, 6, 199, 201))
+        with store.reading() as cur:
+            assert [(f.fill_id, f.bid, f.ask) for f in ledger.fills(cur)] == [("o-1", None, None), ("p-1", 199, 201)]
+            assert [f.fill_id for f in ledger.fills(cur, "p")] == ["p-1"]
     finally:
-        second.stop()
-
-
-def test_real_time_driver_replays_at_speed(tmp_path: Path, config: MarketConfig) -> None:
-    venue = start(tmp_path / "rt.db", config, speed=60 * 100)  # one-minute bars, 100 per wall second
-    try:
-        deadline = time.monotonic() + 5
-        while venue.market is not None and venue.market.replay.next_ts() is not None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert trading(venue).get_clock().timestamp == DAY2 + 5 * MIN  # type: ignore[union-attr]
-    finally:
-        venue.stop()
-
-
-def admin(server: VenueServer, method: str, path: str) -> tuple[int, object]:
-    request = urllib.request.Request(server.base_url + path, method=method)  # admin paths need no auth
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status, json.loads(response.read())
-
-
-def test_admin_status_step_fills_positions_and_order_log(venue: VenueServer) -> None:
-    assert admin(venue, "GET", "/venue/status") == (200, {
-        "sim_time": "2024-01-02T14:30:00.000000Z", "next_bar": "2024-01-02T14:31:00.000000Z", "exhausted": False,
-        "orders": 0, "open_orders": 0, "fills": 0, "faults": {k: 0 for k in FAULT_KINDS},
-    })  # fmt: skip
-    client = trading(venue)
-    placed = order(client, buy(10, "m1"))
-    order(client, limit_buy(50, "never"))  # a day order: expires at the first session close
-    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-02T14:31:00.000000Z",
-                                                          "exhausted": False})  # fmt: skip
-    assert admin(venue, "GET", "/venue/fills") == (200, [{
-        "fill_id": f"{placed.id}-1", "order_id": str(placed.id), "client_order_id": "m1", "symbol": "AAPL",
-        "side": "buy", "qty": "10", "price": "100.03", "fee": "0.05", "at": "2024-01-02T14:31:00.000000Z",
-    }])  # fmt: skip
-    assert admin(venue, "GET", "/venue/positions") == (200, {"AAPL": "10"})
-    _, body = admin(venue, "GET", "/venue/status")
-    assert isinstance(body, dict) and (body["orders"], body["open_orders"], body["fills"]) == (2, 1, 1)
-    _, log = admin(venue, "GET", "/venue/order-log")
-    assert log == [
-        {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "m1", "order_id": str(placed.id)},
-        {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "never",
-         "order_id": str(order_for(client, "never").id)},
-        {"at": "2024-01-02T14:31:00.000000Z", "event": "filled", "client_order_id": "m1", "order_id": str(placed.id)},
-    ]  # fmt: skip
-    for _ in range(9):
-        admin(venue, "POST", "/venue/step")
-    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-03T14:35:00.000000Z",
-                                                          "exhausted": True})  # fmt: skip
-    _, body = admin(venue, "GET", "/venue/status")
-    assert isinstance(body, dict) and (body["next_bar"], body["exhausted"], body["open_orders"]) == (None, True, 0)
-
-
-def order_for(client: TradingClient, cid: str) -> Order:
-    found = client.get_order_by_client_id(cid)
-    assert isinstance(found, Order)
-    return found
-
-
-def write_daily(path: Path, closes: list[str], base: int = 100) -> Path:
-    lines = ["timestamp,symbol,open,high,low,close,volume"]
-    lines += [f"{c},AAPL,{base + i},{base + i + 1},{base + i - 1},{base + i},1000" for i, c in enumerate(closes)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-DAILY_CLOSES = ["2021-02-01T21:00:00Z", "2021-02-02T21:00:00Z", "2021-07-01T20:00:00Z"]  # EST, EST, EDT
-
-
-def daily_sessions() -> Sessions:
-    closes = np.array([ns(datetime.fromisoformat(c)) for c in DAILY_CLOSES], dtype=np.int64)
-    return Sessions("SYN", ["2021-02-01", "2021-02-02", "2021-07-01"], closes - 23_400 * 1_000_000_000, closes)
-
-
-def test_daily_bars_are_stamped_at_new_york_midnight(tmp_path: Path) -> None:
-    bars = read_bar_file(write_daily(tmp_path / "daily.csv", DAILY_CLOSES))
-    server = start(tmp_path / "daily.db", MarketConfig(bars=bars, sessions=daily_sessions()))
-    try:
-        for _ in DAILY_CLOSES:
-            server.step()
-        page = raw(server, "/v2/stocks/bars?symbols=AAPL&timeframe=1Day")
-        assert isinstance(page, dict)
-        assert [b["t"] for b in page["bars"]["AAPL"]] == [
-            "2021-02-01T05:00:00Z", "2021-02-02T05:00:00Z", "2021-07-01T04:00:00Z",
-        ]  # fmt: skip
-        client = data(server)
-
-        def closes(**window: datetime) -> list[float]:
-            got = client.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day, **window))
-            assert isinstance(got, BarSet)
-            return [b.close for b in got.data.get("AAPL", [])]
-
-        assert closes() == [100.0, 101.0, 102.0]
-        feb2 = datetime(2021, 2, 2, 5, tzinfo=UTC)
-        every = client.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day))
-        assert isinstance(every, BarSet) and every["AAPL"][1].timestamp == feb2
-        assert closes(start=feb2) == [101.0, 102.0]  # start / end compare against t, inclusive
-        assert closes(start=feb2 + timedelta(seconds=1)) == [102.0]
-        assert closes(end=feb2) == [100.0, 101.0]
-        assert closes(end=feb2 - timedelta(seconds=1)) == [100.0]
-    finally:
-        server.stop()
-
-
-def test_database_remembers_its_bar_file(tmp_path: Path, config: MarketConfig) -> None:
-    db = tmp_path / "fp.db"
-    first = start(db, config)
-    first.step()
-    first.stop()
-    other = MarketConfig(bars=read_bar_file(write_daily(tmp_path / "other.csv", DAILY_CLOSES)), sessions=sessions())
-    with pytest.raises(VenueConfigError) as refused:
-        VenueServer(db, None, Decimal("100000"), market=other)
-    message = str(refused.value)
-    assert "\n" not in message and "was made with bar file" in message and str(tmp_path / "bars.csv") in message
-    assert isinstance(refused.value, ValueError)
-    copy = tmp_path / "copy.csv"  # the same bytes under another name: the same file
-    copy.write_bytes((tmp_path / "bars.csv").read_bytes())
-    again = start(db, MarketConfig(bars=read_bar_file(copy), sessions=sessions(), costs=COSTS, seed=7))
-    try:
-        assert trading(again).get_clock().timestamp == DAY1 + MIN  # type: ignore[union-attr]
-    finally:
-        again.stop()
+        store.close()

@@ -11,6 +11,9 @@ before the broker is called (``submit.before``), after the broker accepted the o
 its answer is journaled (``submit.after``), the same around cancel requests (``cancel.before``,
 ``cancel.after``), or between the order reports and the bars of a cycle. The engine trades with
 limit orders good till canceled, so resting orders meet opposite signals and are canceled first.
+The venue's fill simulator may fill 2 shares per million of a day's volume (``[paper]
+max_participation``), so most orders fill over several days in partial fills, and some are
+killed around or canceled after a partial fill.
 The first two starts are killed for sure at ``submit.before`` and ``submit.after`` (each runs until
 it gets there); the others at random. At the end the faults are turned off, the venue replays the
 rest of its file, a last clean engine run reconciles, and ``tools.drill.audit`` checks both sides.
@@ -39,6 +42,8 @@ FORCED_WAIT = 60.0
 # limit orders 1.5% away from the close, good till canceled: many rest, so opposite signals cancel them
 ORDERS = '[orders]\ntype = "limit"\nlimit_offset_bps = -150\ntime_in_force = "gtc"\n'
 VENUE_FAULTS = {"accept_then_drop": 0.08, "accept_then_timeout": 0.04, "http_503": 0.03}
+# about 20 AAPL and 100 MSFT shares a day from the bundled volumes: orders fill in slices over days
+VENUE_CONFIG = '[paper]\nmax_participation = "0.000002"\n'
 
 
 @dataclass
@@ -69,7 +74,7 @@ def run(cycles: int, seed: int, workdir: Path, days: int = 300) -> DrillReport:
     started = time.monotonic()
     bars = bar_file(workdir / "bars.csv", days=days)
     step = max(0.05, cycles * 2.0 / days)  # the file lasts about as long as the kills
-    venue = Venue(workdir, bars, speed=86_400 / step, faults=VENUE_FAULTS, seed=seed)
+    venue = Venue(workdir, bars, speed=86_400 / step, faults=VENUE_FAULTS, seed=seed, config=VENUE_CONFIG)
     journal, log = workdir / "journal.db", workdir / "engine.log"
     config = engine_config(workdir / "engine.toml", venue.port, extra=ORDERS)
     seen = 0

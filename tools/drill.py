@@ -88,15 +88,19 @@ def _python_env() -> dict[str, str]:
 
 
 class Venue:
-    """``engine venue`` as a separate process on a free port."""
+    """``engine venue`` as a separate process on a free port; ``config`` (TOML text, e.g. a
+    ``[paper]`` section for its fill simulator) becomes its ``--config``."""
 
     def __init__(self, workdir: Path, bars: Path, *, speed: float, faults: dict[str, float], seed: int,
-                 hold: float = 1.0, retry_after: float = 1.0) -> None:
+                 hold: float = 1.0, retry_after: float = 1.0, config: str = "") -> None:
         self.port_file = workdir / "venue.port"
         self.port_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "engine.cli", "venue", "--bars", str(bars), "--port", "0", "--port-file",
                str(self.port_file), "--db", str(workdir / "venue.db"), "--speed", str(speed), "--fault-seed",
                str(seed), "--hold", str(hold), "--retry-after", str(retry_after)]  # fmt: skip
+        if config:
+            (workdir / "venue.toml").write_text(config)
+            cmd += ["--config", str(workdir / "venue.toml")]
         for kind, p in faults.items():
             cmd += ["--fault", f"{kind}={p}"]
         self.log = (workdir / "venue.log").open("w")
@@ -227,6 +231,8 @@ def audit(journal: Path, venue: Venue) -> Audit:
         "run_segments": types["RunStarted"], "clean_ends": types["RunEnded"], "alerts": types["AlertRaised"],
         "venue_accepted": sum(accepted.values()),
         "venue_duplicates_refused": sum(1 for row in log if row["event"] == "duplicate_refused"),
+        "venue_partial_fills": sum(1 for row in log if row["event"] == "partially_filled"),
+        "fills_journaled": types["OrderPartiallyFilled"] + types["OrderFilled"],
         "venue_faults": venue.call("GET", "/venue/status")["faults"],
         "positions": {s: exact(q) for s, q in mine.items()},
         "events": sum(types.values()), "replay": replay.stdout.strip(),

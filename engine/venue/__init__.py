@@ -3,7 +3,8 @@ Alpaca's trading REST API that alpaca-py's ``TradingClient`` uses, with its own 
 
 Served: orders (submit, get by id / client order id, list, cancel one, cancel all), account,
 clock, positions and historical bars (``StockHistoricalDataClient``). With a bar file the venue
-owns the market clock (bar replay, stepped or real-time) and fills with ``engine.broker.fills``;
+owns the market clock (bar replay, stepped or real-time) and fills, partially and bar by bar, with
+the paper broker's execution simulator (``engine.broker.fills.FillSimulator``);
 its database remembers the bar file it was made with. A seeded ``FaultPlan`` injects rate
 limits, 5xx answers, timeouts and answers lost after an accepted submit into ``/v2/*``
 requests, each logged in ``fault_log``. Admin endpoints under ``/venue/`` (status, fault plan,
@@ -17,7 +18,7 @@ Modules, one job each:
 - ``clock``: the clock reading (injected, or from the session calendar at the replay time)
 - ``replay``: the bar replay (``BarReplay``) and its real-time driver (``ReplayDriver``)
 - ``ledger``: fills, positions, cash, the replay position and the bar file's fingerprint
-- ``market``: stepping the replay: fills, day-order expiry, marked positions
+- ``market``: stepping the replay: slices from the simulator, day-order expiry, marked positions
 - ``marketdata``: the ``/v2/stocks/bars`` endpoint (``t`` stamping, filtering, no look-ahead,
   pagination)
 - ``faults``: the ``FaultPlan``, its validation and the seeded per-request draw (``FaultInjector``)

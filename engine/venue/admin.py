@@ -8,12 +8,15 @@
 | POST | /venue/step | advance one bar timestamp: ``{"sim_time", "exhausted"}``; 409 without a bar file |
 | GET | /venue/order-log | ``[{"at", "event", "client_order_id", "order_id"}]``, oldest first |
 | GET | /venue/fault-log | ``[{"seq", "at", "kind", "method", "path", "client_order_id"}]``, oldest first |
-| GET | /venue/fills | ``[{"fill_id", "order_id", "client_order_id", "symbol", "side", "qty", "price", "fee", "at"}]`` |
+| GET | /venue/fills | ``[{"fill_id", "order_id", "client_order_id", "symbol", "side", "qty", "price", "fee", ...}]`` |
 | GET | /venue/positions | ``{symbol: qty}`` of nonzero positions |
 
 Times are venue UTC text (``2024-01-02T14:30:00.000000Z``); quantities and money are exact
-decimal strings (``"10"``, ``"100.03"``). ``faults`` counts the rows of ``fault_log`` per kind,
-every kind listed.
+decimal strings (``"10"``, ``"100.03"``). A fill (also ``"bid"``, ``"ask"``, ``"at"``) is one slice
+of an order (``{order_id}-{n}``); ``bid`` / ``ask`` are the simulated quote it was priced against
+(null for a fill recorded before the venue kept quotes). Order-log events: ``accepted``,
+``duplicate_refused``, ``partially_filled``, ``filled``, ``canceled``, ``expired``. ``faults``
+counts the rows of ``fault_log`` per kind, every kind listed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/venue/"
 CODE_CONFLICT = 40910000  # venue-specific; real Alpaca has no admin API
+
+
+def _opt_text(units: int | None) -> str | None:
+    return None if units is None else fixed_text(units)
 
 
 class AdminApi:
@@ -79,7 +86,7 @@ class AdminApi:
         nxt = self._next_bar()
         orders, open_orders = self.store.counts()
         with self.store.reading() as cur:
-            fills = len(ledger.fills(cur))
+            fills = ledger.fill_count(cur)
             faults = faultlog.counts(cur)
         return json_response(200, {
             "sim_time": self._sim_time(), "next_bar": None if nxt is None else utc_text(ns_to_datetime(nxt)),
@@ -127,7 +134,7 @@ class AdminApi:
         out: list[dict[str, Any]] = [
             {"fill_id": f.fill_id, "order_id": f.order_id, "client_order_id": f.client_order_id, "symbol": f.symbol,
              "side": f.side, "qty": fixed_text(f.qty), "price": fixed_text(f.price), "fee": fixed_text(f.fee),
-             "at": utc_text(ns_to_datetime(f.ts))}
+             "bid": _opt_text(f.bid), "ask": _opt_text(f.ask), "at": utc_text(ns_to_datetime(f.ts))}
             for f in rows
         ]  # fmt: skip
         return json_response(200, out)

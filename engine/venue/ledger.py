@@ -1,6 +1,11 @@
 """The venue's books in its SQLite database: fills, positions, cash, the replay position and
 the identity of the bar file the database was made with.
 
+A fill is one slice of an order (``engine.broker.fills.SliceFill``): an order may have several
+(a partial fill per bar until it is done), numbered ``{order_id}-{n}``. Each fill row keeps the
+simulated quote it was priced against (``bid`` / ``ask``); a database made before quotes were kept
+gets the two columns added when it is opened, NULL for its earlier fills.
+
 Every amount is an INTEGER count of 1e-8 units (``journal_schema.units``); quantities are
 signed in ``positions`` (negative = short) and ``cost`` carries the sign of the quantity.
 Average-cost accounting: a fill that adds to a position adds its notional to ``cost``; one
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from journal_schema.units import SCALE, div_round_half_even, mul_fixed
 
@@ -30,8 +36,11 @@ CREATE TABLE IF NOT EXISTS fills (
     qty INTEGER NOT NULL,
     price INTEGER NOT NULL,
     fee INTEGER NOT NULL,
-    ts INTEGER NOT NULL
+    ts INTEGER NOT NULL,
+    bid INTEGER,
+    ask INTEGER
 );
+CREATE INDEX IF NOT EXISTS fills_by_order ON fills (order_id, seq);
 CREATE TABLE IF NOT EXISTS positions (
     symbol TEXT PRIMARY KEY,
     qty INTEGER NOT NULL,
@@ -64,6 +73,8 @@ class Fill:
     price: int
     fee: int
     ts: int
+    bid: int | None  # the quote the fill was priced against (None: a fill recorded before quotes were kept)
+    ask: int | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,16 @@ class Holding:
         return div_round_half_even(abs(self.cost) * SCALE, abs(self.qty))
 
 
+QUOTE_COLUMNS = ("bid", "ask")
+_FILL_COLUMNS = "fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts, bid, ask"
+
+
 def init(cur: sqlite3.Cursor, starting_cash: int) -> None:
+    known = {str(row[1]) for row in cur.execute("PRAGMA table_info(fills)").fetchall()}
+    if known:  # a database made before fills kept their quote
+        for column in QUOTE_COLUMNS:
+            if column not in known:
+                cur.execute(f"ALTER TABLE fills ADD COLUMN {column} INTEGER")
     cur.executescript(SCHEMA)
     cur.execute("INSERT OR IGNORE INTO venue_state (key, value) VALUES (?, ?)", (CASH, starting_cash))
 
@@ -112,23 +132,32 @@ def holdings(cur: sqlite3.Cursor) -> list[Holding]:
     return [Holding(str(s), int(q), int(c)) for s, q, c in rows]
 
 
-def fills(cur: sqlite3.Cursor) -> list[Fill]:
-    rows = cur.execute(
-        "SELECT fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts FROM fills ORDER BY seq"
-    ).fetchall()
-    return [
-        Fill(str(a), str(b), str(c), str(d), str(e), int(f), int(g), int(h), int(i))
-        for a, b, c, d, e, f, g, h, i in rows
-    ]
+def _fill(row: Any) -> Fill:  # a sqlite3 row of _FILL_COLUMNS
+    fill_id, oid, cid, symbol, side, qty, price, fee, ts, bid, ask = row
+    return Fill(str(fill_id), str(oid), str(cid), str(symbol), str(side), int(qty), int(price), int(fee), int(ts),
+                None if bid is None else int(bid), None if ask is None else int(ask))  # fmt: skip
+
+
+def fills(cur: sqlite3.Cursor, order_id: str | None = None) -> list[Fill]:
+    """Every fill (or those of ``order_id``), oldest first."""
+    if order_id is None:
+        rows = cur.execute(f"SELECT {_FILL_COLUMNS} FROM fills ORDER BY seq").fetchall()
+    else:
+        rows = cur.execute(f"SELECT {_FILL_COLUMNS} FROM fills WHERE order_id = ? ORDER BY seq", (order_id,)).fetchall()
+    return [_fill(r) for r in rows]
+
+
+def fill_count(cur: sqlite3.Cursor) -> int:
+    (n,) = cur.execute("SELECT COUNT(*) FROM fills").fetchone()
+    return int(n)
 
 
 def record_fill(cur: sqlite3.Cursor, fill: Fill) -> None:
     """Append ``fill`` and move its position and the cash."""
     cur.execute(
-        "INSERT INTO fills (fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (fill.fill_id, fill.order_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
-         fill.fee, fill.ts),
+         fill.fee, fill.ts, fill.bid, fill.ask),
     )  # fmt: skip
     notional = mul_fixed(fill.qty, fill.price)
     buy = fill.side == "buy"

@@ -1,14 +1,21 @@
-"""The venue's market: bar replay, fills with the one simulator, day-order expiry, marks.
+"""The venue's market: bar replay, fills with the one execution simulator, day-order expiry, marks.
 
 ``step()`` advances the replay to the next bar timestamp and, in ONE store transaction:
-1. fills every open order of a symbol that has a bar at that timestamp and was submitted
-   strictly before it, exactly as ``engine.broker.paper.PaperBroker.on_bar`` does: a market
-   order at ``market_price(open, side, cost)``, a limit order at ``limit_price_fill(...)`` only
-   when the bar trades through, fee by ``fee(model, qty, price)``, where ``cost`` is half-spread
-   + slippage + the order's seeded jitter;
+1. hands every bar of that timestamp to ``engine.broker.fills.FillSimulator.on_bar`` (every bar,
+   also when no order works: the simulator folds each into its volatility state), with the open
+   orders of the bar's symbol in submission order, exactly as
+   ``engine.broker.paper.PaperBroker.on_bar`` does: each order's leaves quantity, its submission
+   time (as both submitted and accepted time) and the number of its fills so far. Each slice the
+   simulator fills is a ledger fill ``{order_id}-{n}`` (price, fee and the quote's bid and ask),
+   and the order becomes ``partially_filled`` (cumulative ``filled_qty``, VWAP
+   ``filled_avg_price`` rounded half-even to 1e-8) until its last slice makes it ``filled``;
 2. expires ``day`` orders still open whose session (the first close strictly after submission,
-   as ``PaperBroker``) closed at or before that timestamp, stamped at the session close;
+   as ``PaperBroker``) closed at or before that timestamp, stamped at the session close; a
+   partially filled order keeps what filled and expires the rest;
 3. records the new simulated time, so a restarted venue resumes where it stopped.
+
+The simulator's state is a function of the bars already replayed: a reopened venue rebuilds it
+with ``FillSimulator.warm`` over them, so a restart fills exactly as an uninterrupted replay.
 
 The database remembers the fingerprint of the bar file it was made with (``BarTable.fingerprint``);
 opening it with another file raises ``VenueConfigError`` (resuming at the stored simulated time
@@ -24,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from engine.broker.fills import CostModel, fee, limit_price_fill, market_price, order_cost
+from engine.broker.fills import CostModel, FillSimulator, SliceFill, WorkingOrder
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.table import BarTable
 from engine.venue import ledger
@@ -33,7 +40,7 @@ from engine.venue.errors import VenueConfigError
 from engine.venue.replay import Bar, BarReplay
 from engine.venue.store import VenueOrder, VenueStore
 from engine.venue.wire import decimal_text, utc_text
-from journal_schema.units import to_decimal, to_fixed
+from journal_schema.units import div_round_half_even, to_decimal, to_fixed
 
 CALENDAR_SLACK = timedelta(days=10)  # sessions loaded past the last bar, for next_open / next_close
 
@@ -55,6 +62,29 @@ class MarkedPosition:
     avg_entry_price: int
     current_price: int
     lastday_price: int | None  # last close before the latest session close earlier than now
+
+
+@dataclass(frozen=True)
+class _Working:
+    """An open order with its fills so far."""
+
+    order: VenueOrder
+    fills: list[ledger.Fill]
+
+    @property
+    def filled(self) -> int:
+        return sum(f.qty for f in self.fills)
+
+    @property
+    def notional(self) -> int:  # 1e-16 USD
+        return sum(f.qty * f.price for f in self.fills)
+
+    def view(self) -> WorkingOrder:
+        o = self.order
+        at = text_to_ns(o.submitted_at)
+        limit = None if o.limit_price is None else to_fixed(o.limit_price)
+        return WorkingOrder(o.client_order_id, o.side, o.type, limit, to_fixed(o.qty) - self.filled, at, at,
+                            len(self.fills))  # fmt: skip
 
 
 def text_to_ns(text: str) -> int:
@@ -100,7 +130,14 @@ class VenueMarket:
         self.sessions = config.sessions if config.sessions is not None else _load(self.replay, config.calendar)
         self.costs = config.costs
         self.seed = config.seed
+        self.sim = self._simulator()
         self.lock = threading.RLock()  # held by step() and by the app around submit / cancel
+
+    def _simulator(self) -> FillSimulator:
+        """A simulator that has seen every bar replayed so far (a new one, or a restarted venue's)."""
+        sim = FillSimulator(self.costs, self.seed)
+        sim.warm(self.replay.replayed())
+        return sim
 
     def reading(self) -> ClockReading:
         return session_reading(self.sessions, self.replay.now_ns)
@@ -112,35 +149,40 @@ class VenueMarket:
             if ts is None:
                 return None
             at = utc_text(ns_to_datetime(ts))
-            bars = {bar.symbol: bar for bar in self.replay.by_ts[ts]}
-            with self.store.transaction() as cur:
-                for order in self.store.open_orders(cur):
-                    bar = bars.get(order.symbol)
-                    if bar is not None and order.submitted_at < at:
-                        self._fill(cur, order, bar, at)
-                for order in self.store.open_orders(cur):
-                    close = self._day_close(order)
-                    if close is not None and close <= ts:
-                        self.store.mark_expired(cur, order, utc_text(ns_to_datetime(close)))
-                ledger.set_state(cur, ledger.SIM_TIME, ts)
+            try:
+                with self.store.transaction() as cur:
+                    working: dict[str, list[_Working]] = {}
+                    for order in self.store.open_orders(cur):  # in submission order
+                        working.setdefault(order.symbol, []).append(_Working(order, ledger.fills(cur, order.id)))
+                    for bar in self.replay.by_ts[ts]:
+                        self._fill(cur, bar, working.get(bar.symbol, []), at)
+                    for order in self.store.open_orders(cur):
+                        close = self._day_close(order)
+                        if close is not None and close <= ts:
+                            self.store.mark_expired(cur, order, utc_text(ns_to_datetime(close)))
+                    ledger.set_state(cur, ledger.SIM_TIME, ts)
+            except BaseException:
+                self.sim = self._simulator()  # it folded bars the database did not keep: start again
+                raise
             self.replay.advance_to(ts)
             return ts
 
-    def _fill(self, cur: sqlite3.Cursor, order: VenueOrder, bar: Bar, at: str) -> None:
-        cost = order_cost(self.costs, self.seed, order.client_order_id)
-        if order.type == "market":
-            price: int | None = market_price(bar.open, order.side, cost)
-        else:
-            assert order.limit_price is not None
-            price = limit_price_fill(bar.open, bar.high, bar.low, order.side, to_fixed(order.limit_price), cost)
-        if price is None:
-            return
-        qty = to_fixed(order.qty)
+    def _fill(self, cur: sqlite3.Cursor, bar: Bar, working: list[_Working], at: str) -> None:
+        """Record the slices ``bar`` fills of its symbol's ``working`` orders."""
+        slices = self.sim.on_bar(bar, [w.view() for w in working])
+        by_cid = {w.order.client_order_id: w for w in working}
+        for s in slices:
+            self._record(cur, by_cid[s.client_order_id], s, bar.ts, at)
+
+    def _record(self, cur: sqlite3.Cursor, w: _Working, s: SliceFill, ts: int, at: str) -> None:
+        o = w.order
         ledger.record_fill(cur, ledger.Fill(
-            fill_id=f"{order.id}-1", order_id=order.id, client_order_id=order.client_order_id, symbol=order.symbol,
-            side=order.side, qty=qty, price=price, fee=fee(self.costs, qty, price), ts=bar.ts,
+            fill_id=f"{o.id}-{s.n}", order_id=o.id, client_order_id=o.client_order_id, symbol=o.symbol,
+            side=o.side, qty=s.qty, price=s.price, fee=s.fee, ts=ts, bid=s.bid, ask=s.ask,
         ))  # fmt: skip
-        self.store.mark_filled(cur, order, fixed_text(price), at)
+        cum = w.filled + s.qty
+        avg = div_round_half_even(w.notional + s.qty * s.price, cum)
+        self.store.mark_fill(cur, o, fixed_text(cum), fixed_text(avg), at, done=cum == to_fixed(o.qty))
 
     def _day_close(self, order: VenueOrder) -> int | None:
         if order.time_in_force != "day":

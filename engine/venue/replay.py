@@ -99,6 +99,12 @@ class BarReplay:
         times = self._symbol_ts.get(symbol, [])
         return self.by_symbol.get(symbol, [])[: bisect.bisect_right(times, until_ns)]
 
+    def replayed(self) -> list[Bar]:
+        """Every bar already replayed (closed at or before the current simulated time), in the
+        order ``step`` meets them: by timestamp, then symbol."""
+        done = self.times[: bisect.bisect_right(self.times, self.now_ns)]
+        return [bar for ts in done for bar in self.by_ts[ts]]
+
 
 class ReplayDriver:
     """Calls ``step`` in a background thread at ``speed`` simulated seconds per wall second."""

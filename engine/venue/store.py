@@ -1,11 +1,16 @@
 """The venue's own durable state: one SQLite file (stdlib ``sqlite3``), not the engine journal.
 
 Quantities and prices are exact decimal TEXT (normalised, no exponent); timestamps are
-ISO-8601 UTC text ending in ``Z``. ``client_order_id`` is UNIQUE for the database's lifetime,
-also after the order is canceled (as Alpaca does, wire contract section 3). Every acceptance,
-duplicate refusal, cancel, fill and expiry is appended to ``order_log``, so an audit can show that no
-``client_order_id`` was ever accepted twice. Injected faults go to ``fault_log``
-(``engine.venue.faultlog``); a fault on an accepted submit is written in the order's transaction.
+ISO-8601 UTC text ending in ``Z``. An order's ``status`` follows Alpaca: ``accepted``, then
+``partially_filled`` while its fills leave a rest working, then ``filled``, ``canceled`` or
+``expired`` (the last two keep the ``filled_qty`` and ``filled_avg_price`` of what filled).
+
+``client_order_id`` is UNIQUE for the database's lifetime, also after the order is canceled (as
+Alpaca does, wire contract section 3). Every acceptance, duplicate refusal, cancel, fill and expiry
+is appended to ``order_log`` (a fill that leaves a rest as ``partially_filled``, an order's last one
+as ``filled``), so an audit can show that no ``client_order_id`` was ever accepted twice. Injected
+faults go to ``fault_log`` (``engine.venue.faultlog``); a fault on an accepted submit is written in
+the order's transaction.
 
 Ids are derived, never random: the order id is ``uuid5`` of the client order id (unique by the
 constraint above); a generated client order id is ``uuid5`` of the order's sequence number.
@@ -190,17 +195,21 @@ class VenueStore:
         return [_row_to_order(tuple(r)) for r in rows]
 
     @classmethod
-    def mark_filled(cls, cur: sqlite3.Cursor, order: VenueOrder, avg_price: str, at: str) -> None:
-        """The whole order filled at ``avg_price`` (exact decimal text) at ``at``."""
+    def mark_fill(cls, cur: sqlite3.Cursor, order: VenueOrder, filled_qty: str, avg_price: str, at: str,
+                  done: bool) -> None:  # fmt: skip
+        """A fill at ``at`` brought the order to ``filled_qty`` at the average ``avg_price`` (exact
+        decimal text): ``filled`` (with ``filled_at``) when ``done``, else ``partially_filled``."""
+        status = "filled" if done else "partially_filled"
         cur.execute(
-            "UPDATE orders SET status = 'filled', filled_qty = qty, filled_avg_price = ?, filled_at = ?, "
-            "updated_at = ? WHERE id = ?",
-            (avg_price, at, at, order.id),
+            "UPDATE orders SET status = ?, filled_qty = ?, filled_avg_price = ?, filled_at = ?, updated_at = ? "
+            "WHERE id = ?",
+            (status, filled_qty, avg_price, at if done else None, at, order.id),
         )
-        cls._log(cur, at, "filled", order.client_order_id, order.id)
+        cls._log(cur, at, status, order.client_order_id, order.id)
 
     @classmethod
     def mark_expired(cls, cur: sqlite3.Cursor, order: VenueOrder, at: str) -> None:
+        """The unfilled rest expired at ``at``; what filled stays filled (``filled_qty`` is kept)."""
         cur.execute(
             "UPDATE orders SET status = 'expired', expired_at = ?, updated_at = ? WHERE id = ?", (at, at, order.id)
         )
@@ -286,7 +295,8 @@ class VenueStore:
             return [_row_to_order(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def cancel(self, order_id: str, now: str) -> VenueOrder:
-        """Cancel an open order at once (orders fill whole, never partly); 422 when it is terminal."""
+        """Cancel the unfilled rest of an open order at once (a partially filled order keeps its
+        ``filled_qty``); 422 when it is terminal."""
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
