@@ -1,17 +1,18 @@
-"""``engine run``: a historical paper-trading run over a bar file or the bundled data."""
+"""Simulated runs: a historical paper-trading run over a bar file or the bundled data (``engine run``),
+or over a recorded journal's market inputs (a what-if replay, ``replay.whatif``); one run loop."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from engine.broker.paper import PaperBroker, cost_model
+from engine.broker.paper import paper_broker
 from engine.config import EngineConfig, config_hash
 from engine.core.ids import content_id
 from engine.feeds import bundled
@@ -23,7 +24,7 @@ from engine.operator import drain_inbox
 from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
-from journal_schema.events import BarClosed, BarRejected, RunEnded, RunStarted
+from journal_schema.events import BarClosed, BarRejected, Event, RunEnded, RunStarted
 
 
 class StopRequest:
@@ -82,24 +83,65 @@ def _sessions_for(table: BarTable, calendar: str) -> Sessions:
     return load_sessions(calendar, lo, hi)
 
 
+@dataclass
+class MarketInputs:
+    """What a simulated run trades on: its market inputs (``SessionOpened``, ``SessionClosed``,
+    ``BarClosed``, ``BarRejected``) in processing order, and what ``RunStarted`` records of them.
+    A bar file gives them (``engine run``), and so does a recorded journal (``replay.whatif``)."""
+
+    source: str  # named in the summary (RunResult.dataset)
+    dataset: str  # RunStarted.dataset
+    fingerprint: str  # RunStarted.dataset_fingerprint
+    universe: list[str]
+    sessions: Sessions  # the paper broker's day-order expiry
+    start_ts: int  # RunStarted.ts
+    stream: Callable[[StreamStats], Iterator[Event]]  # the inputs, counting rows into the stats
+    run_id_parts: tuple[str, ...] = ()  # more content the run id is derived from
+
+
 def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
                    bars: str | Path | None = None, batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
-    """Load the bars, then journal the run. SIGINT/SIGTERM are handled from the start: before
+    """Load the bars (the bundled data when ``bars`` is None), then journal the run."""
+    return simulated_run(cfg, snapshot, journal, lambda: _bar_inputs(cfg, bars), batch, replace)
+
+
+def simulated_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
+                  load: Callable[[], MarketInputs], batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
+    """Load the inputs, then journal the run. SIGINT/SIGTERM are handled from the start: before
     the journal is opened they cancel the run (RunCancelled, nothing written); after, they
     stop it at the next bar with RunEnded(INTERRUPTED)."""
     stop = StopRequest()
     with stop.installed():
-        return _run(cfg, snapshot, journal, bars, batch, replace, stop)
+        return _simulate(cfg, snapshot, journal, load, batch, replace, stop)
 
 
 def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, bars: str | Path | None,
          batch: int, replace: bool, stop: StopRequest) -> RunResult:
+    """``historical_run`` with the caller's ``stop``."""
+    return _simulate(cfg, snapshot, journal, lambda: _bar_inputs(cfg, bars), batch, replace, stop)
+
+
+def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
+    """A bar file's (or the bundled data's) rows, checked at the edge, with the calendar's sessions."""
     if bars is None:
         table, sessions = bundled.load_bundled(cfg.run.calendar)
     else:
         table = read_bar_file(bars)
         sessions = _sessions_for(table, cfg.run.calendar)
     universe = universe_of(table, cfg.run.universe)
+    t0 = start_ts(table, sessions)
+    return MarketInputs(
+        source=table.source, dataset=table.source if bars is None else Path(table.source).name,
+        fingerprint=table.fingerprint, universe=universe, sessions=sessions, start_ts=t0,
+        stream=lambda stats: events(table, sessions, universe, stats, clock=t0),
+    )
+
+
+def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, load: Callable[[], MarketInputs],
+              batch: int, replace: bool, stop: StopRequest) -> RunResult:
+    """The run loop: RunStarted, every input through the engine and the paper broker, the operator
+    inbox every DEFAULT_BATCH inputs, a stop at the next row, RunEnded."""
+    inputs = load()
     if stop.requested:
         raise RunCancelled("interrupted while loading data; nothing was journaled")
     writer = JournalWriter(journal, replace=replace)
@@ -110,21 +152,20 @@ def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, ba
                        "--replace (a historical run writes a journal of its own; paper and live runs resume theirs)")
     chash = config_hash(snapshot)
     version = code_version(str(cfg.strategy.name))
-    run_id = content_id("run", version, chash, table.fingerprint, cfg.run.seed, length=16)
-    broker = PaperBroker(cost_model(cfg.paper), cfg.run.seed, universe, sessions.closes.tolist())
+    run_id = content_id("run", version, chash, inputs.fingerprint, cfg.run.seed, *inputs.run_id_parts, length=16)
+    universe = inputs.universe
+    broker = paper_broker(cfg, universe, inputs.sessions)
     engine = Engine(writer, broker=broker, batch=batch)
     stats = StreamStats()
-    t0 = start_ts(table, sessions)
     reason = "END_OF_DATA"
-    last_ts = t0
+    last_ts = inputs.start_ts
     try:
         engine.feed(RunStarted(
-            ts=t0, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
-            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=table.fingerprint,
-            dataset=table.source if bars is None else Path(table.source).name, universe=universe,
-            seed=cfg.run.seed, mode=cfg.run.mode,
+            ts=last_ts, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
+            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=inputs.fingerprint,
+            dataset=inputs.dataset, universe=universe, seed=cfg.run.seed, mode=cfg.run.mode,
         ))
-        for n, ev in enumerate(events(table, sessions, universe, stats, clock=t0), 1):
+        for n, ev in enumerate(inputs.stream(stats), 1):
             engine.feed(ev)
             last_ts = ev.ts
             if n % DEFAULT_BATCH == 0:
@@ -147,7 +188,7 @@ def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, ba
         for sym, p in book.traded()
     }
     return RunResult(
-        journal=str(journal), run_id=run_id, dataset=table.source, stats=stats,
+        journal=str(journal), run_id=run_id, dataset=inputs.source, stats=stats,
         counts=dict(engine.counts), last_seq=engine.writer.last_seq,
         digest=engine.writer.last_hash.hex(), end_reason=reason, halted=engine.state.halted,
         positions=positions, decisions=dict(sorted(engine.state.risk.decisions.items())),

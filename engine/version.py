@@ -14,7 +14,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 _SOURCES = ("journal_schema", "engine/core", "engine/broker", "engine/feeds", "engine/config.py",
             "engine/config_risk.py", "engine/config_costs.py", "engine/shell.py", "engine/runner.py", "engine/live",
-            "engine/alpaca", "engine/operator")
+            "engine/alpaca", "engine/operator", "replay/whatif.py")
 
 
 @cache

@@ -11,7 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("run", "replay", "verify", "query", "schema", "venue", "operator")  # operator: kill, resume, approve
+# operator: kill, resume, approve
+SUBCOMMANDS = ("run", "replay", "verify", "query", "report", "tca", "schema", "venue", "operator")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 

@@ -3,7 +3,8 @@
     python -m tools.bench.all [--quick] [--repeat 5] [--only NAME ...] [--profile]
 
 Full sizes: 100,000-bar CSV, 200,000 appended events, 100,000-bar run, replay/verify of the
-journal of a 1,000,000-bar run. ``--quick`` uses 10,000 / 20,000 / 10,000 / 50,000 and writes
+journal of a 1,000,000-bar run, TCA of a journal of 1,000,000 fills. ``--quick`` uses 10,000 /
+20,000 / 10,000 / 50,000 / 40,000 and writes
 to ``bench-out/quick/`` so it never overwrites full results. Each benchmark writes
 ``<out>/<name>.json``; this writes ``<out>/all.json`` with the headline figures.
 """
@@ -22,10 +23,10 @@ from typing import Any
 from tools.bench._common import OUT, ROOT, fmt, table
 
 FULL = {"gen_minute_bars": ["--bars", "100000"], "bench_append": ["--events", "200000"],
-        "bench_run": ["--bars", "100000"], "bench_replay": ["--bars", "1000000"]}
+        "bench_run": ["--bars", "100000"], "bench_replay": ["--bars", "1000000"], "bench_tca": ["--fills", "1000000"]}
 QUICK = {"gen_minute_bars": ["--bars", "10000"], "bench_append": ["--events", "20000"],
-         "bench_run": ["--bars", "10000"], "bench_replay": ["--bars", "50000"]}
-REPEATABLE = ("bench_append", "bench_run", "bench_replay")
+         "bench_run": ["--bars", "10000"], "bench_replay": ["--bars", "50000"], "bench_tca": ["--fills", "40000"]}
+REPEATABLE = ("bench_append", "bench_run", "bench_replay", "bench_tca")
 
 
 def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
@@ -67,6 +68,13 @@ def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
                           "verify_ev_s": p["verify"]["events_per_s"]["median"],
                           "replay_rss_mb": p["replay"]["peak_rss_mb"]["median"],
                           "verify_rss_mb": p["verify"]["peak_rss_mb"]["median"]}
+    if t := load("bench_tca"):
+        n, s = t["params"]["fills"], t["tca"]["seconds"]["median"]
+        rss, ratio = t["tca"]["peak_rss_mb"]["median"], t["ratio_tca_over_baseline"]["median"]
+        rows.append(["tca: load_tca", fmt(s, "s"),
+                     f"{fmt(n)} fills, peak RSS {rss:.0f} MB, {ratio:.2f}x reading the same records"])
+        data["tca"] = {"fills": n, "seconds": s, "peak_rss_mb": t["tca"]["peak_rss_mb"]["median"],
+                       "ratio_over_baseline": t["ratio_tca_over_baseline"]["median"]}
     return rows, data
 
 

@@ -1,0 +1,64 @@
+"""``engine report``: one self-contained HTML file with the run's charts, costs and orders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.cli import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from projections.report_html import ReportData
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write an HTML report of a journal: equity, drawdown, exposure, costs, orders",
+        description="Fold a journal (as of --at) into one self-contained HTML file that opens offline: the "
+        "run's identity, P&L, order/fill/block counts, equity, drawdown and exposure charts, TCA histograms "
+        "and one row per order. The same journal gives the same bytes.",
+    )
+    parser.add_argument("--journal", required=True, metavar="PATH", help="journal file")
+    parser.add_argument("--out", required=True, metavar="FILE", help="HTML file to write (replaced if it exists)")
+    parser.add_argument("--at", type=int, metavar="SEQ",
+                        help="state as of this sequence number (inclusive); default: the last record")
+    parser.set_defaults(func=run)
+
+
+def collect(journal: str | Path, at: int | None = None) -> ReportData:
+    """Fold the journal once for the equity series and the ledger, once for the TCA."""
+    from projections.equity import EquityCurve
+    from projections.fold import fold
+    from projections.report_html import ReportData
+    from projections.snapshot import snapshot_of
+    from projections.tca import load_tca
+
+    curve = EquityCurve()
+    fold(journal, [curve], at=at)
+    return ReportData(journal=Path(journal).name, run=curve.run, capital=curve.capital, equity=curve.frame(),
+                      snapshot=snapshot_of(curve.ledger), tca=load_tca(journal, at=at))
+
+
+def run(args: argparse.Namespace) -> int:
+    from projections.fold import ProjectionError
+    from projections.report_html import render
+
+    if args.at is not None and args.at < 1:
+        raise UsageError(f"--at must be a sequence number >= 1, got {args.at}")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
+    if out.is_dir():
+        raise UsageError(f"cannot write {out}: it is a directory")
+    try:
+        page = render(collect(args.journal, args.at)).encode()
+    except ProjectionError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        out.write_bytes(page)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"wrote {out} ({len(page)} bytes)")
+    return EXIT_OK

@@ -1,0 +1,149 @@
+"""What-if replay: a recorded journal's market inputs under another config, into a new journal.
+
+The market inputs are the journal's ``SessionOpened``, ``SessionClosed``, ``BarClosed`` and
+``BarRejected``, in journal order; broker reports, operator commands and derived events are
+not replayed. They go through the one run loop of ``engine.runner`` with the in-process paper
+broker (``engine.broker.paper.paper_broker``) filling the orders, so the new journal is an
+ordinary backtest journal (``engine verify`` and ``engine replay`` pass on it). The sessions the
+paper broker expires day orders at are the recorded ``SessionOpened`` events, so the what-if
+never consults the calendar. The comparison of the two journals is ``replay.compare``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from engine.config import EngineConfig
+from engine.feeds.calendar import Sessions
+from engine.feeds.stream import StreamStats
+from engine.journal import unwrap
+from engine.runner import MarketInputs, RunResult, simulated_run
+from engine.shell import DEFAULT_BATCH
+from journal_schema.events import BarClosed, BarRejected, Event, RawBar, RunStarted, SessionClosed, SessionOpened
+from journal_schema.units import exact
+from projections.fold import iter_events, open_reader
+from projections.render import iso_utc
+from replay.compare import Comparison, compare, comparison_dict
+
+MARKET_INPUTS: tuple[type[Event], ...] = (SessionOpened, SessionClosed, BarClosed, BarRejected)
+
+
+class WhatIfError(ValueError):
+    """The what-if replay cannot run as asked (the message is one line for the user)."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the what-if needs from the source journal before it runs, read up to ``head``."""
+
+    path: Path
+    run: RunStarted  # the first one (a paper or live journal has one per start)
+    sessions: Sessions  # from the recorded SessionOpened, by label
+    head: int  # the last sequence number read: both passes stop there
+    digest: str  # the chain hash of record ``head``
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    run: RunResult
+    comparison: Comparison
+    comparison_path: Path
+
+
+def comparison_path(out: str | Path) -> Path:
+    """``<out>.comparison.json``, next to the new journal."""
+    return Path(f"{out}.comparison.json")
+
+
+def read_recorded(source: str | Path) -> Recorded:
+    path = Path(source)
+    reader = open_reader(path)
+    try:
+        head = reader.last_seq()
+        last = next(iter(reader.records(head, head)), None)
+    finally:
+        reader.close()
+    if last is None:
+        raise WhatIfError(f"journal {path} is empty")
+    first: RunStarted | None = None
+    opened: dict[str, SessionOpened] = {}
+    for _, ev in iter_events(path, at=head, only=(RunStarted, SessionOpened)):
+        if isinstance(ev, RunStarted):
+            if first is None:
+                first = ev
+        elif isinstance(ev, SessionOpened):
+            opened.setdefault(ev.session, ev)
+    if first is None:
+        raise WhatIfError(f"journal {path} has no RunStarted: it is not the journal of a run")
+    days = [opened[k] for k in sorted(opened)]
+    calendar = days[0].calendar if days else ""
+    sessions = Sessions(calendar, [s.session for s in days], np.array([s.ts for s in days], dtype=np.int64),
+                        np.array([s.close_ts for s in days], dtype=np.int64))
+    return Recorded(path, first, sessions, head, unwrap(last.state)[0].hex())
+
+
+def market_inputs(recorded: Recorded, cfg: EngineConfig) -> MarketInputs:
+    """The recorded market inputs as the inputs of a simulated run under ``cfg``: the recorded
+    dataset fingerprint, the config's universe (the recorded one when it lists none)."""
+    if recorded.sessions.calendar and cfg.run.calendar != recorded.sessions.calendar:
+        raise WhatIfError(f"run.calendar is {cfg.run.calendar!r} but the journal's sessions are "
+                          f"{recorded.sessions.calendar!r} (sessions are recorded inputs)")
+    universe = list(cfg.run.universe) or list(recorded.run.universe)
+    dataset = f"whatif:{recorded.path.name}"
+
+    def stream(stats: StreamStats) -> Iterator[Event]:
+        return _stream(recorded, frozenset(universe), stats)
+
+    return MarketInputs(
+        source=dataset, dataset=dataset, fingerprint=recorded.run.dataset_fingerprint, universe=universe,
+        sessions=recorded.sessions, start_ts=recorded.run.ts, stream=stream,
+        run_id_parts=(dataset, recorded.digest),
+    )
+
+
+def _stream(recorded: Recorded, known: frozenset[str], stats: StreamStats) -> Iterator[Event]:
+    """The market inputs in journal order; a bar of a symbol outside the what-if universe is
+    rejected at the edge (``UNKNOWN_SYMBOL``), as a bar file's row would be."""
+    rejected = stats.rejected
+    for _, ev in iter_events(recorded.path, at=recorded.head, only=MARKET_INPUTS):
+        fed = _unknown_symbol(ev) if isinstance(ev, BarClosed) and ev.symbol not in known else ev
+        if isinstance(fed, BarClosed):
+            stats.bars_accepted += 1
+        elif isinstance(fed, BarRejected):
+            rejected[fed.reason] = rejected.get(fed.reason, 0) + 1
+        stats.bars_read += isinstance(fed, BarClosed | BarRejected)
+        yield fed
+
+
+def _unknown_symbol(bar: BarClosed) -> BarRejected:
+    raw = RawBar(timestamp=iso_utc(bar.ts), symbol=bar.symbol, open=exact(bar.open), high=exact(bar.high),
+                 low=exact(bar.low), close=exact(bar.close), volume=exact(bar.volume))
+    return BarRejected(ts=bar.ts, reason="UNKNOWN_SYMBOL", detail=f"{bar.symbol!r} is not in the what-if universe",
+                       source_row=0, raw=raw)
+
+
+def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], out: str | Path, *,
+           replace: bool = False, batch: int = DEFAULT_BATCH) -> WhatIfResult:
+    """Run ``source``'s market inputs under ``cfg`` into the new journal ``out``, then compare the
+    two and write the comparison to ``<out>.comparison.json``."""
+    src, dst = Path(source), Path(out)
+    if not src.exists():
+        raise WhatIfError(f"journal not found: {src}")
+    if dst.resolve() == src.resolve():
+        raise WhatIfError(f"--out {dst} is the source journal; a what-if writes a new journal")
+    if dst.exists() and not replace:
+        raise WhatIfError(f"--out {dst} already exists; give a new path or --replace")
+    if cfg.broker.kind != "sim":
+        raise WhatIfError(f"broker.kind is {cfg.broker.kind!r}: a what-if replay fills with the paper "
+                          "broker, so its config must leave broker.kind at 'sim'")
+    result = simulated_run(cfg, snapshot, dst, lambda: market_inputs(read_recorded(src), cfg), batch=batch,
+                           replace=replace)
+    comparison = compare(src, dst)
+    path = comparison_path(dst)
+    path.write_bytes(orjson.dumps(comparison_dict(comparison), option=orjson.OPT_INDENT_2) + b"\n")
+    return WhatIfResult(result, comparison, path)
