@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from engine.core.costs.params import CostParams
-from engine.core.costs.vol import VolTracker
+from engine.core.costs.vol import VolTracker, rms_cbp
 
 MILLION = 1_000_000.0
 
@@ -59,7 +59,8 @@ class SymbolCosts:
     volumes: deque[int]
     last_bar_ts: int = 0
     last_bar_volume: int = 0
-    sigma_before_last: float = 0.0  # sigma before the last bar was folded in
+    sumsq_before_last: float = 0.0  # the volatility's state before the last bar was folded in
+    n_before_last: int = 0
     pending: list[FillSample] = field(default_factory=list)  # fills waiting for their bar
     samples: int = 0
     last_sample_ts: int | None = None
@@ -90,14 +91,15 @@ class CostBook:
     def on_bar(self, symbol: str, ts: int, close: int, volume: int) -> None:
         """Fold a bar: the fills waiting for it calibrate with the volatility before it, then the bar
         moves the volatility and the expected volume."""
-        s = self._of(symbol)
-        s.sigma_before_last = s.vol.sigma_cbp
+        s = self.symbols.get(symbol) or self._of(symbol)
+        vol = s.vol
+        s.sumsq_before_last, s.n_before_last = vol.sumsq, len(vol.returns)
         s.last_bar_ts, s.last_bar_volume = ts, volume
         if s.pending:
             waiting, s.pending = s.pending, []
             for f in waiting:
                 self._calibrate(s, f)
-        s.vol.update(close)
+        vol.update(close)
         s.volumes.append(volume)
 
     def on_fill(self, symbol: str, sample: FillSample) -> None:
@@ -114,7 +116,7 @@ class CostBook:
         touch = f.ask if f.side > 0 else f.bid
         y = f.side * (f.price - touch) / mid * MILLION
         part = f.qty / s.last_bar_volume if s.last_bar_volume > 0 else 1.0
-        x = s.sigma_before_last * math.sqrt(min(1.0, part))
+        x = rms_cbp(s.sumsq_before_last, s.n_before_last) * math.sqrt(min(1.0, part))
         half = (f.ask - f.bid) / 2 / mid * MILLION
         fee = f.fee / (f.qty * f.price / 1e8) * MILLION if f.fee else 0.0
         a = self.p.alpha if s.samples else 1.0

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 DEFAULT_WINDOW = 20
 
 
+def rms_cbp(sumsq: float, n: int) -> float:
+    """Root mean square of ``n`` returns whose squares sum to ``sumsq``, in 1e-6 (0 for none)."""
+    return math.sqrt(max(0.0, sumsq) / n) * 1e6 if n else 0.0
+
+
 @dataclass(slots=True)
 class VolTracker:
     window: int = DEFAULT_WINDOW
@@ -47,5 +52,4 @@ class VolTracker:
     @property
     def sigma_cbp(self) -> float:
         """Volatility per bar, 1e-6 of price; 0 until two closes are known."""
-        n = len(self.returns)
-        return math.sqrt(max(0.0, self.sumsq) / n) * 1e6 if n else 0.0
+        return rms_cbp(self.sumsq, len(self.returns))
