@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine.broker.fills import CostModel, FillSimulator, WorkingOrder
 from engine.core.costs.model import CostBook, FillSample
 from engine.core.costs.params import DAY_NS, CostParams
@@ -105,3 +108,51 @@ def test_the_model_converges_to_the_simulators_true_parameters_on_a_long_seeded_
     assert abs(k - 0.8) < 0.05
     assert fee == 0
     print(f"calibrated half-spread {half:.2f}, base {base:.2f} (truth 250 with jitter), k {k:.4f} (truth 0.8)")
+
+
+@st.composite
+def folds(draw: st.DrawFn) -> tuple[CostParams, list[tuple[str, object]]]:
+    params = CostParams(min_samples=draw(st.integers(1, 5)), alpha=draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])),
+                        max_cost_cbp=draw(st.integers(100, 50_000)), max_k=draw(st.sampled_from([0.0, 1.0, 20.0])),
+                        prior_k=draw(st.sampled_from([0.0, 1.0])))  # fmt: skip
+    steps: list[tuple[str, object]] = []
+    ts = 0
+    for _ in range(draw(st.integers(1, 40))):
+        ts += draw(st.integers(0, 3))
+        mid = draw(st.integers(1, 10_000)) * S // 100
+        if draw(st.booleans()):
+            steps.append(("bar", (ts, mid, draw(st.integers(0, 10_000)) * S)))
+        else:
+            half = draw(st.integers(0, mid // 10))
+            price = draw(st.integers(max(1, mid - mid // 5), mid + mid // 5))
+            steps.append(("fill", FillSample(ts, draw(st.sampled_from([1, -1])), draw(st.integers(1, 500)) * S, price,
+                                             draw(st.integers(0, S)), mid - half, mid + half)))  # fmt: skip
+    return params, steps
+
+
+def fold(params: CostParams, steps: list[tuple[str, object]]) -> CostBook:
+    book = CostBook(params)
+    for kind, item in steps:
+        if kind == "bar":
+            ts, close, volume = item  # type: ignore[misc]
+            book.on_bar("A", ts, close, volume)
+        else:
+            assert isinstance(item, FillSample)
+            book.on_fill("A", item)
+    return book
+
+
+@settings(max_examples=200, deadline=None)
+@given(folds(), st.integers(1, 100_000))
+def test_estimates_are_bounded_monotone_in_size_and_deterministic(scenario: tuple, shares: int) -> None:
+    params, steps = scenario
+    book = fold(params, steps)
+    est = book.estimate("A", shares * S, 100)
+    assert 0 <= est.cost_cbp <= params.max_cost_cbp
+    assert 0 <= est.half_spread_cbp <= params.max_cost_cbp and 0 <= est.slippage_cbp <= params.max_cost_cbp
+    _, _, k, _, calibrated = book.fit("A")
+    assert 0.0 <= k <= params.max_k
+    assert est.stale or calibrated
+    bigger = book.estimate("A", 2 * shares * S, 100)
+    assert bigger.cost_cbp >= est.cost_cbp  # a larger order never expects to cost less per share
+    assert fold(params, steps).estimate("A", shares * S, 100) == est

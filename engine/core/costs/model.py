@@ -136,11 +136,13 @@ class CostBook:
         p = self.p
         s = self.symbols.get(symbol)
         if s is None or s.samples < p.min_samples or s.s0 <= 0:
-            return float(p.prior_half_spread_cbp), float(p.prior_slippage_cbp), p.prior_k, 0.0, False
+            hi = p.max_cost_cbp
+            return (_clamp(p.prior_half_spread_cbp, hi), _clamp(p.prior_slippage_cbp, hi), _clamp(p.prior_k, p.max_k),
+                    0.0, False)  # fmt: skip
         mx, my = s.sx / s.s0, s.sy / s.s0
         var = s.sxx / s.s0 - mx * mx
         cov = s.sxy / s.s0 - mx * my
-        k = _clamp(cov / var, p.max_k) if var > 1e-6 * max(1.0, mx * mx) else p.prior_k
+        k = _clamp(cov / var if var > 1e-6 * max(1.0, mx * mx) else p.prior_k, p.max_k)
         base = _clamp(my - k * mx, p.max_cost_cbp)
         return _clamp(s.half_spread, p.max_cost_cbp), base, k, _clamp(s.fee, p.max_cost_cbp), True
 
