@@ -17,9 +17,12 @@ import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from engine.journal import EnvelopeError, JournalError, JournalReader, unwrap
-from journal_schema.catalogue import TOPIC_TO_TYPE
+from journal_schema.catalogue import TOPIC_TO_TYPE, UPCASTERS
 from journal_schema.codec import UnknownTopicError, decode_topic
 from journal_schema.events import Event
+
+# every topic a journal may hold (older versions too, read through their upcasters) -> current type
+STORED_TYPES: dict[str, type[Event]] = {**TOPIC_TO_TYPE, **{topic: t for topic, (t, _) in UPCASTERS.items()}}
 
 
 class ProjectionError(ValueError):
@@ -62,7 +65,7 @@ def iter_events(
             return
         wanted = None if only is None else frozenset(only)
         for record in reader.records(1, stop):
-            if wanted is not None and TOPIC_TO_TYPE.get(record.topic) not in wanted:
+            if wanted is not None and STORED_TYPES.get(record.topic) not in wanted:
                 continue
             try:
                 _, payload = unwrap(record.state)

@@ -25,6 +25,7 @@ from eventsourcing.persistence import PersistenceError
 
 from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
 from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, StoredRecord
+from journal_schema.catalogue import UPCASTERS
 from journal_schema.codec import UnknownTopicError, decode_topic, encode
 
 
@@ -65,9 +66,16 @@ def _check(record: StoredRecord, expected: int, prev: bytes) -> bytes:
         event = decode_topic(record.topic, payload)
     except (UnknownTopicError, msgspec.DecodeError) as exc:
         raise _Failed(f"event does not decode as {record.topic}: {exc}") from None
-    if encode(event) != payload:
+    if encode(event) != payload and not _canonical_old_version(record.topic, payload):
         raise _Failed("event is not canonical: re-encoding it gives different bytes")
     return computed
+
+
+def _canonical_old_version(topic: str, payload: bytes) -> bool:
+    """A record of an older event version decodes through its upcaster into the current type, whose
+    bytes differ; it is canonical when its own JSON is compact and in the order it was written (a
+    generic decode keeps the order, so re-encoding it gives the same bytes)."""
+    return topic in UPCASTERS and msgspec.json.encode(msgspec.json.decode(payload)) == payload
 
 
 def verify_records(records: Iterable[StoredRecord]) -> VerifyResult:
