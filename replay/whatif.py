@@ -22,6 +22,8 @@ from engine.config import EngineConfig
 from engine.feeds.calendar import Sessions
 from engine.feeds.stream import StreamStats
 from engine.journal import unwrap
+from engine.journal.pg import PgLocation, is_postgres
+from engine.journal.store import journal_name
 from engine.runner import MarketInputs, RunResult, simulated_run
 from engine.shell import DEFAULT_BATCH
 from journal_schema.events import BarClosed, BarRejected, Event, RawBar, RunStarted, SessionClosed, SessionOpened
@@ -41,7 +43,7 @@ class WhatIfError(ValueError):
 class Recorded:
     """What the what-if needs from the source journal before it runs, read up to ``head``."""
 
-    path: Path
+    path: str | Path  # a SQLite file, or a postgresql:// address
     run: RunStarted  # the first one (a paper or live journal has one per start)
     sessions: Sessions  # from the recorded SessionOpened, by label
     head: int  # the last sequence number read: both passes stop there
@@ -61,7 +63,7 @@ def comparison_path(out: str | Path) -> Path:
 
 
 def read_recorded(source: str | Path) -> Recorded:
-    path = Path(source)
+    path = journal_name(source)
     reader = open_reader(path)
     try:
         head = reader.last_seq()
@@ -94,7 +96,8 @@ def market_inputs(recorded: Recorded, cfg: EngineConfig) -> MarketInputs:
         raise WhatIfError(f"run.calendar is {cfg.run.calendar!r} but the journal's sessions are "
                           f"{recorded.sessions.calendar!r} (sessions are recorded inputs)")
     universe = list(cfg.run.universe) or list(recorded.run.universe)
-    dataset = f"whatif:{recorded.path.name}"
+    name = PgLocation(recorded.path).table if isinstance(recorded.path, str) else recorded.path.name
+    dataset = f"whatif:{name}"
 
     def stream(stats: StreamStats) -> Iterator[Event]:
         return _stream(recorded, frozenset(universe), stats)
@@ -131,10 +134,13 @@ def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], o
            replace: bool = False, batch: int = DEFAULT_BATCH) -> WhatIfResult:
     """Run ``source``'s market inputs under ``cfg`` into the new journal ``out``, then compare the
     two and write the comparison to ``<out>.comparison.json``."""
-    src, dst = Path(source), Path(out)
-    if not src.exists():
+    src = journal_name(source)
+    if is_postgres(out):
+        raise WhatIfError("--out must be a SQLite file: a what-if journal on Postgres is not supported yet")
+    dst = Path(out)
+    if isinstance(src, Path) and not src.exists():
         raise WhatIfError(f"journal not found: {src}")
-    if dst.resolve() == src.resolve():
+    if isinstance(src, Path) and dst.resolve() == src.resolve():
         raise WhatIfError(f"--out {dst} is the source journal; a what-if writes a new journal")
     if dst.exists() and not replace:
         raise WhatIfError(f"--out {dst} already exists; give a new path or --replace")

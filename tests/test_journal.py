@@ -112,7 +112,7 @@ def test_a_group_is_committed_whole_or_not_at_all(tmp_path):
     # another connection takes the write lock so the commit fails
     con = sqlite3.connect(path, timeout=0.1)
     con.execute("BEGIN IMMEDIATE")
-    with w._recorder.datastore.get_connection(commit=False) as conn:  # noqa: SLF001
+    with w._store.recorder.datastore.get_connection(commit=False) as conn:  # noqa: SLF001
         conn.cursor().execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting 5 s
     with pytest.raises(JournalError, match="commit failed at seq 2"):
         w.flush()
@@ -140,14 +140,14 @@ def test_reading_is_paged(tmp_path, monkeypatch):
         w.append([bar(i) for i in range(25)])
     with JournalReader(path, page_size=10) as r:
         calls = []
-        original = r._recorder.select_records  # noqa: SLF001
+        original = r._store.recorder.select_records  # noqa: SLF001
 
         def spy(start, limit, stop):
             page = original(start, limit, stop)
             calls.append(len(page))
             return page
 
-        monkeypatch.setattr(r._recorder, "select_records", spy)  # noqa: SLF001
+        monkeypatch.setattr(r._store.recorder, "select_records", spy)  # noqa: SLF001
         assert sum(1 for _ in r.records()) == 25
     assert calls == [10, 10, 5, 0]
 

@@ -116,10 +116,14 @@ def default_actor() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from engine.journal.lock import JournalLockedError
+    from engine.journal.pg import is_postgres
     from engine.journal.store import JournalError, JournalReader
     from engine.operator import Command, Inbox, InboxError
     from engine.operator.inbox import new_command_id
 
+    if is_postgres(args.journal):
+        raise UsageError("operator commands reach a running engine through a file next to its journal; "
+                         "a Postgres journal has none yet (engine kill/resume/approve need a SQLite journal)")
     journal = Path(args.journal)
     reason = str(args.reason)
     decision_id = str(getattr(args, "decision_id", ""))

@@ -37,7 +37,10 @@ def collect(journal: str | Path, at: int | None = None) -> ReportData:
 
     curve = EquityCurve()
     fold(journal, [curve], at=at)
-    return ReportData(journal=Path(journal).name, run=curve.run, capital=curve.capital, equity=curve.frame(),
+    from engine.journal.pg import PgLocation, is_postgres
+
+    name = str(PgLocation(journal)) if isinstance(journal, str) and is_postgres(journal) else Path(journal).name
+    return ReportData(journal=name, run=curve.run, capital=curve.capital, equity=curve.frame(),
                       snapshot=snapshot_of(curve.ledger), tca=load_tca(journal, at=at))
 
 

@@ -4,7 +4,9 @@ Storage goes through ``eventsourcing``'s ``SQLiteApplicationRecorder`` with the 
 transcoder of ``engine.journal.transcoder``: every event is a
 stored event of the single originator ``"journal"`` whose ``originator_version`` is the
 journal sequence number, equal to the recorder's notification id (SQLite rowid), so the
-global order is dense and starts at 1. Triggers refuse UPDATE and DELETE.
+global order is dense and starts at 1. Triggers refuse UPDATE and DELETE. A journal named
+``postgresql://...`` is stored the same way in PostgreSQL (``engine.journal.pg``): the same
+records, bytes and chain, so the same inputs give the same digest on both.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from engine.journal import pg
 from engine.journal.chain import GENESIS, seal_batch, unwrap
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
@@ -140,29 +144,95 @@ def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
     return recorder
 
 
+class _SqliteStore:
+    """The SQLite file of a journal, behind the few operations the reader and writer need."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        self.recorder = _open_recorder(path, create=create)
+
+    def max_seq(self) -> int:
+        return int(self.recorder.max_notification_id() or 0)
+
+    def state_of(self, seq: int) -> bytes:
+        (n,) = self.recorder.select_notifications(seq, 1)
+        return bytes(n.state)
+
+    def page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
+        return self.recorder.select_records(start, limit, stop)
+
+    def insert_rows(self, rows: Sequence[Row]) -> None:
+        self.recorder.insert_rows(rows)
+
+    def close(self) -> None:
+        self.recorder.datastore.close()
+
+
+class _PgStore:
+    """A Postgres journal (``engine.journal.pg``) behind the same operations."""
+
+    def __init__(self, loc: pg.PgLocation, *, create: bool) -> None:
+        try:
+            self.recorder = pg.open_recorder(loc, create=create)
+        except pg.PgJournalError as exc:
+            raise JournalError(str(exc)) from None
+
+    def max_seq(self) -> int:
+        return self.recorder.max_seq()
+
+    def state_of(self, seq: int) -> bytes:
+        return self.recorder.state_of(seq)
+
+    def page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
+        return [StoredRecord(seq, seq, topic, state) for seq, topic, state in self.recorder.rows(start, limit, stop)]
+
+    def insert_rows(self, rows: Sequence[Row]) -> None:
+        try:
+            self.recorder.insert_rows(rows)
+        except (pg.PgJournalError, psycopg.Error) as exc:
+            raise JournalError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    def close(self) -> None:
+        self.recorder.datastore.close()
+
+
+def _location(url: str) -> pg.PgLocation:
+    try:
+        return pg.PgLocation(url)
+    except pg.PgJournalError as exc:
+        raise JournalError(str(exc)) from None
+
+
+def journal_name(path: str | Path) -> str | Path:
+    """A Postgres address stays text (``Path`` would fold its ``//``); anything else is a file path."""
+    return path if pg.is_postgres(path) else Path(path)
+
+
 class JournalReader:
     """Streams records in pages; memory is bounded by the page size."""
 
     def __init__(self, path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
-        self.path = Path(path)
+        self.path = journal_name(path)
         self.page_size = page_size
-        self._recorder = _open_recorder(self.path, create=False)
+        if isinstance(self.path, str):
+            self._store: _SqliteStore | _PgStore = _PgStore(_location(self.path), create=False)
+        else:
+            self._store = _SqliteStore(self.path, create=False)
 
     def last_seq(self) -> int:
-        return int(self._recorder.max_notification_id() or 0)
+        return self._store.max_seq()
 
     def records(self, start: int = 1, stop: int | None = None) -> Iterator[StoredRecord]:
-        """Records with ``start <= rowid <= stop`` in journal order."""
+        """Records with ``start <= seq <= stop`` in journal order."""
         next_id = start
         while True:
-            page = self._recorder.select_records(next_id, self.page_size, stop)
+            page = self._store.page(next_id, self.page_size, stop)
             if not page:
                 return
             yield from page
             next_id = page[-1].rowid + 1
 
     def close(self) -> None:
-        self._recorder.datastore.close()
+        self._store.close()
 
     def __enter__(self) -> JournalReader:
         return self
@@ -183,17 +253,16 @@ class JournalWriter:
         """Open (or create) a journal for appending. ``replace`` deletes an existing journal and
         its operator inbox (``<journal>.inbox``: commands queued for the old journal must not reach
         the new one) first, only after taking the writer lock, so a journal being written is never removed."""
-        self.path = Path(path)
-        self._lock = WriterLock(self.path).acquire()
+        self.path = journal_name(path)
+        self._lock: WriterLock | pg.PgWriterLock
+        if isinstance(self.path, str):
+            self._lock = self._open_pg(self.path, replace)
+        else:
+            self._lock = self._open_sqlite(self.path, replace)
         try:
-            if replace:
-                for suffix in ("", "-wal", "-shm", ".inbox", ".inbox-wal", ".inbox-shm"):
-                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._recorder = _open_recorder(self.path, create=True)
-            with self._recorder.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
             head_seq, head_hash = self._read_head()
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
+            self._store.close()
             self._lock.release()
             raise
         # appended records go staged (encoded) -> sealed (chained rows) -> committed
@@ -203,12 +272,43 @@ class JournalWriter:
         self._sealed: list[Row] = []
         self._broken = False
 
+    def _open_sqlite(self, path: Path, replace: bool) -> WriterLock:
+        lock = WriterLock(path).acquire()
+        try:
+            if replace:
+                for suffix in ("", "-wal", "-shm", ".inbox", ".inbox-wal", ".inbox-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            store = _SqliteStore(path, create=True)
+            with store.recorder.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
+        except (JournalError, PersistenceError, sqlite3.Error, OSError):
+            lock.release()
+            raise
+        self._store: _SqliteStore | _PgStore = store
+        return lock
+
+    def _open_pg(self, url: str, replace: bool) -> pg.PgWriterLock:
+        loc = _location(url)
+        try:
+            lock = pg.PgWriterLock(loc).acquire()
+        except pg.PgJournalError as exc:
+            raise JournalError(str(exc)) from None
+        try:
+            if replace:
+                store = _PgStore(loc, create=True)
+                store.recorder.drop()
+                store.close()
+            self._store = _PgStore(loc, create=True)
+        except (JournalError, PersistenceError) as exc:
+            lock.release()
+            raise JournalError(str(exc)) from None
+        return lock
+
     def _read_head(self) -> tuple[int, bytes]:
-        last = int(self._recorder.max_notification_id() or 0)
+        last = self._store.max_seq()
         if last == 0:
             return 0, GENESIS
-        (n,) = self._recorder.select_notifications(last, 1)
-        stored_hash, _ = unwrap(n.state)
+        stored_hash, _ = unwrap(self._store.state_of(last))
         return last, stored_hash
 
     def append(self, events: Sequence[Event]) -> int:
@@ -246,7 +346,7 @@ class JournalWriter:
             return
         batch, self._sealed = self._sealed, []
         try:
-            self._recorder.insert_rows(batch)
+            self._store.insert_rows(batch)
         except (PersistenceError, sqlite3.Error, JournalError) as exc:
             self._broken = True
             raise JournalError(f"journal commit failed at seq {batch[0][1]}: {exc}") from exc
@@ -257,7 +357,7 @@ class JournalWriter:
             if not self._broken:
                 self.flush()
         finally:
-            self._recorder.datastore.close()
+            self._store.close()
             self._lock.release()
 
     def __enter__(self) -> JournalWriter:

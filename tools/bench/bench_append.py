@@ -74,7 +74,7 @@ def journal_pragmas(path: Path) -> tuple[int, str]:
     """``PRAGMA synchronous`` and ``journal_mode`` of the journal's own connection."""
     w = JournalWriter(path)
     try:
-        with w._recorder.datastore.transaction(commit=False) as c:
+        with w._store.recorder.datastore.transaction(commit=False) as c:
             c.execute("PRAGMA synchronous")
             sync = int(c.fetchone()[0])
             c.execute("PRAGMA journal_mode")

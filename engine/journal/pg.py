@@ -1,0 +1,205 @@
+"""The journal on PostgreSQL: the same records, chain and sequence as on SQLite.
+
+``--journal postgresql://user@host:port/dbname?table=NAME`` (``table`` defaults to
+``journal_events``) stores the journal through ``eventsourcing``'s ``PostgresApplicationRecorder``
+(psycopg 3): one row per record of the single originator ``"journal"`` whose ``originator_version``
+is the journal sequence number. The sequence is the primary key, so it is dense and starts at 1
+whatever the ``notification_id`` serial does (a rolled-back transaction leaves a gap in a serial).
+Triggers refuse UPDATE, DELETE and TRUNCATE. The single writer holds a session-level advisory lock
+keyed by the table for its lifetime; the server releases it when the writer's connection dies
+(``kill -9`` included), so there is no stale lock. A refusal names the holder's pid, host and
+command (its ``application_name``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import sql
+
+from engine.journal.lock import JournalLockedError
+
+ORIGINATOR = "journal"
+DEFAULT_TABLE = "journal_events"
+SCHEMES = ("postgresql://", "postgres://")
+_TABLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+Row = tuple[str, int, str, bytes]
+
+
+class PgJournalError(RuntimeError):
+    """The Postgres journal cannot be opened or written as asked (one line for the user)."""
+
+
+def is_postgres(journal: object) -> bool:
+    return isinstance(journal, str) and journal.startswith(SCHEMES)
+
+
+class PgLocation:
+    """A parsed ``postgresql://`` journal address; ``str()`` hides the password."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        table = query.pop("table", [DEFAULT_TABLE])[-1]
+        if query:
+            raise PgJournalError(f"unknown parameter(s) {', '.join(sorted(query))} in {self.redact(url)}; "
+                                 "only ?table=NAME is understood")  # fmt: skip
+        if not table or set(table) - _TABLE_CHARS or table[0].isdigit() or len(table) > 50:
+            raise PgJournalError(f"table {table!r}: use 1-50 lowercase letters, digits and _ (not first a digit)")
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise PgJournalError(f"{self.redact(url)}: name the database (postgresql://user@host:port/DBNAME)")
+        self.url = url
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 5432
+        self.user = unquote(parts.username or "postgres")
+        self.password = unquote(parts.password or "")
+        self.dbname = dbname
+        self.table = table
+
+    @staticmethod
+    def redact(url: str) -> str:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        return url.replace(f":{parts.password}@", ":***@", 1)
+
+    def __str__(self) -> str:
+        return self.redact(self.url)
+
+    def conninfo(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password,
+                "dbname": self.dbname}  # fmt: skip
+
+    def lock_key(self) -> int:
+        """A stable signed 64-bit advisory-lock key of the database and table (sha256, not ``hash()``)."""
+        digest = hashlib.sha256(f"engine-journal:{self.dbname}:{self.table}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PgRecorder(PostgresApplicationRecorder):
+    """The library's recorder, with append-only triggers and the journal's own reads and batch insert."""
+
+    def __init__(self, datastore: PostgresDatastore, table: str) -> None:
+        super().__init__(datastore, events_table_name=table)
+        t = sql.Identifier(table)
+        guard = sql.Identifier(f"{table}_append_only")
+        self.sql_create_statements += [
+            sql.SQL("CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$BEGIN RAISE EXCEPTION 'journal is append-only: % refused', TG_OP; END;$$").format(guard=guard),
+            sql.SQL("CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE OR DELETE ON {t} "
+                    "FOR EACH ROW EXECUTE FUNCTION {guard}()").format(
+                name=sql.Identifier(f"{table}_no_change"), t=t, guard=guard),
+            sql.SQL("CREATE OR REPLACE TRIGGER {name} BEFORE TRUNCATE ON {t} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION {guard}()").format(
+                name=sql.Identifier(f"{table}_no_truncate"), t=t, guard=guard),
+        ]  # fmt: skip
+        self._table = t
+
+    def exists(self) -> bool:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (self.events_table_name,))
+            row = c.fetchone()
+            return bool(row and row["present"])
+
+    def max_seq(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql.SQL("SELECT MAX(originator_version) AS m FROM {t}").format(t=self._table))
+            row = c.fetchone()
+            return int(row["m"] or 0) if row else 0
+
+    def state_of(self, seq: int) -> bytes:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql.SQL("SELECT state FROM {t} WHERE originator_id = %s AND originator_version = %s").format(
+                t=self._table), (ORIGINATOR, seq))  # fmt: skip
+            row = c.fetchone()
+            if row is None:
+                raise PgJournalError(f"record {seq} is missing")
+            return bytes(row["state"])
+
+    def rows(self, start: int, limit: int, stop: int | None) -> list[tuple[int, str, bytes]]:
+        """(seq, topic, state) of records ``start <= seq <= stop``, in order, at most ``limit``."""
+        query = sql.SQL("SELECT originator_version AS seq, topic, state FROM {t} WHERE originator_id = %s "
+                        "AND originator_version >= %s AND originator_version <= %s "
+                        "ORDER BY originator_version LIMIT %s").format(t=self._table)  # fmt: skip
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(query, (ORIGINATOR, start, stop if stop is not None else 2**62, limit))
+            return [(int(r["seq"]), str(r["topic"]), bytes(r["state"])) for r in c.fetchall()]
+
+    def insert_rows(self, rows: Sequence[Row]) -> None:
+        """Insert rows in one transaction; the sequence must continue the stored one densely."""
+        if not rows:
+            return
+        query = sql.SQL("INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+                        ).format(t=self._table)  # fmt: skip
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.SQL("SELECT MAX(originator_version) AS m FROM {t}").format(t=self._table))
+            row = c.fetchone()
+            head = int(row["m"] or 0) if row else 0
+            if rows[0][1] != head + 1:
+                raise PgJournalError(f"journal sequence is not dense: stored head {head}, next row {rows[0][1]}")
+            c.executemany(query, rows)
+
+    def drop(self) -> None:
+        """Remove the table (``--replace``; only under the writer lock)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=self._table))
+
+
+def open_recorder(loc: PgLocation, *, create: bool) -> PgRecorder:
+    try:
+        datastore = PostgresDatastore(loc.dbname, loc.host, loc.port, loc.user, loc.password, pool_size=1,
+                                      max_overflow=1, originator_id_type="text", pool_open_timeout=5.0)  # fmt: skip
+        recorder = PgRecorder(datastore, loc.table)
+        if create:
+            recorder.create_table()
+        elif not recorder.exists():
+            datastore.close()
+            raise PgJournalError(f"{loc} is not a journal (no table {loc.table!r})")
+    except (PersistenceError, psycopg.Error) as exc:
+        raise PgJournalError(f"cannot open journal {loc}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    return recorder
+
+
+class PgWriterLock:
+    """The single-writer lock: ``pg_try_advisory_lock`` on a connection held for the writer's life."""
+
+    def __init__(self, loc: PgLocation) -> None:
+        self.loc = loc
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def acquire(self) -> PgWriterLock:
+        name = f"engine writer pid {os.getpid()} on {socket.gethostname()}: {' '.join(sys.argv)}"[:63]
+        try:
+            conn = psycopg.connect(**self.loc.conninfo(), autocommit=True, application_name=name, connect_timeout=5)
+        except psycopg.Error as exc:
+            raise PgJournalError(f"cannot connect to {self.loc}: {str(exc).splitlines()[0]}") from None
+        key = self.loc.lock_key()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not row or not row[0]:
+            holder = conn.execute(
+                "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND "
+                "((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint",
+                (key,)).fetchone()  # fmt: skip
+            conn.close()
+            who = f"backend pid {holder[0]} ({holder[1]})" if holder else "another session"
+            raise JournalLockedError(f"journal {self.loc} is already open for writing by {who}; "
+                                     "only one writer may append to a journal")  # fmt: skip
+        self._conn = conn
+        return self
+
+    def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()  # ends the session: the advisory lock goes with it
