@@ -8,7 +8,8 @@ whatever the ``notification_id`` serial does (a rolled-back transaction leaves a
 Triggers refuse UPDATE, DELETE and TRUNCATE. The single writer holds a session-level advisory lock
 keyed by the table for its lifetime; the server releases it when the writer's connection dies
 (``kill -9`` included), so there is no stale lock. A refusal names the holder's pid, host and
-command (its ``application_name``).
+command (its ``application_name``). Every commit NOTIFYs the channel named like the table, so a
+follower (a projection worker) can LISTEN instead of polling.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ class PgRecorder(PostgresApplicationRecorder):
             if rows[0][1] != head + 1:
                 raise PgJournalError(f"journal sequence is not dense: stored head {head}, next row {rows[0][1]}")
             c.executemany(query, rows)
+            c.execute(sql.SQL("NOTIFY {channel}").format(channel=sql.Identifier(self.channel_name)))  # on commit
 
     def drop(self) -> None:
         """Remove the table (``--replace``; only under the writer lock)."""

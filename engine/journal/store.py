@@ -23,7 +23,7 @@ from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from engine.journal import pg
-from engine.journal.chain import GENESIS, seal_batch, unwrap
+from engine.journal.chain import GENESIS, link, seal_batch, unwrap
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
@@ -319,6 +319,29 @@ class JournalWriter:
         self._staged += items
         self.last_seq += len(items)
         return self.last_seq
+
+    def append_stored(self, records: Sequence[StoredRecord]) -> int:
+        """Append records exactly as another journal stores them (``engine journal copy``): each must
+        continue this journal's sequence and chain (its stored hash is recomputed and compared), so
+        the copy holds the same bytes and reaches the same digest. Staged like ``append``; returns
+        the last seq."""
+        if self._broken:
+            raise JournalError("journal writer is unusable after a failed commit; reopen it")
+        if self._staged:
+            self._seal()
+        seq, prev, rows = self._sealed_seq, self._sealed_hash, []
+        for rec in records:
+            stored, payload = unwrap(rec.state)
+            if rec.seq != seq + 1:
+                raise JournalError(f"record {rec.seq} does not continue the journal at seq {seq + 1}")
+            if link(prev, rec.seq, rec.topic.encode(), payload) != stored:
+                raise JournalError(f"record {rec.seq}: its stored hash does not chain from the previous record")
+            rows.append((ORIGINATOR, rec.seq, rec.topic, rec.state))
+            seq, prev = rec.seq, stored
+        self._sealed.extend(rows)
+        self._sealed_seq = self.last_seq = seq
+        self._sealed_hash = prev
+        return seq
 
     @property
     def staged(self) -> int:
