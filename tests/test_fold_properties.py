@@ -1,15 +1,19 @@
-"""Property tests over random bar sequences and configs, on real SQLite journals."""
+"""Property tests over random bar sequences and configs, on real journals: the journal properties run on
+SQLite and on the real PostgreSQL server (``store``; tests/stores.py skips the Postgres case with the reason
+without it)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.shell import Engine
 from replay import replay_journal
+from tests.stores import STORES, journal_at
 from tests.support import recorded_inputs, run_engine, stored, synthetic_stream
 
 S = 100_000_000
@@ -35,16 +39,16 @@ bar_lists = st.lists(
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.parametrize("store", STORES)
 @SETTINGS
 @given(cfg=configs, bars=bar_lists, cut=st.floats(0, 1), per_session=st.integers(3, 30))
-def test_fold_prefix_stop_reopen_rest_equals_whole(cfg, bars, cut, per_session):
-    with tempfile.TemporaryDirectory() as d:
-        whole = Path(d) / "whole.db"
+def test_fold_prefix_stop_reopen_rest_equals_whole(store, cfg, bars, cut, per_session):
+    with tempfile.TemporaryDirectory() as d, journal_at(store, Path(d), "whole") as whole, \
+            journal_at(store, Path(d), "split") as split:
         stream, _ = synthetic_stream(bars, per_session)
         run_engine(whole, stream, cfg)
         inputs = recorded_inputs(whole)  # includes the broker's reports, as recorded
         k = int(cut * len(inputs))
-        split = Path(d) / "split.db"
         first = Engine.open(str(split), batch=7)
         for ev in inputs[:k]:
             first.feed(ev)
@@ -56,11 +60,11 @@ def test_fold_prefix_stop_reopen_rest_equals_whole(cfg, bars, cut, per_session):
         assert stored(split) == stored(whole)
 
 
+@pytest.mark.parametrize("store", STORES)
 @SETTINGS
 @given(cfg=configs, bars=bar_lists, per_session=st.integers(3, 30))
-def test_replay_of_random_run_is_identical(cfg, bars, per_session):
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "j.db"
+def test_replay_of_random_run_is_identical(store, cfg, bars, per_session):
+    with tempfile.TemporaryDirectory() as d, journal_at(store, Path(d), "j") as path:
         stream, _ = synthetic_stream(bars, per_session)
         engine = run_engine(path, stream, cfg)
         result = replay_journal(path, page_size=13)
@@ -69,12 +73,12 @@ def test_replay_of_random_run_is_identical(cfg, bars, per_session):
         assert result.records == engine.writer.last_seq
 
 
+@pytest.mark.parametrize("store", STORES)
 @SETTINGS
 @given(cfg=configs, bars=bar_lists)
-def test_same_inputs_same_journal_bytes(cfg, bars):
-    with tempfile.TemporaryDirectory() as d:
+def test_same_inputs_same_journal_bytes(store, cfg, bars):
+    with tempfile.TemporaryDirectory() as d, journal_at(store, Path(d), "a") as a, journal_at(store, Path(d), "b") as b:
         stream, _ = synthetic_stream(bars, 10)
-        a, b = Path(d) / "a.db", Path(d) / "b.db"
         run_engine(a, stream, cfg, batch=1)
         run_engine(b, stream, cfg, batch=1000)
         assert stored(a) == stored(b)

@@ -1,4 +1,7 @@
-"""The journal store on real SQLite: append-only, dense, chained, atomic, single writer."""
+"""The journal store on real SQLite: append-only, dense, chained, atomic, single writer.
+
+The tests taking ``journal_url`` (tests/stores.py) run on SQLite and on the real PostgreSQL server;
+the rest reach into SQLite itself (its triggers, its lock, its recorder)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ def bar(i: int) -> BarClosed:
     return BarClosed(ts=i + 1, symbol="A", open=1, high=2, low=1, close=2, volume=3)
 
 
-def test_dense_sequence_and_chain(tmp_path):
-    path = tmp_path / "j.db"
+def test_dense_sequence_and_chain(journal_url):
+    path = journal_url
     with JournalWriter(path) as w:
         w.append([bar(0), bar(1)])
         w.append([bar(2)])
@@ -37,10 +40,10 @@ def test_dense_sequence_and_chain(tmp_path):
         assert decode_topic(rec.topic, payload) == bar(rec.seq - 1)
 
 
-def test_batches_of_full_multi_row_statements_and_a_remainder(tmp_path):
+def test_batches_of_full_multi_row_statements_and_a_remainder(journal_url):
     from engine.journal.store import ROWS_PER_INSERT
 
-    path = tmp_path / "j.db"
+    path = journal_url
     n = 3 * ROWS_PER_INSERT + 5
     with JournalWriter(path) as w:
         for i in range(n):
@@ -59,8 +62,8 @@ def test_batches_of_full_multi_row_statements_and_a_remainder(tmp_path):
     assert prev == head
 
 
-def test_reopen_continues_the_chain(tmp_path):
-    path = tmp_path / "j.db"
+def test_reopen_continues_the_chain(journal_url):
+    path = journal_url
     with JournalWriter(path) as w:
         w.append([bar(0)])
         first_hash = w.last_hash
@@ -85,8 +88,8 @@ def test_update_and_delete_are_refused_by_the_database(tmp_path, sql):
     con.close()
 
 
-def test_second_writer_is_refused_naming_the_holder(tmp_path):
-    path = tmp_path / "j.db"
+def test_second_writer_is_refused_naming_the_holder(journal_url):
+    path = journal_url
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
@@ -100,7 +103,7 @@ def test_second_writer_is_refused_naming_the_holder(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    JournalWriter(path).close()  # the kernel released the lock when the holder died
+    JournalWriter(path).close()  # the kernel (or the server) released the lock when the holder died
 
 
 def test_a_group_is_committed_whole_or_not_at_all(tmp_path):

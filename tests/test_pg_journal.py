@@ -23,6 +23,7 @@ from engine.config import load
 from engine.journal import JournalError, JournalLockedError, JournalReader, JournalWriter
 from engine.runner import historical_run
 from journal_schema.events import SessionClosed
+from tests.stores import drop_table
 
 HOST, PORT, DB = "127.0.0.1", 5432, "test"
 
@@ -42,11 +43,10 @@ _names = itertools.count(1)
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    """A fresh journal table, dropped afterwards."""
+    """A fresh journal table, dropped afterwards with what its migrations made."""
     table = f"t_journal_{os.getpid()}_{next(_names)}"
     yield f"postgresql://postgres@{HOST}:{PORT}/{DB}?table={table}"
-    with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname=DB, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_table(table)
 
 
 def bars(tmp_path: Path) -> Path:

@@ -1,7 +1,8 @@
 """`engine verify`: density, envelope, hash chain, decoding and canonical bytes.
 
 Tampering is simulated the way an attacker with file access would do it: raw sqlite3,
-after dropping the journal's append-only triggers.
+after dropping the journal's append-only triggers. The tests of an untampered journal
+(``stored_journal``) run on SQLite and on the real PostgreSQL server (tests/stores.py).
 """
 
 import sqlite3
@@ -19,6 +20,12 @@ from tests.journal_factory import bar, trading_day, write_journal
 @pytest.fixture
 def journal(tmp_path):
     return write_journal(tmp_path / "journal.db", trading_day())
+
+
+@pytest.fixture
+def stored_journal(journal_url):
+    """The same journal on each store (``journal`` is the SQLite one that the attacks rewrite)."""
+    return write_journal(journal_url, trading_day())
 
 
 def _head_hash(path):
@@ -52,13 +59,13 @@ def _verify_cli(path, capsys):
     return code, out, err
 
 
-def test_clean_journal_prints_record_count_and_chain_digest(journal, capsys):
-    digest = _head_hash(journal)
-    assert _verify_cli(journal, capsys) == (0, f"ok: 16 records, chain digest {digest.hex()}\n", "")
+def test_clean_journal_prints_record_count_and_chain_digest(stored_journal, capsys):
+    digest = _head_hash(stored_journal)
+    assert _verify_cli(stored_journal, capsys) == (0, f"ok: 16 records, chain digest {digest.hex()}\n", "")
 
 
-def test_empty_journal_has_the_genesis_digest(tmp_path, capsys):
-    path = tmp_path / "empty.db"
+def test_empty_journal_has_the_genesis_digest(journal_url, capsys):
+    path = journal_url
     JournalWriter(path).close()
     assert _verify_cli(path, capsys) == (0, f"ok: 0 records, chain digest {'0' * 64}\n", "")
 
@@ -164,9 +171,9 @@ def test_reports_the_first_bad_seq_across_pages(journal):
     assert result.digest == unwrap(_state(journal, 4))[0]
 
 
-def test_paged_reading_gives_the_same_digest(journal):
-    assert verify_journal(journal, page_size=3) == verify_journal(journal)
-    assert verify_journal(journal, page_size=1).digest == _head_hash(journal)
+def test_paged_reading_gives_the_same_digest(stored_journal):
+    assert verify_journal(stored_journal, page_size=3) == verify_journal(stored_journal)
+    assert verify_journal(stored_journal, page_size=1).digest == _head_hash(stored_journal)
 
 
 def test_missing_or_non_journal_file_is_a_usage_error(tmp_path, capsys):

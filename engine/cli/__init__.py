@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 
 # operator: kill, resume, approve
-SUBCOMMANDS = ("run", "replay", "verify", "query", "report", "tca", "schema", "venue", "operator")
+SUBCOMMANDS = ("run", "replay", "verify", "journal", "migrate", "query", "project", "report", "tca", "schema", "venue",
+               "operator")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 

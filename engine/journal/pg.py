@@ -5,7 +5,8 @@
 (psycopg 3): one row per record of the single originator ``"journal"`` whose ``originator_version``
 is the journal sequence number. The sequence is the primary key, so it is dense and starts at 1
 whatever the ``notification_id`` serial does (a rolled-back transaction leaves a gap in a serial).
-Triggers refuse UPDATE, DELETE and TRUNCATE. The single writer holds a session-level advisory lock
+Triggers refuse UPDATE, DELETE and TRUNCATE; every schema object comes from the numbered migrations of
+``engine.journal.migrations_pg``. The single writer holds a session-level advisory lock
 keyed by the table for its lifetime; the server releases it when the writer's connection dies
 (``kill -9`` included), so there is no stale lock. A refusal names the holder's pid, host and
 command (its ``application_name``). Every commit NOTIFYs the channel named like the table, so a
@@ -14,6 +15,7 @@ follower (a projection worker) can LISTEN instead of polling.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -89,23 +91,12 @@ class PgLocation:
 
 
 class PgRecorder(PostgresApplicationRecorder):
-    """The library's recorder, with append-only triggers and the journal's own reads and batch insert."""
+    """The library's recorder with the journal's own reads and batch insert. Its schema objects are made by
+    ``engine.journal.migrations_pg``, never by the library's ``create_table``."""
 
     def __init__(self, datastore: PostgresDatastore, table: str) -> None:
         super().__init__(datastore, events_table_name=table)
-        t = sql.Identifier(table)
-        guard = sql.Identifier(f"{table}_append_only")
-        self.sql_create_statements += [
-            sql.SQL("CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql AS "
-                    "$$BEGIN RAISE EXCEPTION 'journal is append-only: % refused', TG_OP; END;$$").format(guard=guard),
-            sql.SQL("CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE OR DELETE ON {t} "
-                    "FOR EACH ROW EXECUTE FUNCTION {guard}()").format(
-                name=sql.Identifier(f"{table}_no_change"), t=t, guard=guard),
-            sql.SQL("CREATE OR REPLACE TRIGGER {name} BEFORE TRUNCATE ON {t} "
-                    "FOR EACH STATEMENT EXECUTE FUNCTION {guard}()").format(
-                name=sql.Identifier(f"{table}_no_truncate"), t=t, guard=guard),
-        ]  # fmt: skip
-        self._table = t
+        self._table = sql.Identifier(table)
 
     def exists(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
@@ -152,20 +143,23 @@ class PgRecorder(PostgresApplicationRecorder):
             c.executemany(query, rows)
             c.execute(sql.SQL("NOTIFY {channel}").format(channel=sql.Identifier(self.channel_name)))  # on commit
 
-    def drop(self) -> None:
-        """Remove the table (``--replace``; only under the writer lock)."""
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=self._table))
 
+def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> PgRecorder:
+    """A recorder of the journal at ``loc``. A writer (``create``) makes a new journal through the
+    migrations (dropping the old one first when ``replace``); an existing journal must be at the
+    latest migration version."""
+    from engine.journal import migrations_pg
+    from engine.journal.migrations import MigrationError
 
-def open_recorder(loc: PgLocation, *, create: bool) -> PgRecorder:
+    try:
+        migrations_pg.prepare(loc, create=create, replace=replace)
+    except MigrationError as exc:
+        raise PgJournalError(str(exc)) from None
     try:
         datastore = PostgresDatastore(loc.dbname, loc.host, loc.port, loc.user, loc.password, pool_size=1,
                                       max_overflow=1, originator_id_type="text", pool_open_timeout=5.0)  # fmt: skip
         recorder = PgRecorder(datastore, loc.table)
-        if create:
-            recorder.create_table()
-        elif not recorder.exists():
+        if not recorder.exists():
             datastore.close()
             raise PgJournalError(f"{loc} is not a journal (no table {loc.table!r})")
     except (PersistenceError, psycopg.Error) as exc:
@@ -181,7 +175,8 @@ class PgWriterLock:
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> PgWriterLock:
-        name = f"engine writer pid {os.getpid()} on {socket.gethostname()}: {' '.join(sys.argv)}"[:63]
+        command = " ".join(PgLocation.redact(a) if is_postgres(a) else a for a in sys.argv)  # no password
+        name = f"engine writer pid {os.getpid()} on {socket.gethostname()}: {command}"[:63]
         try:
             conn = psycopg.connect(**self.loc.conninfo(), autocommit=True, application_name=name, connect_timeout=5)
         except psycopg.Error as exc:
@@ -204,4 +199,8 @@ class PgWriterLock:
     def release(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            conn.close()  # ends the session: the advisory lock goes with it
+            # unlock first: closing alone frees the lock only once the server has ended the session, so
+            # a writer opened right after could be refused; on a dead connection the server drops it anyway
+            with contextlib.suppress(psycopg.OperationalError, psycopg.InterfaceError):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self.loc.lock_key(),))
+            conn.close()

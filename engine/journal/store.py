@@ -4,7 +4,9 @@ Storage goes through ``eventsourcing``'s ``SQLiteApplicationRecorder`` with the 
 transcoder of ``engine.journal.transcoder``: every event is a
 stored event of the single originator ``"journal"`` whose ``originator_version`` is the
 journal sequence number, equal to the recorder's notification id (SQLite rowid), so the
-global order is dense and starts at 1. Triggers refuse UPDATE and DELETE. A journal named
+global order is dense and starts at 1. Triggers refuse UPDATE and DELETE. The schema objects are
+made by the numbered migrations of ``engine.journal.migrations`` (a new journal runs them all; an
+existing one must be at the latest version to be opened). A journal named
 ``postgresql://...`` is stored the same way in PostgreSQL (``engine.journal.pg``): the same
 records, bytes and chain, so the same inputs give the same digest on both.
 """
@@ -22,13 +24,13 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from engine.journal import pg
+from engine.journal import migrations, pg
 from engine.journal.chain import GENESIS, link, seal_batch, unwrap
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
 
-TABLE = "journal_events"
+TABLE = migrations.TABLE
 ORIGINATOR = "journal"
 DEFAULT_PAGE_SIZE = 10_000
 WRITER_CACHE_KIB = 65_536
@@ -55,12 +57,10 @@ ROWS_PER_INSERT = 64
 
 
 class JournalRecorder(SQLiteApplicationRecorder):
-    """The library's application recorder with two journal-specific changes.
-
-    * Inserts are batched (``executemany`` of 64-row INSERT statements): the library's
-      version executes row by row to collect rowids, which we already know because our
-      sequence is dense.
-    * The table gets append-only triggers.
+    """The library's application recorder with batched inserts (``executemany`` of 64-row INSERT
+    statements): the library's version executes row by row to collect rowids, which we already
+    know because our sequence is dense. Its table and append-only triggers are made by
+    ``engine.journal.migrations``, never by the library's ``create_table``.
     """
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = TABLE) -> None:
@@ -68,15 +68,6 @@ class JournalRecorder(SQLiteApplicationRecorder):
         self._multi_insert = f"INSERT INTO {self.events_table_name} VALUES " + ",".join(
             ["(?,?,?,?)"] * ROWS_PER_INSERT
         )
-
-    def construct_create_table_statements(self) -> list[str]:
-        statements = super().construct_create_table_statements()
-        for op in ("UPDATE", "DELETE"):
-            statements.append(
-                f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_{op.lower()} BEFORE {op} ON {TABLE} "
-                f"BEGIN SELECT RAISE(ABORT, 'journal is append-only: {op} refused'); END"
-            )
-        return statements
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
@@ -125,16 +116,21 @@ class JournalRecorder(SQLiteApplicationRecorder):
 def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
     if not create and not path.exists():
         raise JournalError(f"journal not found: {path}")
+    try:
+        if create:
+            migrations.prepare_sqlite(path)  # a new journal is made by the migrations
+    except migrations.MigrationError as exc:
+        raise JournalError(str(exc)) from None
     datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
     recorder = JournalRecorder(datastore, events_table_name=TABLE)
     try:
-        if create:
-            recorder.create_table()
-        else:
-            with datastore.transaction(commit=False) as c:
-                c.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?", (TABLE,))
-                if c.fetchone() is None:
-                    raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+        with datastore.transaction(commit=False) as c:
+            status = migrations.sqlite_status(c, str(path))
+            if not status.exists:
+                raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+            problem = migrations.version_error(status)
+            if problem:
+                raise JournalError(problem)
     except (PersistenceError, sqlite3.DatabaseError) as exc:
         datastore.close()
         raise JournalError(f"{path} is not a readable SQLite journal: {exc}") from None
@@ -170,9 +166,9 @@ class _SqliteStore:
 class _PgStore:
     """A Postgres journal (``engine.journal.pg``) behind the same operations."""
 
-    def __init__(self, loc: pg.PgLocation, *, create: bool) -> None:
+    def __init__(self, loc: pg.PgLocation, *, create: bool, replace: bool = False) -> None:
         try:
-            self.recorder = pg.open_recorder(loc, create=create)
+            self.recorder = pg.open_recorder(loc, create=create, replace=replace)
         except pg.PgJournalError as exc:
             raise JournalError(str(exc)) from None
 
@@ -294,11 +290,7 @@ class JournalWriter:
         except pg.PgJournalError as exc:
             raise JournalError(str(exc)) from None
         try:
-            if replace:
-                store = _PgStore(loc, create=True)
-                store.recorder.drop()
-                store.close()
-            self._store = _PgStore(loc, create=True)
+            self._store = _PgStore(loc, create=True, replace=replace)
         except (JournalError, PersistenceError) as exc:
             lock.release()
             raise JournalError(str(exc)) from None

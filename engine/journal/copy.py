@@ -1,0 +1,132 @@
+"""Copy a journal between stores (SQLite file <-> PostgreSQL table) and prove the copy.
+
+The source is read in pages up to the head it has when the copy starts (a journal being written
+is fine to read); each page is appended to the destination byte for byte with
+``JournalWriter.append_stored`` (which checks that every record continues the sequence and the
+chain) and committed. The destination is then verified from genesis like ``engine verify`` and its
+record count and chain digest must equal the source's. Memory is bounded by the page size.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.journal import pg
+from engine.journal.chain import GENESIS, EnvelopeError, unwrap
+from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, JournalWriter, StoredRecord
+from engine.journal.verify import VerifyResult, verify_journal
+
+
+class CopyFailed(RuntimeError):
+    """The source did not copy as a valid journal (a check failed, not a usage error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    records: int  # records copied (the source's head when the copy started)
+    digest: bytes  # the source's chain digest at that head
+    verified: VerifyResult  # the destination's verification, from genesis
+
+    @property
+    def ok(self) -> bool:
+        return self.verified.ok and self.verified.records == self.records and self.verified.digest == self.digest
+
+
+def shown(journal: str | Path) -> str:
+    """A journal name fit to print: a Postgres address without its password."""
+    return pg.PgLocation.redact(str(journal)) if pg.is_postgres(journal) else str(journal)
+
+
+def _addresses(host: str) -> frozenset[str]:
+    """The server's addresses (any loopback address is one), so that two spellings of a host compare equal."""
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        found = {host.lower()}
+    return frozenset("loopback" if _is_ip(a) and ipaddress.ip_address(a).is_loopback else a for a in found)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _same_journal(src: str | Path, dst: str | Path) -> bool:
+    """The same database table (on a server reached under any of its addresses), or the same file."""
+    if pg.is_postgres(src) and pg.is_postgres(dst):
+        a, b = pg.PgLocation(str(src)), pg.PgLocation(str(dst))
+        same_table = (a.port, a.dbname, a.table) == (b.port, b.dbname, b.table)
+        return same_table and bool(_addresses(a.host) & _addresses(b.host))
+    if pg.is_postgres(src) or pg.is_postgres(dst):
+        pg.PgLocation(str(src if pg.is_postgres(src) else dst))  # a bad address is refused either way
+        return False
+    first, second = Path(src), Path(dst)
+    if first.exists() and second.exists():
+        return os.path.samefile(first, second)
+    return first.resolve() == second.resolve()
+
+
+def _check_names(src: str | Path, dst: str | Path) -> None:
+    try:
+        same = _same_journal(src, dst)
+    except pg.PgJournalError as exc:
+        raise JournalError(str(exc)) from None
+    if same:
+        raise JournalError(f"the destination {shown(dst)} is the source journal; copy to another file or table")
+
+
+def _check_destination(dst: str | Path, replace: bool) -> None:
+    """A destination file that exists must be a journal (it is never turned into one) unless replaced."""
+    if replace or pg.is_postgres(dst) or not os.path.exists(dst):
+        return
+    try:
+        JournalReader(dst).close()
+    except JournalError:
+        raise JournalError(f"{dst} exists and is not a journal; --replace deletes it first") from None
+
+
+def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str | Path) -> None:
+    try:
+        writer.append_stored(page)
+    except (JournalError, EnvelopeError) as exc:
+        raise CopyFailed(f"{shown(src)} cannot be copied: {exc} (engine verify names the damage); "
+                         f"the destination keeps the {writer.committed_seq} records copied before it") from None
+    writer.flush()
+
+
+def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False,
+                 page_size: int = DEFAULT_PAGE_SIZE) -> CopyResult:  # fmt: skip
+    """Copy ``src`` into ``dst`` (which must hold no records unless ``replace``) and verify ``dst``.
+
+    Raises JournalError (or JournalLockedError) when the copy is refused or a journal cannot be
+    opened, and CopyFailed when a source record does not continue the chain."""
+    _check_names(src, dst)
+    with JournalReader(src, page_size=page_size) as reader:
+        head = reader.last_seq()
+        _check_destination(dst, replace)
+        with JournalWriter(dst, replace=replace) as writer:
+            if writer.last_seq:
+                raise JournalError(f"{shown(dst)} already holds {writer.last_seq} records; "
+                                   "--replace deletes them first")  # fmt: skip
+            digest, page, last = GENESIS, [], b""
+            for record in reader.records(1, head):
+                page.append(record)
+                last = record.state
+                if len(page) == page_size:
+                    _append_page(writer, page, src)
+                    page = []
+            if page:
+                _append_page(writer, page, src)
+            if writer.last_seq:
+                digest = unwrap(last)[0]  # the source's own stored hash of its head (append_stored checked it)
+            if writer.last_seq != head:
+                raise CopyFailed(f"{shown(src)} ended at record {writer.last_seq}, before its head {head}")
+    return CopyResult(head, digest, verify_journal(dst, page_size=page_size))
+

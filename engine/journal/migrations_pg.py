@@ -1,0 +1,206 @@
+"""The migrations of a Postgres journal (``engine.journal.migrations`` runs them).
+
+1 ``events_table``: the table (as ``eventsourcing``'s ``PostgresApplicationRecorder`` makes it, with
+  its autovacuum settings) and its unique notification index;
+2 ``append_only_guards``: the trigger function ``<table>_append_only`` and the triggers
+  ``<table>_no_change`` (UPDATE, DELETE) and ``<table>_no_truncate`` (TRUNCATE);
+3 ``library_insert_function``: the composite type ``stored_event_text`` and the function
+  ``es_insert_events_text`` the library creates with its table. The journal writes with its own
+  INSERT and never calls them, and both are shared by every journal of the schema (the function
+  inserts into, and notifies, the table that created it last), so reverting 3 keeps them while
+  another journal of the schema has 3 applied.
+
+The version table is ``<table>_migrations``; every step runs in one transaction with its version row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from engine.journal.migrations import Migration, MigrationError, Status, require_current, upgrade
+from engine.journal.pg import PgLocation
+
+SCHEMA = "public"
+TYPE_NAME = "stored_event_text"
+FUNCTION_NAME = "es_insert_events_text"
+
+PG_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events_table", "table <table> and its unique index <table>_notification_id_idx"),
+    Migration(2, "append_only_guards", "function <table>_append_only(), triggers <table>_no_change (UPDATE, "
+                                       "DELETE) and <table>_no_truncate (TRUNCATE)"),  # fmt: skip
+    Migration(3, "library_insert_function", f"type {TYPE_NAME} and function {FUNCTION_NAME}() (the library's, "
+                                            "shared by the schema's journals)"),  # fmt: skip
+)
+
+
+def _ids(table: str) -> dict[str, sql.Composable]:
+    return {"s": sql.Identifier(SCHEMA), "t": sql.Identifier(table), "guard": sql.Identifier(f"{table}_append_only"),
+            "no_change": sql.Identifier(f"{table}_no_change"), "no_truncate": sql.Identifier(f"{table}_no_truncate"),
+            "index": sql.Identifier(f"{table}_notification_id_idx"), "type": sql.Identifier(TYPE_NAME),
+            "fn": sql.Identifier(FUNCTION_NAME), "channel": sql.Identifier(table)}  # fmt: skip
+
+
+_UP = {
+    1: ("CREATE TABLE {s}.{t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
+        "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("
+        "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5, "
+        "autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)",
+        "CREATE UNIQUE INDEX {index} ON {s}.{t} (notification_id ASC)"),
+    2: ("CREATE OR REPLACE FUNCTION {s}.{guard}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN RAISE EXCEPTION 'journal is append-only: % refused', TG_OP; END;$$",
+        "CREATE TRIGGER {no_change} BEFORE UPDATE OR DELETE ON {s}.{t} FOR EACH ROW EXECUTE FUNCTION {s}.{guard}()",
+        "CREATE TRIGGER {no_truncate} BEFORE TRUNCATE ON {s}.{t} FOR EACH STATEMENT EXECUTE FUNCTION {s}.{guard}()"),
+    3: ("DO $$BEGIN CREATE TYPE {s}.{type} AS (originator_id text, originator_version bigint, topic text, "
+        "state bytea); EXCEPTION WHEN duplicate_object THEN NULL; END$$",
+        "CREATE OR REPLACE FUNCTION {s}.{fn}(events {s}.{type}[]) RETURNS SETOF bigint LANGUAGE plpgsql AS "
+        "$BODY$BEGIN    SET LOCAL lock_timeout = '0s';    NOTIFY {channel};    RETURN QUERY    INSERT INTO {s}.{t} "
+        "AS t (    originator_id, originator_version, topic, state)    SELECT originator_id, originator_version, "
+        "topic, state    FROM unnest(events)    RETURNING notification_id;END;$BODY$"),
+}  # fmt: skip
+_DOWN = {
+    1: ("DROP TABLE IF EXISTS {s}.{t}",),
+    2: ("DROP TRIGGER IF EXISTS {no_change} ON {s}.{t}", "DROP TRIGGER IF EXISTS {no_truncate} ON {s}.{t}",
+        "DROP FUNCTION IF EXISTS {s}.{guard}()"),
+    3: ("DROP FUNCTION IF EXISTS {s}.{fn}({s}.{type}[])", "DROP TYPE IF EXISTS {s}.{type}"),
+}  # fmt: skip
+_VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS {s}.{v} (version integer PRIMARY KEY, name text NOT NULL, "
+                  "applied_at timestamptz NOT NULL)")  # fmt: skip
+_OTHER_VERSION_TABLES = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'version' "
+                         "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE '%%\\_migrations' "
+                         "AND c.relname <> %s")  # fmt: skip
+
+
+def _fail(loc: PgLocation, exc: psycopg.Error) -> MigrationError:
+    return MigrationError(f"journal {loc}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
+class PgBackend:
+    """One Postgres journal (a table of a database) on its own autocommit connection."""
+
+    migrations: tuple[Migration, ...] = PG_MIGRATIONS
+
+    def __init__(self, loc: PgLocation) -> None:
+        self.loc = loc
+        self.version_table = f"{loc.table}_migrations"
+        self._ids = {**_ids(loc.table), "v": sql.Identifier(self.version_table)}
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(**loc.conninfo(), autocommit=True,
+                                                                  connect_timeout=5)  # fmt: skip
+        except psycopg.Error as exc:
+            raise MigrationError(f"cannot open journal {loc}: {str(exc).splitlines()[0]}") from None
+
+    def _sql(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(**self._ids)
+
+    def status(self) -> Status:
+        t, v = f"{SCHEMA}.{self.loc.table}", f"{SCHEMA}.{self.version_table}"
+        try:
+            row = self._conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, to_regprocedure(%s) IS NOT NULL, "
+                "(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s))",
+                (t, v, f"{SCHEMA}.{self.loc.table}_append_only()", t,
+                 [f"{self.loc.table}_no_change", f"{self.loc.table}_no_truncate"])).fetchone()  # fmt: skip
+            assert row is not None
+            exists, has_versions, has_guard, triggers = row
+            applied = None
+            if has_versions:
+                rows = self._conn.execute(self._sql("SELECT version, applied_at FROM {s}.{v}")).fetchall()
+                applied = {int(ver): at.isoformat(timespec="seconds") for ver, at in rows}
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+        implied = 0 if not exists else 2 if has_guard and triggers == 2 else 1
+        return Status(str(self.loc), "Postgres", self.loc.table, PG_MIGRATIONS, applied, implied, bool(exists))
+
+    def record_count(self) -> int:
+        row = self._conn.execute(self._sql("SELECT count(*) FROM {s}.{t}")).fetchone()
+        return int(row[0]) if row else 0
+
+    def _row(self, m: Migration) -> tuple[sql.Composed, tuple[object, ...]]:
+        return self._sql("INSERT INTO {s}.{v} VALUES (%s, %s, %s)"), (m.version, m.name, datetime.now(UTC))
+
+    def _others_with(self, version: int) -> list[str]:
+        """Other journals of the schema that have ``version`` applied."""
+        others = []
+        for (name,) in self._conn.execute(_OTHER_VERSION_TABLES, (SCHEMA, self.version_table)).fetchall():
+            try:
+                with self._conn.transaction():
+                    query = sql.SQL("SELECT 1 FROM {s}.{v} WHERE version = %s").format(
+                        s=sql.Identifier(SCHEMA), v=sql.Identifier(name))  # fmt: skip
+                    if self._conn.execute(query, (version,)).fetchone():
+                        others.append(str(name).removesuffix("_migrations"))
+            except psycopg.Error:
+                continue  # a table of that name that is not a version table
+        return others
+
+    def apply(self, migration: Migration, *, up: bool) -> str:
+        v, note = migration.version, ""
+        try:
+            with self._conn.transaction():
+                if up:
+                    self._conn.execute(self._sql(_VERSION_TABLE))
+                    for statement in _UP[v]:
+                        self._conn.execute(self._sql(statement))
+                    self._conn.execute(*self._row(migration))
+                else:
+                    shared = self._others_with(v) if v == 3 else []
+                    if shared:
+                        first = ", ".join(sorted(shared)[:3]) + (", ..." if len(shared) > 3 else "")
+                        note = f"objects kept: {len(shared)} other journal(s) of the schema have it ({first})"
+                    else:
+                        for statement in _DOWN[v]:
+                            self._conn.execute(self._sql(statement))
+                    self._conn.execute(self._sql("DELETE FROM {s}.{v} WHERE version = %s"), (v,))
+        except psycopg.Error as exc:
+            raise MigrationError(f"migration {v} {migration.name} {'up' if up else 'down'} failed on {self.loc}: "
+                                 f"{str(exc).splitlines()[0]}") from None  # fmt: skip
+        return note
+
+    def adopt(self, versions: Sequence[Migration]) -> None:
+        try:
+            with self._conn.transaction():
+                self._conn.execute(self._sql(_VERSION_TABLE))
+                for m in versions:
+                    self._conn.execute(*self._row(m))
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+
+    def forget(self) -> None:
+        try:
+            self._conn.execute(self._sql("DELETE FROM {s}.{v}"))
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+
+    def reset(self) -> None:
+        """Drop the journal's own objects and its version table (``--replace``; only under the writer lock).
+        The shared objects of migration 3 stay: the next upgrade replaces them."""
+        try:
+            with self._conn.transaction():
+                for statement in (*_DOWN[2], *_DOWN[1], "DROP TABLE IF EXISTS {s}.{v}"):
+                    self._conn.execute(self._sql(statement))
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def prepare(loc: PgLocation, *, create: bool, replace: bool = False) -> None:
+    """Before opening a recorder: a writer (``create``) makes a new journal through every upgrade
+    (after dropping the old one when ``replace``); anyone else needs the journal at the latest version."""
+    backend = PgBackend(loc)
+    try:
+        if replace:
+            backend.reset()
+        status = backend.status()
+        if create and status.is_new:
+            upgrade(backend)
+        elif status.exists:
+            require_current(status)
+    finally:
+        backend.close()
