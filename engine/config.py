@@ -1,14 +1,20 @@
 """The typed run configuration: TOML in, validated model out, canonical snapshot + sha256.
 
-Every setting has a default (documented in docs/configuration.md). Unknown keys are
-errors. The snapshot is the fully resolved config (defaults filled in), encoded
-canonically, so an omitted key and the same value written explicitly hash the same.
+Settings come from a TOML file, ``ENGINE__<TABLE>__<KEY>`` environment variables
+(engine/config_env.py) and command-line flags; the same setting given twice with different
+values is an error naming both sources. Every setting has a default (documented in
+docs/configuration.md). Unknown keys are errors. The snapshot is the fully resolved config
+(defaults filled in), encoded canonically, so an omitted key and the same value written
+explicitly hash the same.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +32,18 @@ from pydantic import (
 )
 
 from engine.config_costs import CostsSection, six_places
+from engine.config_env import (
+    COMMAND_LINE,
+    EnvError,
+    Key,
+    Source,
+    env_settings,
+    file_source,
+    leaves,
+    same_value,
+    shown,
+    summary_lines,
+)
 from engine.config_risk import RiskSection
 from engine.core.strategy import StrategyError, resolve_strategy
 from journal_schema.codec import canonical_json
@@ -195,39 +213,69 @@ class EngineConfig(_Section):
         return self
 
 
+Origins = dict[Key, list[Source]]
+
+
 class ConfigError(ValueError):
     """The configuration cannot be read or is invalid; the message is one line."""
 
 
-def one_line(exc: ValidationError, prefix: str = "") -> str:
-    """A pydantic validation error as one line: ``loc: message; loc: message``."""
+def one_line(exc: ValidationError, prefix: str = "", origins: Origins | None = None) -> str:
+    """A pydantic validation error as one line: ``loc: message; loc: message``, each followed by
+    the environment variable (or ``command line``) that gave the setting, when ``origins`` says;
+    a file's settings are named by their key alone."""
     parts = []
     for err in exc.errors():
-        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
-        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+        loc = tuple([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
+        text = f"{'.'.join(loc)}: {err['msg']}" if loc else err["msg"]
+        parts.append(text + given_by(loc, origins))
     return "; ".join(parts)
 
 
-def with_overrides(raw: dict[str, Any], overrides: dict[tuple[str, str], Any], source: str) -> dict[str, Any]:
-    """``raw`` with command-line settings (``(table, key) -> value``) filled in. A setting given by
-    both with different values is an error naming both sources, never a silent preference."""
-    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
-    for (table, key), value in overrides.items():
-        section = merged.setdefault(table, {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"{table}: expected a table")
-        if key in section and section[key] != value:
-            raise ConfigError(f"{table}.{key} is {section[key]!r} in {source} but {value!r} on the command line")
-        section[key] = value
+def given_by(loc: Key, origins: Origins | None) -> str:
+    """`` (env ENGINE__RUN__SEED)``: the non-file sources of the settings at or under ``loc``."""
+    if not loc or not origins:
+        return ""
+    labels = sorted({s.label for key, sources in origins.items() if key[:len(loc)] == loc or loc[:len(key)] == key
+                     for s in sources if s.kind != "file"})
+    return f" ({'; '.join(labels)})" if labels else ""
+
+
+def with_overrides(raw: dict[str, Any], overrides: Mapping[Key, Any], source: str,
+                   by: Source | Mapping[Key, Source] = COMMAND_LINE, origins: Origins | None = None
+                   ) -> dict[str, Any]:
+    """``raw`` (read from ``source``) with ``overrides`` (``(table, ..., key) -> value``, given ``by``
+    one source or one per key) filled in. The one merge of every source (file, environment, command
+    line): a setting given by two of them with different values is an error naming both, never a
+    silent preference; the same value twice is fine. ``origins`` (key -> its sources, file first) is
+    consulted for the earlier source and updated."""
+    merged = copy.deepcopy(raw)
+    seen: Origins = origins if origins is not None else {}
+    for key, value in overrides.items():
+        given = by if isinstance(by, Source) else by[key]
+        node = merged
+        for depth, part in enumerate(key[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(key[:depth + 1])}: expected a table ({given.label})")
+            node = child
+        last = key[-1]
+        if last in node and not same_value(node[last], value):
+            first = seen.get(key, [file_source(source)])[0]
+            raise ConfigError(f"{'.'.join(key)} is {shown(key, node[last])} {first.phrase} "
+                              f"but {shown(key, value)} {given.phrase}")
+        node.setdefault(last, value)
+        seen.setdefault(key, []).append(given)
     return merged
 
 
-def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
-    """Validate a raw mapping. Returns the model and the canonical snapshot (a plain dict)."""
+def resolve(raw: dict[str, Any], origins: Origins | None = None) -> tuple[EngineConfig, dict[str, Any]]:
+    """Validate a raw mapping. Returns the model and the canonical snapshot (a plain dict).
+    ``origins`` only names the environment variables and flags of settings in error messages."""
     try:
         cfg = EngineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(one_line(exc)) from None
+        raise ConfigError(one_line(exc, origins=origins)) from None
     snapshot = cfg.model_dump(mode="json")
     strategy_raw = dict(raw.get("strategy", {}))
     name = strategy_raw.pop("name", cfg.strategy.name)
@@ -235,9 +283,9 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
         spec = resolve_strategy(name)
         params = spec.params_model.model_validate(strategy_raw)
     except StrategyError as exc:
-        raise ConfigError(f"strategy: {exc}") from None
+        raise ConfigError(f"strategy: {exc}{given_by(('strategy', 'name'), origins)}") from None
     except ValidationError as exc:
-        raise ConfigError(one_line(exc, prefix="strategy")) from None
+        raise ConfigError(one_line(exc, prefix="strategy", origins=origins)) from None
     as_json, as_python = params.model_dump(mode="json"), params.model_dump()
     snapshot["strategy"] = {
         "name": name,
@@ -246,11 +294,43 @@ def resolve(raw: dict[str, Any]) -> tuple[EngineConfig, dict[str, Any]]:
     return cfg, snapshot
 
 
-def load(path: str | Path | None, overrides: dict[tuple[str, str], Any] | None = None
-         ) -> tuple[EngineConfig, dict[str, Any]]:
-    """Read a TOML file (or the defaults when ``path`` is None), with command-line ``overrides``."""
+@dataclass(frozen=True)
+class Loaded:
+    """A validated config, its snapshot, and where each setting given came from."""
+
+    cfg: EngineConfig
+    snapshot: dict[str, Any]
+    origins: Origins
+
+    def summary(self) -> str:
+        """The redacted effective-config summary (``engine run`` prints it on stderr)."""
+        lines = summary_lines(self.snapshot, resolve({})[1], config_hash(self.snapshot), self.origins)
+        return "\n".join(lines)
+
+
+def load_sources(path: str | Path | None, overrides: Mapping[Key, Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> Loaded:
+    """The one loader: a TOML file (or the defaults when ``path`` is None), then the ``ENGINE__``
+    variables of ``env`` (the shell passes ``os.environ``; None: no environment), then the
+    command-line ``overrides``. Conflicting sources are errors (``with_overrides``)."""
     raw = read_toml(path) if path is not None else {}
-    return resolve(with_overrides(raw, overrides or {}, str(path) if path is not None else "the defaults"))
+    source = str(path) if path is not None else "the defaults"
+    origins: Origins = {key: [file_source(source)] for key in leaves(raw)}
+    try:
+        from_env, variables = env_settings(env or {})
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
+    raw = with_overrides(raw, from_env, source, variables, origins)
+    raw = with_overrides(raw, overrides or {}, source, COMMAND_LINE, origins)
+    cfg, snapshot = resolve(raw, origins)
+    return Loaded(cfg, snapshot, origins)
+
+
+def load(path: str | Path | None, overrides: Mapping[Key, Any] | None = None,
+         env: Mapping[str, str] | None = None) -> tuple[EngineConfig, dict[str, Any]]:
+    """``load_sources`` without the origins: the model and the canonical snapshot."""
+    loaded = load_sources(path, overrides, env)
+    return loaded.cfg, loaded.snapshot
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import msgspec
@@ -83,7 +84,7 @@ def _whatif(args: argparse.Namespace) -> int:
     from replay.whatif import WhatIfError, whatif
 
     try:
-        cfg, snapshot = load(args.config)
+        cfg, snapshot = load(args.config, env=os.environ)  # ENGINE__ variables apply here too
         result = whatif(args.journal, cfg, snapshot, args.out, replace=args.replace)
     except (ConfigError, WhatIfError, RunError, JournalError, JournalLockedError, ProjectionError) as exc:
         raise UsageError(str(exc)) from None

@@ -1,14 +1,20 @@
 """``engine run``: journal a historical run over bars, or a long-running paper / live run
-against the local venue or Alpaca (``--broker venue|alpaca``)."""
+against the local venue or Alpaca (``--broker venue|alpaca``). The config comes from ``--config``,
+the ``ENGINE__`` environment variables and the flags; its redacted summary goes to stderr before
+the run starts (stdout stays the run's summary)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 import orjson
 
 from engine.cli import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from engine.config import Loaded
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,28 +49,36 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.config import ConfigError, load
+    import os
+
+    from engine.config import ConfigError, load_sources
     from engine.feeds.calendar import CalendarError
     from engine.feeds.table import FeedError
     from engine.journal import JournalError, JournalLockedError
-    from engine.runner import RunCancelled, RunError, historical_run
+    from engine.runner import MarketInputs, RunCancelled, RunError, _bar_inputs, simulated_run
     from engine.summary import summary_dict, summary_text
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
-    overrides = {("broker", "kind"): args.broker} if args.broker else {}
+    overrides: dict[tuple[str, ...], object] = {("broker", "kind"): args.broker} if args.broker else {}
     if args.venue_url:
         overrides[("broker", "venue_url")] = args.venue_url
     try:
-        cfg, snapshot = load(args.config, overrides)
+        loaded = load_sources(args.config, overrides, env=os.environ)
+        cfg, snapshot = loaded.cfg, loaded.snapshot
         if cfg.broker.kind != "sim":
-            return _live(args, cfg, snapshot)
+            return _live(args, loaded)
         if args.confirm_live or args.cycles is not None:
             raise UsageError("--confirm-live and --cycles are for --broker venue|alpaca runs")
         if args.venue_url:
             raise UsageError("--venue-url is for --broker venue, not sim")
-        result = historical_run(cfg, snapshot, args.journal, bars=args.bars, batch=args.batch,
-                                replace=args.replace)
+
+        def inputs() -> MarketInputs:
+            market = _bar_inputs(cfg, args.bars)  # bars and calendar checked first: an error stays one line
+            print(loaded.summary(), file=sys.stderr)
+            return market
+
+        result = simulated_run(cfg, snapshot, args.journal, inputs, batch=args.batch, replace=args.replace)
     except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
         raise UsageError(str(exc)) from None
     except RunCancelled as exc:
@@ -77,23 +91,28 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _live(args: argparse.Namespace, cfg: object, snapshot: dict[str, object]) -> int:
+def _live(args: argparse.Namespace, loaded: Loaded) -> int:
     import logging
+    import os
 
-    from engine.config import EngineConfig
     from engine.live.crashpoints import CrashPointError
     from engine.live.runner import live_run
-    from engine.live.setup import LiveSetupError
+    from engine.live.setup import LiveSetupError, target
     from engine.runner import RunCancelled
     from engine.summary import live_summary_text
 
-    assert isinstance(cfg, EngineConfig)
+    cfg, snapshot = loaded.cfg, loaded.snapshot
     if args.bars:
         raise UsageError("--bars is for historical runs; a paper or live run polls the broker for bars")
     if args.venue_url and cfg.broker.kind != "venue":
         raise UsageError(f"--venue-url is for --broker venue, not {cfg.broker.kind}")
     if args.cycles is not None and args.cycles < 1:
         raise UsageError("--cycles must be at least 1")
+    try:
+        target(cfg, os.environ, args.confirm_live)  # the start-up refusals come before the summary, on one line
+    except LiveSetupError as exc:
+        raise UsageError(str(exc)) from None
+    print(loaded.summary(), file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         result = live_run(cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles,

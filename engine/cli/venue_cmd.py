@@ -158,7 +158,7 @@ def _build(args: argparse.Namespace) -> VenueServer:
     if not args.manual and not (math.isfinite(args.speed) and args.speed > 0):
         raise UsageError(f"--speed must be a positive number of simulated seconds per wall second, got {args.speed:g}")
     try:
-        cfg, _ = load(args.config)
+        cfg, _ = load(args.config, env=os.environ)  # ENGINE__ variables apply here too
         bars = read_bar_file(args.bars)
     except (ConfigError, FeedError) as exc:
         raise UsageError(str(exc)) from None
