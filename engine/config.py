@@ -23,11 +23,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictInt,
     ValidationError,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -90,8 +92,27 @@ class RunSection(_Section):
     )
     calendar: str = Field("XNYS", description="exchange-calendars name, e.g. XNYS, or 24/7")
     universe: list[str] = Field(default_factory=list, description="symbols to trade; empty = symbols in the data")
+    canary_symbols: list[str] = Field(
+        default_factory=list, description="canary mode: only these symbols may add risk (exits always pass); "
+        "every decision says CANARY_MODE; empty = off",
+    )
 
-    _u = field_validator("universe")(_universe)
+    _u = field_validator("universe", "canary_symbols")(_universe)
+
+    @model_validator(mode="after")
+    def _canary_in_universe(self) -> RunSection:
+        outside = [s for s in self.canary_symbols if self.universe and s not in self.universe]
+        if outside:
+            raise ValueError(f"canary_symbols {', '.join(outside)} not in run.universe")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_canary_off(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Canary mode off is not in the snapshot: a config without it hashes as it did before."""
+        out: dict[str, Any] = handler(self)
+        if not self.canary_symbols:
+            out.pop("canary_symbols", None)
+        return out
 
 
 class StrategySection(BaseModel):

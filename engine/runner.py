@@ -20,6 +20,7 @@ from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import StreamStats, events, start_ts, universe_of
 from engine.feeds.table import BarTable, read_bar_file
 from engine.journal.store import JournalWriter
+from engine.manifest import run_manifest
 from engine.operator import drain_inbox
 from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
@@ -139,7 +140,7 @@ def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
 
 def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, load: Callable[[], MarketInputs],
               batch: int, replace: bool, stop: StopRequest) -> RunResult:
-    """The run loop: RunStarted, every input through the engine and the paper broker, the operator
+    """The run loop: RunStarted and RunManifest, every input through the engine and the paper broker, the operator
     inbox every DEFAULT_BATCH inputs, a stop at the next row, RunEnded."""
     inputs = load()
     if stop.requested:
@@ -160,11 +161,13 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
     reason = "END_OF_DATA"
     last_ts = inputs.start_ts
     try:
-        engine.feed(RunStarted(
+        started = RunStarted(
             ts=last_ts, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
             schema_fingerprint=schema_fingerprint(), dataset_fingerprint=inputs.fingerprint,
             dataset=inputs.dataset, universe=universe, seed=cfg.run.seed, mode=cfg.run.mode,
-        ))
+        )
+        engine.feed(started)
+        engine.feed(run_manifest(started, [(inputs.dataset, inputs.fingerprint)]))
         for n, ev in enumerate(inputs.stream(stats), 1):
             engine.feed(ev)
             last_ts = ev.ts

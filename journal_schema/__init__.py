@@ -15,6 +15,7 @@ from journal_schema.events import *  # noqa: F403
 from journal_schema.events import Event
 from journal_schema.live_events import *  # noqa: F403
 from journal_schema.risk_events import *  # noqa: F403
+from journal_schema.run_events import *  # noqa: F403
 
 __all__ = [
     "ALL_TYPES",

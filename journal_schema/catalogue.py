@@ -62,10 +62,12 @@ from journal_schema.risk_events import (
     ShellErrorReported,
     TradingReduced,
 )
+from journal_schema.run_events import RunManifest
 
 # Inputs are facts from outside the core, journaled by the shell before the core sees them.
 INPUT_TYPES: tuple[type[Event], ...] = (
     RunStarted,
+    RunManifest,
     RunEnded,
     ConfigChanged,
     KillSwitchEngaged,

@@ -57,6 +57,9 @@ DecisionReason = Literal[
     # --- the cost gate (engine.core.costs)
     "COST_GATE_BLOCK",  # SKIPPED: the expected edge is below the expected cost plus costs.edge_buffer_bps
     "COST_MODEL_STALE_BLOCK",  # REJECTED: too few fills or none recent in the symbol's cost model (block_when_stale)
+    # --- canary mode (run.canary_symbols)
+    "CANARY_SYMBOL_EXCLUDED",  # the symbol is not a canary symbol and the order adds risk (a flip is cut to flat)
+    "CANARY_MODE",  # canary mode is on: carried last by every decision of the run, whatever its outcome
 ]
 
 Verdict = Literal["REJECT", "REVIEW"]  # what a tripped policy rule does (precedence REJECT > REVIEW > APPROVE)

@@ -31,6 +31,8 @@ def _from_info(info: msgspec.inspect.Type) -> st.SearchStrategy[Any]:
             return st.text(_HEX, min_size=64, max_size=64)
         if info.pattern is not None and "\\d{4}" in info.pattern:
             return st.dates().map(lambda d: d.isoformat()).filter(lambda s: len(s) == 10)
+        if info.pattern is not None:
+            return st.from_regex(info.pattern, fullmatch=True)
         return st.text(string.printable + "éß€\u2603", max_size=20)
     if isinstance(info, mi.LiteralType):
         return st.sampled_from(info.values)

@@ -262,8 +262,11 @@ def test_replay_and_verify_name_a_deleted_record(default_run, tmp_path):
 
 
 def test_readme_shows_the_real_default_run(default_run):
-    """The README pastes `make run` output; any change to journal-shaping code must refresh it."""
+    """The README pastes `make run` output; any change to journal-shaping code must refresh it. The run
+    id (code version, config, data, seed) and the figures must match; the chain digest cannot, because
+    the run manifest records the git commit, and a README cannot hold the digest of its own commit."""
     _, summary = default_run
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert f"  digest           {summary['digest']}" in readme
     assert f"run {summary['run_id']} on {summary['dataset']}" in readme
+    assert f"  realized P&L {float(summary['realized_pnl']):>18.2f}" in readme
+    assert f"  journal          journal.db ({summary['events']} events)" in readme

@@ -145,6 +145,18 @@ def test_a_run_trades_and_the_journal_matches_the_venue(venue: VenueServer, tmp_
     closes = [i for i, n in enumerate(names) if n == "SessionClosed"]
     assert closes and all(names[i + 1] in ("ReconciliationCompleted", "SessionClosed", "RunEnded") for i in closes)
     assert names.count("ReconciliationCompleted") > 2
+    # every start journals its manifest right after RunStarted; the broker endpoint is the dataset
+    everything = events(journal)
+    starts = [i for i, e in enumerate(everything) if type(e).__name__ == "RunStarted"]
+    manifests = [everything[i + 1] for i in starts]
+    assert [type(m).__name__ for m in manifests] == ["RunManifest"] * 2
+    for i, m in zip(starts, manifests, strict=True):
+        started = everything[i]
+        assert (m.run_id, m.ts, m.mode, m.config_hash) == (started.run_id, started.ts, "paper",  # type: ignore[attr-defined]
+                                                            started.config_hash)  # type: ignore[attr-defined]
+        assert [(d.name, d.fingerprint) for d in m.datasets] == [  # type: ignore[attr-defined]
+            (started.dataset, started.dataset_fingerprint)]  # type: ignore[attr-defined]
+        assert started.dataset.startswith(f"venue {venue.base_url}")  # type: ignore[attr-defined]
     assert replay_journal(journal).identical
 
 

@@ -18,7 +18,9 @@ from engine.feeds.calendar import load_sessions
 from engine.journal import unwrap
 from engine.runner import historical_run
 from engine.shell import Engine
+from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, BarRejected, Event, OrderFilled, RunEnded, RunStarted, SessionClosed
+from journal_schema.run_events import RunManifest
 from projections import build, iter_events
 from replay import replay_journal
 from replay.compare import comparison_dict
@@ -96,7 +98,10 @@ def test_same_config_reproduces_every_recorded_event_but_the_run_header(recorded
     old, new = payloads(recorded), payloads(tmp_path / "w.db")
     assert len(old) == len(new) == result.run.last_seq
     assert old[0][0] == new[0][0] == "RunStarted.v1" and old[-1][0] == new[-1][0] == "RunEnded.v1"
-    assert old[0] != new[0] and old[1:-1] == new[1:-1]  # every decision and fill, byte for byte
+    assert old[1][0] == new[1][0] == "RunManifest.v1"  # the header: RunStarted and RunManifest
+    assert old[0] != new[0] and old[1] != new[1] and old[2:-1] == new[2:-1]  # every decision and fill, byte for byte
+    manifest = decode_topic(*new[1])
+    assert isinstance(manifest, RunManifest) and manifest.datasets[0].name == "whatif:recorded.db"
     c = result.comparison
     assert c.recorded.figures == c.what_if.figures
     assert c.recorded.figures.orders > 5 and c.recorded.figures.fills == c.recorded.figures.orders
@@ -291,4 +296,4 @@ def test_an_existing_out_is_replaced_with_replace(recorded: Path, tmp_path: Path
                          "--format", "json")
     assert code == 0, err
     assert zero(json.loads(out)["difference"])  # the same config as the recorded run this time
-    assert payloads(out_db)[1:-1] == payloads(recorded)[1:-1]
+    assert payloads(out_db)[2:-1] == payloads(recorded)[2:-1]  # all but the header (RunStarted, RunManifest)

@@ -94,6 +94,8 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
             outcome, reasons, approved, opposite = "REJECTED", ["CANCEL_THROTTLED"], 0, []
         else:
             outcome, reasons = "SKIPPED", ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
+    if state.risk.p.canary:
+        reasons = [*reasons, "CANARY_MODE"]  # every decision of a canary run says so, last
     expires = ts + state.risk.p.review_ns if outcome == "REVIEW" else None
     decision_id = content_id("dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty,
                              approved, waived)  # fmt: skip
@@ -107,7 +109,7 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     state.risk.tally.decisions[outcome] += 1
     state.risk.decisions[outcome] += 1
     if outcome != "ACCEPTED":
-        state.risk.held_back.update(reasons)
+        state.risk.held_back.update(r for r in reasons if r != "CANARY_MODE")
     if opposite or (outcome != "REVIEW" and any(o.cancel_state is not None for o in state.orders.open_orders(symbol))):
         # a cancel is out for this symbol: decide this target again once it is done
         state.pending[symbol] = Pending(signal_id, target, data_age, waived)

@@ -71,7 +71,7 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
     if old is None or old.strategy_spec is not spec or old.strategy_params != params:
         state.strategies = {}  # new strategy or parameters: indicators warm up again
     state.config = new
-    risk = RiskParams.from_snapshot(config["risk"])
+    risk = RiskParams.from_snapshot(config["risk"], canary=config.get("run", {}).get("canary_symbols", ()))
     state.risk.params = risk
     state.risk.market.liquidity_window = risk.liquidity_window
     state.risk.market.correlation_window = risk.correlation_window

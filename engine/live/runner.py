@@ -1,8 +1,8 @@
 """``engine run --broker venue|alpaca``: the long-running journal writer against a real broker API.
 
-Start: open the journal (folding it rebuilds the core), journal ``RunStarted`` for the new segment,
-reconcile with the broker (``engine.live.sync.reconcile``; retried until the broker answers), and
-perform the resubmissions the core asked for. Then one cycle per poll interval:
+Start: open the journal (folding it rebuilds the core), journal ``RunStarted`` and ``RunManifest`` for the
+new segment, reconcile with the broker (``engine.live.sync.reconcile``; retried until the broker answers),
+and perform the resubmissions the core asked for. Then one cycle per poll interval:
 
 1. read the broker clock (the time of every observation the shell journals);
 2. journal what the broker says about our open and unanswered orders;
@@ -47,6 +47,7 @@ from engine.live.submit import cancel, submit
 from engine.live.summary import summarize_cycle
 from engine.live.sync import reconcile, sync_orders
 from engine.live.taxonomy import ACTIONS, classify, retry_read
+from engine.manifest import run_manifest
 from engine.operator import InboxError, drain_inbox
 from engine.runner import RunCancelled, RunError, StopRequest
 from engine.shell import Engine
@@ -110,9 +111,8 @@ class LiveRunner:
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)
         self.interval = float(cfg.broker.poll_interval_seconds)
         self.grace_ns = int(cfg.broker.session_close_grace_seconds * 1_000_000_000)
-        self.run_id = ""
+        self.run_id, self.cycle = "", 0
         self.cursor: SessionCursor | None = None
-        self.cycle = 0
         self._stats = StreamStats()
         floor = CALLS_PER_CYCLE * 60 / cfg.broker.rate_limit_per_minute
         if self.interval < floor:
@@ -160,17 +160,18 @@ class LiveRunner:
 
     def _start_segment(self) -> None:
         cfg, snap = self.cfg, self.snapshot
-        chash = config_hash(snap)
-        version = code_version(str(cfg.strategy.name))
+        chash, version = config_hash(snap), code_version(str(cfg.strategy.name))
         dataset = f"{self.where.description}; bars {self.timeframe.text}"
         dataset_fp = hashlib.sha256(dataset.encode()).hexdigest()
         seq = self.engine.writer.last_seq
         self.run_id = content_id("run", version, chash, dataset_fp, cfg.run.seed, seq, self.ctx.now, length=16)
-        self.ctx.input(RunStarted(
+        started = RunStarted(
             ts=self.ctx.now, run_id=self.run_id, code_version=version, config=snap, config_hash=chash,
             schema_fingerprint=schema_fingerprint(), dataset_fingerprint=dataset_fp, dataset=dataset,
             universe=list(cfg.run.universe), seed=cfg.run.seed, mode=cfg.run.mode,
-        ))  # fmt: skip
+        )  # fmt: skip
+        for ev in (started, run_manifest(started, [(dataset, dataset_fp)])):  # the broker endpoint is the dataset
+            self.ctx.input(ev)
         self.ctx.flush()
         self.ctx.journaling = True
         wall = self.ctx.wall_ns()
@@ -373,8 +374,7 @@ class LiveRunner:
         self._last_stats = summarize_cycle(self.ctx, self._last_stats, self.run_id, self.cycle, tally, backoff)
 
     def _result(self, reason: str) -> LiveResult:
-        state = self.engine.state
-        writer = self.engine.writer
+        state, writer = self.engine.state, self.engine.writer
         return LiveResult(
             journal=self.journal, run_id=self.run_id, target=self.where.description, cycles=self.cycle,
             end_reason=reason, counts=self.engine.counts, last_seq=writer.last_seq, digest=writer.last_hash.hex(),

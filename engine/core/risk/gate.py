@@ -8,6 +8,8 @@ adds risk (``REDUCE_ONLY``), or no quantity fits a portfolio cap (``*_LIMIT``). 
 ``EVENT_BLACKOUT`` for every order; ``DAILY_DRAWDOWN_LIMIT``, ``LOW_LIQUIDITY``, ``LOW_CONFIDENCE``,
 ``HIGH_CORRELATION`` only for orders that add risk (a risk-reducing order is never held back by
 them). Precedence REJECT > REVIEW > APPROVE; the reasons are every rule that tripped, REJECTs first.
+Canary mode (``run.canary_symbols``): an order of another symbol that only adds risk is REJECTED
+``CANARY_SYMBOL_EXCLUDED``; a flip of one is approved for its part to flat (the same code, as a clip).
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, sym
     p = risk.params
     assert p is not None
     last = positions.get(symbol).last_price or 0
-    sized = portfolio.size(p, positions, orders, symbol, order_qty, last, reducing_only=trading_state == "REDUCING")
+    # canary mode: outside the canary symbols only the part towards flat may go (an exit is never trapped)
+    to_flat, adds = portfolio.split(positions.qty(symbol) + orders.open_qty(symbol), order_qty)
+    canary_cut = bool(p.canary) and symbol not in p.canary and adds != 0
+    sized = portfolio.size(p, positions, orders, symbol, to_flat if canary_cut and to_flat else order_qty, last,
+                           reducing_only=trading_state == "REDUCING")  # fmt: skip
     rejects: list[str] = []
     reviews: list[str] = []
 
@@ -54,6 +60,8 @@ def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, sym
         rejects.append("SYMBOL_QUARANTINED")
     if risk.quarantine.active("STRATEGY", STRATEGY):
         rejects.append("STRATEGY_QUARANTINED")
+    if canary_cut and not to_flat:
+        rejects.append("CANARY_SYMBOL_EXCLUDED")
     if sized.rejected_by is not None:
         rejects.append(sized.rejected_by)
     age, max_age = data_age
@@ -79,6 +87,8 @@ def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, sym
         reviews = []
     verdict = "REJECT" if rejects else "REVIEW" if reviews else "APPROVE"
     clip = [sized.clipped_by] if sized.clipped_by is not None and verdict != "REJECT" else []
+    if canary_cut and to_flat and verdict != "REJECT":
+        clip.append("CANARY_SYMBOL_EXCLUDED")  # a flip of a symbol outside the canary: approved to flat only
     context = PolicyContext(
         trading_state=trading_state, data_age_ns=age, max_data_age_ns=max_age, market_open=in_session,  # type: ignore[arg-type]
         blackout=blackout, liquidity_bp=liquidity, confidence_bp=confidence * 10_000 // SCALE,

@@ -86,9 +86,12 @@ class RiskParams:
     # session hygiene
     cancel_day_orders_at_close: bool
     cancel_leftovers_at_start: bool
+    # canary mode (run.canary_symbols): only these symbols may add risk; empty = off
+    canary: frozenset[str] = frozenset()
 
     @classmethod
-    def from_snapshot(cls, risk: dict[str, Any]) -> RiskParams:
+    def from_snapshot(cls, risk: dict[str, Any], canary: list[str] | tuple[str, ...] = ()) -> RiskParams:
+        """``canary``: ``run.canary_symbols`` of the same snapshot (absent there when off)."""
         p, t, lim, q, s = risk["policy"], risk["pretrade"], risk["limits"], risk["quarantine"], risk["session"]
         a = p["actions"]
         return cls(
@@ -138,4 +141,5 @@ class RiskParams:
             breaker_window_ns=q["breaker_window_seconds"] * NS,
             cancel_day_orders_at_close=s["cancel_day_orders_at_close"],
             cancel_leftovers_at_start=s["cancel_leftovers_at_start"],
+            canary=frozenset(canary),
         )  # fmt: skip
