@@ -6,8 +6,6 @@ skipped with that reason, never passed."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import signal
 import subprocess
 import sys
@@ -23,30 +21,16 @@ from engine.config import load
 from engine.journal import JournalError, JournalLockedError, JournalReader, JournalWriter
 from engine.runner import historical_run
 from journal_schema.events import SessionClosed
-from tests.stores import drop_table
+from tests.stores import DB, HOST, PORT, fresh_table, needs_pg, pg_url
 
-HOST, PORT, DB = "127.0.0.1", 5432, "test"
-
-
-def _reachable() -> str | None:
-    try:
-        psycopg.connect(host=HOST, port=PORT, user="postgres", dbname=DB, connect_timeout=2).close()
-    except psycopg.Error as exc:
-        return f"PostgreSQL not reachable at {HOST}:{PORT} (database {DB}): {str(exc).splitlines()[0]}"
-    return None
-
-
-_WHY = _reachable()
-pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
-_names = itertools.count(1)
+pytestmark = needs_pg
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
     """A fresh journal table, dropped afterwards with what its migrations made."""
-    table = f"t_journal_{os.getpid()}_{next(_names)}"
-    yield f"postgresql://postgres@{HOST}:{PORT}/{DB}?table={table}"
-    drop_table(table)
+    with fresh_table() as table:
+        yield pg_url(table)
 
 
 def bars(tmp_path: Path) -> Path:

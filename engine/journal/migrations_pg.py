@@ -122,7 +122,8 @@ class PgBackend:
         return int(row[0]) if row else 0
 
     def _row(self, m: Migration) -> tuple[sql.Composed, tuple[object, ...]]:
-        return self._sql("INSERT INTO {s}.{v} VALUES (%s, %s, %s)"), (m.version, m.name, datetime.now(UTC))
+        applied_at = datetime.now(UTC)  # shell: migrations are not journal events
+        return self._sql("INSERT INTO {s}.{v} VALUES (%s, %s, %s)"), (m.version, m.name, applied_at)
 
     def _others_with(self, version: int) -> list[str]:
         """Other journals of the schema that have ``version`` applied."""

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS commands (
 def new_command_id() -> str:
     """A fresh operator command id. Shell only: a random uuid4 is fine here because the id is
     journaled as part of the input (the core only compares it, never makes one)."""
-    return uuid.uuid4().hex
+    return uuid.uuid4().hex  # shell: the id is an input once journaled; the core never makes one
 
 class InboxError(RuntimeError):
     """The inbox cannot be read or written as asked."""

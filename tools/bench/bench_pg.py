@@ -36,53 +36,39 @@ that lag for the last commit; the worker kept up when it reached the last commit
 from __future__ import annotations
 
 import argparse
-import bisect
 import math
 import os
-import signal
-import statistics
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from engine.journal.store import JournalReader, JournalWriter, StoredRecord
-from tools.bench import gen_minute_bars
+from engine.journal.store import JournalWriter
 from tools.bench._common import (
-    ROOT,
     STAT_HEADERS,
-    WORK,
     check_repeat,
     ensure_dirs,
     fmt,
     load_snapshot,
     rate,
-    remove_journal,
     stat_row,
     summary,
     table,
     write_json,
 )
 from tools.bench.bench_append import make_events
+from tools.bench.pg_common import Row, connect, drop, fresh_name, journal_url, server_info
+from tools.bench.pg_lag import GROUP, POLL_S, measure_lag, source_records
 
 GOAL_RATIO = 0.5
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-GROUP = 10  # records per commit of the lag appender (default of --group)
-POLL_S = 0.005
-KEPT_UP_FINAL_LAG_S = 1.0
-RATE_REACHED = 0.95  # achieved / target below this: the appender, not the worker, set the pace
 EXIT_SKIP = 2
 
 FULL = {"events": 200_000, "repeat": 5, "rates": "1000,5000", "seconds": 10.0}
 QUICK = {"events": 20_000, "repeat": 3, "rates": "1000,5000", "seconds": 2.0}
-
-Row = tuple[str, int, str, bytes]
 
 RAW_DDL = ("CREATE TABLE {t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("
@@ -91,40 +77,6 @@ RAW_DDL = ("CREATE TABLE {t} (originator_id text NOT NULL, originator_version bi
            "CREATE UNIQUE INDEX {idx} ON {t} (notification_id ASC)")  # fmt: skip
 INSERT = "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
 COPY = "COPY {t} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
-
-
-# ------------------------------------------------------------------ database helpers
-def connect(url: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=3)
-
-
-def journal_url(url: str, table_name: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}table={table_name}"
-
-
-_counter = iter(range(1, 10**9))
-
-
-def fresh_name(kind: str) -> str:
-    return f"bench_pg_{kind}_{os.getpid()}_{next(_counter)}"
-
-
-def drop(url: str, name: str) -> None:
-    """Drop a journal (or raw) table with what the migrations and the worker made next to it."""
-    with connect(url) as conn:
-        tables = [name, f"{name}_migrations", f"{name}_proj_orders", f"{name}_proj_positions", f"{name}_proj_position"]
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(map(sql.Identifier, tables))))
-        conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}() CASCADE").format(sql.Identifier(f"{name}_append_only")))
-
-
-def server_info(url: str) -> dict[str, Any]:
-    with connect(url) as conn:
-        info: dict[str, Any] = {}
-        for setting in ("server_version", "synchronous_commit", "fsync", "wal_level", "shared_buffers"):
-            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(setting))).fetchone()
-            info[setting] = row[0] if row else None
-        return info
-
 
 # ------------------------------------------------------------------ append
 def time_journal(url: str, events: Sequence[Any], batch: int) -> tuple[float, float, str]:
@@ -166,42 +118,42 @@ def _count(conn: psycopg.Connection[Any], t: sql.Identifier) -> int:
     return int(row[0]) if row else 0
 
 
-def time_executemany(url: str, rows: list[Row], batch: int) -> float:
-    name = fresh_name("m")
+def _time_raw(url: str, rows: list[Row], batch: int, kind: str,
+              write: Callable[[psycopg.Cursor[Any], sql.Identifier, list[Row]], None]) -> float:
+    """Seconds to write ``rows`` into a fresh plain table, one transaction per ``batch`` rows."""
+    name = fresh_name(kind)
     try:
         with connect(url) as conn:
             t = _raw_table(conn, name)
-            query = sql.SQL(INSERT).format(t=t)
             cur = conn.cursor()
             t0 = time.perf_counter()
             for i in range(0, len(rows), batch):
                 with conn.transaction():
-                    cur.executemany(query, rows[i:i + batch])
+                    write(cur, t, rows[i:i + batch])
             secs = time.perf_counter() - t0
             assert _count(conn, t) == len(rows)
     finally:
         drop(url, name)
     return secs
+
+
+def _executemany(cur: psycopg.Cursor[Any], t: sql.Identifier, rows: list[Row]) -> None:
+    cur.executemany(sql.SQL(INSERT).format(t=t), rows)
+
+
+def _copy(cur: psycopg.Cursor[Any], t: sql.Identifier, rows: list[Row]) -> None:
+    with cur.copy(sql.SQL(COPY).format(t=t)) as cp:
+        cp.set_types(["text", "int8", "text", "bytea"])
+        for row in rows:
+            cp.write_row(row)
+
+
+def time_executemany(url: str, rows: list[Row], batch: int) -> float:
+    return _time_raw(url, rows, batch, "m", _executemany)
 
 
 def time_copy(url: str, rows: list[Row], batch: int) -> float:
-    name = fresh_name("c")
-    try:
-        with connect(url) as conn:
-            t = _raw_table(conn, name)
-            query = sql.SQL(COPY).format(t=t)
-            cur = conn.cursor()
-            t0 = time.perf_counter()
-            for i in range(0, len(rows), batch):
-                with conn.transaction(), cur.copy(query) as cp:
-                    cp.set_types(["text", "int8", "text", "bytea"])
-                    for row in rows[i:i + batch]:
-                        cp.write_row(row)
-            secs = time.perf_counter() - t0
-            assert _count(conn, t) == len(rows)
-    finally:
-        drop(url, name)
-    return secs
+    return _time_raw(url, rows, batch, "c", _copy)
 
 
 def measure_append(url: str, n_events: int, batch: int, repeat: int) -> dict[str, Any]:
@@ -237,196 +189,6 @@ def measure_append(url: str, n_events: int, batch: int, repeat: int) -> dict[str
         "ratio_journal_over_copy": over_c,
         "goal_ratio": GOAL_RATIO,
         "meets_goal": over_m["median"] >= GOAL_RATIO,
-    }
-
-
-# ------------------------------------------------------------------ worker lag
-def source_records(n_needed: int, bars: int | None) -> tuple[list[StoredRecord], dict[str, Any]]:
-    """The records of a real run (SQLite journal of ``historical_run`` over generated minute bars)."""
-    from engine.runner import historical_run
-    from tools.bench.bench_run import _load_config
-
-    n_bars = bars or (10_000 if n_needed <= 10_000 else 100_000 if n_needed <= 100_000 else n_needed)
-    csv = gen_minute_bars.ensure(n_bars)
-    cfg, snapshot = _load_config()
-    path = WORK / "pg_lag_source.db"
-    remove_journal(path)
-    result = historical_run(cfg, snapshot, path, bars=csv)
-    with JournalReader(path) as reader:
-        records = list(reader.records())
-    remove_journal(path)
-    return records, {"bars": n_bars, "records": len(records), "digest": result.digest,
-                     "counts": dict(result.counts)}
-
-
-class Poller(threading.Thread):
-    """Reads the worker's stored position every ``POLL_S`` seconds; keeps (time, last_seq) at each change."""
-
-    def __init__(self, url: str, name: str, projection: str) -> None:
-        super().__init__(daemon=True)
-        self.conn = connect(url)
-        self.query = sql.SQL("SELECT last_seq FROM {} WHERE name = %s").format(
-            sql.Identifier(f"{name}_proj_position"))
-        self.projection = projection
-        self.times: list[float] = []
-        self.seqs: list[int] = []
-        self.polls = 0
-        self.stop = threading.Event()
-
-    def latest(self) -> int:
-        return self.seqs[-1] if self.seqs else 0
-
-    def run(self) -> None:
-        nxt = time.perf_counter()
-        while not self.stop.is_set():
-            try:
-                row = self.conn.execute(self.query, (self.projection,)).fetchone()
-            except psycopg.errors.UndefinedTable:
-                row = None
-            t = time.perf_counter()
-            self.polls += 1
-            seq = int(row[0]) if row else 0
-            if seq > self.latest():
-                self.times.append(t)
-                self.seqs.append(seq)
-            nxt += POLL_S
-            time.sleep(max(0.0, nxt - time.perf_counter()))
-        self.conn.close()
-
-    def seen_at(self, seq: int) -> float | None:
-        i = bisect.bisect_left(self.seqs, seq)
-        return self.times[i] if i < len(self.seqs) else None
-
-
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pct(values: Sequence[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
-
-
-def _start_worker(address: str, projection: str) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "project", "--journal", address,
-                             "--projection", projection], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            if "following" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(30) or proc.poll() is not None:
-        proc.kill()
-        raise RuntimeError("projection worker did not start:\n" + "\n".join(lines))
-    return proc, lines
-
-
-def measure_lag(url: str, records: list[StoredRecord], target: float, seconds: float, group_size: int = GROUP,
-                projection: str = "orders") -> dict[str, Any]:
-    name = fresh_name("w")
-    address = journal_url(url, name)
-    n = min(len(records), int(target * seconds))
-    groups = [records[i:i + group_size] for i in range(0, n, group_size)]
-    writer = JournalWriter(address)  # makes the journal table the worker follows
-    proc: subprocess.Popen[str] | None = None
-    poller: Poller | None = None
-    try:
-        proc, stderr_lines = _start_worker(address, projection)
-        poller = Poller(url, name, projection)
-        poller.start()
-        cpu0, own0 = _cpu_s(proc.pid), time.process_time()
-        commits: list[tuple[float, int]] = []
-        flush_s: list[float] = []
-        late = 0
-        interval = group_size / target
-        perf = time.perf_counter
-        t0 = perf()
-        for k, group in enumerate(groups):
-            if k and perf() - t0 >= seconds:  # an appender that falls behind stops at the window's end
-                break
-            due = t0 + k * interval
-            wait = due - perf()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -interval:
-                late += 1
-            writer.append_stored(group)
-            f0 = perf()
-            writer.flush()
-            t = perf()
-            flush_s.append(t - f0)
-            commits.append((t, group[-1].seq))
-        t_end = perf()
-        last = commits[-1][1]
-        n = last
-        deadline = t_end + max(30.0, 3 * seconds)
-        while poller.latest() < last and perf() < deadline and proc.poll() is None:
-            time.sleep(POLL_S)
-        caught_up = poller.latest() >= last
-        cpu1, own1 = _cpu_s(proc.pid), time.process_time()
-        window = perf() - t0
-    finally:
-        if poller is not None:
-            poller.stop.set()
-            poller.join(5)
-        stdout = ""
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                stdout, _ = proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                stdout, _ = proc.communicate()
-        writer.close()
-        drop(url, name)
-    lags = []
-    for t, seq in commits:
-        seen = poller.seen_at(seq)
-        if seen is not None:
-            lags.append(seen - t)
-    final_seen = poller.seen_at(last)
-    final_lag = (final_seen - commits[-1][0]) if final_seen is not None else math.inf
-    fifth = max(1, len(lags) // 5)
-    append_s = t_end - t0
-    return {
-        "target_records_per_s": target,
-        "records": n,
-        "commits": len(commits),
-        "group": group_size,
-        "append_seconds": append_s,
-        "achieved_records_per_s": n / append_s,
-        "commits_late": late,
-        "rate_reached": n / append_s >= RATE_REACHED * target,
-        "flush_ms": {k: v * 1000 if k != "n" else v for k, v in summary(flush_s).items() if k != "values"},
-        "lag_ms": {"median": 1000 * statistics.median(lags), "p95": 1000 * _pct(lags, 0.95),
-                   "p99": 1000 * _pct(lags, 0.99), "max": 1000 * max(lags), "n": len(lags),
-                   "first_fifth_median": 1000 * statistics.median(lags[:fifth]),
-                   "last_fifth_median": 1000 * statistics.median(lags[-fifth:])} if lags else None,
-        "final_lag_ms": 1000 * final_lag,
-        "caught_up": caught_up,
-        "kept_up": caught_up and final_lag <= KEPT_UP_FINAL_LAG_S,
-        "worker_position_updates": len(poller.seqs),
-        "polls": poller.polls,
-        "worker_cpu_s": cpu1 - cpu0,
-        "worker_cpu_share": (cpu1 - cpu0) / window,
-        "bench_process_cpu_s": own1 - own0,
-        "worker_exit_code": proc.returncode if proc is not None else None,
-        "worker_stdout": stdout.strip(),
-        "worker_stderr": stderr_lines,
     }
 
 
