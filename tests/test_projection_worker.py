@@ -28,10 +28,10 @@ from engine.config import load
 from engine.journal import JournalReader, JournalWriter
 from engine.runner import historical_run
 from projections import OrderRow, PositionRow, build
-from tests.test_pg_journal import DB, HOST, PORT, _reachable, bars, small_cfg
+from tests.stores import DB, HOST, PORT, needs_pg
+from tests.test_pg_journal import bars, small_cfg
 
-_WHY = _reachable()
-pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
+pytestmark = needs_pg
 _names = itertools.count(1)
 SUFFIXES = ("", "_proj_orders", "_proj_positions", "_proj_position", "_migrations")
 
