@@ -96,6 +96,10 @@ class RunSection(_Section):
         default_factory=list, description="canary mode: only these symbols may add risk (exits always pass); "
         "every decision says CANARY_MODE; empty = off",
     )
+    encrypt_journal: StrictBool = Field(
+        False, description="make a new journal with its records encrypted at rest (AES-GCM, the key in "
+        "env ENGINE_CIPHER_KEY, required); an encrypted journal stays encrypted",
+    )
 
     _u = field_validator("universe", "canary_symbols")(_universe)
 
@@ -107,11 +111,14 @@ class RunSection(_Section):
         return self
 
     @model_serializer(mode="wrap")
-    def _omit_canary_off(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Canary mode off is not in the snapshot: a config without it hashes as it did before."""
+    def _omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Canary mode and journal encryption off are not in the snapshot: a config without them hashes
+        as it did before they existed."""
         out: dict[str, Any] = handler(self)
         if not self.canary_symbols:
             out.pop("canary_symbols", None)
+        if not self.encrypt_journal:
+            out.pop("encrypt_journal", None)
         return out
 
 

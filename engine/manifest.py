@@ -61,6 +61,7 @@ def features(config: dict[str, Any]) -> list[str]:
     session = risk.get("session", {})
     on = {
         "canary": bool(run.get("canary_symbols")),
+        "encrypted_journal": bool(run.get("encrypt_journal")),
         "limit_orders": orders.get("type") == "limit",
         "cost_gate": bool(costs.get("gate")),
         "block_when_stale": bool(costs.get("block_when_stale")),

@@ -145,7 +145,7 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
     inputs = load()
     if stop.requested:
         raise RunCancelled("interrupted while loading data; nothing was journaled")
-    writer = JournalWriter(journal, replace=replace)
+    writer = JournalWriter(journal, replace=replace, encrypt=cfg.run.encrypt_journal)
     if writer.last_seq:
         n = writer.last_seq
         writer.close()

@@ -45,10 +45,11 @@ class Engine:
 
     @classmethod
     def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH,
-             observe: Callable[[Event], None] | None = None) -> Engine:
+             observe: Callable[[Event], None] | None = None, *, encrypt: bool = False) -> Engine:
         """Open (or create) a journal and rebuild the core state by folding its inputs;
-        ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping)."""
-        writer = JournalWriter(path)
+        ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
+        ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""
+        writer = JournalWriter(path, encrypt=encrypt)
         state = CoreState()
         if writer.last_seq:
             try:

@@ -41,7 +41,7 @@ def pg_url(table: str, password: str = "") -> str:
 def drop_table(table: str) -> None:
     """Drop a test journal with what its migrations made next to it (version table, trigger function)."""
     with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname=DB, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_migrations")
+        conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_migrations, {table}_settings, {table}_inbox")
         conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only() CASCADE")
 
 

@@ -35,6 +35,8 @@ SQLITE_AT = {
     2: {"journal_migrations", "journal_events", "sqlite_autoindex_journal_events_1",
         "journal_events_no_update", "journal_events_no_delete"},
 }  # fmt: skip
+SQLITE_AT[3] = SQLITE_AT[2] | {"journal_settings", "sqlite_autoindex_journal_settings_1"}
+SQLITE_LATEST, PG_LATEST = 3, 5
 
 
 def pg_at(table: str, version: int) -> set[str]:
@@ -46,6 +48,11 @@ def pg_at(table: str, version: int) -> set[str]:
         objects |= {f"function {table}_append_only", f"trigger {table}_no_change", f"trigger {table}_no_truncate"}
     if version >= 3:
         objects |= {"type stored_event_text", "function es_insert_events_text"}
+    if version >= 4:
+        objects |= {f"table {table}_settings", f"index {table}_settings_pkey"}
+    if version >= 5:
+        objects |= {f"table {table}_inbox", f"index {table}_inbox_pkey", f"index {table}_inbox_command_id_key",
+                    f"sequence {table}_inbox_seq_seq"}  # fmt: skip
     return objects
 
 
@@ -90,7 +97,7 @@ def pg_journal(pg_database: str) -> Iterator[tuple[str, str]]:
     table = f"t_mig_{next(_tables)}"
     yield f"postgresql://postgres@{HOST}:{PORT}/{pg_database}?table={table}", table
     with _pg() as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_migrations")
+        conn.execute(f"DROP TABLE IF EXISTS {table}, {table}_migrations, {table}_settings, {table}_inbox")
         conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
 
 
@@ -127,7 +134,7 @@ def test_up_down_and_up_again_create_and_drop_every_object(store: tuple[str, str
     address, table = store
     if not address.startswith("postgresql://"):
         sqlite3.connect(address).close()  # an empty file: version 0
-    latest = 3 if address.startswith("postgresql://") else 2
+    latest = PG_LATEST if address.startswith("postgresql://") else SQLITE_LATEST
     assert migrate("up", "--to", "1", "--journal", address) == 0
     assert objects(address, table) == expected(address, table, 1)
     assert migrate("up", "--journal", address) == 0
@@ -148,7 +155,7 @@ def test_a_new_journal_is_made_by_the_migrations_and_status_says_so(store: tuple
                                                                     capsys: Capsys) -> None:
     address, table = store
     write_some(address)
-    latest = 3 if address.startswith("postgresql://") else 2
+    latest = PG_LATEST if address.startswith("postgresql://") else SQLITE_LATEST
     assert objects(address, table) == expected(address, table, latest)
     capsys.readouterr()
     assert migrate("status", "--journal", address) == 0
@@ -187,7 +194,7 @@ def test_reverting_1_is_refused_while_the_table_holds_records_unless_forced(stor
                                                                             capsys: Capsys) -> None:
     address, table = store
     write_some(address, 3)
-    latest = 3 if address.startswith("postgresql://") else 2
+    latest = PG_LATEST if address.startswith("postgresql://") else SQLITE_LATEST
     assert migrate("down", "--to", "0", "--journal", address) == 2
     err = capsys.readouterr().err
     assert f"drops table {table} of {address} holding 3 records, which would be lost; pass --force" in err
@@ -266,20 +273,22 @@ def old_sqlite_journal(tmp_path: Path, *, guards: bool = True) -> tuple[Path, st
 def test_an_old_sqlite_journal_is_read_then_adopted_by_up(tmp_path: Path, capsys: Capsys) -> None:
     old, digest = old_sqlite_journal(tmp_path)
     assert "journal_migrations" not in sqlite_objects(old)
-    assert main(["verify", str(old)]) == 0 and digest in capsys.readouterr().out  # version 2: readable as it is
+    assert main(["verify", str(old)]) == 2  # version 2: refused with what to run
+    assert "at schema version 2, this engine needs 3: run `engine migrate up" in capsys.readouterr().err
     assert migrate("status", "--journal", str(old)) == 0
     out = capsys.readouterr().out
-    assert "version 2, latest 2 (made before migrations: no version table; `engine migrate up` adopts it)" in out
+    assert "version 2, latest 3 (made before migrations: no version table; `engine migrate up` adopts it)" in out
     assert re.search(r"  1  events_table +present, unrecorded", out)
     assert migrate("down", "--to", "1", "--journal", str(old)) == 2
     assert "run `engine migrate up` first to adopt it" in capsys.readouterr().err
     assert migrate("up", "--journal", str(old)) == 0
     out = capsys.readouterr().out
     assert out.startswith("adopted 1 events_table (present, now recorded)\nadopted 2 append_only_guards")
+    assert "applied 3 journal_settings" in out
     with sqlite3.connect(old) as db:
         assert [r[:2] for r in db.execute("SELECT * FROM journal_migrations ORDER BY version")] == [
-            (1, "events_table"), (2, "append_only_guards")]
-    assert sqlite_objects(old) == SQLITE_AT[2]
+            (1, "events_table"), (2, "append_only_guards"), (3, "journal_settings")]
+    assert sqlite_objects(old) == SQLITE_AT[3]
     assert main(["verify", str(old)]) == 0 and digest in capsys.readouterr().out
     assert main(["replay", "--from", str(old)]) == 0 and digest in capsys.readouterr().out
     with JournalWriter(old) as w:
@@ -288,11 +297,11 @@ def test_an_old_sqlite_journal_is_read_then_adopted_by_up(tmp_path: Path, capsys
 
 def test_an_old_journal_without_guards_is_refused_then_upgraded(tmp_path: Path, capsys: Capsys) -> None:
     old, digest = old_sqlite_journal(tmp_path, guards=False)
-    with pytest.raises(JournalError, match="at schema version 1, this engine needs 2"):
+    with pytest.raises(JournalError, match="at schema version 1, this engine needs 3"):
         JournalReader(old)
     assert migrate("up", "--journal", str(old)) == 0
     assert capsys.readouterr().out.startswith("adopted 1 events_table (present, now recorded)\napplied 2 ")
-    assert sqlite_objects(old) == SQLITE_AT[2]
+    assert sqlite_objects(old) == SQLITE_AT[3]
     assert main(["verify", str(old)]) == 0 and digest in capsys.readouterr().out
 
 
@@ -302,13 +311,13 @@ def test_an_old_postgres_journal_is_refused_then_adopted_and_upgraded(
     address, table = pg_journal
     write_some(address)
     with _pg() as conn:  # what a Postgres journal made before migrations has: the objects, no version table
-        conn.execute(f"DROP TABLE {table}_migrations")
-    with pytest.raises(JournalError, match="at schema version 2, this engine needs 3"):
+        conn.execute(f"DROP TABLE {table}_migrations, {table}_settings, {table}_inbox")
+    with pytest.raises(JournalError, match="at schema version 2, this engine needs 5"):
         JournalReader(address)
     assert migrate("up", "--journal", address) == 0
     assert capsys.readouterr().out.startswith("adopted 1 events_table (present, now recorded)\n"
                                               "adopted 2 append_only_guards (present, now recorded)\napplied 3 ")
-    assert objects(address, table) == pg_at(table, 3)
+    assert objects(address, table) == pg_at(table, 5)
     assert [r.seq for r in JournalReader(address).records()] == [1, 2, 3]
 
 
@@ -335,7 +344,7 @@ def test_reverting_3_keeps_the_shared_objects_while_another_journal_has_them(
         assert not {"type stored_event_text", "function es_insert_events_text"} & pg_objects()
     finally:
         with _pg() as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {other}, {other}_migrations")
+            conn.execute(f"DROP TABLE IF EXISTS {other}, {other}_migrations, {other}_settings, {other}_inbox")
             conn.execute(f"DROP FUNCTION IF EXISTS {other}_append_only")
 
 
@@ -351,7 +360,7 @@ def test_a_table_dropped_by_hand_is_made_again_by_the_next_writer(tmp_path: Path
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE journal_events")
     write_some(str(path), 2)
-    assert sqlite_objects(path) == SQLITE_AT[2]
+    assert sqlite_objects(path) == SQLITE_AT[3]
     capsys.readouterr()
     assert migrate("status", "--journal", str(path)) == 0
-    assert capsys.readouterr().out.startswith(f"journal {path} (SQLite): version 2, latest 2\n")
+    assert capsys.readouterr().out.startswith(f"journal {path} (SQLite): version 3, latest 3\n")

@@ -55,3 +55,27 @@ def test_an_alpaca_run_without_keys_refuses_to_start(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "needs Alpaca API keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY" in done.stderr
     assert not (tmp_path / "j.db").exists()
+
+
+def test_the_journal_cipher_key_is_neither_stored_nor_printed(tmp_path: Path) -> None:
+    import base64
+
+    from engine.journal.cipher import new_key
+
+    key = new_key()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[risk.policy]\nmin_liquidity_score = "0"\n')
+    journal = tmp_path / "j.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(cfg), "--journal", str(journal)],
+        env=_env(ENGINE_CIPHER_KEY=key, ENGINE__RUN__ENCRYPT_JOURNAL="true"), capture_output=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"encrypt_journal" in done.stderr  # the start-up summary names the setting, not the key
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("j.db*") if p.is_file())
+    assert b"OrderSubmitRequested" in stored, "the run must have traded for the scan to mean anything"
+    for secret in (key.encode(), base64.b64decode(key)):
+        for where, blob in (("journal", stored), ("stdout", done.stdout), ("stderr", done.stderr)):
+            assert secret not in blob, f"the cipher key found in the {where}"
+            assert secret[4:20] not in blob, f"part of the cipher key found in the {where}"

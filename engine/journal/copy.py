@@ -5,6 +5,10 @@ is fine to read); each page is appended to the destination byte for byte with
 ``JournalWriter.append_stored`` (which checks that every record continues the sequence and the
 chain) and committed. The destination is then verified from genesis like ``engine verify`` and its
 record count and chain digest must equal the source's. Memory is bounded by the page size.
+
+Records are copied as plaintext bytes: an encrypted source is decrypted with its key and the
+destination encrypts them with its own (``encrypt``), so a copy can encrypt, re-key or (asked
+explicitly with ``decrypt``) decrypt a journal while the chain and digest stay the same.
 """
 
 from __future__ import annotations
@@ -101,17 +105,29 @@ def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str | Pat
     writer.flush()
 
 
-def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False,
-                 page_size: int = DEFAULT_PAGE_SIZE) -> CopyResult:  # fmt: skip
+def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, page_size: int = DEFAULT_PAGE_SIZE,
+                 encrypt: bool = False, decrypt: bool = False, src_key: str | None = None,
+                 dst_key: str | None = None) -> CopyResult:  # fmt: skip
     """Copy ``src`` into ``dst`` (which must hold no records unless ``replace``) and verify ``dst``.
+    ``encrypt``: the copy is encrypted with ``dst_key``; an encrypted source needs ``encrypt`` or
+    ``decrypt`` (a plaintext copy is never made unasked). Keys: None takes ``ENGINE_CIPHER_KEY``.
 
     Raises JournalError (or JournalLockedError) when the copy is refused or a journal cannot be
     opened, and CopyFailed when a source record does not continue the chain."""
     _check_names(src, dst)
-    with JournalReader(src, page_size=page_size) as reader:
+    if encrypt and decrypt:
+        raise JournalError("--encrypt and --decrypt exclude each other")
+    with JournalReader(src, page_size=page_size, key=src_key) as reader:
+        if reader.encrypted and not (encrypt or decrypt):
+            raise JournalError(f"{shown(src)} is encrypted: pass --encrypt to keep the copy encrypted or "
+                               "--decrypt to write it in plaintext")  # fmt: skip
+        if decrypt and not reader.encrypted:
+            raise JournalError(f"{shown(src)} is not encrypted: --decrypt has nothing to do")
         head = reader.last_seq()
         _check_destination(dst, replace)
-        with JournalWriter(dst, replace=replace) as writer:
+        with JournalWriter(dst, replace=replace, encrypt=encrypt, key=dst_key) as writer:
+            if decrypt and writer.encrypted:
+                raise JournalError(f"{shown(dst)} is encrypted: a decrypted copy needs a plaintext destination")
             if writer.last_seq:
                 raise JournalError(f"{shown(dst)} already holds {writer.last_seq} records; "
                                    "--replace deletes them first")  # fmt: skip
@@ -128,5 +144,5 @@ def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False,
                 digest = unwrap(last)[0]  # the source's own stored hash of its head (append_stored checked it)
             if writer.last_seq != head:
                 raise CopyFailed(f"{shown(src)} ended at record {writer.last_seq}, before its head {head}")
-    return CopyResult(head, digest, verify_journal(dst, page_size=page_size))
+    return CopyResult(head, digest, verify_journal(dst, page_size=page_size, key=dst_key))
 

@@ -9,7 +9,10 @@ transaction together with its version row (DDL is transactional on both stores),
 leaves the journal at the previous version.
 
 SQLite (this module): 1 the ``journal_events`` table (its primary key is its only index),
-2 the append-only triggers. Postgres: ``engine.journal.migrations_pg``.
+2 the append-only triggers, 3 the ``journal_settings`` table (key -> value, written once when the journal
+is made: an encrypted journal's cipher and key check, ``engine.journal.cipher``). Postgres:
+``engine.journal.migrations_pg``. Reverting the settings migration of a journal that has settings
+would make an encrypted journal look unencrypted, so it needs ``--force``.
 
 A journal made before migrations existed has the objects but no version table: its version is
 what its objects imply (2 when the table and its guards exist) and ``engine migrate up`` adopts it
@@ -27,6 +30,8 @@ from typing import Any, Protocol
 
 TABLE = "journal_events"
 VERSION_TABLE = "journal_migrations"
+SETTINGS_TABLE = "journal_settings"
+SETTINGS_MIGRATION = "journal_settings"
 GUARDS = (f"{TABLE}_no_update", f"{TABLE}_no_delete")
 
 
@@ -75,6 +80,7 @@ class Backend(Protocol):
 
     def status(self) -> Status: ...
     def record_count(self) -> int: ...
+    def settings_count(self) -> int: ...  # rows of the settings table (0 when it does not exist)
     def apply(self, migration: Migration, *, up: bool) -> str: ...  # returns a note for the user, or ""
     def adopt(self, versions: Sequence[Migration]) -> None: ...
     def forget(self) -> None: ...  # delete every version row
@@ -146,6 +152,11 @@ def downgrade(backend: Backend, to: int, *, force: bool = False) -> list[str]:
         if records:
             raise MigrationError(f"reverting migration 1 drops table {status.table} of {status.journal} holding "
                                  f"{records} records, which would be lost; pass --force to drop them")  # fmt: skip
+    settings = [m.version for m in backend.migrations if m.name == SETTINGS_MIGRATION]
+    if settings and to < settings[0] <= status.current and not force and backend.settings_count():
+        raise MigrationError(f"reverting migration {settings[0]} drops the settings of {status.journal}, which "
+                             "say its records are encrypted (they would read as damaged); pass --force to drop "
+                             "them")  # fmt: skip
     lines = []
     for m in reversed(backend.migrations):
         if to < m.version <= status.current:
@@ -174,16 +185,19 @@ def open_backend(journal: str | Path) -> Backend:
 SQLITE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events_table", f"table {TABLE} (primary key (originator_id, originator_version))"),
     Migration(2, "append_only_guards", f"triggers {GUARDS[0]} and {GUARDS[1]} refusing UPDATE and DELETE"),
+    Migration(3, SETTINGS_MIGRATION, f"table {SETTINGS_TABLE} (key -> value: the journal's encryption, if any)"),
 )
 _SQLITE_UP: dict[int, tuple[str, ...]] = {
     1: (f"CREATE TABLE {TABLE} (originator_id TEXT, originator_version INTEGER, topic TEXT, state BLOB, "
         "PRIMARY KEY (originator_id, originator_version))",),
     2: tuple(f"CREATE TRIGGER {TABLE}_no_{op.lower()} BEFORE {op} ON {TABLE} "
              f"BEGIN SELECT RAISE(ABORT, 'journal is append-only: {op} refused'); END" for op in ("UPDATE", "DELETE")),
+    3: (f"CREATE TABLE {SETTINGS_TABLE} (key TEXT PRIMARY KEY, value BLOB NOT NULL)",),
 }  # fmt: skip
 _SQLITE_DOWN: dict[int, tuple[str, ...]] = {
     1: (f"DROP TABLE IF EXISTS {TABLE}",),
     2: tuple(f"DROP TRIGGER IF EXISTS {name}" for name in GUARDS),
+    3: (f"DROP TABLE IF EXISTS {SETTINGS_TABLE}",),
 }
 _SQLITE_VERSION_TABLE = (f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER PRIMARY KEY, "
                          "name TEXT NOT NULL, applied_at TEXT NOT NULL)")  # fmt: skip
@@ -222,6 +236,11 @@ class SqliteBackend:
 
     def record_count(self) -> int:
         return int(self._db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+    def settings_count(self) -> int:
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (SETTINGS_TABLE,)).fetchone():
+            return 0
+        return int(self._db.execute(f"SELECT count(*) FROM {SETTINGS_TABLE}").fetchone()[0])
 
     def _transaction(self, statements: Sequence[tuple[str, tuple[object, ...]]], what: str) -> None:
         try:

@@ -8,7 +8,11 @@
   ``es_insert_events_text`` the library creates with its table. The journal writes with its own
   INSERT and never calls them, and both are shared by every journal of the schema (the function
   inserts into, and notifies, the table that created it last), so reverting 3 keeps them while
-  another journal of the schema has 3 applied.
+  another journal of the schema has 3 applied;
+4 ``journal_settings``: the table ``<table>_settings`` (key -> value, written once when the journal is
+  made: an encrypted journal's cipher and key check, ``engine.journal.cipher``);
+5 ``operator_inbox``: the table ``<table>_inbox`` of operator commands for the running engine
+  (``engine kill`` / ``resume`` / ``approve`` / ``config set``, ``engine.operator.inbox``).
 
 The version table is ``<table>_migrations``; every step runs in one transaction with its version row.
 """
@@ -22,7 +26,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from engine.journal.migrations import Migration, MigrationError, Status, require_current, upgrade
+from engine.journal.migrations import (
+    SETTINGS_MIGRATION,
+    Migration,
+    MigrationError,
+    Status,
+    require_current,
+    upgrade,
+)
 from engine.journal.pg import PgLocation
 
 SCHEMA = "public"
@@ -35,6 +46,8 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
                                        "DELETE) and <table>_no_truncate (TRUNCATE)"),  # fmt: skip
     Migration(3, "library_insert_function", f"type {TYPE_NAME} and function {FUNCTION_NAME}() (the library's, "
                                             "shared by the schema's journals)"),  # fmt: skip
+    Migration(4, SETTINGS_MIGRATION, "table <table>_settings (key -> value: the journal's encryption, if any)"),
+    Migration(5, "operator_inbox", "table <table>_inbox (operator commands for the running engine)"),
 )
 
 
@@ -42,7 +55,8 @@ def _ids(table: str) -> dict[str, sql.Composable]:
     return {"s": sql.Identifier(SCHEMA), "t": sql.Identifier(table), "guard": sql.Identifier(f"{table}_append_only"),
             "no_change": sql.Identifier(f"{table}_no_change"), "no_truncate": sql.Identifier(f"{table}_no_truncate"),
             "index": sql.Identifier(f"{table}_notification_id_idx"), "type": sql.Identifier(TYPE_NAME),
-            "fn": sql.Identifier(FUNCTION_NAME), "channel": sql.Identifier(table)}  # fmt: skip
+            "fn": sql.Identifier(FUNCTION_NAME), "channel": sql.Identifier(table),
+            "settings": sql.Identifier(f"{table}_settings"), "inbox": sql.Identifier(f"{table}_inbox")}  # fmt: skip
 
 
 _UP = {
@@ -61,12 +75,17 @@ _UP = {
         "$BODY$BEGIN    SET LOCAL lock_timeout = '0s';    NOTIFY {channel};    RETURN QUERY    INSERT INTO {s}.{t} "
         "AS t (    originator_id, originator_version, topic, state)    SELECT originator_id, originator_version, "
         "topic, state    FROM unnest(events)    RETURNING notification_id;END;$BODY$"),
+    4: ("CREATE TABLE {s}.{settings} (key text PRIMARY KEY, value bytea NOT NULL)",),
+    5: ("CREATE TABLE {s}.{inbox} (seq bigserial PRIMARY KEY, command_id text UNIQUE NOT NULL, kind text NOT NULL, "
+        "payload text NOT NULL, created_at text NOT NULL, journaled_seq bigint)",),
 }  # fmt: skip
 _DOWN = {
     1: ("DROP TABLE IF EXISTS {s}.{t}",),
     2: ("DROP TRIGGER IF EXISTS {no_change} ON {s}.{t}", "DROP TRIGGER IF EXISTS {no_truncate} ON {s}.{t}",
         "DROP FUNCTION IF EXISTS {s}.{guard}()"),
     3: ("DROP FUNCTION IF EXISTS {s}.{fn}({s}.{type}[])", "DROP TYPE IF EXISTS {s}.{type}"),
+    4: ("DROP TABLE IF EXISTS {s}.{settings}",),
+    5: ("DROP TABLE IF EXISTS {s}.{inbox}",),
 }  # fmt: skip
 _VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS {s}.{v} (version integer PRIMARY KEY, name text NOT NULL, "
                   "applied_at timestamptz NOT NULL)")  # fmt: skip
@@ -120,6 +139,14 @@ class PgBackend:
     def record_count(self) -> int:
         row = self._conn.execute(self._sql("SELECT count(*) FROM {s}.{t}")).fetchone()
         return int(row[0]) if row else 0
+
+    def settings_count(self) -> int:
+        found = self._conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{self.loc.table}_settings",))
+        row = found.fetchone()
+        if not row or not row[0]:
+            return 0
+        count = self._conn.execute(self._sql("SELECT count(*) FROM {s}.{settings}")).fetchone()
+        return int(count[0]) if count else 0
 
     def _row(self, m: Migration) -> tuple[sql.Composed, tuple[object, ...]]:
         applied_at = datetime.now(UTC)  # shell: migrations are not journal events
@@ -182,7 +209,7 @@ class PgBackend:
         The shared objects of migration 3 stay: the next upgrade replaces them."""
         try:
             with self._conn.transaction():
-                for statement in (*_DOWN[2], *_DOWN[1], "DROP TABLE IF EXISTS {s}.{v}"):
+                for statement in (*_DOWN[5], *_DOWN[4], *_DOWN[2], *_DOWN[1], "DROP TABLE IF EXISTS {s}.{v}"):
                     self._conn.execute(self._sql(statement))
         except psycopg.Error as exc:
             raise _fail(self.loc, exc) from None

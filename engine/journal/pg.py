@@ -20,7 +20,7 @@ import hashlib
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -127,6 +127,18 @@ class PgRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(query, (ORIGINATOR, start, stop if stop is not None else 2**62, limit))
             return [(int(r["seq"]), str(r["topic"]), bytes(r["state"])) for r in c.fetchall()]
+
+    def settings(self) -> dict[str, bytes]:
+        with self.datastore.transaction(commit=False) as c:
+            table = sql.Identifier(f"{self.events_table_name}_settings")
+            c.execute(sql.SQL("SELECT key, value FROM {t}").format(t=table))
+            return {str(r["key"]): bytes(r["value"]) for r in c.fetchall()}
+
+    def add_settings(self, settings: Mapping[str, bytes]) -> None:
+        query = sql.SQL("INSERT INTO {t} (key, value) VALUES (%s, %s)").format(
+            t=sql.Identifier(f"{self.events_table_name}_settings"))  # fmt: skip
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(query, list(settings.items()))
 
     def insert_rows(self, rows: Sequence[Row]) -> None:
         """Insert rows in one transaction; the sequence must continue the stored one densely."""

@@ -8,187 +8,41 @@ global order is dense and starts at 1. Triggers refuse UPDATE and DELETE. The sc
 made by the numbered migrations of ``engine.journal.migrations`` (a new journal runs them all; an
 existing one must be at the latest version to be opened). A journal named
 ``postgresql://...`` is stored the same way in PostgreSQL (``engine.journal.pg``): the same
-records, bytes and chain, so the same inputs give the same digest on both.
+records, bytes and chain, so the same inputs give the same digest on both. Both stores are in
+``engine.journal.backends``; either may hold its records encrypted (``engine.journal.cipher``), which
+the reader and writer take care of, so the chain and digest are the plaintext's.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
-from typing import Any
 
-import psycopg
-from eventsourcing.persistence import PersistenceError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.persistence import PersistenceError
 
-from engine.journal import migrations, pg
+from engine.journal import cipher, pg
+from engine.journal.backends import (
+    ORIGINATOR,
+    ROWS_PER_INSERT,
+    TABLE,
+    JournalError,
+    PgStore,
+    Row,
+    SqliteStore,
+    Store,
+    StoredRecord,
+)
 from engine.journal.chain import GENESIS, link, seal_batch, unwrap
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
 
-TABLE = migrations.TABLE
-ORIGINATOR = "journal"
+__all__ = ["DEFAULT_PAGE_SIZE", "ROWS_PER_INSERT", "TABLE", "JournalError", "JournalReader", "JournalWriter",
+           "StoredRecord", "journal_name"]  # fmt: skip
+
 DEFAULT_PAGE_SIZE = 10_000
 WRITER_CACHE_KIB = 65_536
-
-
-Row = tuple[str, int, str, bytes]  # (originator_id, originator_version, topic, state)
-
-
-class JournalError(RuntimeError):
-    """The journal cannot be opened or written as asked."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """One record as stored: its sequence, topic, hash and canonical event bytes."""
-
-    seq: int
-    rowid: int
-    topic: str
-    state: bytes
-
-
-ROWS_PER_INSERT = 64
-
-
-class JournalRecorder(SQLiteApplicationRecorder):
-    """The library's application recorder with batched inserts (``executemany`` of 64-row INSERT
-    statements): the library's version executes row by row to collect rowids, which we already
-    know because our sequence is dense. Its table and append-only triggers are made by
-    ``engine.journal.migrations``, never by the library's ``create_table``.
-    """
-
-    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = TABLE) -> None:
-        super().__init__(datastore, events_table_name)
-        self._multi_insert = f"INSERT INTO {self.events_table_name} VALUES " + ",".join(
-            ["(?,?,?,?)"] * ROWS_PER_INSERT
-        )
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
-        self._insert_rows(c, [(str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events])
-        return None
-
-    def insert_rows(self, rows: Sequence[Row]) -> None:
-        """Insert ``(originator_id, originator_version, topic, state)`` rows in one transaction.
-        The hot path: the writer stages plain tuples instead of StoredEvent objects."""
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_rows(c, rows)
-
-    def select_records(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
-        """A page of records with ``start <= rowid <= stop``. Like ``select_notifications``
-        but without a Notification object per row (a third of replay time)."""
-        sql = f"SELECT rowid, originator_version, topic, state FROM {TABLE} WHERE rowid >= ? "
-        params: list[int] = [start]
-        if stop is not None:
-            sql += "AND rowid <= ? "
-            params.append(stop)
-        params.append(limit)
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql + "ORDER BY rowid LIMIT ?", params)
-            return [StoredRecord(r[1], r[0], r[2], r[3]) for r in c.fetchall()]
-
-    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        # 64 rows per INSERT statement: one sqlite3_step per 64 rows instead of per row
-        # (+40% rows/s on this table layout); the remainder goes row by row.
-        full = len(rows) - len(rows) % ROWS_PER_INSERT
-        if full:
-            flat = list(chain.from_iterable(rows[:full]))
-            width = 4 * ROWS_PER_INSERT
-            c.executemany(self._multi_insert, [flat[i:i + width] for i in range(0, len(flat), width)])
-        if full < len(rows):
-            c.executemany(self.insert_events_statement, rows[full:])
-        c.execute(f"SELECT MAX(rowid) FROM {TABLE}")
-        last_rowid = c.fetchone()[0]
-        expected = rows[-1][1]
-        if last_rowid != expected:
-            raise JournalError(f"journal sequence is not dense: rowid {last_rowid} != sequence {expected}")
-
-
-def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
-    if not create and not path.exists():
-        raise JournalError(f"journal not found: {path}")
-    try:
-        if create:
-            migrations.prepare_sqlite(path)  # a new journal is made by the migrations
-    except migrations.MigrationError as exc:
-        raise JournalError(str(exc)) from None
-    datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
-    recorder = JournalRecorder(datastore, events_table_name=TABLE)
-    try:
-        with datastore.transaction(commit=False) as c:
-            status = migrations.sqlite_status(c, str(path))
-            if not status.exists:
-                raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
-            problem = migrations.version_error(status)
-            if problem:
-                raise JournalError(problem)
-    except (PersistenceError, sqlite3.DatabaseError) as exc:
-        datastore.close()
-        raise JournalError(f"{path} is not a readable SQLite journal: {exc}") from None
-    except JournalError:
-        datastore.close()
-        raise
-    return recorder
-
-
-class _SqliteStore:
-    """The SQLite file of a journal, behind the few operations the reader and writer need."""
-
-    def __init__(self, path: Path, *, create: bool) -> None:
-        self.recorder = _open_recorder(path, create=create)
-
-    def max_seq(self) -> int:
-        return int(self.recorder.max_notification_id() or 0)
-
-    def state_of(self, seq: int) -> bytes:
-        (n,) = self.recorder.select_notifications(seq, 1)
-        return bytes(n.state)
-
-    def page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
-        return self.recorder.select_records(start, limit, stop)
-
-    def insert_rows(self, rows: Sequence[Row]) -> None:
-        self.recorder.insert_rows(rows)
-
-    def close(self) -> None:
-        self.recorder.datastore.close()
-
-
-class _PgStore:
-    """A Postgres journal (``engine.journal.pg``) behind the same operations."""
-
-    def __init__(self, loc: pg.PgLocation, *, create: bool, replace: bool = False) -> None:
-        try:
-            self.recorder = pg.open_recorder(loc, create=create, replace=replace)
-        except pg.PgJournalError as exc:
-            raise JournalError(str(exc)) from None
-
-    def max_seq(self) -> int:
-        return self.recorder.max_seq()
-
-    def state_of(self, seq: int) -> bytes:
-        return self.recorder.state_of(seq)
-
-    def page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
-        return [StoredRecord(seq, seq, topic, state) for seq, topic, state in self.recorder.rows(start, limit, stop)]
-
-    def insert_rows(self, rows: Sequence[Row]) -> None:
-        try:
-            self.recorder.insert_rows(rows)
-        except (pg.PgJournalError, psycopg.Error) as exc:
-            raise JournalError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-
-    def close(self) -> None:
-        self.recorder.datastore.close()
 
 
 def _location(url: str) -> pg.PgLocation:
@@ -206,13 +60,23 @@ def journal_name(path: str | Path) -> str | Path:
 class JournalReader:
     """Streams records in pages; memory is bounded by the page size."""
 
-    def __init__(self, path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(self, path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE, key: str | None = None) -> None:
+        """``key``: the cipher key of an encrypted journal; None takes ``ENGINE_CIPHER_KEY``."""
         self.path = journal_name(path)
         self.page_size = page_size
         if isinstance(self.path, str):
-            self._store: _SqliteStore | _PgStore = _PgStore(_location(self.path), create=False)
+            self._store: Store = PgStore(_location(self.path), create=False)
         else:
-            self._store = _SqliteStore(self.path, create=False)
+            self._store = SqliteStore(self.path, create=False)
+        try:
+            self._store.use_cipher(key if key is not None else cipher.key_from_env(), encrypt=False)
+        except JournalError:
+            self._store.close()
+            raise
+
+    @property
+    def encrypted(self) -> bool:
+        return self._store.cipher is not None
 
     def last_seq(self) -> int:
         return self._store.max_seq()
@@ -245,10 +109,13 @@ class JournalWriter:
     transaction; callers must flush before any side effect visible outside the process.
     """
 
-    def __init__(self, path: str | Path, *, replace: bool = False) -> None:
+    def __init__(self, path: str | Path, *, replace: bool = False, encrypt: bool = False,
+                 key: str | None = None) -> None:
         """Open (or create) a journal for appending. ``replace`` deletes an existing journal and
         its operator inbox (``<journal>.inbox``: commands queued for the old journal must not reach
-        the new one) first, only after taking the writer lock, so a journal being written is never removed."""
+        the new one) first, only after taking the writer lock, so a journal being written is never removed.
+        ``encrypt`` makes a new journal encrypted (``engine.journal.cipher``); an encrypted journal stays
+        encrypted whatever is asked. ``key``: its cipher key; None takes ``ENGINE_CIPHER_KEY``."""
         self.path = journal_name(path)
         self._lock: WriterLock | pg.PgWriterLock
         if isinstance(self.path, str):
@@ -256,6 +123,7 @@ class JournalWriter:
         else:
             self._lock = self._open_sqlite(self.path, replace)
         try:
+            self._store.use_cipher(key if key is not None else cipher.key_from_env(), encrypt=encrypt)
             head_seq, head_hash = self._read_head()
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
             self._store.close()
@@ -274,13 +142,13 @@ class JournalWriter:
             if replace:
                 for suffix in ("", "-wal", "-shm", ".inbox", ".inbox-wal", ".inbox-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
-            store = _SqliteStore(path, create=True)
+            store = SqliteStore(path, create=True)
             with store.recorder.datastore.get_connection(commit=True) as conn:
                 conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
             lock.release()
             raise
-        self._store: _SqliteStore | _PgStore = store
+        self._store: Store = store
         return lock
 
     def _open_pg(self, url: str, replace: bool) -> pg.PgWriterLock:
@@ -290,7 +158,7 @@ class JournalWriter:
         except pg.PgJournalError as exc:
             raise JournalError(str(exc)) from None
         try:
-            self._store = _PgStore(loc, create=True, replace=replace)
+            self._store = PgStore(loc, create=True, replace=replace)
         except (JournalError, PersistenceError) as exc:
             lock.release()
             raise JournalError(str(exc)) from None
@@ -334,6 +202,10 @@ class JournalWriter:
         self._sealed_seq = self.last_seq = seq
         self._sealed_hash = prev
         return seq
+
+    @property
+    def encrypted(self) -> bool:
+        return self._store.cipher is not None
 
     @property
     def staged(self) -> int:

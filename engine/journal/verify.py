@@ -90,10 +90,11 @@ def verify_records(records: Iterable[StoredRecord]) -> VerifyResult:
     return VerifyResult(count, prev)
 
 
-def verify_journal(path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE) -> VerifyResult:
-    """Verify a stored journal. Raises JournalError when it cannot be opened as one."""
+def verify_journal(path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE, key: str | None = None) -> VerifyResult:
+    """Verify a stored journal. Raises JournalError when it cannot be opened as one. ``key``: the
+    cipher key of an encrypted journal (None: ``ENGINE_CIPHER_KEY``)."""
     try:
-        reader = JournalReader(path, page_size=page_size)
+        reader = JournalReader(path, page_size=page_size, key=key)
     except (PersistenceError, sqlite3.Error) as exc:
         raise JournalError(f"cannot read journal {path}: {exc}") from exc
     with reader:

@@ -105,7 +105,7 @@ class LiveRunner:
         self.max_cycles = cycles
         self.sleep = sleep
         self.resumed = _Resumed()
-        self.engine = Engine.open(journal, observe=self.resumed.observe)
+        self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
         self.journal = str(journal)
         self.ctx = Context(self.engine, broker, list(cfg.run.universe))
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)
