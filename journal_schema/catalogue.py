@@ -149,6 +149,7 @@ def _same(d: dict[str, Any]) -> dict[str, Any]:
 
 # Upcasters: stored topic of an older version -> (current type, payload dict -> current payload dict).
 UPCASTERS: dict[str, tuple[type[Event], Any]] = {
+    "ConfigChanged.v1": (ConfigChanged, _same),
     "KillSwitchEngaged.v1": (KillSwitchEngaged, _same),
     "KillSwitchReleased.v1": (KillSwitchReleased, _same),
     "BarClosed.v1": (BarClosed, _same),

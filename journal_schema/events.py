@@ -75,12 +75,19 @@ class RunEnded(Event, frozen=True):
 
 
 class ConfigChanged(Event, frozen=True):
-    """Operator replaced the running strategy/orders configuration."""
+    """Operator replaced the running configuration (``engine reconfigure``): ``config`` is the whole new
+    snapshot and ``config_hash`` its sha256, which every later ``DecisionMade`` carries; only the
+    ``strategy``, ``orders``, ``oms``, ``risk`` and ``costs`` tables may differ from the running one.
+    ``command_id`` names the operator command it carries out. v2 added ``reason`` and ``command_id``
+    (a v1 record reads as "")."""
 
+    VERSION: ClassVar[int] = 2
     config: dict[str, Any]
     config_hash: Sha256Hex
     previous_config_hash: Sha256Hex
     actor: str
+    reason: str = ""
+    command_id: str = ""
 
 
 class KillSwitchEngaged(Event, frozen=True):

@@ -11,9 +11,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# operator: kill, resume, approve
+# operator: kill, resume, approve; reconfigure: ConfigChanged
 SUBCOMMANDS = ("run", "replay", "verify", "journal", "migrate", "query", "project", "report", "tca", "schema", "venue",
-               "operator")
+               "operator", "reconfigure")
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 

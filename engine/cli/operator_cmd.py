@@ -2,7 +2,8 @@
 
 When no process writes the journal the command journals the input itself (after any command still
 queued in the inbox, so the journal keeps the order they were given in). When a run holds the
-journal's writer lock the command is queued in ``<journal>.inbox`` and the run journals it at its
+journal's writer lock the command is queued in the journal's inbox (``<journal>.inbox`` next to a SQLite
+journal, the table ``<T>_inbox`` next to a Postgres one) and the run journals it at its
 next input boundary; the command waits ``--wait`` seconds for that (``engine.operator``).
 """
 
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from engine.cli import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from engine.operator import Command, Inbox
+    from engine.operator import Command, CommandQueue
+
+Journal = str | Path  # a SQLite file, or a postgresql:// address (``engine.journal.store.journal_name``)
 
 EXIT_QUEUED = 3
 POLL_SECONDS = 0.1
@@ -31,15 +34,16 @@ exit codes:
   0  journaled (by this command, or by the running engine within --wait)
   2  usage or input error (the journal does not exist or is not a journal, empty --reason)
   3  queued: a running engine holds the journal and has not journaled the command within --wait;
-     it stays in <journal>.inbox and is journaled at the engine's next cycle (a live run that
-     stopped journals it when it starts again)"""
+     it stays in the inbox (<journal>.inbox, or table <T>_inbox of a Postgres journal) and is
+     journaled at the engine's next cycle (a live run that stopped journals it when it starts again)"""
 
 WHERE = """\
 If no process writes the journal, the command journals the input itself (at the wall clock, never
 before the journal's last event). If a run holds the journal's writer lock, the command is queued
-in <journal>.inbox and the run journals it at its next input boundary (every cycle of a live run,
-every 4096 inputs of a historical run and before its RunEnded); the command waits --wait seconds
-for that and prints the journal sequence number."""
+in the journal's inbox (<journal>.inbox; table <T>_inbox of a Postgres journal T) and the run
+journals it at its next input boundary (every cycle of a live run, every 4096 inputs of a
+historical run and before its RunEnded); the command waits --wait seconds for that and prints the
+journal sequence number."""
 
 KILL_HELP = f"""\
 Engage the kill switch: journal KillSwitchEngaged(reason, actor, cancel_all, command_id). From then
@@ -97,7 +101,8 @@ def _subparser(subparsers: Any, name: str, help_: str, description: str) -> argp
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--journal", required=True, metavar="PATH", help="the run's journal (journal.db)")
+    parser.add_argument("--journal", required=True, metavar="JOURNAL",
+                        help="the run's journal: journal.db or postgresql://user@host:port/db?table=T")  # fmt: skip
     parser.add_argument("--actor", default=None, help="who gives the command (default: $USER@hostname)")
     parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
                         help=f"how long to wait for a running engine to journal it (default {DEFAULT_WAIT:g}; "
@@ -115,39 +120,53 @@ def default_actor() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.journal.lock import JournalLockedError
-    from engine.journal.pg import is_postgres
-    from engine.journal.store import JournalError, JournalReader
-    from engine.operator import Command, Inbox, InboxError
+    from engine.operator import Command
     from engine.operator.inbox import new_command_id
 
-    if is_postgres(args.journal):
-        raise UsageError("operator commands reach a running engine through a file next to its journal; "
-                         "a Postgres journal has none yet (engine kill/resume/approve need a SQLite journal)")
-    journal = Path(args.journal)
     reason = str(args.reason)
     decision_id = str(getattr(args, "decision_id", ""))
     if args.kind != "APPROVE" and not reason.strip():
         raise UsageError("--reason must not be empty")
     if args.kind == "APPROVE" and not decision_id.strip():
         raise UsageError("DECISION_ID must not be empty")
-    if math.isnan(args.wait) or args.wait < 0:
+    journal = existing_journal(args.journal, args.wait)
+    actor = args.actor if args.actor is not None else default_actor()
+    cmd = Command(command_id=new_command_id(), kind=args.kind, reason=reason, actor=actor,
+                  cancel_all=bool(getattr(args, "cancel_all", False)), decision_id=decision_id)  # fmt: skip
+    return deliver(journal, cmd, float(args.wait))
+
+
+def existing_journal(name: str, wait: float) -> Journal:
+    """The journal a command is for (it must exist and be a journal), after checking ``--wait``."""
+    from engine.journal.store import JournalError, JournalReader, journal_name
+
+    if math.isnan(wait) or wait < 0:
         raise UsageError("--wait must be a number of seconds, 0 or more")
-    if not journal.exists():
+    journal = journal_name(name)
+    if isinstance(journal, Path) and not journal.exists():
         raise UsageError(f"journal {journal} does not exist")
     try:
         JournalReader(journal).close()  # a journal, not any file (opening a writer would make it one)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
-    actor = args.actor if args.actor is not None else default_actor()
-    cmd = Command(command_id=new_command_id(), kind=args.kind, reason=reason, actor=actor,
-                  cancel_all=bool(getattr(args, "cancel_all", False)), decision_id=decision_id)  # fmt: skip
+    return journal
+
+
+def deliver(journal: Journal, cmd: Command, wait: float) -> int:
+    """Journal ``cmd`` directly, or queue it for the run that holds the journal and wait for it."""
+    from engine.journal.lock import JournalLockedError
+    from engine.journal.store import JournalError
+    from engine.operator import InboxError, open_inbox
+
     try:
         try:
             seq = _journal_directly(journal, cmd)
         except JournalLockedError:
-            with Inbox(journal) as inbox:
-                queued = _queue(journal, inbox, cmd, float(args.wait))
+            inbox = open_inbox(journal)
+            try:
+                queued = _queue(journal, inbox, cmd, wait)
+            finally:
+                inbox.close()
             if queued is None:
                 return EXIT_QUEUED
             cmd, seq = queued
@@ -160,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _journal_directly(journal: Path, cmd: Command) -> int:
+def _journal_directly(journal: Journal, cmd: Command) -> int:
     """Open the journal as its writer (``JournalLockedError`` if a run holds it), journal what the
     inbox still holds, then ``cmd``; returns the seq of ``cmd``."""
     from engine.operator import drain_inbox, journal_command
@@ -176,7 +195,7 @@ def _journal_directly(journal: Path, cmd: Command) -> int:
         engine.close()
 
 
-def _queue(journal: Path, inbox: Inbox, cmd: Command, wait: float) -> tuple[Command, int] | None:
+def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> tuple[Command, int] | None:
     """Queue ``cmd`` for the running engine and wait for it to be journaled; returns the queued
     command (with the inbox's id) and its seq, or None (exit 3) if it is still pending."""
     from dataclasses import replace
@@ -184,11 +203,10 @@ def _queue(journal: Path, inbox: Inbox, cmd: Command, wait: float) -> tuple[Comm
     from engine.journal.lock import JournalLockedError
     from engine.operator import UNKNOWN_SEQ
 
-    pid = _holder_pid(journal)
-    command_id = inbox.put(cmd.kind, reason=cmd.reason, actor=cmd.actor, cancel_all=cmd.cancel_all,
-                           decision_id=cmd.decision_id)  # fmt: skip
+    who = _holder(journal)
+    command_id = inbox.queue(cmd)
     cmd = replace(cmd, command_id=command_id)
-    holder = f"pid {pid} from the lock file" if pid is not None else "pid unknown: the lock file does not say"
+    holder = who if who is not None else "pid unknown: the lock file does not say"
     deadline = time.monotonic() + wait
     by_us = False
     while True:
@@ -204,7 +222,7 @@ def _queue(journal: Path, inbox: Inbox, cmd: Command, wait: float) -> tuple[Comm
                 print(f"journaled {cmd.event_name} at seq {seq} by the running engine ({holder})")
             return cmd, seq
         expired = time.monotonic() >= deadline
-        if expired or _holder_pid(journal) is None:  # the writer may have gone: journal it ourselves
+        if expired or _holder(journal) is None:  # the writer may have gone: journal it ourselves
             try:
                 _drain_directly(journal)
             except JournalLockedError:
@@ -219,7 +237,7 @@ def _queue(journal: Path, inbox: Inbox, cmd: Command, wait: float) -> tuple[Comm
         time.sleep(POLL_SECONDS)
 
 
-def _drain_directly(journal: Path) -> None:
+def _drain_directly(journal: Journal) -> None:
     """The writer went away: journal what its inbox holds as the writer (``JournalLockedError`` if
     a run holds the journal again)."""
     from engine.operator import drain_inbox
@@ -230,6 +248,20 @@ def _drain_directly(journal: Path) -> None:
         drain_inbox(engine, max(time.time_ns(), _last_ts(journal)))
     finally:
         engine.close()
+
+
+def _holder(journal: Journal) -> str | None:
+    """Who writes the journal: "pid N from the lock file" (SQLite), "backend pid N (...)" (the Postgres
+    advisory lock's session); None when nobody does (or, for SQLite, the lock file names no pid)."""
+    from engine.journal import pg
+
+    if isinstance(journal, str):
+        try:
+            return pg.writer_holder(pg.PgLocation(journal))
+        except pg.PgJournalError:
+            return None  # unreachable now: treated as gone, and journaling it directly says why it cannot
+    pid = _holder_pid(journal)
+    return None if pid is None else f"pid {pid} from the lock file"
 
 
 def _holder_pid(journal: Path) -> int | None:
@@ -245,7 +277,7 @@ def _holder_pid(journal: Path) -> int | None:
     return pid if isinstance(pid, int) else None
 
 
-def _last_ts(journal: Path) -> int:
+def _last_ts(journal: Journal) -> int:
     """Event time of the journal's last record (0 for an empty journal)."""
     from engine.journal.chain import unwrap
     from engine.journal.store import JournalReader
@@ -259,7 +291,7 @@ def _last_ts(journal: Path) -> int:
     return 0
 
 
-def _print_review(journal: Path, seq: int) -> None:
+def _print_review(journal: Journal, seq: int) -> None:
     """Print the ReviewResolved the core derived from the approval at ``seq`` (in its group: the
     records after it up to the next input); nothing if there is none."""
     from engine.journal.chain import unwrap

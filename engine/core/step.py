@@ -129,6 +129,8 @@ def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]
     elif t is ConfigChanged:
         assert isinstance(ev, ConfigChanged)
         configure(state, ev.config, ev.config_hash)
+        if ev.command_id:
+            state.commands.add(ev.command_id)  # the inbox journals a command once (engine.operator)
     else:
         handler = _HANDLERS.get(t)
         if handler is not None:

@@ -179,6 +179,24 @@ def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> Pg
     return recorder
 
 
+_HOLDER = ("SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+           "WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint")
+
+
+def _holder(conn: psycopg.Connection[Any], key: int) -> str | None:
+    row = conn.execute(_HOLDER, (key,)).fetchone()
+    return f"backend pid {row[0]} ({row[1]})" if row else None
+
+
+def writer_holder(loc: PgLocation) -> str | None:
+    """Who holds the journal's writer lock ("backend pid N (application name)"), or None when nobody does."""
+    try:
+        with psycopg.connect(**loc.conninfo(), autocommit=True, connect_timeout=5) as conn:
+            return _holder(conn, loc.lock_key())
+    except psycopg.Error as exc:
+        raise PgJournalError(f"cannot connect to {loc}: {str(exc).splitlines()[0]}") from None
+
+
 class PgWriterLock:
     """The single-writer lock: ``pg_try_advisory_lock`` on a connection held for the writer's life."""
 
@@ -196,13 +214,9 @@ class PgWriterLock:
         key = self.loc.lock_key()
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         if not row or not row[0]:
-            holder = conn.execute(
-                "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND "
-                "((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint",
-                (key,)).fetchone()  # fmt: skip
+            holder = _holder(conn, key)
             conn.close()
-            who = f"backend pid {holder[0]} ({holder[1]})" if holder else "another session"
+            who = holder or "another session"
             raise JournalLockedError(f"journal {self.loc} is already open for writing by {who}; "
                                      "only one writer may append to a journal")  # fmt: skip
         self._conn = conn

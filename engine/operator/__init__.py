@@ -1,10 +1,12 @@
-"""Operator commands for a running engine: the ``<journal>.inbox`` sidecar and its drain
-(``engine kill`` / ``engine resume`` / ``engine approve``; ``engine.cli.operator_cmd``)."""
+"""Operator commands for a running engine: the inbox (the ``<journal>.inbox`` sidecar of a SQLite
+journal, the ``<T>_inbox`` table of a Postgres one) and its drain (``engine kill`` / ``resume`` /
+``approve`` / ``reconfigure``; ``engine.cli.operator_cmd``)."""
 
 from engine.operator.inbox import (
     KINDS,
     UNKNOWN_SEQ,
     Command,
+    CommandQueue,
     Inbox,
     InboxError,
     Kind,
@@ -12,12 +14,14 @@ from engine.operator.inbox import (
     drain_inbox,
     inbox_path,
     journal_command,
+    open_inbox,
 )
 
 __all__ = [
     "KINDS",
     "UNKNOWN_SEQ",
     "Command",
+    "CommandQueue",
     "Inbox",
     "InboxError",
     "Kind",
@@ -25,4 +29,5 @@ __all__ = [
     "drain_inbox",
     "inbox_path",
     "journal_command",
+    "open_inbox",
 ]

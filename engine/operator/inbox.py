@@ -1,9 +1,12 @@
-"""The operator inbox: commands for a running engine (``engine kill`` / ``resume`` / ``approve``).
+"""The operator inbox: commands for a running engine (``engine kill`` / ``resume`` / ``approve`` /
+``reconfigure``).
 
 Only one process may write a journal, so an operator command cannot be journaled while a run
-holds the writer lock. The CLI puts it in a sidecar SQLite file, ``<journal>.inbox``, instead, and
-the writer journals it at its next input boundary (``drain``): every cycle of a live run, every
-``DEFAULT_BATCH`` inputs of a historical run and once before its ``RunEnded``.
+holds the writer lock. The CLI puts it in an inbox instead: a sidecar SQLite file
+``<journal>.inbox`` next to a SQLite journal, the table ``<T>_inbox`` next to a Postgres journal
+``T`` (its migration 5; ``engine.operator.inbox_pg``). The writer journals it at its next input
+boundary (``drain``): every cycle of a live run, every ``DEFAULT_BATCH`` inputs of a historical run
+and once before its ``RunEnded``.
 
 The journal is the truth, the inbox only bookkeeping. ``drain`` journals a command and commits the
 journal (write-ahead) before it marks the command in the inbox with the command's journal sequence.
@@ -23,15 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import orjson
 
+from engine.journal.pg import is_postgres
 from engine.shell import Engine
-from journal_schema.events import Event, KillSwitchEngaged, KillSwitchReleased
+from journal_schema.events import ConfigChanged, Event, KillSwitchEngaged, KillSwitchReleased
 from journal_schema.risk_events import ReviewApproved
 
-Kind = Literal["KILL", "RESUME", "APPROVE"]
+Kind = Literal["KILL", "RESUME", "APPROVE", "CONFIG"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 UNKNOWN_SEQ = -1  # marked for a command found already journaled (a crash came between journal and mark)
 BUSY_TIMEOUT_MS = 5000
@@ -40,7 +44,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
     rowid INTEGER PRIMARY KEY,
     command_id TEXT UNIQUE NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('KILL', 'RESUME', 'APPROVE')),
+    kind TEXT NOT NULL CHECK (kind IN ('KILL', 'RESUME', 'APPROVE', 'CONFIG')),
     payload TEXT NOT NULL,
     created_at TEXT NOT NULL,
     journaled_seq INTEGER
@@ -74,6 +78,18 @@ class Command:
     cancel_all: bool = False  # KILL only
     decision_id: str = ""  # APPROVE only
     created_at: str = ""
+    config: dict[str, Any] | None = None  # CONFIG only: the whole new snapshot
+    config_hash: str = ""  # CONFIG only
+    previous_config_hash: str = ""  # CONFIG only: the running config it replaces
+
+    def payload(self) -> str:
+        """The command's fields as the inbox stores them (JSON text)."""
+        fields: dict[str, Any] = {"reason": self.reason, "actor": self.actor, "cancel_all": self.cancel_all,
+                                  "decision_id": self.decision_id}  # fmt: skip
+        if self.kind == "CONFIG":
+            fields |= {"config": self.config, "config_hash": self.config_hash,
+                       "previous_config_hash": self.previous_config_hash}  # fmt: skip
+        return orjson.dumps(fields).decode()
 
     def event(self, ts: int) -> Event:
         """The input at event time ``ts``: KillSwitchEngaged, KillSwitchReleased or ReviewApproved."""
@@ -82,15 +98,33 @@ class Command:
                                      command_id=self.command_id)  # fmt: skip
         if self.kind == "RESUME":
             return KillSwitchReleased(ts=ts, reason=self.reason, actor=self.actor, command_id=self.command_id)
+        if self.kind == "CONFIG":
+            return ConfigChanged(ts=ts, config=self.config or {}, config_hash=self.config_hash,
+                                 previous_config_hash=self.previous_config_hash, actor=self.actor, reason=self.reason,
+                                 command_id=self.command_id)  # fmt: skip
         return ReviewApproved(ts=ts, decision_id=self.decision_id, actor=self.actor, reason=self.reason,
                               command_id=self.command_id)  # fmt: skip
 
     @property
     def event_name(self) -> str:
-        return {"KILL": "KillSwitchEngaged", "RESUME": "KillSwitchReleased", "APPROVE": "ReviewApproved"}[self.kind]
+        return {"KILL": "KillSwitchEngaged", "RESUME": "KillSwitchReleased", "APPROVE": "ReviewApproved",
+                "CONFIG": "ConfigChanged"}[self.kind]  # fmt: skip
 
 
-class Inbox:
+class _Puts:
+    """``put``: queue a command given by its fields (``queue`` it as a ``Command``)."""
+
+    def queue(self, cmd: Command) -> str:
+        raise NotImplementedError
+
+    def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
+            decision_id: str = "") -> str:
+        """Queue a KILL, RESUME or APPROVE command; returns its new ``command_id``."""
+        return self.queue(Command(command_id="", kind=kind, reason=reason, actor=actor, cancel_all=cancel_all,
+                                  decision_id=decision_id))  # fmt: skip
+
+
+class Inbox(_Puts):
     """The ``<journal>.inbox`` SQLite file (WAL, so the CLI's inserts and the writer's reads and
     marks do not block each other; a busy file is waited for up to 5 s). Created on open."""
 
@@ -108,17 +142,11 @@ class Inbox:
             self._con.close()
             raise InboxError(f"{self.path} is not a usable operator inbox: {exc}") from None
 
-    def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
-            decision_id: str = "") -> str:
-        """Queue a command; returns its new ``command_id``."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown command kind {kind!r}; expected one of {', '.join(KINDS)}")
-        command_id = new_command_id()
-        payload = orjson.dumps({"reason": reason, "actor": actor, "cancel_all": cancel_all,
-                                "decision_id": decision_id}).decode()  # fmt: skip
-        created_at = datetime.now(UTC).isoformat(timespec="microseconds")  # shell: wall clock is fine
+    def queue(self, cmd: Command) -> str:
+        """Queue a command under a new ``command_id``; returns it."""
+        command_id, payload, created_at = stamped(cmd)
         self._execute("INSERT INTO commands (command_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-                      (command_id, kind, payload, created_at))  # fmt: skip
+                      (command_id, cmd.kind, payload, created_at))  # fmt: skip
         return command_id
 
     def pending(self) -> list[Command]:
@@ -126,7 +154,7 @@ class Inbox:
         rows = self._execute(
             "SELECT command_id, kind, payload, created_at FROM commands WHERE journaled_seq IS NULL ORDER BY rowid"
         ).fetchall()
-        return [_command(*row) for row in rows]
+        return [command_of(*row) for row in rows]
 
     def mark(self, command_id: str, seq: int) -> None:
         """Record that the command is journaled at ``seq`` (``UNKNOWN_SEQ`` when the seq is not known)."""
@@ -159,14 +187,27 @@ class Inbox:
         self.close()
 
 
-def _command(command_id: str, kind: str, payload: str, created_at: str) -> Command:
+def stamped(cmd: Command) -> tuple[str, str, str]:
+    """``(command_id, payload, created_at)`` of a command about to be queued (shell: a new uuid, the wall clock)."""
+    if cmd.kind not in KINDS:
+        raise ValueError(f"unknown command kind {cmd.kind!r}; expected one of {', '.join(KINDS)}")
+    created_at = datetime.now(UTC).isoformat(timespec="microseconds")  # shell: wall clock is fine
+    return new_command_id(), cmd.payload(), created_at
+
+
+def command_of(command_id: str, kind: str, payload: str, created_at: str) -> Command:
+    """A queued command from its stored row."""
     try:
         fields = orjson.loads(payload)
         if kind not in KINDS or not isinstance(fields, dict):
             raise TypeError(kind)
+        config = fields.get("config")
         return Command(command_id=command_id, kind=kind, reason=str(fields.get("reason", "")),
                        actor=str(fields.get("actor", "")), cancel_all=bool(fields.get("cancel_all", False)),
-                       decision_id=str(fields.get("decision_id", "")), created_at=created_at)  # fmt: skip
+                       decision_id=str(fields.get("decision_id", "")), created_at=created_at,
+                       config=config if isinstance(config, dict) else None,
+                       config_hash=str(fields.get("config_hash", "")),
+                       previous_config_hash=str(fields.get("previous_config_hash", "")))  # fmt: skip
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise InboxError(f"operator command {command_id} has an unreadable payload: {exc}") from None
 
@@ -185,7 +226,26 @@ def journal_command(engine: Engine, cmd: Command, ts: int, apply: Callable[[Even
     return seq
 
 
-def drain(engine: Engine, inbox: Inbox, ts: int,
+class CommandQueue(Protocol):
+    """An inbox of either store (``Inbox``: the SQLite sidecar file; ``PgInbox``: the Postgres table)."""
+
+    def queue(self, cmd: Command) -> str: ...
+    def pending(self) -> list[Command]: ...
+    def mark(self, command_id: str, seq: int) -> None: ...
+    def status(self, command_id: str) -> int | None: ...
+    def close(self) -> None: ...
+
+
+def open_inbox(journal: str | Path) -> CommandQueue:
+    """The inbox of a journal: ``<journal>.inbox`` (created on open) or the Postgres table ``<T>_inbox``."""
+    if is_postgres(journal):
+        from engine.operator.inbox_pg import PgInbox
+
+        return PgInbox(str(journal))
+    return Inbox(journal)
+
+
+def drain(engine: Engine, inbox: CommandQueue, ts: int,
           apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
     """Journal every pending command in queue order at event time ``ts`` (not earlier than the
     journal's last event: the caller's stream time), committing each before marking it. A command
@@ -204,9 +264,13 @@ def drain(engine: Engine, inbox: Inbox, ts: int,
 
 def drain_inbox(engine: Engine, ts: int, apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
     """``drain`` the inbox of the engine's journal if there is one (no file is created when no
-    command was ever queued: a stat per call)."""
+    command was ever queued: a stat per call; a Postgres journal's inbox table always exists: a
+    connection and a SELECT per call)."""
     journal = engine.writer.path
-    if not inbox_path(journal).exists():
+    if not is_postgres(journal) and not inbox_path(journal).exists():
         return []
-    with Inbox(journal) as inbox:
+    inbox = open_inbox(journal)
+    try:
         return drain(engine, inbox, ts, apply)
+    finally:
+        inbox.close()

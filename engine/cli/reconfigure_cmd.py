@@ -1,0 +1,114 @@
+"""``engine reconfigure``: change the configuration of a running (or stopped) engine, journaled as ConfigChanged.
+
+The new configuration is loaded like ``engine run`` loads one (the TOML file, then ``ENGINE__``
+environment variables; the same contract and errors) and compared with the one the journal runs
+under now (its last ``RunStarted`` or ``ConfigChanged``). Only the tables the core reads may change:
+``strategy``, ``orders``, ``oms``, ``risk`` and ``costs``; ``run``, ``paper`` and ``broker`` are read
+by the process at start-up, so a change there is refused (restart the run with the new file). The
+command prints every changed setting, then is delivered like ``engine kill`` (journaled directly when no
+run holds the journal, else through the inbox; ``engine.cli.operator_cmd``). From its journal sequence
+on, every decision carries the new ``config_hash``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from engine.cli import UsageError
+from engine.cli.operator_cmd import EXIT_CODES, WHERE, Journal, _common, default_actor, deliver, existing_journal
+
+LIVE_TABLES = ("strategy", "orders", "oms", "risk", "costs")
+START_UP_TABLES = ("run", "paper", "broker")
+
+HELP = f"""\
+Replace the configuration the journal's engine runs under: journal ConfigChanged(config, config_hash,
+previous_config_hash, actor, reason, command_id) with the whole new snapshot. NEW.toml is loaded
+like `engine run --config` loads a file (with ENGINE__ environment variables, the same errors).
+Only the tables {", ".join(LIVE_TABLES)} may differ from the running configuration; a change to
+{", ".join(START_UP_TABLES)} is refused (those are read at start-up: restart the run instead).
+Every changed setting is printed. A new strategy or new strategy parameters warm up again; new
+cost settings restart the cost model's calibration.
+
+{WHERE}"""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reconfigure", help="change a running engine's configuration (journaled as ConfigChanged)",
+        description=HELP, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--config", required=True, metavar="NEW.toml", help="the whole new configuration")
+    parser.add_argument("--reason", required=True, help="why (journaled with the command)")
+    parser.add_argument("--dry-run", action="store_true", help="print the changes and stop; journal nothing")
+    _common(parser)
+    parser.set_defaults(func=run)
+
+
+def running_config(journal: Journal) -> tuple[dict[str, Any], str]:
+    """The snapshot and hash of the journal's last RunStarted or ConfigChanged."""
+    from engine.journal.chain import unwrap
+    from engine.journal.store import JournalReader
+    from journal_schema.codec import decode_topic
+    from journal_schema.events import ConfigChanged, RunStarted
+    from projections.fold import STORED_TYPES
+
+    wanted = {topic for topic, t in STORED_TYPES.items() if t in (RunStarted, ConfigChanged)}
+    found: tuple[dict[str, Any], str] | None = None
+    with JournalReader(journal) as reader:
+        for rec in reader.records():
+            if rec.topic in wanted:
+                ev = decode_topic(rec.topic, unwrap(rec.state)[1])
+                assert isinstance(ev, (RunStarted, ConfigChanged))
+                found = dict(ev.config), ev.config_hash
+    if found is None:
+        raise UsageError(f"journal {journal} has no RunStarted: there is no running configuration to change")
+    return found
+
+
+def changes(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old, new)`` of every setting that differs (a missing key is None)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(old) | set(new)):
+            out += changes(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.config import ConfigError, config_hash, load_sources
+    from engine.operator import Command
+    from engine.operator.inbox import new_command_id
+
+    if not str(args.reason).strip():
+        raise UsageError("--reason must not be empty")
+    journal = existing_journal(args.journal, args.wait)
+    try:
+        snapshot = load_sources(args.config, None, env=os.environ).snapshot
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    current, current_hash = running_config(journal)
+    diff = changes(current, snapshot)
+    fixed = [key for key, _, _ in diff if key.split(".")[0] not in LIVE_TABLES]
+    if fixed:
+        raise UsageError(f"{', '.join(fixed)} cannot change while running (read at start-up: restart the run "
+                         f"with the new file); only {', '.join(LIVE_TABLES)} may")  # fmt: skip
+    new_hash = config_hash(snapshot)
+    if not diff:
+        raise UsageError(f"{args.config} is the running configuration (config_hash {current_hash}): nothing to change")
+    for key, was, now in diff:
+        print(f"  {key}: {_shown(was)} -> {_shown(now)}")
+    print(f"config_hash {current_hash} -> {new_hash}")
+    if args.dry_run:
+        print("dry run: nothing journaled")
+        return 0
+    actor = args.actor if args.actor is not None else default_actor()
+    cmd = Command(command_id=new_command_id(), kind="CONFIG", reason=str(args.reason), actor=actor, config=snapshot,
+                  config_hash=new_hash, previous_config_hash=current_hash)  # fmt: skip
+    return deliver(journal, cmd, float(args.wait))
+
+
+def _shown(value: Any) -> str:
+    return "(unset)" if value is None else repr(value) if isinstance(value, str) else str(value)
