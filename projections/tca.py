@@ -9,6 +9,7 @@ columns: docs/tca.md.
 
 from __future__ import annotations
 
+import copy
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -371,3 +372,28 @@ def tca_of_events(events: Iterable[tuple[int, Event]]) -> Tca:
 def load_tca(path: str | Path, *, at: int | None = None) -> Tca:
     """TCA of the journal at ``path`` as of record ``at`` (default: its last); ProjectionError if unreadable."""
     return tca_of_events(iter_events(path, at=at, only=TCA_TYPES))
+
+
+class TcaFold:
+    """TCA as an incremental fold (``engine project --projection tca``): ``orders()`` is the per-order frame
+    of the events applied so far, equal to ``tca_of_events(...).orders``, recomputed on every call."""
+
+    def __init__(self) -> None:
+        self.collector = _Collector()
+        self._handlers = self.collector.handlers()
+
+    def apply(self, seq: int, event: Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(seq, event)
+
+    def orders(self) -> pl.DataFrame:
+        # numpy views export the arrays' buffers (which would stop the next extend): build from copies
+        c = copy.copy(self.collector)
+        c.order_ints, c.fills, c.bars = array("q", c.order_ints), array("q", c.fills), array("q", c.bars)
+        return _orders_frame(c)
+
+
+def order_schema() -> pl.Schema:
+    """The columns and dtypes of ``Tca.orders`` (the frame of an empty journal)."""
+    return _orders_frame(_Collector()).schema

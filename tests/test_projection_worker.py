@@ -7,6 +7,7 @@ skipped with that reason, never passed."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ from tests.test_pg_journal import bars, small_cfg
 
 pytestmark = needs_pg
 _names = itertools.count(1)
-SUFFIXES = ("", "_proj_orders", "_proj_positions", "_proj_position", "_migrations")
+SUFFIXES = ("", "_proj_orders", "_proj_positions", "_proj_position", "_migrations", "_proj_tca", "_inbox", "_settings")
 
 
 def _db() -> psycopg.Connection[Any]:
@@ -44,8 +46,8 @@ def _address(table: str) -> str:
     return f"postgresql://postgres@{HOST}:{PORT}/{DB}?table={table}"
 
 
-@pytest.fixture
-def tables() -> Iterator[Callable[[], str]]:
+@contextmanager
+def table_maker() -> Iterator[Callable[[], str]]:
     """Fresh journal table names (as addresses); each table and its projection tables are dropped afterwards."""
     made: list[str] = []
 
@@ -59,6 +61,12 @@ def tables() -> Iterator[Callable[[], str]]:
             for suffix in SUFFIXES:
                 conn.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             conn.execute(f"DROP FUNCTION IF EXISTS {table}_append_only")
+
+
+@pytest.fixture
+def tables() -> Iterator[Callable[[], str]]:
+    with table_maker() as fresh:
+        yield fresh
 
 
 def _table(address: str) -> str:
@@ -175,7 +183,7 @@ def test_workers_killed_again_and_again_while_another_process_appends_end_equal_
                 kills += 1
             seen.append(stored(url)[:2])
             for proc in procs.values():
-                wait_until("the killed worker's backend to go", lambda pid=proc.pid: backend_gone(pid))
+                wait_until("the killed worker's backend to go", functools.partial(backend_gone, proc.pid))
     finally:
         appender.wait(timeout=30)
     assert appender.returncode == 0

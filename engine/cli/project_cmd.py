@@ -15,14 +15,18 @@ from engine.workers.tables import SPECS, output_table, position_table
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "project",
-        help="run a projection worker: keep orders or positions of a Postgres journal in tables",
+        help="run a projection worker: keep orders, positions or per-order TCA of a Postgres journal in tables",
         description="Fold a PostgreSQL journal into the tables <T>_proj_<projection> and <T>_proj_position "
         "(created if missing) next to the journal table T, committing the changed rows and the new journal "
         "position in one transaction per batch, then follow new records (LISTEN plus a poll). Restarting, "
         "also after kill -9, resumes from the committed position. SIGINT/SIGTERM stop it between transactions.",
     )
     parser.add_argument("--journal", required=True, metavar="URL", help="postgresql://user@host:port/db?table=T")
-    parser.add_argument("--projection", required=True, choices=tuple(SPECS), help="which projection to keep")
+    parser.add_argument(
+        "--projection", required=True, choices=tuple(SPECS),
+        help="which projection to keep: orders (the rows of `engine query orders`), positions (one row per "
+        "symbol) or tca (one row per submitted order: the per-order frame of `engine tca`, docs/tca.md)",
+    )  # fmt: skip
     parser.add_argument("--once", action="store_true", help="fold up to the current head, then exit")
     parser.add_argument(
         "--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, metavar="S",

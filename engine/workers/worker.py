@@ -1,13 +1,15 @@
 """A projection worker: folds a Postgres journal into tables next to it, exactly once, following new records.
 
-* **State**: the in-memory ``projections.ledger.Ledger`` (the same fold as ``engine query``); the stored rows
-  are its ``order_rows``/``position_rows`` (``engine.workers.tables``).
+* **State**: one in-memory fold state per projection, made by its ``ProjectionSpec`` (``engine.workers.tables``):
+  a ``projections.ledger.Ledger`` for orders/positions (the same fold as ``engine query``; the stored rows
+  are its ``order_rows``/``position_rows``), a ``projections.tca.TcaFold`` for tca (the stored rows are its
+  per-order frame, recomputed from the collected columns after each batch; never a re-read of the journal).
 * **Exactly once**: after each batch of up to ``batch`` records the worker upserts the rows that changed
   (and deletes vanished ones) AND moves its position (``T_proj_position``) in ONE transaction, so the stored
   rows are always the fold of records ``1..position``. A crash before the commit loses the whole batch,
   which the next start redoes; a crash after it loses nothing.
 * **Start-up** (approach (a)): read the stored position ``P`` and rows, check that record ``P`` still has the
-  stored chain hash (a replaced journal is refused), re-fold records ``1..P`` into a fresh ledger, and
+  stored chain hash (a replaced journal is refused), re-fold records ``1..P`` into a fresh state, and
   write any row that differs from that fold (normally none) before continuing from ``P + 1``.
 * **Following**: ``LISTEN`` on the journal table's channel (the journal NOTIFYs it on every commit), plus a
   read every ``poll_seconds`` whatever happened, so a lost notification delays the worker by at most one
@@ -36,8 +38,7 @@ from engine.journal.pg import PgJournalError, PgLocation, is_postgres
 from engine.workers.tables import SPECS, PositionTable, Record, RowCodec, check_names, diff, position_table
 from journal_schema.codec import UnknownTopicError, decode_topic
 from journal_schema.events import Event
-from projections.fold import ProjectionError, fold
-from projections.ledger import Ledger
+from projections.fold import Projection, ProjectionError, fold
 
 DEFAULT_BATCH = 500
 DEFAULT_POLL_SECONDS = 1.0
@@ -94,7 +95,7 @@ class ProjectionWorker:
         self.address, self.name, self.batch = address, projection, batch
         self.codec = RowCodec(SPECS[projection], self.loc.table)
         self.positions = PositionTable(self.loc.table)
-        self.ledger = Ledger()
+        self.state = SPECS[projection].new_state()
         self.progress = Progress()
         self._written: dict[str, Record] = {}  # what the output table holds
         self._hash = b""
@@ -153,12 +154,12 @@ class ProjectionWorker:
                 if unwrap(rec.state)[0] != stored_hash:
                     raise WorkerError(f"record {seq} of {self.loc} is not the one projection {self.name!r} folded "
                                       f"(chain hash differs): the journal was replaced; {self._rebuild_hint()}")
-                fold(self.address, [_Stoppable(self.ledger, stopping)], at=seq)
+                fold(self.address, [_Stoppable(self.state, stopping)], at=seq)
         except (JournalError, ProjectionError, EnvelopeError, psycopg.Error) as exc:
             raise WorkerError(_first_line(exc)) from None
         self.progress.resumed_at = self.progress.position = seq
         self._hash = stored_hash
-        current = self.codec.records(self.ledger)
+        current = self.codec.records(self.state)
         if current != self._written:
             self.progress.corrected = self._commit(current, seq, stored_hash)
 
@@ -176,14 +177,14 @@ class ProjectionWorker:
             raise WorkerError(f"cannot read {self.loc}: {_first_line(exc)}") from None
         if not records:
             return 0
-        self._broken = True  # the ledger runs ahead of the stored rows until the commit succeeds
+        self._broken = True  # the state runs ahead of the stored rows until the commit succeeds
         last_hash = self._hash
         for expected, rec in enumerate(records, start):
             if rec.seq != expected:
                 raise WorkerError(f"journal {self.loc} has no record {expected} (next is {rec.seq})")
             last_hash, event = _decode(rec)
-            self.ledger.apply(rec.seq, event)
-        self._commit(self.codec.records(self.ledger), records[-1].seq, last_hash)
+            self.state.apply(rec.seq, event)
+        self._commit(self.codec.records(self.state), records[-1].seq, last_hash)
         self._broken = False
         self.progress.records += len(records)
         return len(records)
@@ -241,15 +242,15 @@ class ProjectionWorker:
 
 
 class _Stoppable:
-    """A ledger whose start-up re-fold stops early (by raising) when a stop is requested."""
+    """A fold state whose start-up re-fold stops early (by raising) when a stop is requested."""
 
-    def __init__(self, ledger: Ledger, stopping: Callable[[], bool]) -> None:
-        self.ledger, self.stopping = ledger, stopping
+    def __init__(self, state: Projection, stopping: Callable[[], bool]) -> None:
+        self.state, self.stopping = state, stopping
 
     def apply(self, seq: int, event: Event) -> None:
         if seq % 1000 == 0 and self.stopping():
             raise WorkerStopped(seq)
-        self.ledger.apply(seq, event)
+        self.state.apply(seq, event)
 
 
 class WorkerStopped(Exception):
