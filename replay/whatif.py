@@ -58,8 +58,42 @@ class WhatIfResult:
 
 
 def comparison_path(out: str | Path) -> Path:
-    """``<out>.comparison.json``, next to the new journal."""
+    """``<out>.comparison.json`` next to a new SQLite journal; ``<table>.comparison.json`` in the working
+    directory for a new Postgres journal."""
+    if is_postgres(out):
+        return Path(f"{PgLocation(str(out)).table}.comparison.json")
     return Path(f"{out}.comparison.json")
+
+
+def _check_out(src: str | Path, out: str | Path, replace: bool) -> None:
+    """``out`` must be a new journal (or ``replace``d), and not the source."""
+    from engine.journal.copy import same_journal
+    from engine.journal.pg import PgJournalError
+    from engine.journal.store import JournalError, JournalReader
+
+    try:
+        same = same_journal(src, out)
+    except PgJournalError as exc:
+        raise WhatIfError(str(exc)) from None
+    if same:
+        raise WhatIfError(f"--out {shown(out)} is the source journal; a what-if writes a new journal")
+    if replace:
+        return
+    if isinstance(out, Path):
+        if out.exists():
+            raise WhatIfError(f"--out {out} already exists; give a new path or --replace")
+        return
+    try:
+        with JournalReader(out) as reader:
+            held = reader.last_seq()
+    except JournalError:
+        return  # no journal there yet (or not one: the writer makes it, or says why it cannot)
+    if held:
+        raise WhatIfError(f"--out {shown(out)} already holds {held} records; give a new table or --replace")
+
+
+def shown(journal: str | Path) -> str:
+    return PgLocation.redact(str(journal)) if is_postgres(journal) else str(journal)
 
 
 def read_recorded(source: str | Path) -> Recorded:
@@ -133,17 +167,12 @@ def _unknown_symbol(bar: BarClosed) -> BarRejected:
 def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], out: str | Path, *,
            replace: bool = False, batch: int = DEFAULT_BATCH) -> WhatIfResult:
     """Run ``source``'s market inputs under ``cfg`` into the new journal ``out``, then compare the
-    two and write the comparison to ``<out>.comparison.json``."""
-    src = journal_name(source)
-    if is_postgres(out):
-        raise WhatIfError("--out must be a SQLite file: a what-if journal on Postgres is not supported yet")
-    dst = Path(out)
+    two and write the comparison to ``comparison_path(out)``. ``out`` may be a SQLite file or a
+    ``postgresql://`` journal, like ``source``."""
+    src, dst = journal_name(source), journal_name(out)
     if isinstance(src, Path) and not src.exists():
         raise WhatIfError(f"journal not found: {src}")
-    if isinstance(src, Path) and dst.resolve() == src.resolve():
-        raise WhatIfError(f"--out {dst} is the source journal; a what-if writes a new journal")
-    if dst.exists() and not replace:
-        raise WhatIfError(f"--out {dst} already exists; give a new path or --replace")
+    _check_out(src, dst, replace)
     if cfg.broker.kind != "sim":
         raise WhatIfError(f"broker.kind is {cfg.broker.kind!r}: a what-if replay fills with the paper "
                           "broker, so its config must leave broker.kind at 'sim'")

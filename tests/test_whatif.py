@@ -25,6 +25,7 @@ from projections import build, iter_events
 from replay import replay_journal
 from replay.compare import comparison_dict
 from replay.whatif import MARKET_INPUTS, WhatIfResult, comparison_path, whatif
+from tests.stores import fresh_table, needs_pg, pg_url
 from tests.support import SCALE, run_started, stored, synthetic_stream
 
 BASE: dict[str, Any] = {
@@ -297,3 +298,22 @@ def test_an_existing_out_is_replaced_with_replace(recorded: Path, tmp_path: Path
     assert code == 0, err
     assert zero(json.loads(out)["difference"])  # the same config as the recorded run this time
     assert payloads(out_db)[2:-1] == payloads(recorded)[2:-1]  # all but the header (RunStarted, RunManifest)
+
+
+@needs_pg
+def test_a_what_if_writes_its_journal_to_postgres_and_the_comparison_to_the_working_directory(
+        recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = toml(tmp_path / "c.toml", BASE_TOML)
+    monkeypatch.chdir(tmp_path)
+    with fresh_table() as table:
+        url = pg_url(table)
+        code, out, err = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", url, "--format", "json")
+        assert code == 0, err
+        assert zero(json.loads(out)["difference"])  # the recorded run's config: nothing differs
+        assert json.loads((tmp_path / f"{table}.comparison.json").read_text()) == json.loads(out)
+        assert payloads(url)[2:-1] == payloads(recorded)[2:-1]  # all but the header: the same records on Postgres
+        code, _, err = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", url)
+        assert code == 2 and "already holds" in err and "--replace" in err
+        code, _, err = cli(capsys, "--from", url, "--config", str(cfg), "--out", url.replace("127.0.0.1", "localhost"))
+        assert code == 2 and "is the source journal" in err
+        assert main(["verify", url]) == 0

@@ -22,12 +22,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "With --config and --out (a what-if replay): run the journal's recorded market inputs (bars, "
         "rejected bars, session opens and closes) under another config, with fills from the paper broker, "
         "into the new journal --out, and print a comparison of the two journals (also written to "
-        "<out>.comparison.json).",
+        "<out>.comparison.json, or <table>.comparison.json in the working directory when --out is a "
+        "postgresql:// journal).",
     )
     p.add_argument("--from", dest="journal", required=True, metavar="JOURNAL", help="journal to replay")
     w = p.add_argument_group("what-if replay (--config and --out together)")
     w.add_argument("--config", metavar="FILE.toml", help="the config to run the recorded market inputs under")
-    w.add_argument("--out", metavar="JOURNAL", help="the new journal to write (not the --from journal)")
+    w.add_argument("--out", metavar="JOURNAL",
+                   help="the new journal to write (not the --from journal): a SQLite file or "
+                   "postgresql://user@host:port/db?table=T")  # fmt: skip
     w.add_argument("--replace", action="store_true",
                    help="delete an existing --out first (refused while another process writes it)")
     w.add_argument("--format", choices=("table", "json"), help="print the comparison as a table (default) or JSON")

@@ -62,7 +62,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _same_journal(src: str | Path, dst: str | Path) -> bool:
+def same_journal(src: str | Path, dst: str | Path) -> bool:
     """The same database table (on a server reached under any of its addresses), or the same file."""
     if pg.is_postgres(src) and pg.is_postgres(dst):
         a, b = pg.PgLocation(str(src)), pg.PgLocation(str(dst))
@@ -79,7 +79,7 @@ def _same_journal(src: str | Path, dst: str | Path) -> bool:
 
 def _check_names(src: str | Path, dst: str | Path) -> None:
     try:
-        same = _same_journal(src, dst)
+        same = same_journal(src, dst)
     except pg.PgJournalError as exc:
         raise JournalError(str(exc)) from None
     if same:
