@@ -32,6 +32,10 @@ class SimBroker(Protocol):
     def on_session_closed(self, ev: SessionClosed) -> list[Event]: ...
 
 
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
 class Engine:
     """Owns the journal writer and the core state for one process."""
 
@@ -42,6 +46,7 @@ class Engine:
         self.broker = broker
         self.batch = batch
         self._counts: Counter[type[Event]] = Counter()
+        self.inbox: Closeable | None = None  # a Postgres journal's operator inbox, kept open (engine.operator)
 
     @classmethod
     def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH,
@@ -114,4 +119,8 @@ class Engine:
         return {t.__name__: n for t, n in self._counts.items()}
 
     def close(self) -> None:
-        self.writer.close()
+        try:
+            self.writer.close()
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()

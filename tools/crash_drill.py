@@ -1,6 +1,6 @@
 """Crash drill: ``kill -9`` the engine again and again while it trades against the venue.
 
-    python -m tools.crash_drill --cycles 50 [--seed 1] [--workdir DIR] [--days 300]
+    python -m tools.crash_drill --cycles 50 [--seed 1] [--workdir DIR] [--days 300] [--journal-url URL]
 
 The venue (``engine venue``) and the engine (``engine run --broker venue``) are separate processes.
 The venue replays real daily bars and drops some answers after accepting the order
@@ -17,7 +17,8 @@ killed around or canceled after a partial fill.
 The first two starts are killed for sure at ``submit.before`` and ``submit.after`` (each runs until
 it gets there); the others at random. At the end the faults are turned off, the venue replays the
 rest of its file, a last clean engine run reconciles, and ``tools.drill.audit`` checks both sides.
-Exit 0 when every check passes.
+Exit 0 when every check passes. The journal is ``journal.db`` in the workdir, or the PostgreSQL
+table of ``--journal-url postgresql://...?table=NAME``, replaced by the drill's first start.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.journal.pg import PgLocation, is_postgres
 from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine, workdir_for
 
 CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
@@ -68,21 +70,24 @@ def _crash_point(log: Path, seen: int) -> tuple[str | None, int]:
     return found, len(text)
 
 
-def run(cycles: int, seed: int, workdir: Path, days: int = 300) -> DrillReport:
+def run(cycles: int, seed: int, workdir: Path, days: int = 300, journal_url: str | None = None) -> DrillReport:
+    """The drill on ``journal_url`` (a Postgres journal, replaced at the first start) or on a new
+    ``workdir/journal.db``."""
     rng = random.Random(seed)
     report = DrillReport(cycles)
     started = time.monotonic()
     bars = bar_file(workdir / "bars.csv", days=days)
     step = max(0.05, cycles * 2.0 / days)  # the file lasts about as long as the kills
     venue = Venue(workdir, bars, speed=86_400 / step, faults=VENUE_FAULTS, seed=seed, config=VENUE_CONFIG)
-    journal, log = workdir / "journal.db", workdir / "engine.log"
+    journal: str | Path = journal_url or workdir / "journal.db"
+    log = workdir / "engine.log"
     config = engine_config(workdir / "engine.toml", venue.port, extra=ORDERS)
     seen = 0
     try:
         for i in range(cycles):
             forced = FORCED[i] if i < len(FORCED) else None  # each is hit for sure: wait for it
             points = f"{forced}=1" if forced else CRASHPOINTS
-            proc = start_engine(config, journal, log, crashpoints=points, crash_seed=f"{seed}:{i}")
+            proc = start_engine(config, journal, log, crashpoints=points, crash_seed=f"{seed}:{i}", replace=i == 0)
             deadline = time.monotonic() + (FORCED_WAIT if forced else rng.uniform(0.8, 3.5))
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -114,10 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of kill times, crash points and faults")
     parser.add_argument("--days", type=int, default=300, help="sessions of bars the venue replays")
     parser.add_argument("--workdir", type=Path, help="where to keep the venue db, journal and logs (default: temp)")
+    parser.add_argument("--journal-url", metavar="URL", help="journal on PostgreSQL, postgresql://...?table=NAME "
+                        "(replaced at the start; default: journal.db in the workdir)")
     args = parser.parse_args(argv)
+    if args.journal_url is not None and not is_postgres(args.journal_url):
+        parser.error("--journal-url takes a postgresql://...?table=NAME address (the default is a SQLite file)")
     workdir = workdir_for(args.workdir, "crash-drill-")
-    report = run(args.cycles, args.seed, workdir, args.days)
-    print(json.dumps({"workdir": str(workdir), **report.as_dict()}, indent=2))
+    report = run(args.cycles, args.seed, workdir, args.days, args.journal_url)
+    journal = PgLocation.redact(args.journal_url) if args.journal_url else str(workdir / "journal.db")
+    print(json.dumps({"workdir": str(workdir), "journal": journal, **report.as_dict()}, indent=2))
     return 0 if report.audit.ok else 1
 
 

@@ -145,16 +145,20 @@ class Venue:
         self.log.close()
 
 
-def start_engine(config: Path, journal: Path, log: Path, *, cycles: int | None = None,
-                 crashpoints: str = "", crash_seed: str = "0") -> subprocess.Popen[bytes]:
+def start_engine(config: Path, journal: str | Path, log: Path, *, cycles: int | None = None,
+                 crashpoints: str = "", crash_seed: str = "0", replace: bool = False) -> subprocess.Popen[bytes]:
+    """``engine run`` on ``journal`` (a SQLite path or a ``postgresql://`` URL; ``replace`` starts it
+    afresh), its output appended to ``log``, in the log's directory."""
     cmd = [sys.executable, "-m", "engine.cli", "run", "--config", str(config), "--journal", str(journal)]
     if cycles is not None:
         cmd += ["--cycles", str(cycles)]
+    if replace:
+        cmd.append("--replace")
     env = _python_env()
     if crashpoints:
         env["ENGINE_CRASHPOINTS"], env["ENGINE_CRASHPOINT_SEED"] = crashpoints, crash_seed
     with log.open("ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=journal.parent)
+        return subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=log.parent)
 
 
 def engine_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -172,7 +176,8 @@ class Audit:
         return not self.problems
 
 
-def audit(journal: Path, venue: Venue) -> Audit:
+def audit(journal: str | Path, venue: Venue) -> Audit:
+    """Both sides checked; ``journal`` is a SQLite path or a ``postgresql://`` URL."""
     from engine.journal import JournalReader, unwrap
     from journal_schema.codec import decode_topic
     from journal_schema.units import exact

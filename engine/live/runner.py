@@ -39,10 +39,11 @@ from engine.core.ids import content_id
 from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
+from engine.journal.pg import PgLocation, is_postgres
 from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
 from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
-from engine.live.setup import BrokerTarget
+from engine.live.setup import BrokerTarget, connect
 from engine.live.submit import cancel, submit
 from engine.live.summary import summarize_cycle
 from engine.live.sync import reconcile, sync_orders
@@ -106,7 +107,7 @@ class LiveRunner:
         self.sleep = sleep
         self.resumed = _Resumed()
         self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
-        self.journal = str(journal)
+        self.journal = PgLocation.redact(str(journal)) if is_postgres(journal) else str(journal)  # no password
         self.ctx = Context(self.engine, broker, list(cfg.run.universe))
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)
         self.interval = float(cfg.broker.poll_interval_seconds)
@@ -387,7 +388,6 @@ def live_run(cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, *
              cycles: int | None = None, replace: bool = False) -> LiveResult:
     """``engine run --broker venue|alpaca``: refuse unsafe starts, then run until stopped."""
     from engine.journal.store import JournalWriter
-    from engine.live.setup import connect
 
     where, broker = connect(cfg, confirm_live=confirm_live)
     crash = CrashPoints.from_env()

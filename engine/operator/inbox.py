@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, cast, get_args
 
 import orjson
 
@@ -264,13 +264,14 @@ def drain(engine: Engine, inbox: CommandQueue, ts: int,
 
 def drain_inbox(engine: Engine, ts: int, apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
     """``drain`` the inbox of the engine's journal if there is one (no file is created when no
-    command was ever queued: a stat per call; a Postgres journal's inbox table always exists: a
-    connection and a SELECT per call)."""
+    command was ever queued: a stat per call; a Postgres journal's inbox table always exists: one
+    SELECT per call on a connection the engine keeps open)."""
     journal = engine.writer.path
-    if not is_postgres(journal) and not inbox_path(journal).exists():
+    if is_postgres(journal):
+        if engine.inbox is None:
+            engine.inbox = open_inbox(journal)  # kept open until the engine closes: one SELECT per call
+        return drain(engine, cast(CommandQueue, engine.inbox), ts, apply)  # only this function sets it
+    if not inbox_path(journal).exists():
         return []
-    inbox = open_inbox(journal)
-    try:
+    with Inbox(journal) as inbox:
         return drain(engine, inbox, ts, apply)
-    finally:
-        inbox.close()
