@@ -74,6 +74,12 @@ def test_reconfigure_refuses_start_up_settings_no_change_and_journals_nothing_on
     assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "")),
                  "--reason", "x"]) == 2  # fmt: skip
     assert "is the running configuration" in capsys.readouterr().err
+    renamed = new_config(tmp_path, "").read_text().replace("[strategy]\n",
+                                                           '[strategy]\nname = "engine.core.sma:SMA_CROSS"\n')
+    (tmp_path / "renamed.toml").write_text(renamed)
+    assert main(["reconfigure", "--journal", str(journal), "--config", str(tmp_path / "renamed.toml"),
+                 "--reason", "x"]) == 2  # fmt: skip
+    assert "strategy.name" in capsys.readouterr().err
     assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "[strategy.x]\n")),
                  "--reason", "x"]) == 2  # fmt: skip
     capsys.readouterr()

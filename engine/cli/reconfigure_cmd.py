@@ -4,7 +4,8 @@ The new configuration is loaded like ``engine run`` loads one (the TOML file, th
 environment variables; the same contract and errors) and compared with the one the journal runs
 under now (its last ``RunStarted`` or ``ConfigChanged``). Only the tables the core reads may change:
 ``strategy``, ``orders``, ``oms``, ``risk`` and ``costs``; ``run``, ``paper`` and ``broker`` are read
-by the process at start-up, so a change there is refused (restart the run with the new file). The
+by the process at start-up, and ``strategy.name`` picks the code whose version ``RunStarted`` records,
+so a change there is refused (restart the run with the new file). The
 command prints every changed setting, then is delivered like ``engine kill`` (journaled directly when no
 run holds the journal, else through the inbox; ``engine.cli.operator_cmd``). From its journal sequence
 on, every decision carries the new ``config_hash``.
@@ -21,13 +22,15 @@ from engine.cli.operator_cmd import EXIT_CODES, WHERE, Journal, _common, default
 
 LIVE_TABLES = ("strategy", "orders", "oms", "risk", "costs")
 START_UP_TABLES = ("run", "paper", "broker")
+START_UP_KEYS = ("strategy.name",)  # its code version is recorded at start (RunStarted.code_version)
 
 HELP = f"""\
 Replace the configuration the journal's engine runs under: journal ConfigChanged(config, config_hash,
 previous_config_hash, actor, reason, command_id) with the whole new snapshot. NEW.toml is loaded
 like `engine run --config` loads a file (with ENGINE__ environment variables, the same errors).
 Only the tables {", ".join(LIVE_TABLES)} may differ from the running configuration; a change to
-{", ".join(START_UP_TABLES)} is refused (those are read at start-up: restart the run instead).
+{", ".join(START_UP_TABLES)} or to strategy.name is refused (those are read at start-up, and the
+strategy's code version is recorded then: restart the run instead).
 Every changed setting is printed. A new strategy or new strategy parameters warm up again; new
 cost settings restart the cost model's calibration.
 
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     current, current_hash = running_config(journal)
     diff = changes(current, snapshot)
-    fixed = [key for key, _, _ in diff if key.split(".")[0] not in LIVE_TABLES]
+    fixed = [key for key, _, _ in diff if key.split(".")[0] not in LIVE_TABLES or key in START_UP_KEYS]
     if fixed:
         raise UsageError(f"{', '.join(fixed)} cannot change while running (read at start-up: restart the run "
                          f"with the new file); only {', '.join(LIVE_TABLES)} may")  # fmt: skip
