@@ -13,14 +13,22 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.config import config_hash, resolve
+from engine.config import config_hash, load, resolve
 from engine.journal.chain import unwrap
 from engine.journal.store import JournalReader
 from engine.journal.transcoder import TRANSCODER
 from engine.operator import Command, drain_inbox, open_inbox
 from engine.runner import historical_run
 from engine.shell import DEFAULT_BATCH, Engine
-from journal_schema.events import AlertRaised, ConfigChanged, DecisionMade, Event, KillSwitchEngaged, KillSwitchReleased
+from journal_schema.events import (
+    AlertRaised,
+    ConfigChanged,
+    DecisionMade,
+    Event,
+    KillSwitchEngaged,
+    KillSwitchReleased,
+    RunStarted,
+)
 from tests.stores import fresh_table, needs_pg, pg_url
 from tests.test_pg_journal import bars, small_cfg
 
@@ -70,10 +78,11 @@ def test_reconfigure_refuses_start_up_settings_no_change_and_journals_nothing_on
     n = len(events(journal))
     assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "[run]\nseed = 9\n")),
                  "--reason", "x"]) == 2  # fmt: skip
-    assert "run.seed cannot change while running (read at start-up" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"run.seed (file {tmp_path / 'new.toml'}) cannot change while running (read at start-up" in err
     assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "")),
                  "--reason", "x"]) == 2  # fmt: skip
-    assert "is the running configuration" in capsys.readouterr().err
+    assert "gives the running configuration" in capsys.readouterr().err
     renamed = new_config(tmp_path, "").read_text().replace("[strategy]\n",
                                                            '[strategy]\nname = "engine.core.sma:SMA_CROSS"\n')
     (tmp_path / "renamed.toml").write_text(renamed)
@@ -172,3 +181,21 @@ def test_a_command_queued_on_postgres_is_journaled_by_the_cli_once_the_writer_go
         assert proc.returncode == 0, err
         assert "the engine that held the journal has stopped" in out
         assert [type(e) for _, e in events(url)[-2:]] == [KillSwitchEngaged, AlertRaised]
+
+
+def test_start_up_settings_the_new_file_leaves_out_stay_as_the_run_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    journal = tmp_path / "j.db"
+    cfg, snap = load(new_config(tmp_path, "[paper]\nhalf_spread_bps = 5\n"))  # a start-up setting of the run
+    historical_run(cfg, snap, journal, bars(tmp_path))
+    _, running_hash = next((e.config, e.config_hash) for _, e in events(journal) if isinstance(e, RunStarted))
+    assert main(["reconfigure", "--journal", str(journal), "--config",
+                 str(new_config(tmp_path, "[orders]\nlimit_offset_bps = \"7\"\n")), "--reason", "x"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith("  orders.limit_offset_bps: '0' -> '7'\nconfig_hash ")
+    changed = events(journal)[-1][1]
+    assert isinstance(changed, ConfigChanged) and changed.previous_config_hash == running_hash
+    assert changed.config["paper"]["half_spread_bps"] == "5"  # kept, though the new file does not say it
+    monkeypatch.setenv("ENGINE__PAPER__HALF_SPREAD_BPS", "9")
+    assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "")),
+                 "--reason", "x"]) == 2  # fmt: skip
+    assert "paper.half_spread_bps (env ENGINE__PAPER__HALF_SPREAD_BPS) cannot change" in capsys.readouterr().err

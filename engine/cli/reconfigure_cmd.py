@@ -1,11 +1,11 @@
 """``engine reconfigure``: change the configuration of a running (or stopped) engine, journaled as ConfigChanged.
 
 The new configuration is loaded like ``engine run`` loads one (the TOML file, then ``ENGINE__``
-environment variables; the same contract and errors) and compared with the one the journal runs
-under now (its last ``RunStarted`` or ``ConfigChanged``). Only the tables the core reads may change:
-``strategy``, ``orders``, ``oms``, ``risk`` and ``costs``; ``run``, ``paper`` and ``broker`` are read
-by the process at start-up, and ``strategy.name`` picks the code whose version ``RunStarted`` records,
-so a change there is refused (restart the run with the new file). The
+environment variables; the same contract and errors). Its tables the core reads (``strategy``,
+``orders``, ``oms``, ``risk`` and ``costs``) replace the running ones (the journal's last
+``RunStarted`` or ``ConfigChanged``); ``run``, ``paper``, ``broker`` and ``strategy.name`` stay as the
+run started (read by the process at start-up; the strategy's code version is recorded then), and a
+file or variable that gives one of them another value is refused (restart the run instead). The
 command prints every changed setting, then is delivered like ``engine kill`` (journaled directly when no
 run holds the journal, else through the inbox; ``engine.cli.operator_cmd``). From its journal sequence
 on, every decision carries the new ``config_hash``.
@@ -15,22 +15,26 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.cli import UsageError
 from engine.cli.operator_cmd import EXIT_CODES, WHERE, Journal, _common, default_actor, deliver, existing_journal
 
+if TYPE_CHECKING:
+    from engine.config import Loaded
+
 LIVE_TABLES = ("strategy", "orders", "oms", "risk", "costs")
-START_UP_TABLES = ("run", "paper", "broker")
+START_UP_TABLES = ("run", "paper", "broker")  # kept from the running configuration
 START_UP_KEYS = ("strategy.name",)  # its code version is recorded at start (RunStarted.code_version)
 
 HELP = f"""\
 Replace the configuration the journal's engine runs under: journal ConfigChanged(config, config_hash,
 previous_config_hash, actor, reason, command_id) with the whole new snapshot. NEW.toml is loaded
 like `engine run --config` loads a file (with ENGINE__ environment variables, the same errors).
-Only the tables {", ".join(LIVE_TABLES)} may differ from the running configuration; a change to
-{", ".join(START_UP_TABLES)} or to strategy.name is refused (those are read at start-up, and the
-strategy's code version is recorded then: restart the run instead).
+Its tables {", ".join(LIVE_TABLES)} replace the running ones; {", ".join(START_UP_TABLES)} and
+strategy.name stay as the run started (they are read at start-up, and the strategy's code version
+is recorded then), and a file or ENGINE__ variable giving one of them another value is refused:
+restart the run instead.
 Every changed setting is printed. A new strategy or new strategy parameters warm up again; new
 cost settings restart the cost model's calibration.
 
@@ -80,6 +84,35 @@ def changes(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
     return [] if old == new else [(prefix.rstrip("."), old, new)]
 
 
+def new_snapshot(current: dict[str, Any], loaded: Loaded, name: str) -> dict[str, Any]:
+    """The running snapshot with the live tables of ``loaded``; a start-up setting the file or the
+    environment gives with another value than the running one is refused, naming its source."""
+    from engine.config import ConfigError, resolve
+
+    refused = []
+    for key, sources in loaded.origins.items():
+        dotted = ".".join(key)
+        if key[0] in LIVE_TABLES and dotted not in START_UP_KEYS:
+            continue
+        running: Any = current
+        for part in key:
+            running = running.get(part) if isinstance(running, dict) else None
+        value: Any = loaded.snapshot
+        for part in key:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value != running:
+            refused.append(f"{dotted} ({sources[-1].label})")
+    if refused:
+        raise UsageError(f"{', '.join(refused)} cannot change while running (read at start-up: restart the run "
+                         f"with the new file); only {', '.join(LIVE_TABLES)} may, not strategy.name")  # fmt: skip
+    merged = {table: loaded.snapshot[table] if table in LIVE_TABLES else current[table] for table in current}
+    merged["strategy"] = {**loaded.snapshot["strategy"], "name": current["strategy"]["name"]}
+    try:
+        return resolve(merged)[1]
+    except ConfigError as exc:
+        raise UsageError(f"{name} with the running start-up settings: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError, config_hash, load_sources
     from engine.operator import Command
@@ -89,18 +122,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--reason must not be empty")
     journal = existing_journal(args.journal, args.wait)
     try:
-        snapshot = load_sources(args.config, None, env=os.environ).snapshot
+        loaded = load_sources(args.config, None, env=os.environ)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     current, current_hash = running_config(journal)
+    snapshot = new_snapshot(current, loaded, args.config)
     diff = changes(current, snapshot)
-    fixed = [key for key, _, _ in diff if key.split(".")[0] not in LIVE_TABLES or key in START_UP_KEYS]
-    if fixed:
-        raise UsageError(f"{', '.join(fixed)} cannot change while running (read at start-up: restart the run "
-                         f"with the new file); only {', '.join(LIVE_TABLES)} may")  # fmt: skip
     new_hash = config_hash(snapshot)
     if not diff:
-        raise UsageError(f"{args.config} is the running configuration (config_hash {current_hash}): nothing to change")
+        raise UsageError(f"{args.config} gives the running configuration (config_hash {current_hash}): "
+                         "nothing to change")  # fmt: skip
     for key, was, now in diff:
         print(f"  {key}: {_shown(was)} -> {_shown(now)}")
     print(f"config_hash {current_hash} -> {new_hash}")
