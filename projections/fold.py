@@ -64,7 +64,14 @@ def iter_events(
         if stop == 0:
             return
         wanted = None if only is None else frozenset(only)
-        for record in reader.records(1, stop):
+        records = reader.records(1, stop)
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except (JournalError, PersistenceError, sqlite3.Error) as exc:  # undecryptable, or the store went away
+                raise ProjectionError(f"{exc}; run `engine verify`") from exc
             if wanted is not None and STORED_TYPES.get(record.topic) not in wanted:
                 continue
             try:

@@ -158,3 +158,21 @@ def test_reverting_the_settings_migration_of_an_encrypted_journal_needs_force(
     assert "say its records are encrypted" in capsys.readouterr().err
     with JournalReader(journal) as reader:
         assert reader.encrypted
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["blob", "text"])
+def test_an_altered_encrypted_record_is_tampered_at_its_seq_and_projections_name_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys, as_text: bool) -> None:
+    journal = tmp_path / "enc.db"
+    monkeypatch.setenv(KEY_ENV, KEY)
+    run(tmp_path, journal, encrypt=True)
+    flip = "substr(state, 1, 40) || X'00' || substr(state, 42)"  # || makes TEXT (not UTF-8) of a BLOB
+    with sqlite3.connect(journal) as db:
+        db.execute("DROP TRIGGER journal_events_no_update")
+        db.execute(f"UPDATE journal_events SET state = {flip if as_text else f'CAST({flip} AS BLOB)'} WHERE rowid = 7")
+    assert cli("verify", str(journal)) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("TAMPERED at seq 7: record 7 of ") and "cannot be decrypted (Invalid cipher tag)" in out
+    assert cli("query", "orders", "--journal", str(journal)) == 2
+    err = capsys.readouterr().err
+    assert "record 7 of" in err and "run `engine verify`" in err and err.count("\n") == 1

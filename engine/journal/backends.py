@@ -34,6 +34,14 @@ class JournalError(RuntimeError):
     """The journal cannot be opened or written as asked."""
 
 
+class UndecryptableRecord(JournalError):
+    """A record of an encrypted journal whose bytes do not decrypt (altered, or another key's)."""
+
+    def __init__(self, seq: int, message: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
     """One record as stored: its sequence, topic, hash and canonical event bytes."""
@@ -75,7 +83,8 @@ class JournalRecorder(SQLiteApplicationRecorder):
     def select_records(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
         """A page of records with ``start <= rowid <= stop``. Like ``select_notifications``
         but without a Notification object per row (a third of replay time)."""
-        sql = f"SELECT rowid, originator_version, topic, state FROM {TABLE} WHERE rowid >= ? "
+        # CAST: a value stored as TEXT (an edit by hand) still reads as its bytes, for verify to judge
+        sql = f"SELECT rowid, originator_version, topic, CAST(state AS BLOB) FROM {TABLE} WHERE rowid >= ? "
         params: list[int] = [start]
         if stop is not None:
             sql += "AND rowid <= ? "
@@ -163,10 +172,12 @@ class Store:
         return self._open(seq, self._state_of(seq))
 
     def page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
-        records = self._page(start, limit, stop)
-        if self.cipher is None:
-            return records
-        return [StoredRecord(r.seq, r.rowid, r.topic, self._open(r.seq, r.state)) for r in records]
+        """Records as stored: still encrypted when the journal is (``opened`` decrypts one)."""
+        return self._page(start, limit, stop)
+
+    def opened(self, record: StoredRecord) -> StoredRecord:
+        """The record with its plaintext bytes; ``UndecryptableRecord`` when they cannot be decrypted."""
+        return StoredRecord(record.seq, record.rowid, record.topic, self._open(record.seq, record.state))
 
     def insert_rows(self, rows: Sequence[Row]) -> None:
         cipher = self.cipher
@@ -178,7 +189,7 @@ class Store:
         try:
             return self.cipher.decrypt(state, f"record {seq} of {self.name}")
         except CipherError as exc:
-            raise JournalError(str(exc)) from None
+            raise UndecryptableRecord(seq, str(exc)) from None
 
     def _settings(self) -> dict[str, bytes]:
         raise NotImplementedError

@@ -32,6 +32,7 @@ from engine.journal.backends import (
     SqliteStore,
     Store,
     StoredRecord,
+    UndecryptableRecord,
 )
 from engine.journal.chain import GENESIS, link, seal_batch, unwrap
 from engine.journal.lock import WriterLock
@@ -39,7 +40,7 @@ from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ROWS_PER_INSERT", "TABLE", "JournalError", "JournalReader", "JournalWriter",
-           "StoredRecord", "journal_name"]  # fmt: skip
+           "StoredRecord", "UndecryptableRecord", "journal_name"]  # fmt: skip
 
 DEFAULT_PAGE_SIZE = 10_000
 WRITER_CACHE_KIB = 65_536
@@ -88,7 +89,10 @@ class JournalReader:
             page = self._store.page(next_id, self.page_size, stop)
             if not page:
                 return
-            yield from page
+            if self._store.cipher is None:
+                yield from page
+            else:  # one at a time, so the records before an undecryptable one are still read
+                yield from map(self._store.opened, page)
             next_id = page[-1].rowid + 1
 
     def close(self) -> None:

@@ -6,7 +6,8 @@ first record that fails, naming its sequence number. Checks, per record ``n``:
 1. density: the record at position ``n`` exists, and ``originator_version == rowid == n``;
 2. the stored envelope is well-formed;
 3. the stored hash equals ``link(hash of n-1, n, topic, event bytes)``, chained from genesis;
-4. the event bytes decode under the record's topic;
+4. the event bytes decode under the record's topic (an encrypted journal's record must first
+   decrypt: AES-GCM's tag fails on any altered byte);
 5. re-encoding the decoded event gives the identical bytes (the record is canonical).
 
 The digest (the last record's hash) commits to the whole journal; comparing it with a
@@ -24,7 +25,7 @@ import msgspec
 from eventsourcing.persistence import PersistenceError
 
 from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
-from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, StoredRecord
+from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, StoredRecord, UndecryptableRecord
 from journal_schema.catalogue import UPCASTERS
 from journal_schema.codec import UnknownTopicError, decode_topic, encode
 
@@ -81,12 +82,15 @@ def _canonical_old_version(topic: str, payload: bytes) -> bool:
 def verify_records(records: Iterable[StoredRecord]) -> VerifyResult:
     """Verify a stream of records in journal order, starting at seq 1."""
     prev, count = GENESIS, 0
-    for record in records:
-        try:
-            prev = _check(record, count + 1, prev)
-        except _Failed as failed:
-            return VerifyResult(count, prev, count + 1, failed.problem)
-        count += 1
+    try:
+        for record in records:
+            try:
+                prev = _check(record, count + 1, prev)
+            except _Failed as failed:
+                return VerifyResult(count, prev, count + 1, failed.problem)
+            count += 1
+    except UndecryptableRecord as exc:  # an encrypted journal's record that was altered (or is another key's)
+        return VerifyResult(count, prev, exc.seq, str(exc))
     return VerifyResult(count, prev)
 
 
