@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.journal.backends import SqliteStore
 from engine.journal.store import TABLE, JournalWriter
 from journal_schema.events import BarClosed
 from tools.bench._common import (
@@ -73,8 +74,10 @@ def make_events(n: int, seed: int = 11) -> list[BarClosed]:
 def journal_pragmas(path: Path) -> tuple[int, str]:
     """``PRAGMA synchronous`` and ``journal_mode`` of the journal's own connection."""
     w = JournalWriter(path)
+    store = w._store
+    assert isinstance(store, SqliteStore)
     try:
-        with w._store.recorder.datastore.transaction(commit=False) as c:
+        with store.recorder.datastore.transaction(commit=False) as c:
             c.execute("PRAGMA synchronous")
             sync = int(c.fetchone()[0])
             c.execute("PRAGMA journal_mode")

@@ -67,8 +67,8 @@ GOAL_RATIO = 0.5
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 EXIT_SKIP = 2
 
-FULL = {"events": 200_000, "repeat": 5, "rates": "1000,5000", "seconds": 10.0}
-QUICK = {"events": 20_000, "repeat": 3, "rates": "1000,5000", "seconds": 2.0}
+FULL: dict[str, Any] = {"events": 200_000, "repeat": 5, "rates": "1000,5000", "seconds": 10.0}
+QUICK: dict[str, Any] = {"events": 20_000, "repeat": 3, "rates": "1000,5000", "seconds": 2.0}
 
 RAW_DDL = ("CREATE TABLE {t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
            "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("

@@ -27,7 +27,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tools.bench._common import (
     CACHE,
@@ -46,6 +46,7 @@ from tools.bench._common import (
     write_json,
 )
 
+Kind = Literal["ACCEPTED", "SKIPPED"]  # the decision outcomes the synthetic journal has
 FILLS_PER_ORDER = 4
 SYMBOLS = tuple(f"S{i:02d}" for i in range(20))
 SKIP_EVERY = 8  # rounds
@@ -105,7 +106,7 @@ def build(path: Path, n_fills: int) -> dict[str, Any]:
                 bar = BarClosed(ts=ts, symbol=sym, open=opn, high=max(opn, close) + U // 10,
                                 low=min(opn, close) - U // 10, close=close, volume=10_000 * U)
                 group: list[Event] = [bar]
-                wanted = [] if k >= orders or r == rounds else [("ACCEPTED", k)]
+                wanted: list[tuple[Kind, int]] = [] if k >= orders or r == rounds else [("ACCEPTED", k)]
                 if r % SKIP_EVERY == 0 and r < rounds:
                     wanted.append(("SKIPPED", -1))
                 for outcome, n in wanted:
