@@ -199,3 +199,30 @@ def test_start_up_settings_the_new_file_leaves_out_stay_as_the_run_started(
     assert main(["reconfigure", "--journal", str(journal), "--config", str(new_config(tmp_path, "")),
                  "--reason", "x"]) == 2  # fmt: skip
     assert "paper.half_spread_bps (env ENGINE__PAPER__HALF_SPREAD_BPS) cannot change" in capsys.readouterr().err
+
+
+def test_a_config_change_journaled_before_a_crash_is_not_journaled_again(
+        journal_url: str | Path, tmp_path: Path) -> None:
+    from engine.operator import UNKNOWN_SEQ, journal_command
+
+    old_hash = finished_run(tmp_path, journal_url)
+    _, new_snap = resolve({"strategy": {"fast": 3, "slow": 4, "qty": 10}})
+    inbox = open_inbox(journal_url)
+    command_id = inbox.queue(Command(command_id="", kind="CONFIG", reason="r", actor="ops", config=new_snap,
+                                     config_hash=config_hash(new_snap), previous_config_hash=old_hash))  # fmt: skip
+    engine = Engine.open(journal_url)
+    try:  # the crash: journaled and committed, the process dies before the inbox is marked
+        journal_command(engine, inbox.pending()[0], events(journal_url)[-1][1].ts)
+    finally:
+        engine.close()
+    assert inbox.status(command_id) is None
+    engine = Engine.open(journal_url)  # the restart: the fold knows the command id
+    try:
+        assert command_id in engine.state.commands
+        assert drain_inbox(engine, events(journal_url)[-1][1].ts) == []
+        assert engine.state.config is not None and engine.state.config.config_hash == config_hash(new_snap)
+    finally:
+        engine.close()
+    assert inbox.status(command_id) == UNKNOWN_SEQ
+    inbox.close()
+    assert sum(isinstance(e, ConfigChanged) for _, e in events(journal_url)) == 1
