@@ -114,6 +114,18 @@ def worker(address: str, projection: str, *extra: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+def kill_at_a_random_moment(proc: subprocess.Popen[str], rng: random.Random) -> None:
+    """SIGKILL a worker during its start-up re-fold (a quarter of the time) or once it has resumed, while it
+    catches up or follows."""
+    if rng.random() < 0.25:
+        time.sleep(rng.uniform(0.1, 1.0))
+    else:
+        assert proc.stderr is not None and "resumed at seq" in proc.stderr.readline()
+        time.sleep(rng.uniform(0.0, 0.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def wait_until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> float:
     t0 = time.monotonic()
     while not check():
@@ -173,13 +185,7 @@ def test_workers_killed_again_and_again_while_another_process_appends_end_equal_
         while appender.poll() is None or kills < 4:
             procs = {p: worker(url, p, "--poll-seconds", "0.2", "--batch", "7") for p in ("orders", "positions")}
             for proc in procs.values():
-                if rng.random() < 0.25:  # during start-up or its re-fold
-                    time.sleep(rng.uniform(0.1, 1.0))
-                else:  # once it has resumed: while it catches up or follows
-                    assert proc.stderr is not None and "resumed at seq" in proc.stderr.readline()
-                    time.sleep(rng.uniform(0.0, 0.6))
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
+                kill_at_a_random_moment(proc, rng)
                 kills += 1
             seen.append(stored(url)[:2])
             for proc in procs.values():

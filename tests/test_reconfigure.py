@@ -226,3 +226,21 @@ def test_a_config_change_journaled_before_a_crash_is_not_journaled_again(
     assert inbox.status(command_id) == UNKNOWN_SEQ
     inbox.close()
     assert sum(isinstance(e, ConfigChanged) for _, e in events(journal_url)) == 1
+
+
+def test_an_inbox_made_before_reconfigure_is_widened_keeping_its_commands(tmp_path: Path) -> None:
+    import sqlite3
+
+    from engine.operator import Inbox, inbox_path
+
+    journal = tmp_path / "j.db"
+    with sqlite3.connect(inbox_path(journal)) as db:  # the schema of the previous release
+        db.execute("CREATE TABLE commands (rowid INTEGER PRIMARY KEY, command_id TEXT UNIQUE NOT NULL, kind TEXT NOT "
+                   "NULL CHECK (kind IN ('KILL', 'RESUME', 'APPROVE')), payload TEXT NOT NULL, created_at TEXT NOT "
+                   "NULL, journaled_seq INTEGER)")  # fmt: skip
+        db.execute("INSERT INTO commands VALUES (1, 'c1', 'KILL', '{\"reason\":\"r\"}', '2026-01-01', NULL)")
+    with Inbox(journal) as inbox:
+        config_id = inbox.queue(Command(command_id="", kind="CONFIG", reason="x", actor="ops", config={"a": 1},
+                                        config_hash="h", previous_config_hash="p"))  # fmt: skip
+        assert [(c.command_id, c.kind) for c in inbox.pending()] == [("c1", "KILL"), (config_id, "CONFIG")]
+        assert inbox.pending()[1].config == {"a": 1}

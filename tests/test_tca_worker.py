@@ -14,7 +14,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from tests.test_projection_worker import (
     _exists,
     _table,
     backend_gone,
+    kill_at_a_random_moment,
     table_maker,
     wait_until,
     wide_bars,
@@ -140,13 +140,7 @@ def test_tca_worker_killed_again_and_again_while_another_process_appends_ends_eq
     try:
         while appender.poll() is None or kills < 4:
             proc = worker(url, "tca", "--poll-seconds", "0.2", "--batch", "7")
-            if rng.random() < 0.25:  # during start-up or its re-fold
-                time.sleep(rng.uniform(0.1, 1.0))
-            else:  # once it has resumed: while it catches up or follows
-                assert proc.stderr is not None and "resumed at seq" in proc.stderr.readline()
-                time.sleep(rng.uniform(0.0, 0.6))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            kill_at_a_random_moment(proc, rng)
             kills += 1
             seen.append(stored_tca(url)[0])
             wait_until("the killed worker's backend to go", functools.partial(backend_gone, proc.pid))

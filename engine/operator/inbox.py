@@ -41,7 +41,7 @@ UNKNOWN_SEQ = -1  # marked for a command found already journaled (a crash came b
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS commands (
+CREATE TABLE IF NOT EXISTS {table} (
     rowid INTEGER PRIMARY KEY,
     command_id TEXT UNIQUE NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('KILL', 'RESUME', 'APPROVE', 'CONFIG')),
@@ -137,10 +137,28 @@ class Inbox(_Puts):
         try:
             self._con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._con.execute("PRAGMA journal_mode = WAL")
-            self._con.execute(_SCHEMA)
+            self._con.execute(_SCHEMA.format(table="commands"))
+            self._widen_kinds()
         except sqlite3.Error as exc:
             self._con.close()
             raise InboxError(f"{self.path} is not a usable operator inbox: {exc}") from None
+
+    def _widen_kinds(self) -> None:
+        """An inbox made before ``engine reconfigure`` allows only KILL, RESUME and APPROVE (a CHECK, which
+        SQLite cannot alter): copy its rows into a table of today's schema, in one transaction."""
+        row = self._con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'commands'").fetchone()
+        if row is None or "'CONFIG'" in str(row[0]):
+            return
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            self._con.execute(_SCHEMA.format(table="commands_widened"))
+            self._con.execute("INSERT INTO commands_widened SELECT * FROM commands")
+            self._con.execute("DROP TABLE commands")
+            self._con.execute("ALTER TABLE commands_widened RENAME TO commands")
+        except sqlite3.Error:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
 
     def queue(self, cmd: Command) -> str:
         """Queue a command under a new ``command_id``; returns it."""
