@@ -244,3 +244,17 @@ def test_an_inbox_made_before_reconfigure_is_widened_keeping_its_commands(tmp_pa
                                         config_hash="h", previous_config_hash="p"))  # fmt: skip
         assert [(c.command_id, c.kind) for c in inbox.pending()] == [("c1", "KILL"), (config_id, "CONFIG")]
         assert inbox.pending()[1].config == {"a": 1}
+
+
+def test_the_change_list_hides_secret_looking_settings(tmp_path: Path, capsys: Capsys) -> None:
+    journal = tmp_path / "j.db"
+    strategy = '[strategy]\nname = "tests.test_config_env:SECRETIVE"\napi_token = "{}"\n'
+    (tmp_path / "old.toml").write_text(strategy.format("tok-old-s3cr3t"))
+    cfg, snap = load(tmp_path / "old.toml")
+    historical_run(cfg, snap, journal, bars(tmp_path))
+    (tmp_path / "secret.toml").write_text(strategy.format("tok-new-s3cr3t"))
+    code = main(["reconfigure", "--journal", str(journal), "--config", str(tmp_path / "secret.toml"), "--reason", "x",
+                 "--dry-run"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "  strategy.api_token: '<redacted>' -> '<redacted>'" in out and "s3cr3t" not in out + err

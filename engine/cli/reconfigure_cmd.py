@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.config} gives the running configuration (config_hash {current_hash}): "
                          "nothing to change")  # fmt: skip
     for key, was, now in diff:
-        print(f"  {key}: {_shown(was)} -> {_shown(now)}")
+        print(f"  {key}: {_shown(key, was)} -> {_shown(key, now)}")
     print(f"config_hash {current_hash} -> {new_hash}")
     if args.dry_run:
         print("dry run: nothing journaled")
@@ -144,5 +144,9 @@ def run(args: argparse.Namespace) -> int:
     return deliver(journal, cmd, float(args.wait))
 
 
-def _shown(value: Any) -> str:
+def _shown(key: str, value: Any) -> str:
+    """A setting's value for the change list, with secrets hidden as in the start-up summary."""
+    from engine.config_env import redact
+
+    value = redact(tuple(key.split(".")), value)
     return "(unset)" if value is None else repr(value) if isinstance(value, str) else str(value)
