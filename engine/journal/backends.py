@@ -10,6 +10,7 @@ on the way in and decrypts them on the way out, so nothing above this module see
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -149,7 +150,7 @@ def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
     return recorder
 
 
-class Store:
+class Store(ABC):
     """A journal's records, settings and cipher, whichever database holds them."""
 
     name: str
@@ -165,8 +166,8 @@ class Store:
         if add:
             self._add_settings(add)
 
-    def max_seq(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def max_seq(self) -> int: ...
 
     def state_of(self, seq: int) -> bytes:
         return self._open(seq, self._state_of(seq))
@@ -191,23 +192,23 @@ class Store:
         except CipherError as exc:
             raise UndecryptableRecord(seq, str(exc)) from None
 
-    def _settings(self) -> dict[str, bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def _settings(self) -> dict[str, bytes]: ...
 
-    def _add_settings(self, settings: Mapping[str, bytes]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _add_settings(self, settings: Mapping[str, bytes]) -> None: ...
 
-    def _state_of(self, seq: int) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def _state_of(self, seq: int) -> bytes: ...
 
-    def _page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]:
-        raise NotImplementedError
+    @abstractmethod
+    def _page(self, start: int, limit: int, stop: int | None) -> list[StoredRecord]: ...
 
-    def _insert_rows(self, rows: Sequence[Row]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _insert_rows(self, rows: Sequence[Row]) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class SqliteStore(Store):

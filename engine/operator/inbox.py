@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,11 +112,11 @@ class Command:
                 "CONFIG": "ConfigChanged"}[self.kind]  # fmt: skip
 
 
-class _Puts:
+class _Puts(ABC):
     """``put``: queue a command given by its fields (``queue`` it as a ``Command``)."""
 
-    def queue(self, cmd: Command) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def queue(self, cmd: Command) -> str: ...
 
     def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
             decision_id: str = "") -> str:
