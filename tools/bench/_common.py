@@ -12,7 +12,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.journal.store import JournalWriter
+    from journal_schema.events import Event
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench-out"))
@@ -184,6 +188,43 @@ def child_json(args: Sequence[str], *, env: dict[str, str] | None = None) -> dic
     res = child(args, env=env)
     last = [ln for ln in res["stdout"].splitlines() if ln.strip()][-1]
     return {**json.loads(last), "wall_s": res["wall_s"]}
+
+
+def time_appends(writer: JournalWriter, events: Sequence[Event], batch: int) -> tuple[float, float]:
+    """(total seconds, seconds inside flush()) of appending ``events`` one per ``append`` and flushing whenever
+    ``batch`` records are staged, exactly as ``engine.shell.Engine`` drives the writer, then a final flush.
+    Opening and closing the writer are the caller's (not timed)."""
+    append, flush, perf = writer.append, writer.flush, time.perf_counter
+    in_flush = 0.0
+    t0 = perf()
+    for ev in events:
+        append((ev,))
+        if writer.staged >= batch:
+            f0 = perf()
+            flush()
+            in_flush += perf() - f0
+    f0 = perf()
+    flush()
+    t1 = perf()
+    return t1 - t0, in_flush + (t1 - f0)
+
+
+def events_main(name: str, doc: str, run: Callable[[int, int, int], dict[str, Any]],
+                report: Callable[[dict[str, Any]], str], argv: list[str] | None) -> int:
+    """The command line of the append-style benchmarks: ``--events``, ``--batch``, ``--repeat``; prints the
+    report and writes ``bench-out/NAME.json``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=f"python -m tools.bench.{name}", description=doc.split("\n", maxsplit=1)[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=4096)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    start = load_snapshot()
+    res = {**run(args.events, args.batch, check_repeat(args.repeat)), "load_start": start}
+    print(report(res))
+    print(f"-> {write_json(name, res)}")
+    return 0
 
 
 def repeat(n: int, fn: Callable[[int], float]) -> list[float]:

@@ -23,7 +23,6 @@ Variants are interleaved within each repetition. Goal: journal >= 0.5x raw.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import time
 from pathlib import Path
@@ -37,16 +36,15 @@ from journal_schema.events import BarClosed
 from tools.bench._common import (
     STAT_HEADERS,
     WORK,
-    check_repeat,
     ensure_dirs,
+    events_main,
     fmt,
-    load_snapshot,
     rate,
     remove_journal,
     stat_row,
     summary,
     table,
-    write_json,
+    time_appends,
 )
 
 GOAL_RATIO = 0.5
@@ -91,20 +89,10 @@ def time_journal(events: list[BarClosed], path: Path, batch: int) -> tuple[float
     """(total seconds, seconds inside flush())."""
     remove_journal(path)
     w = JournalWriter(path)
-    append, flush, perf = w.append, w.flush, time.perf_counter
-    in_flush = 0.0
-    t0 = perf()
-    for ev in events:
-        append((ev,))
-        if w.staged >= batch:  # exactly as engine.shell.Engine
-            f0 = perf()
-            flush()
-            in_flush += perf() - f0
-    f0 = perf()
-    flush()
-    t1 = perf()
-    w.close()
-    return t1 - t0, in_flush + (t1 - f0)
+    try:
+        return time_appends(w, events, batch)
+    finally:
+        w.close()
 
 
 def stored_rows(path: Path) -> list[tuple[str, int, str, bytes]]:
@@ -229,16 +217,7 @@ def report(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench.bench_append", description=__doc__.split("\n")[0])
-    ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--batch", type=int, default=4096)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args(argv)
-    start = load_snapshot()
-    res = {**run(args.events, args.batch, check_repeat(args.repeat)), "load_start": start}
-    print(report(res))
-    print(f"-> {write_json('bench_append', res)}")
-    return 0
+    return events_main("bench_append", __doc__ or "", run, report, argv)
 
 
 if __name__ == "__main__":

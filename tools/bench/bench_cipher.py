@@ -15,7 +15,6 @@ hit both. Reported: medians, and the ratios encrypted/plaintext of the medians (
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -26,16 +25,15 @@ from journal_schema.events import BarClosed
 from tools.bench._common import (
     STAT_HEADERS,
     WORK,
-    check_repeat,
     ensure_dirs,
+    events_main,
     fmt,
-    load_snapshot,
     rate,
     remove_journal,
     stat_row,
     summary,
     table,
-    write_json,
+    time_appends,
 )
 from tools.bench.bench_append import make_events
 
@@ -43,16 +41,10 @@ from tools.bench.bench_append import make_events
 def time_append(events: list[BarClosed], path: Path, batch: int, key: str | None) -> float:
     remove_journal(path)
     w = JournalWriter(path, encrypt=key is not None, key=key)
-    append, flush, perf = w.append, w.flush, time.perf_counter
-    t0 = perf()
-    for ev in events:
-        append((ev,))
-        if w.staged >= batch:
-            flush()
-    flush()
-    t1 = perf()
-    w.close()
-    return t1 - t0
+    try:
+        return time_appends(w, events, batch)[0]
+    finally:
+        w.close()
 
 
 def time_read(path: Path, key: str | None) -> float:
@@ -110,16 +102,7 @@ def report(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench.bench_cipher", description=__doc__.split("\n")[0])
-    ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--batch", type=int, default=4096)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args(argv)
-    start = load_snapshot()
-    res = {**run(args.events, args.batch, check_repeat(args.repeat)), "load_start": start}
-    print(report(res))
-    print(f"-> {write_json('bench_cipher', res)}")
-    return 0
+    return events_main("bench_cipher", __doc__ or "", run, report, argv)
 
 
 if __name__ == "__main__":

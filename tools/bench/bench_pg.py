@@ -57,6 +57,7 @@ from tools.bench._common import (
     stat_row,
     summary,
     table,
+    time_appends,
     write_json,
 )
 from tools.bench.bench_append import make_events
@@ -83,20 +84,11 @@ def time_journal(url: str, events: Sequence[Any], batch: int) -> tuple[float, fl
     """(total seconds, seconds inside flush(), table name); the table is left for the caller to drop."""
     name = fresh_name("j")
     w = JournalWriter(journal_url(url, name))
-    append, flush, perf = w.append, w.flush, time.perf_counter
-    in_flush = 0.0
-    t0 = perf()
-    for ev in events:
-        append((ev,))
-        if w.staged >= batch:
-            f0 = perf()
-            flush()
-            in_flush += perf() - f0
-    f0 = perf()
-    flush()
-    t1 = perf()
-    w.close()
-    return t1 - t0, in_flush + (t1 - f0), name
+    try:
+        total, in_flush = time_appends(w, events, batch)
+    finally:
+        w.close()
+    return total, in_flush, name
 
 
 def stored_rows(url: str, name: str) -> list[Row]:
