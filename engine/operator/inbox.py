@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import orjson
 
@@ -112,11 +112,27 @@ class Command:
                 "CONFIG": "ConfigChanged"}[self.kind]  # fmt: skip
 
 
-class _Puts(ABC):
-    """``put``: queue a command given by its fields (``queue`` it as a ``Command``)."""
+class CommandQueue(ABC):
+    """An inbox of either store (``Inbox``: the SQLite sidecar file; ``PgInbox``: the Postgres table)."""
 
     @abstractmethod
-    def queue(self, cmd: Command) -> str: ...
+    def queue(self, cmd: Command) -> str:
+        """Queue a command under a new ``command_id``; returns it."""
+
+    @abstractmethod
+    def pending(self) -> list[Command]:
+        """Commands not journaled yet, in the order they were queued."""
+
+    @abstractmethod
+    def mark(self, command_id: str, seq: int) -> None:
+        """Record that the command is journaled at ``seq`` (``UNKNOWN_SEQ`` when the seq is not known)."""
+
+    @abstractmethod
+    def status(self, command_id: str) -> int | None:
+        """The journal seq the command was journaled at, or None while it is pending (``KeyError``: unknown id)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
             decision_id: str = "") -> str:
@@ -125,7 +141,7 @@ class _Puts(ABC):
                                   decision_id=decision_id))  # fmt: skip
 
 
-class Inbox(_Puts):
+class Inbox(CommandQueue):
     """The ``<journal>.inbox`` SQLite file (WAL, so the CLI's inserts and the writer's reads and
     marks do not block each other; a busy file is waited for up to 5 s). Created on open."""
 
@@ -243,16 +259,6 @@ def journal_command(engine: Engine, cmd: Command, ts: int, apply: Callable[[Even
     (engine.feed if apply is None else apply)(cmd.event(ts))
     engine.writer.flush()  # write-ahead: journaled and committed before the inbox is marked
     return seq
-
-
-class CommandQueue(Protocol):
-    """An inbox of either store (``Inbox``: the SQLite sidecar file; ``PgInbox``: the Postgres table)."""
-
-    def queue(self, cmd: Command) -> str: ...
-    def pending(self) -> list[Command]: ...
-    def mark(self, command_id: str, seq: int) -> None: ...
-    def status(self, command_id: str) -> int | None: ...
-    def close(self) -> None: ...
 
 
 def open_inbox(journal: str | Path) -> CommandQueue:

@@ -13,10 +13,10 @@ import psycopg
 from psycopg import sql
 
 from engine.journal.pg import PgJournalError, PgLocation
-from engine.operator.inbox import Command, InboxError, _Puts, command_of, stamped
+from engine.operator.inbox import Command, CommandQueue, InboxError, command_of, stamped
 
 
-class PgInbox(_Puts):
+class PgInbox(CommandQueue):
     """``T_inbox`` of the journal at ``address``."""
 
     def __init__(self, address: str) -> None:
