@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_breakers import BreakersSection
 from engine.config_costs import CostsSection, six_places
 from engine.config_env import (
     COMMAND_LINE,
@@ -216,6 +217,16 @@ class EngineConfig(_Section):
     oms: OmsSection = Field(default_factory=OmsSection)
     risk: RiskSection = Field(default_factory=lambda: RiskSection.model_validate({}))
     costs: CostsSection = Field(default_factory=CostsSection)
+    breakers: BreakersSection = Field(default_factory=BreakersSection)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_breakers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The default breaker rules are not in the snapshot: a config without ``[breakers]`` hashes as it
+        did before the table existed."""
+        out: dict[str, Any] = handler(self)
+        if self.breakers.is_default:
+            out.pop("breakers", None)
+        return out
 
     @model_validator(mode="before")
     @classmethod

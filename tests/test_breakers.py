@@ -18,6 +18,7 @@ from engine.live.breakers import (
     Opened,
     closed_event,
     opened_event,
+    rules_of,
 )
 from journal_schema.reasons import DEPENDENCIES
 from journal_schema.risk_events import CircuitClosed, CircuitOpened
@@ -131,6 +132,34 @@ def test_one_probe_at_until_and_success_closes() -> None:
     assert b.success(until + S) is True
     assert b.state == "CLOSED" and b.allow(until + 2 * S)
     assert b.success(until + 3 * S) is False  # closed: nothing to report
+
+
+def test_an_open_breaker_is_half_open_on_time_alone_and_a_probe_is_due() -> None:
+    b = Breaker("BROKER_SUBMIT")
+    for i in range(3):
+        fail(b, T0 + i * S)
+    until = T0 + 62 * S
+    assert b.state_at(until - 1) == "OPEN" and not b.probe_due(until - 1)
+    assert b.state_at(until) == "HALF_OPEN" and b.probe_due(until)  # nobody has called: time alone
+    assert b.state_at(until + 3600 * S) == "HALF_OPEN"
+    assert b.allow(until + 5 * S)  # the probe goes out
+    assert b.state_at(until + 5 * S) == "HALF_OPEN" and not b.probe_due(until + 5 * S)
+    assert b.success(until + 6 * S) and b.state_at(until + 6 * S) == "CLOSED"
+
+
+def test_breakers_list_the_dependencies_not_closed() -> None:
+    breakers = Breakers()
+    for i in range(3):
+        fail(breakers.get("MARKET_DATA"), T0 + i * S)
+    assert breakers.not_closed(T0 + 3 * S) == {"MARKET_DATA": "OPEN"}
+    assert breakers.not_closed(T0 + 62 * S) == {"MARKET_DATA": "HALF_OPEN"}
+    breakers.get("MARKET_DATA").success(T0 + 62 * S)
+    assert breakers.not_closed(T0 + 62 * S) == {}
+
+
+def test_rules_from_the_config_table_are_in_seconds() -> None:
+    assert rules_of([(3, 60, 60), (10, 600, 900)]) == DEFAULT_RULES
+    assert rules_of([(1, 5, 7)]) == (BreakerRule(1, 5 * S, 7 * S),)
 
 
 def test_failure_in_half_open_reopens_at_once_with_the_rule_that_opened_it() -> None:

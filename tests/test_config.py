@@ -75,3 +75,31 @@ def test_live_only_flags_are_refused_on_a_historical_run(tmp_path, capsys):
     assert main(["run", "--venue-url", "http://127.0.0.1:1", "--journal", str(tmp_path / "j.db")]) == 2
     assert "--venue-url is for --broker venue, not sim" in capsys.readouterr().err
     assert not (tmp_path / "j.db").exists()
+
+
+def test_breaker_rules_are_configuration_left_out_of_the_snapshot_at_their_defaults():
+    cfg, snap = resolve({})
+    assert "breakers" not in snap and cfg.breakers.rule_tuples() == [(3, 60, 60), (10, 600, 900)]
+    explicit = {"breakers": {"rules": [{"failures": 3, "window_seconds": 60, "open_seconds": 60},
+                                       {"failures": 10, "window_seconds": 600, "open_seconds": 900}]}}
+    assert resolve(explicit)[1] == snap  # the defaults written out hash the same
+    cfg, snap = resolve({"breakers": {"rules": [{"failures": 5, "window_seconds": 30, "open_seconds": 120}]}})
+    assert cfg.breakers.rule_tuples() == [(5, 30, 120)]
+    assert snap["breakers"] == {"rules": [{"failures": 5, "window_seconds": 30, "open_seconds": 120}]}
+    assert resolve(snap)[1] == snap  # a journaled snapshot resolves to itself (replay, reconfigure)
+
+
+@pytest.mark.parametrize("rules,message", [
+    ([], "breakers.rules: List should have at least 1 item after validation, not 0"),
+    ([{"failures": 0, "window_seconds": 60, "open_seconds": 60}],
+     "breakers.rules.0.failures: Input should be greater than or equal to 1"),
+    ([{"failures": 3, "window_seconds": 60}], "breakers.rules.0.open_seconds: Field required"),
+    ([{"failures": 3, "window_seconds": 60, "open_seconds": 60, "half_open": 1}],
+     "breakers.rules.0.half_open: Extra inputs are not permitted"),
+    ([{"failures": 3, "window_seconds": 60, "open_seconds": 1.5}],
+     "breakers.rules.0.open_seconds: Input should be a valid integer"),
+])
+def test_invalid_breaker_rules_are_one_line_errors(rules, message):
+    with pytest.raises(ConfigError) as err:
+        resolve({"breakers": {"rules": rules}})
+    assert str(err.value) == message

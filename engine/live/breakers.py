@@ -3,10 +3,11 @@
 Pure: every time is an integer of nanoseconds the caller passes in; nothing here reads a clock.
 A failure counts within a rule's window when ``now - failure < window_ns``.
 
-State machine of one ``Breaker``::
+State machine of one ``Breaker`` (``state_at(now)``)::
 
     CLOSED --failure() trips a rule / disable=True-->  OPEN (until = now + open_ns)
-    OPEN   --allow(now >= until): True, once------->  HALF_OPEN (one probe call is out)
+    OPEN   --time reaches until-------------------->  HALF_OPEN (on time alone: a probe is due)
+    HALF_OPEN --allow(): True, once---------------->  HALF_OPEN with the one probe call out
     HALF_OPEN --success()  (returns True)----------->  CLOSED   (the caller journals CircuitClosed)
     HALF_OPEN --failure()  (returns Opened)--------->  OPEN     (at once, the rule that last opened it)
 
@@ -16,14 +17,18 @@ State machine of one ``Breaker``::
   ``open_ns`` of all rules. A ``success`` does not clear the history: failures older than the
   longest window are simply forgotten.
 * OPEN: ``allow`` is False until ``now >= until``; failures and successes before then (calls that
-  were already in flight) are not counted. A failure or success reported at or after ``until``
-  without ``allow`` is taken as the probe's answer.
-* HALF_OPEN: the one probe ``allow`` let through is out; further ``allow`` are False until the
-  caller reports it with ``success`` or ``failure`` (it must report every call it was allowed).
+  were already in flight) are not counted.
+* HALF_OPEN: from ``until`` on, whether or not anyone calls. ``probe_due(now)`` says a probe should be
+  made: the caller makes one, through ``allow`` (True once), with its next use of the dependency or,
+  when it has none to make (nothing waiting to be submitted), with a cheap read of it (the live shell:
+  ``engine.live.runner``). Further ``allow`` are False until the caller reports the probe with
+  ``success`` or ``failure`` (it must report every call it was allowed). A failure or success reported
+  at or after ``until`` without ``allow`` is taken as the probe's answer.
 
-Defaults (``DEFAULT_RULES``): 3 failures within 60 s open for 60 s; 10 failures within 10 minutes
-open for 15 minutes. On restart the live shell rebuilds the breakers from the journal: a
-``CircuitOpened`` without a later ``CircuitClosed`` is ``Breakers.restore(dependency, until_ts)``.
+Defaults (``DEFAULT_RULES``, the ``[breakers]`` table of the config): 3 failures within 60 s open for
+60 s; 10 failures within 10 minutes open for 15 minutes. On restart the live shell rebuilds the
+breakers from the journal: a ``CircuitOpened`` without a later ``CircuitClosed`` is
+``Breakers.restore(dependency, until_ts)``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ SECOND_NS = 1_000_000_000
 DETAIL_LIMIT = 400
 
 BreakerState = Literal["CLOSED", "OPEN", "HALF_OPEN"]
+RuleTuple = tuple[int, int, int]  # (failures, window_seconds, open_seconds), as the config writes a rule
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ DEFAULT_RULES: tuple[BreakerRule, ...] = (
     BreakerRule(3, 60 * SECOND_NS, 60 * SECOND_NS),
     BreakerRule(10, 10 * 60 * SECOND_NS, 15 * 60 * SECOND_NS),
 )
+
+
+def rules_of(config_rules: list[RuleTuple]) -> tuple[BreakerRule, ...]:
+    """The rules of the config's ``[breakers]`` table (seconds) as ``BreakerRule`` (nanoseconds)."""
+    return tuple(BreakerRule(f, w * SECOND_NS, o * SECOND_NS) for f, w, o in config_rules)
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,19 @@ class Breaker:
 
     @property
     def state(self) -> BreakerState:
+        """The state as of the last call (an OPEN breaker past ``until`` that nobody asked is still OPEN
+        here; ``state_at`` tells the state on time alone)."""
         return self._state
+
+    def state_at(self, now: int) -> BreakerState:
+        """The state at ``now``: an OPEN breaker is HALF_OPEN once its open period is over."""
+        if self._state == "OPEN" and now >= self._until:
+            return "HALF_OPEN"
+        return self._state
+
+    def probe_due(self, now: int) -> bool:
+        """True when the open period is over and no probe is out yet: the caller should make one."""
+        return self._state == "OPEN" and now >= self._until
 
     @property
     def until_ns(self) -> int | None:
@@ -211,6 +234,11 @@ class Breakers:
 
     def get(self, dep: Dependency) -> Breaker:
         return self._breakers[dep]
+
+    def not_closed(self, now: int) -> dict[str, BreakerState]:
+        """Each dependency whose breaker is not CLOSED at ``now``, with its state, sorted."""
+        states = {dep: b.state_at(now) for dep, b in sorted(self._breakers.items())}
+        return {dep: state for dep, state in states.items() if state != "CLOSED"}
 
     def open_dependencies(self, now: int) -> list[str]:
         """Dependencies refused for their open period at ``now``, sorted (a dependency due for or

@@ -102,6 +102,19 @@ class Context:
             log.warning("breaker %s closed: the probe call answered", dep)
             self.input(closed_event(dep, self.now))
 
+    def probe(self, dep: Dependency, call: Callable[[], object]) -> None:
+        """When ``dep``'s breaker is due for its probe (its open period is over) and nothing else has made
+        one, make ``call`` (a cheap read of the dependency) the probe: an answer closes the breaker
+        (``CircuitClosed``), a failure opens it again."""
+        if not self.breakers.get(dep).probe_due(self.wall_ns()) or not self.allow(dep):
+            return
+        try:
+            call()
+        except BrokerError as error:
+            self.failed(error, dep)
+        else:
+            self.succeeded(dep)
+
     def failed(self, error: BrokerError, dep: Dependency) -> None:
         """A broker call that failed; the broker's own answers (a duplicate id, a refused order, an
         order that cannot be canceled) are not failures of the connection and cause no backoff."""

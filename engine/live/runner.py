@@ -41,6 +41,7 @@ from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
 from engine.journal.pg import PgLocation, is_postgres
 from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
+from engine.live.breakers import Breakers, rules_of
 from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget, connect
@@ -108,7 +109,8 @@ class LiveRunner:
         self.resumed = _Resumed()
         self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
         self.journal = PgLocation.redact(str(journal)) if is_postgres(journal) else str(journal)  # no password
-        self.ctx = Context(self.engine, broker, list(cfg.run.universe))
+        breakers = Breakers(rules_of(cfg.breakers.rule_tuples()))
+        self.ctx = Context(self.engine, broker, list(cfg.run.universe), breakers=breakers)
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)
         self.interval = float(cfg.broker.poll_interval_seconds)
         self.grace_ns = int(cfg.broker.session_close_grace_seconds * 1_000_000_000)
@@ -351,25 +353,28 @@ class LiveRunner:
 
     def _perform(self) -> None:
         """Commit, then send every submit of the outbox and every cancel request not yet taken by
-        the broker (write-ahead: both are journaled before the broker sees them)."""
+        the broker (write-ahead: both are journaled before the broker sees them); then probe the submit
+        breaker when it is due and nothing was sent."""
         ctx = self.ctx
         book = ctx.engine.state.orders
 
         def cancels() -> list[Order]:
             return [o for o in book.with_status("ACCEPTED", "PARTIALLY_FILLED") if o.cancel_state == "REQUESTED"]
 
-        if not ctx.outbox and not cancels():
-            return
-        ctx.flush()
-        if ctx.engine.state.kill_switch:
-            ctx.outbox.clear()  # never sent: each is looked up, found missing and resolved SKIPPED by the core
-        while ctx.outbox and ctx.allow("BROKER_SUBMIT"):  # an open breaker keeps the rest for later
-            cid, attempt = ctx.outbox.pop(0)
-            submit(ctx, cid, attempt, self.crash)
-        for order in cancels():  # after the submits: an order sent and then asked to cancel goes at once
-            if not ctx.allow("BROKER_SUBMIT"):
-                break
-            cancel(ctx, order, self.crash)
+        if ctx.outbox or cancels():
+            ctx.flush()
+            if ctx.engine.state.kill_switch:
+                ctx.outbox.clear()  # never sent: each is looked up, found missing and resolved SKIPPED by the core
+            while ctx.outbox and ctx.allow("BROKER_SUBMIT"):  # an open breaker keeps the rest for later
+                cid, attempt = ctx.outbox.pop(0)
+                submit(ctx, cid, attempt, self.crash)
+            for order in cancels():  # after the submits: an order sent and then asked to cancel goes at once
+                if not ctx.allow("BROKER_SUBMIT"):
+                    break
+                cancel(ctx, order, self.crash)
+        # a submit breaker whose open period is over and that nothing above has probed (decisions are
+        # rejected while it is open, so nothing may be waiting): a read of the trading API decides
+        ctx.probe("BROKER_SUBMIT", ctx.broker.account)
 
     def _summarize(self, tally: Tally, backoff: float) -> None:
         self._last_stats = summarize_cycle(self.ctx, self._last_stats, self.run_id, self.cycle, tally, backoff)
