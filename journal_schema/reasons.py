@@ -7,6 +7,7 @@ from typing import Literal, get_args
 BarRejectReason = Literal[
     "UNPARSEABLE_ROW",  # a field is missing or is not a number / ISO-8601 timestamp
     "TIMESTAMP_WITHOUT_ZONE",  # timestamp parses but carries no UTC offset
+    "TIMESTAMP_OUT_OF_RANGE",  # timestamp before 1970-01-02T00:00:00Z or after 2262-04-01T00:00:00Z
     "NON_FINITE_PRICE",  # NaN or infinity in open/high/low/close
     "NON_POSITIVE_PRICE",  # a price <= 0
     "HIGH_BELOW_LOW",  # high < low

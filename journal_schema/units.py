@@ -29,6 +29,24 @@ Nanos = Annotated[
     int, msgspec.Meta(ge=0, description="timestamp: integer nanoseconds since 1970-01-01T00:00:00Z")
 ]
 
+TS_MAX = 2**63 - 1
+"""The last timestamp the journal holds: ``Nanos`` are signed 64-bit integers everywhere they are
+folded (numpy, polars, Postgres), and never negative (``ge=0``): 1970-01-01 to 2262-04-11T23:47:16Z."""
+
+EDGE_TS_MIN = 86_400 * 1_000_000_000
+"""The first timestamp accepted from outside (1970-01-02T00:00:00Z): one day inside the journal's range,
+so the session holding an input (which opens less than a day before it) is inside it too."""
+
+EDGE_TS_MAX = 9_222_422_400 * 1_000_000_000
+"""The last timestamp accepted from outside (2262-04-01T00:00:00Z): eleven days inside the journal's range,
+for the session closes and the calendar lookups around the last input."""
+
+
+def ts_accepted(ns: int) -> bool:
+    """Whether an input's timestamp is inside the range the edge accepts (``EDGE_TS_MIN..EDGE_TS_MAX``)."""
+    return EDGE_TS_MIN <= ns <= EDGE_TS_MAX
+
+
 _QUANT = Decimal(1).scaleb(-SCALE_DIGITS)
 
 

@@ -23,6 +23,7 @@ HEADER = "timestamp,symbol,open,high,low,close,volume"
 BAD_ROWS = {
     "UNPARSEABLE_ROW": "2024-01-02T15:10:00Z,AAPL,abc,101,99,100,10",
     "TIMESTAMP_WITHOUT_ZONE": "2024-01-02T15:11:00,AAPL,100,101,99,100,10",
+    "TIMESTAMP_OUT_OF_RANGE": "9999-12-31T15:11:30Z,AAPL,100,101,99,100,10",
     "NON_FINITE_PRICE": "2024-01-02T15:12:00Z,AAPL,NaN,101,99,100,10",
     "NON_POSITIVE_PRICE": "2024-01-02T15:13:00Z,AAPL,0,101,99,100,10",
     "HIGH_BELOW_LOW": "2024-01-02T15:14:00Z,AAPL,100,98,99,100,10",
@@ -152,10 +153,10 @@ def test_empty_sessions_between_bars_are_journaled():
 
     day = 86_400 * 10**9
     sessions = Sessions("SYN", ["2030-01-01", "2030-01-02", "2030-01-03"],
-                        np.array([10, 10 + day, 10 + 2 * day], dtype=np.int64),
-                        np.array([100, 100 + day, 100 + 2 * day], dtype=np.int64))
+                        np.array([day + 10, 10 + 2 * day, 10 + 3 * day], dtype=np.int64),
+                        np.array([day + 100, 100 + 2 * day, 100 + 3 * day], dtype=np.int64))
     text = pl.DataFrame({
-        "timestamp": ["1970-01-01T00:00:00.00000005Z", "1970-01-03T00:00:00.00000005Z"],
+        "timestamp": ["1970-01-02T00:00:00.00000005Z", "1970-01-04T00:00:00.00000005Z"],
         "symbol": ["A", "A"], "open": ["1", "1"], "high": ["1", "1"], "low": ["1", "1"],
         "close": ["1", "1"], "volume": ["1", "1"],
     })
@@ -166,6 +167,32 @@ def test_empty_sessions_between_bars_are_journaled():
         "SessionOpened", "BarClosed", "SessionClosed", "SessionOpened", "SessionClosed",
         "SessionOpened", "BarClosed", "SessionClosed",
     ]
+
+
+@pytest.mark.parametrize("stamp", [
+    "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "1970-01-01T23:59:59.999999999Z", "0001-01-01T00:00:00Z",
+    "1969-12-31T20:00:00-05:00", "1970-01-01T20:00:00-03:00", "2262-04-01T00:00:00.000000001Z",
+    "2262-04-11T23:47:16.854775808Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+])
+def test_timestamps_outside_the_journal_range_are_rejected_not_wrapped(tmp_path, stamp):
+    """Audit finding 4: such rows were journaled with negative or wrapped times (verify and replay then
+    failed at seq 1), or rejected under the wrong reason code."""
+    csv = write_csv(tmp_path / "b.csv", [f"{stamp},AAPL,100,101,99,100,10", GOOD.format(t="15:00:00", sym="AAPL")])
+    table = read_bar_file(csv)
+    bad = table.frame.filter(pl.col("row") == 1)
+    assert bad["reason"].to_list() == ["TIMESTAMP_OUT_OF_RANGE"] and bad["ts"].to_list() == [None]
+    assert table.frame.filter(pl.col("row") == 2)["reason"].to_list() == [None]
+
+
+@pytest.mark.parametrize("stamp,ns", [
+    ("1970-01-02T00:00:00Z", 86_400 * 10**9),
+    ("1970-01-02T00:00:00.000000001+00:00", 86_400 * 10**9 + 1),
+    ("2262-04-01T00:00:00Z", 9_222_422_400 * 10**9),
+    ("2262-03-31T19:00:00-05:00", 9_222_422_400 * 10**9),
+])
+def test_the_first_and_last_accepted_timestamps(tmp_path, stamp, ns):
+    table = read_bar_file(write_csv(tmp_path / "b.csv", [f"{stamp},AAPL,100,101,99,100,10"]))
+    assert table.frame["ts"].to_list() == [ns] and table.frame["reason"].to_list() == [None]
 
 
 def test_decimal_edge_cases(tmp_path):

@@ -27,7 +27,7 @@ from engine.alpaca.model import (
     BrokerPosition,
     UnparseableOrder,
 )
-from journal_schema.units import FixedPointError, to_fixed
+from journal_schema.units import FixedPointError, to_fixed, ts_accepted
 
 Decimalish = str | int  # what Alpaca sends for a decimal (it sends strings; ints are exact too)
 Number = int | float | str  # a bar value as JSON decoded it
@@ -109,7 +109,8 @@ class _BarsPage(msgspec.Struct):
 
 
 def rfc3339_ns(text: str, name: str = "timestamp") -> int:
-    """``2024-01-02T14:30:00.123456789Z`` or ``...-05:00`` to int ns UTC, exactly."""
+    """``2024-01-02T14:30:00.123456789Z`` or ``...-05:00`` to int ns UTC, exactly; a time outside what a
+    journal holds (``journal_schema.units.ts_accepted``) is a ``ParseError``."""
     match = _RFC3339.match(text)
     if match is None:
         raise ParseError(f"{name}: not an RFC 3339 timestamp with a zone: {text[:60]!r}")
@@ -121,7 +122,10 @@ def rfc3339_ns(text: str, name: str = "timestamp") -> int:
         raise ParseError(f"{name}: {exc}: {text[:60]!r}") from None
     delta = moment - EPOCH
     whole = (delta.days * 86_400 + delta.seconds) * NANOS
-    return whole + (int(frac.ljust(9, "0")) if frac else 0)
+    ns = whole + (int(frac.ljust(9, "0")) if frac else 0)
+    if not ts_accepted(ns):
+        raise ParseError(f"{name}: outside the range a journal holds (1970-01-02 to 2262-04-01): {text[:60]!r}")
+    return ns
 
 
 def ns_to_datetime(ns: int) -> datetime:

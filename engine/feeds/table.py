@@ -1,7 +1,9 @@
 """Loading bar files into one parsed, stateless-validated table.
 
 Columns ``timestamp,symbol,open,high,low,close,volume`` (others are ignored);
-timestamps ISO-8601 with a UTC offset or ``Z``, each bar stamped at its close.
+timestamps ISO-8601 with a UTC offset or ``Z``, each bar stamped at its close, from
+1970-01-02T00:00:00Z to 2262-04-01T00:00:00Z (``journal_schema.units.EDGE_TS_MIN..EDGE_TS_MAX``:
+others are TIMESTAMP_OUT_OF_RANGE, never wrapped around or journaled with a negative time).
 Numbers are parsed exactly from their decimal text into 1e-8 integers (more than 8
 fractional digits round half-even; values beyond +/-92,233,720,368 are unparseable).
 Checks on a row and on the rows before it in the file are done here, vectorised: parse
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import polars as pl
 
-from journal_schema.units import SCALE_DIGITS
+from journal_schema.units import EDGE_TS_MAX, EDGE_TS_MIN, SCALE_DIGITS
 
 COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 _ZONED = "%Y-%m-%dT%H:%M:%S%.f%z"
 _NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
+EDGE_RANGE_TEXT = "1970-01-02T00:00:00Z .. 2262-04-01T00:00:00Z"
 
 
 class FeedError(ValueError):
@@ -113,7 +116,16 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     """Parse and run the stateless checks. Returns rows in processing order."""
     ts_text = pl.col("timestamp").str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
     zoned = ts_text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="ns")
-    naive = ts_text.str.to_datetime(_NAIVE, strict=False, time_unit="ns")
+    # microseconds reach years 1 to 9999 where nanoseconds wrap around int64 outside 1677-2262: the range
+    # is judged on them, and a nanosecond value is used only when it agrees with them (no wrap)
+    micros = ts_text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="us").dt.epoch("us")
+    naive = ts_text.str.to_datetime(_NAIVE, strict=False, time_unit="us")
+    nanos = zoned.dt.epoch("ns")
+    in_range = (
+        micros.is_between(EDGE_TS_MIN // 1000 - 1, EDGE_TS_MAX // 1000 + 1)
+        & (nanos // 1000 == micros)
+        & nanos.is_between(EDGE_TS_MIN, EDGE_TS_MAX)
+    )
     sym = pl.col("symbol").str.strip_chars()
     cols: dict[str, pl.Expr] = {}
     non_finite: dict[str, pl.Expr] = {}
@@ -122,7 +134,8 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
         cols[name], non_finite[name], bad[name] = _fixed(name)
     o, h, lo, c, v = (pl.col(n) for n in PRICES + ("volume",))
     lf = raw.lazy().with_row_index("row", offset=1).with_columns(
-        zoned.dt.epoch("ns").alias("ts"),
+        pl.when(in_range).then(nanos).alias("ts"),
+        (micros.is_not_null() & ~in_range.fill_null(False)).alias("_out_of_range"),
         naive.is_not_null().alias("_naive"),
         sym.alias("sym"),
         *(e.alias(n) for n, e in cols.items()),
@@ -130,7 +143,7 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
         *(e.alias(f"_bad_{n}") for n, e in bad.items()),
     )
     unparseable = (
-        (pl.col("ts").is_null() & ~pl.col("_naive"))
+        (pl.col("ts").is_null() & ~pl.col("_naive") & ~pl.col("_out_of_range"))
         | pl.col("sym").is_null()
         | (pl.col("sym") == "")
         | pl.any_horizontal([pl.col(f"_bad_{n}") for n in cols])
@@ -138,6 +151,7 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     )
     reason = (
         pl.when(unparseable).then(pl.lit("UNPARSEABLE_ROW"))
+        .when(pl.col("_out_of_range")).then(pl.lit("TIMESTAMP_OUT_OF_RANGE"))
         .when(pl.col("ts").is_null()).then(pl.lit("TIMESTAMP_WITHOUT_ZONE"))
         .when(pl.any_horizontal([pl.col(f"_nf_{n}") for n in PRICES])).then(pl.lit("NON_FINITE_PRICE"))
         .when(pl.min_horizontal(o, h, lo, c) <= 0).then(pl.lit("NON_POSITIVE_PRICE"))
@@ -167,6 +181,8 @@ def describe_rejection(reason: str, raw: dict[str, str | None]) -> str:
         return f"missing {', '.join(fields)}" if fields else "a field is not a number or an ISO-8601 timestamp"
     return {
         "TIMESTAMP_WITHOUT_ZONE": f"timestamp {raw['timestamp']!r} has no UTC offset",
+        "TIMESTAMP_OUT_OF_RANGE": f"timestamp {raw['timestamp']!r} is outside {EDGE_RANGE_TEXT}, the range a "
+        "journal holds",
         "NON_FINITE_PRICE": "a price is NaN or infinite",
         "NON_POSITIVE_PRICE": "a price is zero or negative",
         "HIGH_BELOW_LOW": f"high {raw['high']} < low {raw['low']}",
