@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 JOURNAL ?= journal.db
 
-.PHONY: run test lint pytest bench clean
+.PHONY: run test lint pytest bench fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
@@ -33,6 +33,13 @@ lint: $(VENV)/.installed-test
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q
+
+## fuzz: coverage-guided fuzzing of the bar parser and the config loader, FUZZ_SECONDS each (atheris)
+FUZZ_SECONDS ?= 300
+fuzz: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,fuzz]'
+	$(BIN)/python -m tools.fuzz bars --seconds $(FUZZ_SECONDS)
+	$(BIN)/python -m tools.fuzz config --seconds $(FUZZ_SECONDS)
 
 ## bench: the benchmarks of tools/bench (figures are medians; see docs/benchmarks.md)
 bench: $(VENV)/.installed-test

@@ -33,8 +33,9 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_bars import BarsSection
 from engine.config_breakers import BreakersSection
-from engine.config_costs import CostsSection, six_places
+from engine.config_costs import CostsSection, at_most_places, six_places, two_places
 from engine.config_env import (
     COMMAND_LINE,
     EnvError,
@@ -49,6 +50,8 @@ from engine.config_env import (
 )
 from engine.config_risk import RiskSection
 from engine.core.strategy import StrategyError, resolve_strategy
+from engine.feeds.symbols import symbol_problem
+from engine.redact import config_problem, strip_credentials, unset_references
 from journal_schema.codec import canonical_json
 
 
@@ -66,17 +69,11 @@ class _Section(BaseModel):
         return _plain(v) if isinstance(v, Decimal) else v
 
 
-def _bps(v: Decimal) -> Decimal:
-    if v != v.quantize(Decimal("0.01")):
-        raise ValueError("basis points are limited to two decimal places")
-    return v
-
-
 def _universe(v: list[str]) -> list[str]:
     """Sorted and unique, so the order a universe is written in does not change the hash."""
     symbols = [s.strip() for s in v]
-    if any(not s for s in symbols):
-        raise ValueError("symbols must be non-empty")
+    for problem in filter(None, map(symbol_problem, symbols)):
+        raise ValueError(problem)
     return sorted(set(symbols))
 
 
@@ -135,7 +132,7 @@ class OrdersSection(_Section):
     )
     time_in_force: Literal["day", "gtc"] = Field("day", description="day orders expire at their session's close")
 
-    _v = field_validator("limit_offset_bps")(_bps)
+    _v = field_validator("limit_offset_bps")(two_places)
 
 
 class PaperSection(_Section):
@@ -169,14 +166,12 @@ class PaperSection(_Section):
     fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
 
     _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps",
-                         "max_half_spread_bps")(_bps)
+                         "max_half_spread_bps")(two_places)
 
     @field_validator("fee_per_share")
     @classmethod
     def _eight_places(cls, v: Decimal) -> Decimal:
-        if v != v.quantize(Decimal("0.00000001")):
-            raise ValueError("at most 8 decimal places")
-        return v
+        return at_most_places(v, 8, "at most 8 decimal places")
 
     _s = field_validator("range_spread_fraction", "impact_k", "max_participation", "latency_ms")(six_places)
 
@@ -218,14 +213,16 @@ class EngineConfig(_Section):
     risk: RiskSection = Field(default_factory=lambda: RiskSection.model_validate({}))
     costs: CostsSection = Field(default_factory=CostsSection)
     breakers: BreakersSection = Field(default_factory=BreakersSection)
+    bars: BarsSection = Field(default_factory=BarsSection)
 
     @model_serializer(mode="wrap")
-    def _omit_default_breakers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """The default breaker rules are not in the snapshot: a config without ``[breakers]`` hashes as it
-        did before the table existed."""
+    def _omit_default_tables(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``[breakers]`` and ``[bars]`` at their defaults are not in the snapshot: a config without them
+        hashes as it did before the tables existed."""
         out: dict[str, Any] = handler(self)
-        if self.breakers.is_default:
-            out.pop("breakers", None)
+        for name in ("breakers", "bars"):
+            if getattr(self, name).is_default:
+                out.pop(name, None)
         return out
 
     @model_validator(mode="before")
@@ -237,7 +234,7 @@ class EngineConfig(_Section):
         run, broker = raw.get("run", {}), raw.get("broker", {})
         if isinstance(run, dict) and isinstance(broker, dict) and "mode" not in run:
             kind = broker.get("kind", "sim")
-            if kind in DEFAULT_MODE:
+            if isinstance(kind, str) and kind in DEFAULT_MODE:  # anything else is refused by the field's validation
                 return {**raw, "run": {**run, "mode": DEFAULT_MODE[kind]}}
         return raw
 
@@ -268,7 +265,7 @@ def one_line(exc: ValidationError, prefix: str = "", origins: Origins | None = N
         loc = tuple([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
         text = f"{'.'.join(loc)}: {err['msg']}" if loc else err["msg"]
         parts.append(text + given_by(loc, origins))
-    return "; ".join(parts)
+    return strip_credentials("; ".join(parts))  # a validator may quote the value it refused
 
 
 def given_by(loc: Key, origins: Origins | None) -> str:
@@ -310,11 +307,17 @@ def with_overrides(raw: dict[str, Any], overrides: Mapping[Key, Any], source: st
 
 def resolve(raw: dict[str, Any], origins: Origins | None = None) -> tuple[EngineConfig, dict[str, Any]]:
     """Validate a raw mapping. Returns the model and the canonical snapshot (a plain dict).
-    ``origins`` only names the environment variables and flags of settings in error messages."""
+    ``origins`` only names the environment variables and flags of settings in error messages.
+    A secret in the clear (``engine.redact.config_problem``) is refused once the keys are known to be
+    settings (an unknown key is refused as such first; no message shows a value)."""
     try:
         cfg = EngineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(one_line(exc, origins=origins)) from None
+    for key, value in sorted(leaves(raw).items()):
+        problem = config_problem(key, value)
+        if problem is not None:
+            raise ConfigError(problem + given_by(key, origins))
     snapshot = cfg.model_dump(mode="json")
     strategy_raw = dict(raw.get("strategy", {}))
     name = strategy_raw.pop("name", cfg.strategy.name)
@@ -362,6 +365,8 @@ def load_sources(path: str | Path | None, overrides: Mapping[Key, Any] | None = 
     raw = with_overrides(raw, from_env, source, variables, origins)
     raw = with_overrides(raw, overrides or {}, source, COMMAND_LINE, origins)
     cfg, snapshot = resolve(raw, origins)
+    for key, name in unset_references(leaves(raw), env) if env is not None else []:  # a typo, caught at start-up
+        raise ConfigError(f"{'.'.join(key)} names env {name}, which is not set{given_by(key, origins)}")
     return Loaded(cfg, snapshot, origins)
 
 

@@ -3,23 +3,31 @@ decisions (docs/execution.md#cost-model). The simulator's own parameters are ``[
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_serializer, field_validator
 
 
-def _two_places(v: Decimal) -> Decimal:
-    if v != v.quantize(Decimal("0.01")):
-        raise ValueError("basis points are limited to two decimal places")
+def at_most_places(v: Decimal, places: int, problem: str) -> Decimal:
+    """``v`` when it has at most ``places`` decimal places; else ``ValueError(problem)``, and a value too large
+    to be written with them (``1e26`` in basis points) is refused as such, never a ``decimal`` exception."""
+    try:
+        exact = v == v.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:
+        raise ValueError(f"{v} is too large") from None
+    if not exact:
+        raise ValueError(problem)
     return v
+
+
+def two_places(v: Decimal) -> Decimal:
+    return at_most_places(v, 2, "basis points are limited to two decimal places")
 
 
 def six_places(v: Decimal) -> Decimal:
     """Ratios and factors: at most 6 decimal places (they become integers in 1e-6 units)."""
-    if v != v.quantize(Decimal("0.000001")):
-        raise ValueError("at most 6 decimal places")
-    return v
+    return at_most_places(v, 6, "at most 6 decimal places")
 
 
 class CostsSection(BaseModel):
@@ -46,6 +54,6 @@ class CostsSection(BaseModel):
     vol_window_bars: StrictInt = Field(20, ge=2, le=1000, description="returns in the volatility estimate")
     volume_window_bars: StrictInt = Field(20, ge=1, le=1000, description="bars in the expected bar volume")
 
-    _b = field_validator("edge_buffer_bps", "prior_half_spread_bps", "prior_slippage_bps", "max_cost_bps")(_two_places)
+    _b = field_validator("edge_buffer_bps", "prior_half_spread_bps", "prior_slippage_bps", "max_cost_bps")(two_places)
 
     _s = field_validator("ewma_alpha", "prior_impact_k", "max_impact_k")(six_places)

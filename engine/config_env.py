@@ -10,7 +10,6 @@ environment in as a mapping. Variables not starting with ``ENGINE__`` are not co
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,11 +18,11 @@ from typing import Any, Literal
 
 import orjson
 
+from engine.redact import env_reference, secret_key, strip_credentials
+
 PREFIX = "ENGINE__"
 Key = tuple[str, ...]
-SECRET_WORDS = ("secret", "password", "token", "key_id", "api_key")
 REDACTED = "<redacted>"
-_PG_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*:)([^@\s]*)(@)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,17 +102,14 @@ def _dec(v: int | float | str) -> Decimal | None:
     return d if d.is_finite() else None
 
 
-def secret_key(key: Key) -> bool:
-    return any(word in part.lower() for part in key for word in SECRET_WORDS)
-
-
 def redact(key: Key, value: Any) -> Any:
-    """``value`` with secrets hidden: everything under a secret-looking key, and the password of
-    any ``postgresql://user:password@host`` URL (also inside lists and tables)."""
-    if secret_key(key):
+    """``value`` with secrets hidden: everything under a secret-looking key (``engine.redact``; an
+    ``env:NAME`` reference is shown, it is no secret), and the password of any ``scheme://user:password@host``
+    URL (also inside lists and tables)."""
+    if secret_key(key) and env_reference(value) is None:
         return REDACTED
     if isinstance(value, str):
-        return _PG_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), value)
+        return strip_credentials(value)
     if isinstance(value, list):
         return [redact(key, v) for v in value]
     if isinstance(value, dict):

@@ -171,7 +171,7 @@ class RiskSection(_Table):
         if not isinstance(raw, dict):
             return raw
         name = raw.get("profile", "balanced")
-        if name not in PROFILE_VALUES:
+        if not isinstance(name, str) or name not in PROFILE_VALUES:
             raise ValueError(f"unknown risk.profile {name!r}; choose one of {', '.join(PROFILES)}")
         return _merge(PROFILE_VALUES[name], raw)
 

@@ -22,6 +22,7 @@ from engine.feeds.table import BarTable, read_bar_file
 from engine.journal.store import JournalWriter
 from engine.manifest import run_manifest
 from engine.operator import drain_inbox
+from engine.redact import shown
 from engine.shell import DEFAULT_BATCH, Engine
 from engine.version import code_version
 from journal_schema.catalogue import schema_fingerprint
@@ -127,7 +128,7 @@ def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
     if bars is None:
         table, sessions = bundled.load_bundled(cfg.run.calendar)
     else:
-        table = read_bar_file(bars)
+        table = read_bar_file(bars, cfg.bars.limits())
         sessions = _sessions_for(table, cfg.run.calendar)
     universe = universe_of(table, cfg.run.universe)
     t0 = start_ts(table, sessions)
@@ -168,6 +169,7 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
         )
         engine.feed(started)
         engine.feed(run_manifest(started, [(inputs.dataset, inputs.fingerprint)]))
+        writer.flush()  # the run's start is committed at once: a run killed later leaves a journal that says so
         for n, ev in enumerate(inputs.stream(stats), 1):
             engine.feed(ev)
             last_ts = ev.ts
@@ -180,7 +182,7 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
         if reason == "END_OF_DATA" and engine.state.halted:
             reason = "HALTED"
     except BaseException:
-        engine.close()  # commit what was journaled; no RunEnded: the run did not end cleanly
+        engine.discard()  # commit what was journaled (no RunEnded: the run did not end cleanly), or leave none
         raise
     engine.feed(RunEnded(ts=last_ts, run_id=run_id, reason=reason))  # type: ignore[arg-type]
     engine.close()
@@ -191,7 +193,7 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
         for sym, p in book.traded()
     }
     return RunResult(
-        journal=str(journal), run_id=run_id, dataset=inputs.source, stats=stats,
+        journal=shown(journal), run_id=run_id, dataset=inputs.source, stats=stats,
         counts=dict(engine.counts), last_seq=engine.writer.last_seq,
         digest=engine.writer.last_hash.hex(), end_reason=reason, halted=engine.state.halted,
         positions=positions, decisions=dict(sorted(engine.state.risk.decisions.items())),

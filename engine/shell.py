@@ -124,3 +124,11 @@ class Engine:
         finally:
             if self.inbox is not None:
                 self.inbox.close()
+
+    def discard(self) -> None:
+        """Close after a failure (``JournalWriter.discard``: no empty journal is left behind)."""
+        try:
+            self.writer.discard()
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()

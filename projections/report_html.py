@@ -297,10 +297,16 @@ def _trades(tca: pl.DataFrame) -> str:
             f'<div class="scroll">{body}</div></section>')
 
 
+REPORT_HEAD = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="generator" content="engine report">'
+)
+"""How every report begins: ``engine report`` replaces a file only when it begins so (one it wrote)."""
+
+
 def render(data: ReportData) -> str:
     title = data.run.run_id if data.run else data.journal
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    return (REPORT_HEAD
+            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>Run report: {esc(title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join((_header(data), _pnl(data), _activity(data), _performance(data.equity, data.capital),
                          _tca(data.tca.orders), _trades(data.tca.orders)))

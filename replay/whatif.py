@@ -24,6 +24,8 @@ from engine.feeds.stream import StreamStats
 from engine.journal import unwrap
 from engine.journal.pg import PgLocation, is_postgres
 from engine.journal.store import journal_name
+from engine.journal.target import PathRefused, check_journal_target, output_file, write_atomically
+from engine.redact import shown
 from engine.runner import MarketInputs, RunResult, simulated_run
 from engine.shell import DEFAULT_BATCH
 from journal_schema.events import BarClosed, BarRejected, Event, RawBar, RunStarted, SessionClosed, SessionOpened
@@ -55,6 +57,9 @@ class WhatIfResult:
     run: RunResult
     comparison: Comparison
     comparison_path: Path
+
+
+COMPARISON_MAX_BYTES = 1 << 20  # a comparison is a few KiB; a larger file is not one
 
 
 def comparison_path(out: str | Path) -> Path:
@@ -90,10 +95,6 @@ def _check_out(src: str | Path, out: str | Path, replace: bool) -> None:
         return  # no journal there yet (or not one: the writer makes it, or says why it cannot)
     if held:
         raise WhatIfError(f"--out {shown(out)} already holds {held} records; give a new table or --replace")
-
-
-def shown(journal: str | Path) -> str:
-    return PgLocation.redact(str(journal)) if is_postgres(journal) else str(journal)
 
 
 def read_recorded(source: str | Path) -> Recorded:
@@ -176,9 +177,25 @@ def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], o
     if cfg.broker.kind != "sim":
         raise WhatIfError(f"broker.kind is {cfg.broker.kind!r}: a what-if replay fills with the paper "
                           "broker, so its config must leave broker.kind at 'sim'")
+    reads = [src] if isinstance(src, Path) else []
+    try:  # before the run: a comparison path, lock or inbox that holds something else is refused, nothing written
+        check_journal_target(dst)
+        path = output_file(comparison_path(dst), what="comparison", ours=is_comparison, reads=reads)
+    except PathRefused as exc:
+        raise WhatIfError(str(exc)) from None
     result = simulated_run(cfg, snapshot, dst, lambda: market_inputs(read_recorded(src), cfg), batch=batch,
                            replace=replace)
     comparison = compare(src, dst)
-    path = comparison_path(dst)
-    path.write_bytes(orjson.dumps(comparison_dict(comparison), option=orjson.OPT_INDENT_2) + b"\n")
-    return WhatIfResult(result, comparison, path)
+    write_atomically(path, orjson.dumps(comparison_dict(comparison), option=orjson.OPT_INDENT_2) + b"\n")
+    return WhatIfResult(result, comparison, comparison_path(dst))
+
+
+def is_comparison(path: Path) -> bool:
+    """Whether ``path`` holds a comparison a what-if replay wrote (a JSON object of its four keys)."""
+    if path.stat().st_size > COMPARISON_MAX_BYTES:
+        return False
+    try:
+        content = orjson.loads(path.read_bytes())
+    except (orjson.JSONDecodeError, OSError):
+        return False
+    return isinstance(content, dict) and set(content) == {"journals", "recorded", "what_if", "difference"}

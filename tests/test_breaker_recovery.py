@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,17 @@ from hypothesis import strategies as st
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
-from engine.feeds.table import read_bar_file
 from engine.live.breakers import SECOND_NS
 from engine.live.runner import LiveRunner
 from engine.live.setup import connect
 from engine.runner import StopRequest
-from engine.venue.market import MarketConfig
 from engine.venue.server import VenueServer
 from journal_schema.events import DecisionMade, Event
 from journal_schema.reasons import Dependency
 from journal_schema.risk_events import CircuitClosed, CircuitOpened
 from projections.fold import iter_events
 from replay import replay_journal
+from tests.venue_support import serving
 from tools.drill import bar_file
 
 CYCLE_NS = 10 * SECOND_NS  # the injected wall clock moves this much per cycle
@@ -54,17 +52,17 @@ def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    server = VenueServer(tmp_path / "venue.db", None, Decimal(100_000), market=MarketConfig(bars=read_bar_file(bars)))
-    server.start()
-    yield server
-    server.stop()
+    with serving(tmp_path / "venue.db", bars) as server:
+        yield server
 
 
 @dataclass
 class Schedule:
-    """Which dependencies fail at which cycle; the wall clock of the breakers."""
+    """Which dependencies fail at which cycle (``faults``: the connection fails; ``limited``: the broker answers
+    429); the wall clock of the breakers."""
 
     faults: dict[int, frozenset[str]] = field(default_factory=dict)
+    limited: dict[int, frozenset[str]] = field(default_factory=dict)
     cycle: int = 0
     wall: int = 1_000 * SECOND_NS
     calls: dict[str, int] = field(default_factory=dict)
@@ -81,6 +79,8 @@ class Schedule:
             self.calls[name] = self.calls.get(name, 0) + 1
             if self.failing(dep):
                 raise BrokerError("TRANSIENT_NETWORK", "connection", f"scheduled fault of {dep}")
+            if dep in self.limited.get(self.cycle, frozenset()):
+                raise BrokerError("RATE_LIMIT", "rate_limited", "HTTP 429", status=429, retry_after=0.0)
             return real(*args, **kwargs)
 
         return call
@@ -165,6 +165,20 @@ def test_a_submit_breaker_opened_while_nothing_waits_closes_after_its_open_perio
     assert replay_journal(journal).identical
 
 
+def test_a_probe_answered_with_a_429_closes_the_breaker(venue: VenueServer, tmp_path: Path) -> None:
+    """A 429 is the broker answering: it is no breaker failure, and a probe that gets one closes the breaker (it
+    used to leave the breaker HALF_OPEN for good: its probe was never reported)."""
+    journal = tmp_path / "j.db"
+    schedule = Schedule(
+        faults={c: frozenset({"CALENDAR"}) for c in range(5, 9)},
+        limited={c: frozenset({"CALENDAR", "BROKER_SUBMIT"}) for c in range(9, 30)},
+    )
+    runner = run(venue, journal, schedule, 40, SHORT)
+    evs = journal_events(journal)
+    assert "CALENDAR" in {ev.dependency for _, ev in evs if isinstance(ev, CircuitOpened)}
+    assert not open_circuits(evs) and not runner.ctx.breakers.not_closed(schedule.wall)
+
+
 # ---------------------------------------------------------------- property: random fault schedules
 DEPENDENCIES: tuple[Dependency, ...] = ("BROKER_SUBMIT", "BROKER_READS", "MARKET_DATA", "CALENDAR")
 _rule = st.fixed_dictionaries(
@@ -182,6 +196,7 @@ WARM_UP = 5  # cycles before the strategy's first decision (slow = 4 bars): the 
 @given(
     rules=st.lists(_rule, min_size=1, max_size=2),
     faults=_faults,
+    limited=_faults,
     restart=st.none() | st.integers(1, 20),
     attempts=st.integers(1, 3),
 )
@@ -190,18 +205,18 @@ def test_once_faults_stop_every_breaker_closes_within_its_open_period_plus_one_c
     tmp_path_factory: pytest.TempPathFactory,
     rules: list[dict[str, int]],
     faults: list[frozenset[str]],
+    limited: list[frozenset[str]],
     restart: int | None,
     attempts: int,
 ) -> None:
-    """Faults per cycle and dependency for the first cycles, then none (and a restart on the way, when
-    drawn). From the first cycle whose wall time is past the last fault by the longest open period, no
-    breaker is open or half-open, the core has no open circuit, and no decision is REJECTED for one."""
+    """Faults (failed connections, and 429 answers) per cycle and dependency for the first cycles, then none
+    (and a restart on the way, when drawn). From the first cycle whose wall time is past the last fault by the
+    longest open period, no breaker is open or half-open, the core has no open circuit, and no decision is
+    REJECTED for one."""
     tmp = tmp_path_factory.mktemp("recovery")
-    venue = VenueServer(tmp / "venue.db", None, Decimal(100_000), market=MarketConfig(bars=read_bar_file(bars)))
-    venue.start()
-    try:
-        schedule = Schedule(faults=dict(enumerate(faults, WARM_UP)))
-        last_fault = WARM_UP + len(faults) - 1
+    with serving(tmp / "venue.db", bars) as venue:
+        schedule = Schedule(faults=dict(enumerate(faults, WARM_UP)), limited=dict(enumerate(limited, WARM_UP)))
+        last_fault = WARM_UP + max(len(faults), len(limited)) - 1
         longest = max(r["open_seconds"] for r in rules) * SECOND_NS
         deadline = last_fault + -(-longest // CYCLE_NS)  # the first cycle at or after the last fault + open period
         total = deadline + 4
@@ -229,5 +244,3 @@ def test_once_faults_stop_every_breaker_closes_within_its_open_period_plus_one_c
         held = [ev.reason_codes for ev in after if any(r.startswith("CIRCUIT_OPEN") for r in ev.reason_codes)]
         assert not held, f"decisions rejected for an open circuit after the deadline: {held}"
         assert not open_circuits(evs)
-    finally:
-        venue.stop()

@@ -171,7 +171,7 @@ def test_bad_rows_are_counted_in_the_summary(tmp_path):
     (["verify", "missing.db"], {}, "journal not found: missing.db"),
     (["replay", "--from", "missing.db"], {}, "journal not found: missing.db"),
     (["query", "pnl", "--journal", "missing.db"], {}, "journal not found"),
-    (["verify", "notadb.db"], {"notadb.db": "hello"}, "is not a readable SQLite journal"),
+    (["verify", "notadb.db"], {"notadb.db": "hello"}, "notadb.db is not a journal (not an SQLite database)"),
 ])
 def test_user_errors_are_one_line_and_exit_2(tmp_path, args, files, message):
     for name, content in files.items():
@@ -244,7 +244,8 @@ def test_replace_recreates_the_journal_and_refuses_while_it_is_written(default_r
 
 def test_journal_in_a_missing_directory_is_a_one_line_error(tmp_path):
     out = engine("run", "--journal", str(tmp_path / "nodir" / "j.db"))
-    assert out.returncode == 2 and "cannot open the writer lock" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "nodir does not exist" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "nodir").exists()
 
 
 def test_replay_and_verify_name_a_deleted_record(default_run, tmp_path):

@@ -259,23 +259,28 @@ def test_engine_run_prints_the_summary_on_stderr_and_journals_the_env_values(
     assert "never-shown" not in err + out
 
 
-def test_the_summary_redacts_secrets_and_names_derived_settings(
+def test_the_summary_shows_secret_references_and_names_derived_settings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     bars = daily_bars(tmp_path / "bars.csv", 20)
     monkeypatch.setenv("ENGINE__STRATEGY__NAME", "tests.test_config_env:SECRETIVE")
-    monkeypatch.setenv("ENGINE__STRATEGY__API_TOKEN", "tok-123")
-    monkeypatch.setenv("ENGINE__STRATEGY__DB_URL", "postgresql://trader:hunter2@db:5432/journal")
+    monkeypatch.setenv("ENGINE__STRATEGY__API_TOKEN", "env:VENDOR_TOKEN")  # a secret is given by reference
+    monkeypatch.setenv("VENDOR_TOKEN", "tok-123")
+    monkeypatch.setenv("ENGINE__STRATEGY__DB_URL", "postgresql://trader@db:5432/journal")
     monkeypatch.setenv("ENGINE__RISK__PROFILE", "aggressive")
     code = main(["run", "--bars", str(bars), "--journal", str(tmp_path / "j.db")])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith("run run-")
     lines = err.splitlines()
-    assert "  strategy.api_token = <redacted>   (env ENGINE__STRATEGY__API_TOKEN)" in lines
-    assert "  strategy.db_url = postgresql://trader:***@db:5432/journal   (env ENGINE__STRATEGY__DB_URL)" in lines
+    assert "  strategy.api_token = env:VENDOR_TOKEN   (env ENGINE__STRATEGY__API_TOKEN)" in lines
+    assert "  strategy.db_url = postgresql://trader@db:5432/journal   (env ENGINE__STRATEGY__DB_URL)" in lines
     assert "  risk.profile = aggressive   (env ENGINE__RISK__PROFILE)" in lines
     assert "  risk.limits.max_symbol_weight_pct = 40   (risk.profile aggressive)" in lines
-    assert "tok-123" not in err and "hunter2" not in err
+    assert "tok-123" not in err
+    monkeypatch.setenv("ENGINE__STRATEGY__API_TOKEN", "tok-123")  # in the clear: refused, and not shown
+    assert main(["run", "--bars", str(bars), "--journal", str(tmp_path / "k.db")]) == 2
+    err = capsys.readouterr().err
+    assert "strategy.api_token looks like a secret" in err and "tok-123" not in err
 
 
 def test_config_errors_from_the_environment_are_one_line_exit_2(

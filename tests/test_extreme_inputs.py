@@ -69,7 +69,7 @@ def rows(draw: st.DrawFn) -> list[str]:
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=rows(), calendar=st.sampled_from(["24/7", "XNYS"]))
 def test_extreme_bar_files_give_a_journal_that_verifies_and_replays_or_none(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str], calendar: str

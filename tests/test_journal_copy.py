@@ -151,7 +151,10 @@ def test_a_destination_file_that_is_not_a_journal_is_refused(run_journal: tuple[
     dst = tmp_path / "notes.db"
     dst.write_text("not a database")
     assert copy_cli(src, dst, capsys) == (
-        2, "", f"engine journal: error: {dst} exists and is not a journal; --replace deletes it first\n")
+        2, "", f"engine journal: error: {dst} is not a journal (not an SQLite database): it is left as it is; "
+        "choose another path\n")
+    assert dst.read_text() == "not a database"
+    assert copy_cli(src, dst, capsys, "--replace")[0] == 2  # --replace deletes only a journal
     assert dst.read_text() == "not a database"
 
 

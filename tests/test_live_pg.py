@@ -10,22 +10,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from engine.cli import main
-from engine.feeds.table import read_bar_file
 from engine.journal import JournalLockedError, JournalReader, JournalWriter
 from engine.live import runner as live_runner
-from engine.venue.market import MarketConfig
 from engine.venue.server import VenueServer
 from journal_schema.events import Event
 from replay import replay_journal
 from tests.stores import HOST, fresh_table, needs_pg, pg_url
 from tests.test_live_runner import Crash, accepted_at_venue, crash, run, venue_positions
+from tests.venue_support import serving
 from tools.drill import bar_file
 
 pytestmark = needs_pg
@@ -38,10 +36,8 @@ def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    server = VenueServer(tmp_path / "venue.db", None, Decimal(100_000), market=MarketConfig(bars=read_bar_file(bars)))
-    server.start()
-    yield server
-    server.stop()
+    with serving(tmp_path / "venue.db", bars) as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,17 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
-from engine.feeds.table import read_bar_file
 from engine.live import runner as live_runner
 from engine.live.breakers import SECOND_NS, BreakerRule, Breakers
 from engine.live.runner import LiveRunner
 from engine.live.setup import connect
 from engine.runner import StopRequest
-from engine.venue.market import MarketConfig
 from engine.venue.server import VenueServer
 from journal_schema.events import Event
 from projections import build
 from projections.fold import iter_events
 from replay import replay_journal
+from tests.venue_support import serving
 from tools.drill import bar_file
 
 S = 100_000_000
@@ -56,10 +54,8 @@ def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    server = VenueServer(tmp_path / "venue.db", None, Decimal(100_000), market=MarketConfig(bars=read_bar_file(bars)))
-    server.start()
-    yield server
-    server.stop()
+    with serving(tmp_path / "venue.db", bars) as server:
+        yield server
 
 
 def config(venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None = None,

@@ -178,7 +178,7 @@ def test_missing_and_non_journal_files(tmp_path):
     with pytest.raises(ProjectionError, match="journal not found"):
         build(tmp_path / "missing.db")
     (tmp_path / "text.db").write_text("not a database at all, just some text" * 10)
-    with pytest.raises(ProjectionError, match="file is not a database"):
+    with pytest.raises(ProjectionError, match="is not a journal \\(not an SQLite database\\)"):
         build(tmp_path / "text.db")
 
 

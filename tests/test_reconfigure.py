@@ -246,15 +246,22 @@ def test_an_inbox_made_before_reconfigure_is_widened_keeping_its_commands(tmp_pa
         assert inbox.pending()[1].config == {"a": 1}
 
 
-def test_the_change_list_hides_secret_looking_settings(tmp_path: Path, capsys: Capsys) -> None:
+def test_the_change_list_shows_secret_references_and_refuses_secrets(tmp_path: Path, capsys: Capsys,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     journal = tmp_path / "j.db"
     strategy = '[strategy]\nname = "tests.test_config_env:SECRETIVE"\napi_token = "{}"\n'
-    (tmp_path / "old.toml").write_text(strategy.format("tok-old-s3cr3t"))
+    (tmp_path / "old.toml").write_text(strategy.format("env:OLD_TOKEN"))
     cfg, snap = load(tmp_path / "old.toml")
     historical_run(cfg, snap, journal, bars(tmp_path))
+    monkeypatch.setenv("NEW_TOKEN", "tok-new-s3cr3t")
+    (tmp_path / "new.toml").write_text(strategy.format("env:NEW_TOKEN"))
+    code = main(["reconfigure", "--journal", str(journal), "--config", str(tmp_path / "new.toml"), "--reason", "x",
+                 "--dry-run"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "  strategy.api_token: 'env:OLD_TOKEN' -> 'env:NEW_TOKEN'" in out and "s3cr3t" not in out + err
     (tmp_path / "secret.toml").write_text(strategy.format("tok-new-s3cr3t"))
     code = main(["reconfigure", "--journal", str(journal), "--config", str(tmp_path / "secret.toml"), "--reason", "x",
                  "--dry-run"])  # fmt: skip
     out, err = capsys.readouterr()
-    assert code == 0, err
-    assert "  strategy.api_token: '<redacted>' -> '<redacted>'" in out and "s3cr3t" not in out + err
+    assert code == 2 and "strategy.api_token looks like a secret" in err and "s3cr3t" not in out + err

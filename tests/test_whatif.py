@@ -273,7 +273,8 @@ def test_a_config_asking_for_another_broker_is_refused(
     (["--from", "{src}", "--replace"], "--replace and --format are for a what-if replay"),
     (["--from", "{src}", "--format", "json"], "--replace and --format are for a what-if replay"),
     (["--from", "{src}", "--config", "{d}/cal.toml", "--out", "{d}/w.db"], "run.calendar is '24/7' but the journal's"),
-    (["--from", "{d}/c.toml", "--config", "{d}/c.toml", "--out", "{d}/w.db"], "not a readable SQLite journal"),
+    (["--from", "{d}/c.toml", "--config", "{d}/c.toml", "--out", "{d}/w.db"],
+     "c.toml is not a journal (not an SQLite database)"),
 ])
 def test_usage_errors_are_one_line_with_exit_2(recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                argv: list[str], message: str) -> None:

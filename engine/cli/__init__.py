@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # operator: kill, resume, approve; reconfigure: ConfigChanged
 SUBCOMMANDS = ("run", "replay", "verify", "journal", "migrate", "query", "project", "report", "tca", "schema", "venue",
@@ -21,8 +22,17 @@ class UsageError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, like every other error of the engine (the usage block
+    is for ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        flat = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {flat} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="engine",
         description="Event-sourced trading engine: journal, deterministic core, replay.",
     )
@@ -39,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except UsageError as exc:
-        print(f"engine {args.command}: error: {exc}", file=sys.stderr)
+        from engine.redact import strip_credentials  # a journal address may carry a password: never shown
+
+        print(f"engine {args.command}: error: {strip_credentials(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK

@@ -57,7 +57,8 @@ def run_new_key(args: argparse.Namespace) -> int:
 
 def run_copy(args: argparse.Namespace) -> int:
     from engine.journal import JournalError, JournalLockedError
-    from engine.journal.copy import CopyFailed, copy_journal, shown
+    from engine.journal.copy import CopyFailed, copy_journal
+    from engine.redact import shown
 
     src, dst = shown(args.src), shown(args.dst)
     src_key = os.environ.get(args.source_key_env) or None

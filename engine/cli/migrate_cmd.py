@@ -74,24 +74,44 @@ def _summary(status: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from engine.journal import pg
-    from engine.journal.lock import JournalLockedError, WriterLock
-    from engine.journal.migrations import MigrationError, downgrade, open_backend, upgrade
+    from engine.journal.lock import JournalLockedError, WriterLock, lock_problem
+    from engine.journal.migrations import SQLITE_MIGRATIONS, MigrationError, downgrade, open_backend, upgrade
+    from engine.journal.migrations_pg import PG_MIGRATIONS
 
     lock: WriterLock | pg.PgWriterLock | None = None
     try:
+        # the version asked for and the address are checked (a file that is not a journal is refused untouched)
+        # before anything is opened for writing: a refused command makes no file
+        known = {m.version for m in (PG_MIGRATIONS if pg.is_postgres(args.journal) else SQLITE_MIGRATIONS)} | {0}
+        if getattr(args, "to", None) is not None and args.to not in known:
+            raise MigrationError(f"no migration {args.to}: versions are 0 (nothing) to {max(known)}")
+        new_file = not pg.is_postgres(args.journal) and not Path(args.journal).exists()
+        if args.action == "up" and args.to == 0 and new_file:
+            print(f"nothing to do: {args.journal} does not exist (version 0)")
+            return EXIT_OK
+        problem = None if pg.is_postgres(args.journal) or args.action == "status" else lock_problem(args.journal)
+        if problem is not None:
+            raise MigrationError(problem)
+        backend = open_backend(args.journal, read_only=args.action == "status", create=args.action == "up")
         if args.action != "status":
             lock = (pg.PgWriterLock(pg.PgLocation(args.journal)) if pg.is_postgres(args.journal)
-                    else WriterLock(Path(args.journal)) if Path(args.journal).is_file() else None)  # fmt: skip
-            if lock is not None:
+                    else WriterLock(Path(args.journal).resolve()))  # fmt: skip
+            try:
                 lock.acquire()
-        backend = open_backend(args.journal)
+            except (JournalLockedError, pg.PgJournalError):
+                backend.close()
+                lock = None
+                raise
         try:
             if args.action == "up":
                 lines = upgrade(backend, args.to)
             elif args.action == "down":
                 lines = downgrade(backend, args.to, force=args.force)
             else:
-                lines = _state_lines(backend.status())
+                found = backend.status()
+                if found.foreign is not None:
+                    raise MigrationError(found.foreign)
+                lines = _state_lines(found)
             status = backend.status()
         finally:
             backend.close()

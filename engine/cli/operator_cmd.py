@@ -269,8 +269,10 @@ def _holder_pid(journal: Path) -> int | None:
     Only read: probing the flock could make a run that is starting fail to take it."""
     import orjson
 
+    from engine.journal.lock import lock_path
+
     try:
-        info = orjson.loads(Path(f"{journal}.lock").read_bytes())
+        info = orjson.loads(lock_path(journal).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
     pid = info.get("pid") if isinstance(info, dict) else None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from engine.config import Loaded
 
 LIVE_TABLES = ("strategy", "orders", "oms", "risk", "costs")
-START_UP_TABLES = ("run", "paper", "broker", "breakers")  # kept from the running configuration
+START_UP_TABLES = ("run", "paper", "broker", "breakers", "bars")  # kept from the running configuration
 START_UP_KEYS = ("strategy.name",)  # its code version is recorded at start (RunStarted.code_version)
 
 HELP = f"""\

@@ -21,7 +21,9 @@ def add_parser(subparsers: Any) -> None:
         "and one row per order. The same journal gives the same bytes.",
     )
     parser.add_argument("--journal", required=True, metavar="PATH", help="journal file")
-    parser.add_argument("--out", required=True, metavar="FILE", help="HTML file to write (replaced if it exists)")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="HTML file to write: a new path, or an earlier report (replaced); anything else, and "
+                        "the journal itself, is refused untouched")  # fmt: skip
     parser.add_argument("--at", type=int, metavar="SEQ",
                         help="state as of this sequence number (inclusive); default: the last record")
     parser.set_defaults(func=run)
@@ -45,23 +47,25 @@ def collect(journal: str | Path, at: int | None = None) -> ReportData:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.journal.pg import is_postgres
+    from engine.journal.target import PathRefused, output_file, starts_with, write_atomically
     from projections.fold import ProjectionError
-    from projections.report_html import render
+    from projections.report_html import REPORT_HEAD, render
 
     if args.at is not None and args.at < 1:
         raise UsageError(f"--at must be a sequence number >= 1, got {args.at}")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: directory {out.parent} does not exist")
-    if out.is_dir():
-        raise UsageError(f"cannot write {out}: it is a directory")
+    reads = [] if is_postgres(args.journal) else [args.journal]
+    try:  # checked before the journal is folded: a refused --out costs nothing and is left untouched
+        out = output_file(args.out, what="report", ours=lambda p: starts_with(p, REPORT_HEAD.encode()), reads=reads)
+    except PathRefused as exc:
+        raise UsageError(str(exc)) from None
     try:
         page = render(collect(args.journal, args.at)).encode()
     except ProjectionError as exc:
         raise UsageError(str(exc)) from None
     try:
-        out.write_bytes(page)
+        write_atomically(out, page)
     except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(f"wrote {out} ({len(page)} bytes)")
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.out} ({len(page)} bytes)")
     return EXIT_OK

@@ -55,11 +55,17 @@ def run(args: argparse.Namespace) -> int:
     from engine.feeds.calendar import CalendarError
     from engine.feeds.table import FeedError
     from engine.journal import JournalError, JournalLockedError
+    from engine.journal.target import check_journal_target
+    from engine.operator import InboxError
     from engine.runner import MarketInputs, RunCancelled, RunError, _bar_inputs, simulated_run
     from engine.summary import summary_dict, summary_text
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    try:  # the journal path first: a file that is not a journal is refused before anything is loaded or printed
+        check_journal_target(args.journal)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
     overrides: dict[tuple[str, ...], object] = {("broker", "kind"): args.broker} if args.broker else {}
     if args.venue_url:
         overrides[("broker", "venue_url")] = args.venue_url
@@ -79,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             return market
 
         result = simulated_run(cfg, snapshot, args.journal, inputs, batch=args.batch, replace=args.replace)
-    except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError) as exc:
+    except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError, InboxError) as exc:
         raise UsageError(str(exc)) from None
     except RunCancelled as exc:
         print(f"engine run: {exc}", file=sys.stderr)
@@ -98,6 +104,7 @@ def _live(args: argparse.Namespace, loaded: Loaded) -> int:
     from engine.live.crashpoints import CrashPointError
     from engine.live.runner import live_run
     from engine.live.setup import LiveSetupError, target
+    from engine.redact import install_log_redaction
     from engine.runner import RunCancelled
     from engine.summary import live_summary_text
 
@@ -114,6 +121,7 @@ def _live(args: argparse.Namespace, loaded: Loaded) -> int:
         raise UsageError(str(exc)) from None
     print(loaded.summary(), file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    install_log_redaction()  # no URL password reaches the log, whatever a library puts in a message
     try:
         result = live_run(cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles,
                           replace=args.replace)

@@ -76,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
+    from engine.redact import install_log_redaction
     from engine.venue.wire import utc_text
 
     logging.basicConfig(level=logging.WARNING, format="venue: %(levelname)s %(message)s", stream=sys.stderr)
+    install_log_redaction()
+    if args.port_file:
+        _check_port_file(Path(args.port_file))
     server = _build(args)
     try:
         server.start()
@@ -105,10 +109,27 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         orders, _ = server.store.counts()  # read before the database closes
         sim_time = utc_text(server.app.clock().timestamp)
         server.stop()
-        if args.port_file:
-            Path(args.port_file).unlink(missing_ok=True)
+        if args.port_file and _is_port_file(Path(args.port_file), server.port):
+            Path(args.port_file).unlink()  # ours: another file put there meanwhile is left alone
     print(f"venue: stopped at sim time {sim_time} ({orders} orders)", flush=True)
     return EXIT_OK
+
+
+def _is_port_file(path: Path, port: int | None = None) -> bool:
+    """A port file (a port number and a newline; this ``port`` when given), read without following a link."""
+    try:
+        text = path.read_bytes()[:16] if path.is_file() and not path.is_symlink() else b""
+    except OSError:
+        return False
+    return text.endswith(b"\n") and text[:-1].isdigit() and (port is None or int(text[:-1]) == port)
+
+
+def _check_port_file(path: Path) -> None:
+    """--port-file may be a new path or an earlier port file: anything else is refused, untouched."""
+    if (path.exists() or path.is_symlink()) and not _is_port_file(path):
+        raise UsageError(f"--port-file {path} exists and is not a port file: it is left as it is; choose another path")
+    if not path.parent.is_dir():
+        raise UsageError(f"--port-file {path}: directory {path.parent} does not exist")
 
 
 def _write_port_file(path: Path, port: int) -> None:
@@ -159,7 +180,7 @@ def _build(args: argparse.Namespace) -> VenueServer:
         raise UsageError(f"--speed must be a positive number of simulated seconds per wall second, got {args.speed:g}")
     try:
         cfg, _ = load(args.config, env=os.environ)  # ENGINE__ variables apply here too
-        bars = read_bar_file(args.bars)
+        bars = read_bar_file(args.bars, cfg.bars.limits())
     except (ConfigError, FeedError) as exc:
         raise UsageError(str(exc)) from None
     plan = _plan(args, cfg.run.seed)
@@ -171,5 +192,5 @@ def _build(args: argparse.Namespace) -> VenueServer:
         raise UsageError(f"cannot use venue database {args.db}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # VenueConfigError (another bar file), CalendarError, a file with no usable bars
+    except ValueError as exc:  # VenueConfigError (another bar file), VenueDbError, CalendarError, no usable bars
         raise UsageError(str(exc)) from None

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
+from engine.feeds.scan import DEFAULT_LIMITS, BoundsError, Limits, check_bounds, check_cells, diagnose
+from engine.feeds.symbols import SYMBOL_PATTERN, symbol_problem
 from journal_schema.units import EDGE_TS_MAX, EDGE_TS_MIN, SCALE_DIGITS
 
 COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
@@ -64,25 +66,68 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_bar_file(path: str | Path) -> BarTable:
+def read_bar_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> BarTable:
+    """Read and check a bar file; ``FeedError`` (one line) when it cannot be used at all."""
     p = Path(path)
-    if not p.is_file():
-        raise FeedError(f"bar file not found: {p}")
-    suffix = "".join(p.suffixes[-2:]) if p.suffix == ".gz" else p.suffix
     try:
-        if suffix in (".csv", ".csv.gz"):
-            raw = pl.read_csv(p, infer_schema=False)
-        elif suffix == ".parquet":
-            raw = _stringify(pl.read_parquet(p))
+        if not p.is_file():
+            raise FeedError(f"bar file not found: {p}" if not p.exists() else f"{p} is not a file")
+    except OSError as exc:  # a name too long, a loop of links
+        raise FeedError(f"{p}: {exc.strerror or exc}") from None
+    suffix = "".join(p.suffixes[-2:]) if p.suffix == ".gz" else p.suffix
+    if suffix not in (".csv", ".csv.gz", ".parquet"):
+        raise FeedError(f"{p}: unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
+    try:
+        if suffix == ".parquet":
+            raw = _read_parquet(p, limits)
         else:
-            raise FeedError(f"{p}: unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise FeedError(f"cannot read {p}: {exc}") from None
+            check_bounds(p, limits)
+            raw = _read_csv(p)
+    except BoundsError as exc:
+        raise FeedError(str(exc)) from None
+    except OSError as exc:
+        raise FeedError(f"cannot read {p}: {exc.strerror or exc}") from None
+    twice = [c for c in COLUMNS if f"{c}_duplicated_0" in raw.columns]  # the parser renames a repeated header
+    if twice:
+        raise FeedError(f"{p}: column(s) {', '.join(twice)} appear more than once in the header; which to use is "
+                        "ambiguous")  # fmt: skip
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}")
     fingerprint = hashlib.sha256(f"{file_sha256(p)}|loader=v1|{','.join(COLUMNS)}".encode()).hexdigest()
     return BarTable.from_text(raw, fingerprint, str(p))
+
+
+def _read_csv(p: Path) -> pl.DataFrame:
+    try:
+        return pl.read_csv(p, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        raise FeedError(f"{p} is empty: a bar file starts with the header {','.join(COLUMNS)}") from None
+    except pl.exceptions.PolarsError as exc:
+        problem = diagnose(p)  # the parser's message suggests its own arguments: say what is wrong instead
+        if problem is None:
+            problem = f"{p}: not a CSV file the engine can read ({_first_line(exc)})"
+        raise FeedError(problem) from None
+
+
+def _read_parquet(p: Path, limits: Limits) -> pl.DataFrame:
+    if p.stat().st_size > limits.max_file_bytes:
+        raise BoundsError(f"{p}: more than {limits.max_file_bytes} bytes (bars.max_file_bytes): split the file, "
+                          "or raise the limit")  # fmt: skip
+    try:
+        raw = _stringify(pl.read_parquet(p))
+    except pl.exceptions.PolarsError as exc:
+        raise FeedError(f"{p}: not a Parquet file the engine can read ({_first_line(exc)})") from None
+    if raw.height:
+        widths = raw.select(pl.sum_horizontal(pl.all().str.len_bytes().fill_null(0)).alias("w"))["w"]
+        row = int(widths.arg_max() or 0)
+        check_cells(p, int(widths[row]), row + 1, limits)
+    return raw
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _stringify(df: pl.DataFrame) -> pl.DataFrame:
@@ -144,8 +189,7 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     )
     unparseable = (
         (pl.col("ts").is_null() & ~pl.col("_naive") & ~pl.col("_out_of_range"))
-        | pl.col("sym").is_null()
-        | (pl.col("sym") == "")
+        | ~pl.col("sym").str.contains(SYMBOL_PATTERN).fill_null(False)
         | pl.any_horizontal([pl.col(f"_bad_{n}") for n in cols])
         | pl.col("_nf_volume")
     )
@@ -178,7 +222,10 @@ def describe_rejection(reason: str, raw: dict[str, str | None]) -> str:
     """Human detail for a stateless rejection (computed only for rejected rows)."""
     if reason == "UNPARSEABLE_ROW":
         fields = [k for k, val in raw.items() if val is None or not str(val).strip()]
-        return f"missing {', '.join(fields)}" if fields else "a field is not a number or an ISO-8601 timestamp"
+        if fields:
+            return f"missing {', '.join(fields)}"
+        problem = symbol_problem(str(raw["symbol"]).strip())
+        return problem or "a field is not a number or an ISO-8601 timestamp"
     return {
         "TIMESTAMP_WITHOUT_ZONE": f"timestamp {raw['timestamp']!r} has no UTC offset",
         "TIMESTAMP_OUT_OF_RANGE": f"timestamp {raw['timestamp']!r} is outside {EDGE_RANGE_TEXT}, the range a "

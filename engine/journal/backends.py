@@ -21,18 +21,15 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from engine.journal import migrations, pg
+from engine.journal import migrations, pg, target
 from engine.journal.cipher import CipherError, JournalCipher, open_cipher
+from engine.journal.errors import JournalError
 from engine.journal.migrations import SETTINGS_TABLE
 
 TABLE = migrations.TABLE
 ORIGINATOR = "journal"
 
 Row = tuple[str, int, str, bytes]  # (originator_id, originator_version, topic, state)
-
-
-class JournalError(RuntimeError):
-    """The journal cannot be opened or written as asked."""
 
 
 class UndecryptableRecord(JournalError):
@@ -123,21 +120,34 @@ class JournalRecorder(SQLiteApplicationRecorder):
             raise JournalError(f"journal sequence is not dense: rowid {last_rowid} != sequence {expected}")
 
 
-def _open_recorder(path: Path, *, create: bool) -> JournalRecorder:
-    if not create and not path.exists():
-        raise JournalError(f"journal not found: {path}")
+class ReadOnlyDatastore(SQLiteDatastore):
+    """The library's datastore on a ``mode=ro`` URI: a reader can write nothing, and the file is never
+    switched to WAL (the library switches a file on its first connection unless it is known to be WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(target.read_only_uri(path), pool_size=1, max_overflow=2, originator_id_type="text")
+        self.pool.is_journal_mode_wal = True  # a reader leaves the journal mode as it is
+
+
+def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalRecorder:
+    """A recorder of the journal file ``path`` (checked by ``engine.journal.target`` first): a writer's
+    (``write``; ``new`` makes the journal through the migrations) or a reader's (read-only)."""
     try:
-        if create:
-            migrations.prepare_sqlite(path)  # a new journal is made by the migrations
+        if write:
+            migrations.prepare_sqlite(path, new=new)
     except migrations.MigrationError as exc:
         raise JournalError(str(exc)) from None
-    datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
+    if write:
+        datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
+    else:
+        datastore = ReadOnlyDatastore(path)
     recorder = JournalRecorder(datastore, events_table_name=TABLE)
     try:
         with datastore.transaction(commit=False) as c:
             status = migrations.sqlite_status(c, str(path))
-            if not status.exists:
-                raise JournalError(f"{path} is not a journal (no table {TABLE!r})")
+            if not status.exists and status.foreign is None:
+                raise JournalError(f"{path} holds no journal (its events table was dropped): `engine migrate up "
+                                   f"--journal {path}` makes it again")  # fmt: skip
             problem = migrations.version_error(status)
             if problem:
                 raise JournalError(problem)
@@ -212,11 +222,11 @@ class Store(ABC):
 
 
 class SqliteStore(Store):
-    """The SQLite file of a journal."""
+    """The SQLite file of a journal, for a writer (``write``; ``new``: make it) or a reader (read-only)."""
 
-    def __init__(self, path: Path, *, create: bool) -> None:
+    def __init__(self, path: Path, *, write: bool, new: bool = False) -> None:
         self.name = str(path)
-        self.recorder = _open_recorder(path, create=create)
+        self.recorder = _open_recorder(path, write=write, new=new)
 
     def max_seq(self) -> int:
         return int(self.recorder.max_notification_id() or 0)

@@ -27,6 +27,7 @@ from eventsourcing.utils import Environment
 
 KEY_ENV = "ENGINE_CIPHER_KEY"
 CIPHER_NAME = "AES-GCM (eventsourcing.cryptography.AESCipher)"
+SETTING_KEYS = ("cipher", "key_check")  # what settings_for writes: the only keys a journal's settings hold
 KEY_CHECK_TEXT = b"engine journal key check v1"
 NEW_KEY_BYTES = 32
 NEW_KEY_HINT = "make one with `engine journal new-key` and keep it in a secret store"

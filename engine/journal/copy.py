@@ -14,7 +14,6 @@ explicitly with ``decrypt``) decrypt a journal while the chain and digest stay t
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,9 @@ from pathlib import Path
 from engine.journal import pg
 from engine.journal.chain import GENESIS, EnvelopeError, unwrap
 from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, JournalWriter, StoredRecord
+from engine.journal.target import same_file
 from engine.journal.verify import VerifyResult, verify_journal
+from engine.redact import shown
 
 
 class CopyFailed(RuntimeError):
@@ -38,11 +39,6 @@ class CopyResult:
     @property
     def ok(self) -> bool:
         return self.verified.ok and self.verified.records == self.records and self.verified.digest == self.digest
-
-
-def shown(journal: str | Path) -> str:
-    """A journal name fit to print: a Postgres address without its password."""
-    return pg.PgLocation.redact(str(journal)) if pg.is_postgres(journal) else str(journal)
 
 
 def _addresses(host: str) -> frozenset[str]:
@@ -71,10 +67,7 @@ def same_journal(src: str | Path, dst: str | Path) -> bool:
     if pg.is_postgres(src) or pg.is_postgres(dst):
         pg.PgLocation(str(src if pg.is_postgres(src) else dst))  # a bad address is refused either way
         return False
-    first, second = Path(src), Path(dst)
-    if first.exists() and second.exists():
-        return os.path.samefile(first, second)
-    return first.resolve() == second.resolve()
+    return same_file(src, dst)
 
 
 def _check_names(src: str | Path, dst: str | Path) -> None:
@@ -84,16 +77,6 @@ def _check_names(src: str | Path, dst: str | Path) -> None:
         raise JournalError(str(exc)) from None
     if same:
         raise JournalError(f"the destination {shown(dst)} is the source journal; copy to another file or table")
-
-
-def _check_destination(dst: str | Path, replace: bool) -> None:
-    """A destination file that exists must be a journal (it is never turned into one) unless replaced."""
-    if replace or pg.is_postgres(dst) or not os.path.exists(dst):
-        return
-    try:
-        JournalReader(dst).close()
-    except JournalError:
-        raise JournalError(f"{dst} exists and is not a journal; --replace deletes it first") from None
 
 
 def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str | Path) -> None:
@@ -124,7 +107,7 @@ def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, pag
         if decrypt and not reader.encrypted:
             raise JournalError(f"{shown(src)} is not encrypted: --decrypt has nothing to do")
         head = reader.last_seq()
-        _check_destination(dst, replace)
+        # the writer refuses a destination that is not a journal of this engine (--replace too), untouched
         with JournalWriter(dst, replace=replace, encrypt=encrypt, key=dst_key) as writer:
             if decrypt and writer.encrypted:
                 raise JournalError(f"{shown(dst)} is encrypted: a decrypted copy needs a plaintext destination")

@@ -7,30 +7,47 @@ refusal message can say who has it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
+from engine.redact import strip_credentials
+
 
 class JournalLockedError(RuntimeError):
     """Another process holds the journal's writer lock."""
 
 
+def lock_path(journal: str | Path) -> Path:
+    """``<journal>.lock``, beside the file a symbolic link points at (every process agrees on it)."""
+    return Path(f"{Path(journal).resolve()}.lock")
+
+
 class WriterLock:
     def __init__(self, journal_path: Path) -> None:
-        self.path = Path(str(journal_path) + ".lock")
+        self.path = lock_path(journal_path)
         self._fd: int | None = None
 
     def acquire(self) -> WriterLock:
+        """Take the lock. ``<journal>.lock`` may be new, or a writer lock of this engine (empty, or naming
+        its holder); any other file of that name (a link, ``poetry.lock`` beside a journal named ``poetry``)
+        is refused and left as it is."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
-            raise JournalLockedError(f"cannot open the writer lock {self.path}: {exc.strerror}") from None
+            reason = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+            raise JournalLockedError(f"cannot open the writer lock {self.path}: {reason}") from None
+        if not _is_lock_file(fd):
+            os.close(fd)
+            raise JournalLockedError(f"{self.path} exists and is not a writer lock of this engine: it is left as it "
+                                     "is; move it away, or name the journal otherwise")  # fmt: skip
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -43,7 +60,7 @@ class WriterLock:
         holder_info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "command": " ".join(sys.argv),
+            "command": strip_credentials(" ".join(sys.argv)),  # a journal address's password stays out
             "since": datetime.now(UTC).isoformat(timespec="seconds"),  # shell: wall clock is fine
         }
         os.ftruncate(fd, 0)
@@ -64,6 +81,38 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_problem(journal: str | Path) -> str | None:
+    """Why ``<journal>.lock`` could not be taken as the writer lock (it is something else), or None."""
+    path = lock_path(journal)
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return f"{path} is not a writer lock of this engine (a symbolic link, or unreadable): it is left as it is"
+    try:
+        ok = _is_lock_file(fd)
+    finally:
+        os.close(fd)
+    return None if ok else f"{path} exists and is not a writer lock of this engine: it is left as it is; move it away"
+
+
+def _is_lock_file(fd: int) -> bool:
+    """A regular file that is empty (released) or holds the holder record a writer writes."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    if st.st_size == 0:
+        return True
+    if st.st_size > 4096:
+        return False
+    try:
+        info = orjson.loads(os.pread(fd, 4096, 0))
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(info, dict) and {"pid", "host", "command", "since"} <= set(info)
 
 
 def _read_holder(fd: int) -> str:

@@ -21,6 +21,7 @@ by writing the version rows without touching the objects.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Status:
     applied: Mapping[int, str] | None  # version -> applied_at
     implied: int  # the version its objects imply (used when there is no version table)
     exists: bool  # the events table exists
+    foreign: str | None = None  # why the database is not a journal of this engine (then nothing is changed)
 
     @property
     def current(self) -> int:
@@ -68,9 +70,9 @@ class Status:
 
     @property
     def is_new(self) -> bool:
-        """No events table (never made, reverted to 0, or dropped by hand): a writer creates it through
-        every upgrade."""
-        return not self.exists
+        """No events table (never made, reverted to 0, or dropped by hand) in a database that holds nothing
+        else: a writer creates it through every upgrade."""
+        return not self.exists and self.foreign is None
 
 
 class Backend(Protocol):
@@ -93,6 +95,8 @@ def now_text() -> str:
 
 def version_error(status: Status) -> str | None:
     """Why a journal at this status cannot be opened by this engine, or None."""
+    if status.foreign is not None:
+        return status.foreign
     if status.current < status.latest:
         return (f"journal {status.journal} is at schema version {status.current}, this engine needs "
                 f"{status.latest}: run `engine migrate up --journal {status.journal}`")  # fmt: skip
@@ -112,6 +116,8 @@ def upgrade(backend: Backend, to: int | None = None) -> list[str]:
     """Adopt a journal made before migrations, then apply pending upgrades in order up to ``to``
     (default latest), each in its own transaction. Returns one line per step."""
     status = backend.status()
+    if status.foreign is not None:  # never adopted, never written: its objects are someone else's
+        raise MigrationError(status.foreign)
     target = status.latest if to is None else to
     known = [m.version for m in backend.migrations]
     if target not in known and target != 0:
@@ -139,6 +145,8 @@ def downgrade(backend: Backend, to: int, *, force: bool = False) -> list[str]:
     """Revert applied migrations above ``to`` in reverse order, each in its own transaction. Refuses
     before changing anything when it would drop the events table with records unless ``force``."""
     status = backend.status()
+    if status.foreign is not None:
+        raise MigrationError(status.foreign)
     if to < 0 or (to and to not in {m.version for m in backend.migrations}):
         raise MigrationError(f"no migration {to}: versions are 0 (nothing) to {status.latest}")
     if status.applied is None and status.exists:
@@ -165,19 +173,26 @@ def downgrade(backend: Backend, to: int, *, force: bool = False) -> list[str]:
     return lines
 
 
-def open_backend(journal: str | Path) -> Backend:
-    """The migration backend of a journal address (a file path or ``postgresql://...``)."""
-    from engine.journal import migrations_pg, pg
+def open_backend(journal: str | Path, *, read_only: bool = False, create: bool = False) -> Backend:
+    """The migration backend of a journal address (a file path or ``postgresql://...``). ``read_only`` for
+    ``engine migrate status``, which changes nothing; ``create`` (``engine migrate up``) may make a new
+    journal file where none exists. An existing file must hold a journal of this engine
+    (``engine.journal.target``)."""
+    from engine.journal import migrations_pg, pg, target
 
     if pg.is_postgres(journal):
         try:
-            return migrations_pg.PgBackend(pg.PgLocation(str(journal)))
+            return migrations_pg.PgBackend(pg.PgLocation(str(journal)), read_only=read_only)
         except pg.PgJournalError as exc:
             raise MigrationError(str(exc)) from None
-    path = Path(journal)
-    if not path.is_file():
-        raise MigrationError(f"journal not found: {path}")
-    return SqliteBackend(path)
+    try:
+        if create:
+            path, _ = target.journal_to_write(journal)
+        else:
+            path = target.existing_journal_file(journal, write=not read_only)
+    except target.PathRefused as exc:
+        raise MigrationError(str(exc)) from None
+    return SqliteBackend(path, read_only=read_only)
 
 
 # ---- SQLite ------------------------------------------------------------------------------------
@@ -203,28 +218,98 @@ _SQLITE_VERSION_TABLE = (f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version I
                          "name TEXT NOT NULL, applied_at TEXT NOT NULL)")  # fmt: skip
 
 
+@functools.cache
+def _journal_objects() -> dict[str, tuple[str, str, str | None]]:
+    """Every schema object a journal may hold, by name: ``(type, table, sql)`` as SQLite stores them after
+    every migration (made in memory from the migrations themselves, the one definition of the schema)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute(_SQLITE_VERSION_TABLE)
+        for m in SQLITE_MIGRATIONS:
+            for statement in _SQLITE_UP[m.version]:
+                db.execute(statement)
+        rows = db.execute("SELECT name, type, tbl_name, sql FROM sqlite_master").fetchall()
+    finally:
+        db.close()
+    return {str(name): (str(kind), str(table), sql) for name, kind, table, sql in rows}
+
+
+def _foreign_objects(rows: Sequence[tuple[Any, ...]], journal: str) -> str | None:
+    """Why the objects of ``sqlite_master`` are not a journal's: every object must be one a migration
+    makes, with the very definition it makes (a table named like the journal's with other columns is
+    not one). An empty database passes here (a writer makes a new journal in one); ``engine.journal.target``
+    refuses an existing file that holds nothing."""
+    known = _journal_objects()
+    for name, kind, table, sql in sorted(rows, key=lambda r: (str(r[1]), str(r[0]))):
+        expected = known.get(str(name))
+        if expected is None:
+            return f"{journal} is not a journal of this engine: it holds {kind} {name!r}, which a journal does not have"
+        if expected != (str(kind), str(table), sql):
+            return f"{journal} is not a journal of this engine: its {kind} {name!r} is not defined as a journal's"
+    return None
+
+
 def sqlite_status(cursor: Any, journal: str) -> Status:
-    """The status of the SQLite journal behind a DB-API cursor (read-only queries)."""
-    cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
-    names = {str(row[0]) for row in cursor.fetchall()}
+    """The status of the SQLite journal behind a DB-API cursor (read-only queries); ``foreign`` says why
+    the database is not a journal of this engine (its objects, its recorded versions or its settings)."""
+    cursor.execute("SELECT name, type, tbl_name, sql FROM sqlite_master")
+    rows = [tuple(r) for r in cursor.fetchall()]
+    names = {str(row[0]) for row in rows}
+    foreign = _foreign_objects(rows, journal)
     applied: dict[int, str] | None = None
-    if VERSION_TABLE in names:
-        cursor.execute(f"SELECT version, applied_at FROM {VERSION_TABLE}")
-        applied = {int(v): str(at) for v, at in cursor.fetchall()}
+    if foreign is None and VERSION_TABLE in names:
+        cursor.execute(f"SELECT version, name, applied_at FROM {VERSION_TABLE}")
+        recorded = [(int(v), str(n), str(at)) for v, n, at in cursor.fetchall()]
+        applied = {v: at for v, _, at in recorded}
+        foreign = _foreign_versions(recorded, SQLITE_MIGRATIONS, journal)
+    if foreign is None and SETTINGS_TABLE in names:
+        blob = "CASE typeof(value) WHEN 'blob' THEN value END"  # nothing but bytes is read (a huge number is not)
+        cursor.execute(f"SELECT key, typeof(value), {blob} FROM {SETTINGS_TABLE}")
+        rows = cursor.fetchall()
+        if any(kind != "blob" for _, kind, _ in rows):  # a journal writes bytes; text or numbers are someone's
+            foreign = f"{journal} is not a journal of this engine: its settings hold values that are not bytes"
+        else:
+            foreign = foreign_settings({str(k): bytes(v) for k, _, v in rows}, journal)
     exists = TABLE in names
     implied = 0 if not exists else 2 if set(GUARDS) <= names else 1
-    return Status(journal, "SQLite", TABLE, SQLITE_MIGRATIONS, applied, implied, exists)
+    return Status(journal, "SQLite", TABLE, SQLITE_MIGRATIONS, applied, implied, exists, foreign)
+
+
+def _foreign_versions(
+    recorded: Sequence[tuple[int, str, str]], known: tuple[Migration, ...], journal: str
+) -> str | None:
+    names = {m.version: m.name for m in known}
+    for version, name, _ in recorded:
+        if names.get(version, name) != name:
+            return f"{journal} is not a journal of this engine: its version table names migration {version} {name!r}"
+    return None
+
+
+def foreign_settings(settings: Mapping[str, object], journal: str) -> str | None:
+    """Why a settings table does not hold a journal's settings (``engine.journal.cipher``'s keys), or None."""
+    from engine.journal.cipher import SETTING_KEYS
+
+    unknown = sorted(set(settings) - set(SETTING_KEYS))
+    if unknown:
+        return f"{journal} is not a journal of this engine: its settings hold {unknown[0]!r}"
+    return None
 
 
 class SqliteBackend:
-    """A journal file; every step is one explicit ``BEGIN IMMEDIATE ... COMMIT``."""
+    """A journal file; every step is one explicit ``BEGIN IMMEDIATE ... COMMIT``. ``read_only`` opens it
+    with a ``mode=ro`` URI: nothing can be written, not even the WAL switch."""
 
     migrations: tuple[Migration, ...] = SQLITE_MIGRATIONS
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        from engine.journal.target import read_only_uri
+
         self.path = path
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+            if read_only:
+                self._db = sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, timeout=5.0)
+            else:
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
         except sqlite3.Error as exc:
             raise MigrationError(f"{path} is not a readable SQLite journal: {exc}") from None
 
@@ -277,14 +362,22 @@ class SqliteBackend:
         self._db.close()
 
 
-def prepare_sqlite(path: Path) -> None:
-    """For a writer: create a new journal through every upgrade, or check an existing one is current."""
+def prepare_sqlite(path: Path, *, new: bool) -> None:
+    """For a writer: create a ``new`` journal (a path that did not exist) through every upgrade, or check
+    that an existing one is a journal of this engine at the current version (refused otherwise, before
+    anything is written: a database with nothing of ours in it is never made a journal). A journal that
+    ``engine migrate down --to 0`` emptied is made again."""
+    if not new:
+        backend = SqliteBackend(path, read_only=True)
+        try:
+            status = backend.status()
+        finally:
+            backend.close()
+        if not (status.is_new and status.applied is not None):
+            require_current(status)
+            return
     backend = SqliteBackend(path)
     try:
-        status = backend.status()
-        if status.is_new:
-            upgrade(backend)
-        else:
-            require_current(status)
+        upgrade(backend)
     finally:
         backend.close()

@@ -95,6 +95,25 @@ _OTHER_VERSION_TABLES = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n O
                          "AND c.relname <> %s")  # fmt: skip
 
 
+# the columns of the journal's tables as the migrations make them: (name, type, NOT NULL), in order
+_COLUMNS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "": (("originator_id", "text", True), ("originator_version", "bigint", True), ("topic", "text", False),
+         ("state", "bytea", False), ("notification_id", "bigint", True)),
+    "_migrations": (("version", "integer", True), ("name", "text", True),
+                    ("applied_at", "timestamp with time zone", True)),
+    "_settings": (("key", "text", True), ("value", "bytea", True)),
+    "_inbox": (("seq", "bigint", True), ("command_id", "text", True), ("kind", "text", True), ("payload", "text", True),
+               ("created_at", "text", True), ("journaled_seq", "bigint", False)),
+}  # fmt: skip
+_SHAPES = ("SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+           "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+           "ORDER BY c.relname, a.attnum")  # fmt: skip
+_PRIMARY_KEY = ("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+                "ORDER BY array_position(i.indkey, a.attnum)")  # fmt: skip
+
+
 def _fail(loc: PgLocation, exc: psycopg.Error) -> MigrationError:
     return MigrationError(f"journal {loc}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
@@ -104,13 +123,15 @@ class PgBackend:
 
     migrations: tuple[Migration, ...] = PG_MIGRATIONS
 
-    def __init__(self, loc: PgLocation) -> None:
+    def __init__(self, loc: PgLocation, *, read_only: bool = False) -> None:
+        """``read_only``: every transaction of the connection is READ ONLY (status, and the readers' checks)."""
         self.loc = loc
         self.version_table = f"{loc.table}_migrations"
         self._ids = {**_ids(loc.table), "v": sql.Identifier(self.version_table)}
+        options = "-c default_transaction_read_only=on" if read_only else ""
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(**loc.conninfo(), autocommit=True,
-                                                                  connect_timeout=5)  # fmt: skip
+                                                                  connect_timeout=5, options=options)  # fmt: skip
         except psycopg.Error as exc:
             raise MigrationError(f"cannot open journal {loc}: {str(exc).splitlines()[0]}") from None
 
@@ -134,7 +155,52 @@ class PgBackend:
         except psycopg.Error as exc:
             raise _fail(self.loc, exc) from None
         implied = 0 if not exists else 2 if has_guard and triggers == 2 else 1
-        return Status(str(self.loc), "Postgres", self.loc.table, PG_MIGRATIONS, applied, implied, bool(exists))
+        foreign = self._foreign()
+        return Status(str(self.loc), "Postgres", self.loc.table, PG_MIGRATIONS, applied, implied, bool(exists),
+                      foreign)  # fmt: skip
+
+    def _foreign(self) -> str | None:
+        """Why the tables named like the journal's are not a journal of this engine: another kind of relation,
+        other columns, another primary key, version rows or settings a journal does not have (or None)."""
+        t = self.loc.table
+        names = [t + suffix for suffix in _COLUMNS]
+        try:
+            found: dict[str, list[tuple[str, str, bool]]] = {}
+            kinds: dict[str, str] = {}
+            for rel, kind, col, typ, notnull in self._conn.execute(_SHAPES, (SCHEMA, names)).fetchall():
+                found.setdefault(str(rel), []).append((str(col), str(typ), bool(notnull)))
+                kinds[str(rel)] = str(kind)
+            key = [str(r[0]) for r in self._conn.execute(_PRIMARY_KEY, (f"{SCHEMA}.{t}",)).fetchall()]
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+        for suffix, columns in _COLUMNS.items():
+            name = t + suffix
+            if name not in found:
+                continue
+            if kinds[name] not in ("r", "p"):
+                return f"{self.loc} is not a journal of this engine: {name} is not a table"
+            if tuple(found[name]) != columns:
+                return f"{self.loc} is not a journal of this engine: table {name} has other columns than a journal's"
+        if t in found and key != ["originator_id", "originator_version"]:
+            return f"{self.loc} is not a journal of this engine: table {t} has another primary key than a journal's"
+        return self._foreign_rows(set(found))
+
+    def _foreign_rows(self, tables: set[str]) -> str | None:
+        from engine.journal.migrations import foreign_settings
+
+        try:
+            if self.version_table in tables:
+                names = {m.version: m.name for m in PG_MIGRATIONS}
+                for version, name in self._conn.execute(self._sql("SELECT version, name FROM {s}.{v}")).fetchall():
+                    if names.get(int(version), str(name)) != str(name):
+                        return (f"{self.loc} is not a journal of this engine: its version table names migration "
+                                f"{version} {name!r}")  # fmt: skip
+            if f"{self.loc.table}_settings" in tables:
+                rows = self._conn.execute(self._sql("SELECT key, value FROM {s}.{settings}")).fetchall()
+                return foreign_settings({str(k): bytes(v) for k, v in rows}, str(self.loc))
+        except psycopg.Error as exc:
+            raise _fail(self.loc, exc) from None
+        return None
 
     def record_count(self) -> int:
         row = self._conn.execute(self._sql("SELECT count(*) FROM {s}.{t}")).fetchone()
@@ -220,12 +286,17 @@ class PgBackend:
 
 def prepare(loc: PgLocation, *, create: bool, replace: bool = False) -> None:
     """Before opening a recorder: a writer (``create``) makes a new journal through every upgrade
-    (after dropping the old one when ``replace``); anyone else needs the journal at the latest version."""
-    backend = PgBackend(loc)
+    (after dropping the old one when ``replace``); anyone else needs the journal at the latest version,
+    and checks it through a read-only connection. Tables named like the journal's that are not a journal
+    of this engine are refused, never written or dropped."""
+    backend = PgBackend(loc, read_only=not (create or replace))
     try:
+        status = backend.status()
+        if status.foreign is not None:  # neither written nor dropped: it is someone else's
+            raise MigrationError(status.foreign)
         if replace:
             backend.reset()
-        status = backend.status()
+            status = backend.status()
         if create and status.is_new:
             upgrade(backend)
         elif status.exists:

@@ -20,7 +20,7 @@ import hashlib
 import os
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -30,6 +30,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg import sql
 
 from engine.journal.lock import JournalLockedError
+from engine.redact import strip_credentials
 
 ORIGINATOR = "journal"
 DEFAULT_TABLE = "journal_events"
@@ -72,10 +73,7 @@ class PgLocation:
 
     @staticmethod
     def redact(url: str) -> str:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        return url.replace(f":{parts.password}@", ":***@", 1)
+        return strip_credentials(url)
 
     def __str__(self) -> str:
         return self.redact(self.url)
@@ -156,6 +154,19 @@ class PgRecorder(PostgresApplicationRecorder):
             c.execute(sql.SQL("NOTIFY {channel}").format(channel=sql.Identifier(self.channel_name)))  # on commit
 
 
+class ReadOnlyPgDatastore(PostgresDatastore):
+    """The library's datastore whose every transaction is READ ONLY: a reader cannot write the journal."""
+
+    def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
+        library = super().after_connect_func()
+
+        def after_connect(conn: psycopg.Connection[Any]) -> None:
+            library(conn)
+            conn.execute("SET default_transaction_read_only = on")
+
+        return after_connect
+
+
 def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> PgRecorder:
     """A recorder of the journal at ``loc``. A writer (``create``) makes a new journal through the
     migrations (dropping the old one first when ``replace``); an existing journal must be at the
@@ -168,8 +179,9 @@ def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> Pg
     except MigrationError as exc:
         raise PgJournalError(str(exc)) from None
     try:
-        datastore = PostgresDatastore(loc.dbname, loc.host, loc.port, loc.user, loc.password, pool_size=1,
-                                      max_overflow=1, originator_id_type="text", pool_open_timeout=5.0)  # fmt: skip
+        kind = PostgresDatastore if create else ReadOnlyPgDatastore
+        datastore = kind(loc.dbname, loc.host, loc.port, loc.user, loc.password, pool_size=1, max_overflow=1,
+                         originator_id_type="text", pool_open_timeout=5.0)  # fmt: skip
         recorder = PgRecorder(datastore, loc.table)
         if not recorder.exists():
             datastore.close()

@@ -21,12 +21,11 @@ from pathlib import Path
 
 from eventsourcing.persistence import PersistenceError
 
-from engine.journal import cipher, pg
+from engine.journal import cipher, pg, target
 from engine.journal.backends import (
     ORIGINATOR,
     ROWS_PER_INSERT,
     TABLE,
-    JournalError,
     PgStore,
     Row,
     SqliteStore,
@@ -35,6 +34,7 @@ from engine.journal.backends import (
     UndecryptableRecord,
 )
 from engine.journal.chain import GENESIS, link, seal_batch, unwrap
+from engine.journal.errors import JournalError
 from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
@@ -58,6 +58,18 @@ def journal_name(path: str | Path) -> str | Path:
     return path if pg.is_postgres(path) else Path(path)
 
 
+def _delete_journal_files(journal: Path) -> None:
+    """``--replace``: delete a journal of this engine (checked by the caller, under its writer lock) with
+    SQLite's files and the journal's operator inbox; an inbox that is not one is refused, untouched."""
+    inbox = target.inbox_path(journal)
+    problem = target.inbox_problem(inbox)
+    if problem is not None:
+        raise target.PathRefused(f"--replace refused: {problem}")
+    for name in (journal, inbox):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+
+
 class JournalReader:
     """Streams records in pages; memory is bounded by the page size."""
 
@@ -67,8 +79,8 @@ class JournalReader:
         self.page_size = page_size
         if isinstance(self.path, str):
             self._store: Store = PgStore(_location(self.path), create=False)
-        else:
-            self._store = SqliteStore(self.path, create=False)
+        else:  # read-only: a file that is not a journal of this engine is refused untouched
+            self._store = SqliteStore(target.existing_journal_file(self.path, write=False), write=False)
         try:
             self._store.use_cipher(key if key is not None else cipher.key_from_env(), encrypt=False)
         except JournalError:
@@ -121,6 +133,7 @@ class JournalWriter:
         ``encrypt`` makes a new journal encrypted (``engine.journal.cipher``); an encrypted journal stays
         encrypted whatever is asked. ``key``: its cipher key; None takes ``ENGINE_CIPHER_KEY``."""
         self.path = journal_name(path)
+        self.created = False  # this writer made the journal (it did not exist, or --replace deleted it)
         self._lock: WriterLock | pg.PgWriterLock
         if isinstance(self.path, str):
             self._lock = self._open_pg(self.path, replace)
@@ -131,6 +144,7 @@ class JournalWriter:
             head_seq, head_hash = self._read_head()
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
             self._store.close()
+            self._remove_if_made()  # e.g. encryption asked without a key: no empty journal is left behind
             self._lock.release()
             raise
         # appended records go staged (encoded) -> sealed (chained rows) -> committed
@@ -141,18 +155,22 @@ class JournalWriter:
         self._broken = False
 
     def _open_sqlite(self, path: Path, replace: bool) -> WriterLock:
-        lock = WriterLock(path).acquire()
+        # a foreign file is refused before anything is made next to it; the lock is beside the real file
+        real, _ = target.journal_to_write(path)
+        lock = WriterLock(real).acquire()
         try:
-            if replace:
-                for suffix in ("", "-wal", "-shm", ".inbox", ".inbox-wal", ".inbox-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-            store = SqliteStore(path, create=True)
+            real, exists = target.journal_to_write(path)  # again, under the lock
+            if replace and exists:
+                _delete_journal_files(real)
+                exists = False
+            store = SqliteStore(real, write=True, new=not exists)
             with store.recorder.datastore.get_connection(commit=True) as conn:
                 conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
             lock.release()
             raise
         self._store: Store = store
+        self.created = not exists
         return lock
 
     def _open_pg(self, url: str, replace: bool) -> pg.PgWriterLock:
@@ -250,6 +268,24 @@ class JournalWriter:
         finally:
             self._store.close()
             self._lock.release()
+
+    def discard(self) -> None:
+        """Close after a failure: what was appended is committed (a prefix of a journal verifies), except
+        that a journal file this writer made and never committed to is deleted, so a run that failed before
+        its start leaves no journal behind. (A Postgres journal made that way stays, holding no records.)"""
+        try:
+            if self.last_seq > self.committed_seq and not self._broken:
+                self.flush()
+        finally:
+            self._store.close()
+            if self.committed_seq == 0:
+                self._remove_if_made()
+            self._lock.release()
+
+    def _remove_if_made(self) -> None:
+        if self.created and isinstance(self.path, Path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path.resolve()}{suffix}").unlink(missing_ok=True)
 
     def __enter__(self) -> JournalWriter:
         return self

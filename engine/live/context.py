@@ -129,7 +129,9 @@ class Context:
         it at once: ``CircuitOpened``) and, when its action is HALT_TRADING, is journaled as
         ``ShellErrorReported`` (once per dependency and category while trading is not halted)."""
         opened = None
-        if c.category != "RATE_LIMIT":  # a 429 locks the token bucket for Retry-After instead
+        if c.category == "RATE_LIMIT":  # a 429 locks the token bucket for Retry-After instead of counting here;
+            self.succeeded(dep)  # it is the broker answering, so a probe that gets one closes the breaker
+        else:
             opened = self.breakers.get(dep).failure(self.wall_ns(), c.category, c.detail,
                                                     disable=c.action == "DISABLE_PROVIDER")  # fmt: skip
         if not self.journaling:

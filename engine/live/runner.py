@@ -39,7 +39,6 @@ from engine.core.ids import content_id
 from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
-from engine.journal.pg import PgLocation, is_postgres
 from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
 from engine.live.breakers import Breakers, rules_of
 from engine.live.context import Context, Tally
@@ -51,6 +50,7 @@ from engine.live.sync import reconcile, sync_orders
 from engine.live.taxonomy import ACTIONS, classify, retry_read
 from engine.manifest import run_manifest
 from engine.operator import InboxError, drain_inbox
+from engine.redact import shown
 from engine.runner import RunCancelled, RunError, StopRequest
 from engine.shell import Engine
 from engine.version import code_version
@@ -108,7 +108,7 @@ class LiveRunner:
         self.sleep = sleep
         self.resumed = _Resumed()
         self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
-        self.journal = PgLocation.redact(str(journal)) if is_postgres(journal) else str(journal)  # no password
+        self.journal = shown(journal)  # no password
         breakers = Breakers(rules_of(cfg.breakers.rule_tuples()))
         self.ctx = Context(self.engine, broker, list(cfg.run.universe), breakers=breakers)
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)

@@ -2,6 +2,7 @@
 journal, the ``<T>_inbox`` table of a Postgres one) and its drain (``engine kill`` / ``resume`` /
 ``approve`` / ``reconfigure``; ``engine.cli.operator_cmd``)."""
 
+from engine.journal.target import inbox_path
 from engine.operator.inbox import (
     KINDS,
     UNKNOWN_SEQ,
@@ -12,7 +13,6 @@ from engine.operator.inbox import (
     Kind,
     drain,
     drain_inbox,
-    inbox_path,
     journal_command,
     open_inbox,
 )

@@ -32,6 +32,7 @@ from typing import Any, Literal, cast, get_args
 import orjson
 
 from engine.journal.pg import is_postgres
+from engine.journal.target import inbox_path, inbox_problem
 from engine.shell import Engine
 from journal_schema.events import ConfigChanged, Event, KillSwitchEngaged, KillSwitchReleased
 from journal_schema.risk_events import ReviewApproved
@@ -63,9 +64,6 @@ class InboxError(RuntimeError):
     """The inbox cannot be read or written as asked."""
 
 
-def inbox_path(journal_path: str | Path) -> Path:
-    """``<journal>.inbox``, next to the journal (like its ``.lock``)."""
-    return Path(f"{journal_path}.inbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +145,9 @@ class Inbox(CommandQueue):
 
     def __init__(self, journal_path: str | Path) -> None:
         self.path = inbox_path(journal_path)
+        problem = inbox_problem(self.path)
+        if problem is not None:
+            raise InboxError(problem)  # another file of that name is never written
         try:
             self._con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:

@@ -18,6 +18,7 @@ constraint above); a generated client order id is ``uuid5`` of the order's seque
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import uuid
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.alpaca.status import TERMINAL_ALPACA_STATUSES
+from engine.journal.target import sqlite_file_problem
 from engine.venue import faultlog, ledger
 from engine.venue.errors import (
     CODE_NOT_CANCELABLE,
@@ -37,6 +39,11 @@ from engine.venue.errors import (
     not_found,
     validation,
 )
+
+
+class VenueDbError(ValueError):
+    """The ``--db`` path holds something that is not a venue database (one line)."""
+
 
 ORDER_ID_NAMESPACE = uuid.UUID("6f1b7c52-3c1e-5f0a-9d0b-2a4c1e8f7a10")
 GENERATED_CID_NAMESPACE = uuid.UUID("0e9d4c8a-61f2-5b7e-8a43-7c2d9f1b3e55")
@@ -148,20 +155,40 @@ def _opt(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+@functools.cache
+def venue_tables() -> frozenset[str]:
+    """The tables of a venue database, as the schema below makes them (in memory: one definition)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        _create(db)
+        return frozenset(str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        db.close()
+
+
+def _create(conn: sqlite3.Connection, starting_cash: int = 0) -> None:
+    conn.executescript(SCHEMA)
+    ledger.init(conn.cursor(), starting_cash)
+    faultlog.init(conn.cursor())
+
+
 class VenueStore:
     """Thread-safe access to the venue database; one connection guarded by a lock."""
 
     def __init__(self, path: str | Path, starting_cash: int = 0) -> None:
-        """``starting_cash`` (1e-8 USD) seeds the cash of a new database; an existing one keeps its own."""
+        """``starting_cash`` (1e-8 USD) seeds the cash of a new database; an existing one keeps its own. A
+        file that is not a venue database (a journal, another program's database, a text file) is refused
+        (``VenueDbError``), never written."""
+        problem = sqlite_file_problem(Path(path), venue_tables(), "a venue database")
+        if problem is not None:
+            raise VenueDbError(problem)
         self.path = str(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(SCHEMA)
-            ledger.init(self._conn.cursor(), starting_cash)
-            faultlog.init(self._conn.cursor())
+            _create(self._conn, starting_cash)
         except sqlite3.Error:
             self._conn.close()
             raise

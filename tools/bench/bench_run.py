@@ -15,6 +15,8 @@ recorded in the JSON). Measured variants (bars/s = bars in the file / s):
   lookup returning the already-loaded table and sessions, i.e. everything from journal
   creation to close: stream conversion and stateful validation, broker, core, journal.
 * **load only**: ``read_bar_file`` + the calendar lookup (what the previous row excludes).
+* **bounds check**: ``engine.feeds.scan.check_bounds`` alone, the streaming pass over the file that
+  ``read_bar_file`` makes first (line length and size limits), and its share of the load.
 * **no journal (attribution)**: as "excluding load" but with a do-nothing writer in
   place of ``JournalWriter``, to separate journaling from stream + broker + core.
 * **fresh process**: ``historical_run`` in a new interpreter (cold imports: polars,
@@ -145,6 +147,14 @@ def time_load(cfg: Any, csv: Path) -> float:
     return time.perf_counter() - t0
 
 
+def time_bounds(csv: Path) -> float:
+    from engine.feeds.scan import DEFAULT_LIMITS, check_bounds
+
+    t0 = time.perf_counter()
+    check_bounds(csv, DEFAULT_LIMITS)
+    return time.perf_counter() - t0
+
+
 def child_main(csv: str, journal: str) -> int:
     """One end-to-end run in this (fresh) process; prints a JSON line."""
     t_start = time.perf_counter()
@@ -193,7 +203,7 @@ def run(n_bars: int = 100_000, repeat: int = 5) -> dict[str, Any]:
     assert first.stats.bars_accepted == bars, "generated bars must all be accepted"
 
     loaded = load(csv, cfg.run.calendar)
-    e2e, excl, loads, nulls = [], [], [], []
+    e2e, excl, loads, nulls, bounds = [], [], [], [], []
     for _ in range(repeat):  # variants interleaved so machine drift affects all alike
         secs, res = one_run(cfg, snapshot, csv, journal)
         assert (res.last_seq, res.digest) == (events, digest), "run is not deterministic"
@@ -203,6 +213,7 @@ def run(n_bars: int = 100_000, repeat: int = 5) -> dict[str, Any]:
         assert (res.last_seq, res.digest) == (events, digest)
         excl.append(secs)
         loads.append(time_load(cfg, csv))
+        bounds.append(time_bounds(csv))
         with preloaded(loaded, null_journal=True):
             secs, res = one_run(cfg, snapshot, csv, journal)
         nulls.append(secs)
@@ -228,6 +239,8 @@ def run(n_bars: int = 100_000, repeat: int = 5) -> dict[str, Any]:
         "excluding_load": {"seconds": excl_s, "bars_per_s": rate(bars, excl_s),
                            "events_per_s": rate(events, excl_s)},
         "load_only": {"seconds": load_s},
+        "bounds_check": {"seconds": summary(bounds), "share_of_load": summary([b / x for b, x in zip(bounds, loads,
+                                                                                                 strict=True)])},
         "no_journal": {"seconds": null_s, "bars_per_s": rate(bars, null_s)},
         "fresh_process": {"seconds": fresh_s, "bars_per_s": rate(bars, fresh_s), "process_wall_s": wall_s,
                           "import_s": summary([c["import_s"] for c in children])},
@@ -256,6 +269,8 @@ def report(res: dict[str, Any]) -> str:
         stat_row("end to end time", res["end_to_end"]["seconds"], "s"),
         stat_row("excluding load time", res["excluding_load"]["seconds"], "s"),
         stat_row("load only (csv+calendar)", res["load_only"]["seconds"], "s"),
+        stat_row("bounds check (in the load)", res["bounds_check"]["seconds"], "s"),
+        stat_row("bounds check / load", res["bounds_check"]["share_of_load"], "ratio"),
         stat_row("fresh process wall (python start..exit)", res["fresh_process"]["process_wall_s"], "s"),
         stat_row("peak RSS (fresh process)", res["peak_rss_mb"], "MB", "VmHWM"),
         stat_row("events/s end to end", res["end_to_end"]["events_per_s"], "ev/s"),

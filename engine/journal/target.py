@@ -1,0 +1,292 @@
+"""What a command may write to, and how a file it only reads is opened.
+
+The rules (docs/operations.md, "What each command may write"):
+
+* A command writes a journal only at a path that does not exist or that holds a journal of this engine,
+  judged by its schema objects, recorded versions and settings (``migrations.sqlite_status``), never by a
+  table name. ``--replace`` deletes only such a journal. Anything else (a text file, another program's
+  database, an empty or zero-byte file, a directory, a device) is refused with one line before a byte of
+  it is touched: not its content, not its mode, not its mtime.
+* A command never writes the file it reads (``report --out`` the journal, a what-if ``--out`` its
+  source): the same file under another name, a hard link or a symbolic link, is the same file.
+* Other outputs (``engine report``'s HTML, a what-if's comparison JSON) go to a path that does not exist
+  or holds an earlier output of the same kind, recognised by its content; they are written to a
+  temporary file and renamed over it, so a reader never sees half a file.
+* A file with no write permission bits is refused for writing even when the process could write it
+  anyway (as root): its owner said it is not to be changed.
+* Reading never writes: SQLite journals are opened with a ``mode=ro`` URI (and never switched to WAL).
+  A read of a journal in WAL mode may leave SQLite's own ``-wal`` and ``-shm`` files next to it, as any
+  reader of such a journal does; the journal itself is untouched.
+
+Symbolic links are followed: the rules apply to the file a link points at, and a link that points
+nowhere is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import quote
+
+from engine.journal.errors import JournalError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+INBOX_TABLES = frozenset({"commands", "commands_widened"})  # engine.operator.inbox (widened: mid-upgrade)
+
+
+class PathRefused(JournalError):
+    """A path a command may not use as asked; the message is one line and names the path."""
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that opens ``path`` read-only: nothing can be written through it, not even the WAL switch."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def resolved(path: str | Path) -> Path:
+    """``path`` with its symbolic links followed; a link to nothing, a loop of links or a name the system
+    cannot hold is refused."""
+    p = Path(path)
+    try:
+        real = p.resolve(strict=False)
+        if p.is_symlink() and not p.exists():
+            raise PathRefused(f"{p} is a symbolic link to {os.readlink(p)}, which leads nowhere (missing, or a loop)")
+        real.exists()  # a name too long for the system fails here, not later
+    except RuntimeError:  # a loop of links in a directory of the path
+        raise PathRefused(f"{p}: a loop of symbolic links") from None
+    except OSError as exc:
+        raise PathRefused(f"{p}: {exc.strerror or exc}") from None
+    return real
+
+
+def _kind(st: os.stat_result) -> str:
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory"
+    if stat.S_ISFIFO(st.st_mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(st.st_mode):
+        return "a socket"
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _regular(st: os.stat_result, shown: str, *, write: bool) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise PathRefused(f"{shown} is {_kind(st)}, not a journal file")
+    if write and not st.st_mode & 0o222:
+        raise PathRefused(f"{shown} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make "
+                          "it writable, or choose another path")  # fmt: skip
+
+
+def _shown(given: str | Path, real: Path) -> str:
+    """The path as the user gave it, with where a link leads."""
+    return str(given) if Path(given).absolute() == real else f"{given} (a link to {real})"
+
+
+def _sqlite_header(p: Path, st: os.stat_result, shown: str) -> None:
+    """An SQLite file, whole: its header's page count (when SQLite marks it valid) fits in the file, unless
+    pages are still in its ``-wal``."""
+    if st.st_size == 0:
+        raise PathRefused(f"{shown} is an empty file (0 bytes), not a journal: delete it, or choose another path")
+    try:
+        with p.open("rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise PathRefused(f"cannot read {shown}: {exc.strerror or exc}") from None
+    if not head.startswith(SQLITE_HEADER):
+        raise PathRefused(f"{shown} is not a journal (not an SQLite database): it is left as it is; choose another "
+                          "path")  # fmt: skip
+    if len(head) < 100:
+        raise PathRefused(f"{shown} is damaged: {len(head)} bytes, shorter than an SQLite header")
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages, counter, valid_for = (int.from_bytes(head[i : i + 4], "big") for i in (28, 24, 92))
+    if pages and counter == valid_for and st.st_size < pages * page and not Path(f"{p}-wal").exists():
+        raise PathRefused(f"{shown} is damaged: {st.st_size} bytes where its header says {pages * page} "
+                          "(truncated?); restore it from a copy")  # fmt: skip
+
+
+def existing_journal_file(path: str | Path, *, write: bool) -> Path:
+    """``path`` resolved, when it holds a journal of this engine; refused (``PathRefused``) otherwise,
+    including when it does not exist. Reads only the file's first bytes and, read-only, its schema."""
+    p = resolved(path)
+    shown = _shown(path, p)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise PathRefused(f"journal not found: {path}") from None
+    except OSError as exc:
+        raise PathRefused(f"cannot read {path}: {exc.strerror or exc}") from None
+    _regular(st, shown, write=write)
+    _sqlite_header(p, st, shown)
+    problem = journal_problem(p, shown)
+    if problem is not None:
+        raise PathRefused(problem)
+    return p
+
+
+def journal_problem(p: Path, shown: str) -> str | None:
+    """Why the SQLite file ``p`` is not a journal of this engine, or None. Read through ``mode=ro``, and
+    ``immutable`` when no ``-wal`` is beside it (then the file is all there is, and SQLite makes no file)."""
+    from engine.journal.migrations import sqlite_status
+
+    uri = read_only_uri(p) + ("" if Path(f"{p}-wal").exists() else "&immutable=1")
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        return f"{shown} is not a readable SQLite journal: {exc}"
+    try:
+        if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            return f"{shown} is an empty SQLite database, not a journal of this engine: it is left as it is"
+        return sqlite_status(db.cursor(), shown).foreign
+    except sqlite3.Error as exc:
+        return f"{shown} is not a readable SQLite journal: {exc}"
+    finally:
+        db.close()
+
+
+def journal_to_write(path: str | Path) -> tuple[Path, bool]:
+    """Where a writer may put a journal: ``(resolved path, exists)``. A missing path needs its directory;
+    an existing one must hold a journal of this engine and be writable."""
+    p = resolved(path)
+    if not p.exists():
+        if not p.parent.is_dir():
+            raise PathRefused(f"cannot create journal {path}: directory {Path(path).parent} does not exist")
+        return p, False
+    return existing_journal_file(path, write=True), True
+
+
+def inbox_path(journal: str | Path) -> Path:
+    """``<journal>.inbox``: the operator inbox of a SQLite journal, next to the file a link points at."""
+    return Path(f"{Path(journal).resolve()}.inbox")
+
+
+def inbox_problem(inbox: Path) -> str | None:
+    """Why an existing ``<journal>.inbox`` is not an operator inbox of this engine (so it is neither
+    written nor deleted), or None (also when there is none)."""
+    return sqlite_file_problem(inbox, INBOX_TABLES, "an operator inbox of this engine")
+
+
+def sqlite_file_problem(path: Path, tables: frozenset[str], what: str) -> str | None:
+    """Why an existing file at ``path`` is not ``what``: an SQLite database holding some of ``tables`` and
+    nothing else (read-only; ``immutable`` when no ``-wal`` is beside it). None when nothing is there."""
+    if not path.exists():
+        return f"{path} is a symbolic link to nothing, not {what}" if path.is_symlink() else None
+    p = path.resolve()
+    st = p.stat()
+    reason = None
+    if not stat.S_ISREG(st.st_mode):
+        reason = _kind(st)
+    elif not starts_with(p, SQLITE_HEADER):
+        reason = "not an SQLite database"
+    else:
+        try:
+            db = sqlite3.connect(read_only_uri(p) + ("" if Path(f"{p}-wal").exists() else "&immutable=1"),
+                                 uri=True, timeout=5.0)  # fmt: skip
+            try:
+                names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            names, reason = set(), f"not a readable SQLite database: {exc}"
+        if reason is None and (not names or not names <= tables):
+            reason = f"it holds {', '.join(sorted(names)) or 'no table'}"
+    if reason is None:
+        return None
+    return f"{path} is not {what} ({reason}): it is left as it is; move it away, or choose another path"
+
+
+def check_journal_target(journal: str | Path) -> None:
+    """For a command that will write ``journal``: refuse a path that may not be written, or whose ``.lock``
+    or ``.inbox`` beside it is something else, before the command loads or prints anything. The writer checks
+    again under its lock; a Postgres address is checked on a read-only connection."""
+    from engine.journal.pg import PgJournalError, PgLocation, is_postgres
+
+    if is_postgres(journal):
+        from engine.journal.migrations import MigrationError
+        from engine.journal.migrations_pg import PgBackend
+
+        try:
+            backend = PgBackend(PgLocation(str(journal)), read_only=True)
+            try:
+                foreign = backend.status().foreign
+            finally:
+                backend.close()
+        except (PgJournalError, MigrationError) as exc:
+            raise PathRefused(str(exc)) from None
+        if foreign is not None:
+            raise PathRefused(foreign)
+        return
+    from engine.journal.lock import lock_problem
+
+    p, _ = journal_to_write(journal)
+    problem = lock_problem(p) or inbox_problem(inbox_path(p))  # the run takes the one and drains the other
+    if problem is not None:
+        raise PathRefused(problem)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """The same file under two names (links included), or the same path when either does not exist (a path
+    that cannot be resolved, a loop of links, is the same only as itself)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        pass
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):
+        return Path(a).absolute() == Path(b).absolute()
+
+
+def output_file(path: str | Path, *, what: str, ours: Callable[[Path], bool], reads: Iterable[str | Path]) -> Path:
+    """Where a command may write its output ``what`` (a report, a comparison): a new path in an existing
+    directory, or an earlier output of the same kind (``ours`` recognises one by its content); never a
+    journal the command reads (``reads``). Returns the resolved path."""
+    p = resolved(path)
+    for source in reads:
+        if same_file(p, source):
+            alias = "" if str(path) == str(source) else f" ({source})"
+            raise PathRefused(f"{path} is the journal this command reads{alias}: write the {what} to another path")
+    if not p.parent.is_dir():
+        raise PathRefused(f"cannot write {path}: directory {Path(path).parent} does not exist")
+    if not p.exists():
+        return p
+    st = p.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise PathRefused(f"cannot write {path}: it is {_kind(st)}")
+    if not ours(p):
+        raise PathRefused(f"{path} exists and is not a {what} this engine wrote: it is left as it is; remove it, or "
+                          "choose another path")  # fmt: skip
+    if not st.st_mode & 0o222:
+        raise PathRefused(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written")
+    return p
+
+
+def write_atomically(p: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``p``, then rename it over ``p`` (a reader never sees
+    half a file; a failed write leaves ``p`` as it was)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file would be (mkstemp makes 0600)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def starts_with(p: Path, prefix: bytes) -> bool:
+    """Whether the file begins with ``prefix`` (read: its first bytes only)."""
+    try:
+        with p.open("rb") as f:
+            return f.read(len(prefix)) == prefix
+    except OSError:
+        return False
