@@ -86,7 +86,7 @@ def _load_config() -> tuple[Any, dict[str, Any]]:
 class NullWriter:
     """Stands in for JournalWriter (attribution only): numbers records, stores nothing."""
 
-    def __init__(self, path: str | Path, *, replace: bool = False) -> None:
+    def __init__(self, path: str | Path, *, replace: bool = False, **_: Any) -> None:
         self.path = Path(path)
         self.last_seq = 0
         self.committed_seq = 0
@@ -103,6 +103,9 @@ class NullWriter:
     def close(self) -> None:
         self.flush()
 
+    def discard(self) -> None:
+        self.flush()
+
 
 @contextlib.contextmanager
 def preloaded(loaded: tuple[Any, Any], *, null_journal: bool = False) -> Iterator[None]:
@@ -110,7 +113,7 @@ def preloaded(loaded: tuple[Any, Any], *, null_journal: bool = False) -> Iterato
     from engine import runner
 
     table, sessions = loaded
-    patches: dict[str, Any] = {"read_bar_file": lambda _p: table, "_sessions_for": lambda _t, _c: sessions}
+    patches: dict[str, Any] = {"read_bar_file": lambda *_: table, "_sessions_for": lambda _t, _c: sessions}
     if null_journal:
         patches["JournalWriter"] = NullWriter
     saved = {name: getattr(runner, name) for name in patches}
