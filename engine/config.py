@@ -57,8 +57,7 @@ from journal_schema.codec import canonical_json
 
 def _plain(d: Decimal) -> str:
     """Canonical decimal text: no exponent, no trailing zeros ("2.50" -> "2.5", "1E+2" -> "100")."""
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(), "f")
 
 
 class _Section(BaseModel):
@@ -346,7 +345,9 @@ class Loaded:
 
     def summary(self) -> str:
         """The redacted effective-config summary (``engine run`` prints it on stderr)."""
-        lines = summary_lines(self.snapshot, resolve({})[1], config_hash(self.snapshot), self.origins)
+        omitted = {"breakers": BreakersSection().snapshot(), "bars": BarsSection().model_dump()}  # not in a snapshot
+        defaults = {**resolve({})[1], **omitted}
+        lines = summary_lines(self.snapshot, defaults, config_hash(self.snapshot), self.origins)
         return "\n".join(lines)
 
 

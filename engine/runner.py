@@ -79,7 +79,11 @@ class RunResult:
 def _sessions_for(table: BarTable, calendar: str) -> Sessions:
     ts = table.frame["ts"].drop_nulls()
     if ts.is_empty():
-        raise RunError(f"{table.source}: no row has a usable timestamp")
+        if not len(table):
+            raise RunError(f"{table.source}: no data rows after the header")
+        counts = table.frame["reason"].value_counts(sort=True).rows()
+        why = ", ".join(f"{reason} {n}" for reason, n in counts)
+        raise RunError(f"{table.source}: no row has a usable timestamp ({len(table)} rows: {why})")
     lo = datetime.fromtimestamp(int(ts.min()) / 1e9, UTC).date()  # type: ignore[arg-type]
     hi = datetime.fromtimestamp(int(ts.max()) / 1e9, UTC).date()  # type: ignore[arg-type]
     return load_sessions(calendar, lo, hi)

@@ -24,7 +24,7 @@ from engine.feeds.stream import StreamStats
 from engine.journal import unwrap
 from engine.journal.pg import PgLocation, is_postgres
 from engine.journal.store import journal_name
-from engine.journal.target import PathRefused, check_journal_target, output_file, write_atomically
+from engine.journal.target import PathRefused, check_journal_target, journal_to_write, output_file, write_atomically
 from engine.redact import shown
 from engine.runner import MarketInputs, RunResult, simulated_run
 from engine.shell import DEFAULT_BATCH
@@ -82,11 +82,15 @@ def _check_out(src: str | Path, out: str | Path, replace: bool) -> None:
         raise WhatIfError(str(exc)) from None
     if same:
         raise WhatIfError(f"--out {shown(out)} is the source journal; a what-if writes a new journal")
-    if replace:
-        return
     if isinstance(out, Path):
-        if out.exists():
-            raise WhatIfError(f"--out {out} already exists; give a new path or --replace")
+        try:  # a file that is not a journal of this engine is refused for what it is, --replace or not
+            exists = journal_to_write(out)[1]
+        except PathRefused as exc:
+            raise WhatIfError(f"--out {exc}") from None
+        if exists and not replace:
+            raise WhatIfError(f"--out {out} already holds a journal; give a new path or --replace")
+        return
+    if replace:
         return
     try:
         with JournalReader(out) as reader:

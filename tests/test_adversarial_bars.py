@@ -55,7 +55,7 @@ BIG = b"A" * (5 << 20)
 CASES: dict[str, Case] = {
     # ---- encodings
     "utf8_bom": Case(rows(ROW).replace(b"timestamp", b"\xef\xbb\xbftimestamp", 1), accepted=1),
-    "utf16": Case("\n".join([HEADER, ROW.decode()]).encode("utf-16"), refused="missing column"),
+    "utf16": Case("\n".join([HEADER, ROW.decode()]).encode("utf-16"), refused="is UTF-16 text: save the file as UTF-8"),
     "latin1_symbol": Case(rows(ROW, row(symbol="\xe9").replace(b"\xc3\xa9", b"\xe9")), refused="not UTF-8 text"),
     "nul_in_symbol": Case(rows(ROW, row(symbol="A\x00B")), rejected="UNPARSEABLE_ROW"),
     "crlf": Case(rows(ROW, ROW2, end=b"\r\n"), accepted=2),
@@ -68,7 +68,12 @@ CASES: dict[str, Case] = {
     "newline_in_quoted_symbol": Case(rows(ROW, row(symbol='"AA\nPL"')), rejected="UNPARSEABLE_ROW"),
     # ---- sizes
     "empty": Case(b"", refused="is empty"),
-    "header_only": Case(rows(), refused="no row has a usable timestamp"),
+    "header_only": Case(rows(), refused="no data rows after the header"),
+    "no_usable_timestamp": Case(
+        rows(row(timestamp="2024-01-02T15:05:00"), row(timestamp="1965-01-04T15:00:00Z")),
+        refused="no row has a usable timestamp (2 rows: TIMESTAMP_WITHOUT_ZONE 1, TIMESTAMP_OUT_OF_RANGE 1)",
+    ),  # fmt: skip
+    "semicolons": Case(rows(ROW.replace(b",", b";"), header=H.replace(b",", b";")), refused="the header holds ';'"),
     "huge_line": Case(rows(ROW, row(symbol=BIG.decode())), refused="line 3 (data row 2)"),
     "huge_header": Case(rows(ROW, header=H + b"," + BIG), refused="the header"),
     "huge_last_line_no_newline": Case(rows(ROW)[:-1] + b"\n" + row(symbol=BIG.decode()), refused="line 3"),

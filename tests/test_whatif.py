@@ -269,7 +269,7 @@ def test_a_config_asking_for_another_broker_is_refused(
     (["--from", "{src}", "--config", "{d}/c.toml"], "--config and --out go together"),
     (["--from", "{src}", "--out", "{d}/w.db"], "--config and --out go together"),
     (["--from", "{src}", "--config", "{d}/c.toml", "--out", "{d}/exists.db"],
-     "already exists; give a new path or --replace"),
+     "exists.db is an empty file (0 bytes), not a journal"),
     (["--from", "{src}", "--replace"], "--replace and --format are for a what-if replay"),
     (["--from", "{src}", "--format", "json"], "--replace and --format are for a what-if replay"),
     (["--from", "{src}", "--config", "{d}/cal.toml", "--out", "{d}/w.db"], "run.calendar is '24/7' but the journal's"),

@@ -72,7 +72,9 @@ def resolve_strategy(name: str) -> StrategySpec:
     try:
         spec = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise StrategyError(f"cannot load strategy {name!r}: {exc}") from exc
+        hint = " (is its package importable? from the directory that holds it: PYTHONPATH=.)" if isinstance(
+            exc, ImportError) else ""  # fmt: skip
+        raise StrategyError(f"cannot load strategy {name!r}: {exc}{hint}") from exc
     if not isinstance(spec, StrategySpec):
         raise StrategyError(f"{name!r} is not a StrategySpec")
     return spec

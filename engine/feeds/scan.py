@@ -58,13 +58,18 @@ def _chunks(path: Path) -> Iterator[bytes]:
         raise BoundsError(f"{path}: not a readable gzip file ({exc})") from None
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def check_bounds(path: Path, limits: Limits) -> None:
     """Raise ``BoundsError`` when the file's text is larger than ``limits.max_file_bytes`` or one of its
-    lines (newline included) is longer than ``limits.max_line_bytes``."""
+    lines (newline included) is longer than ``limits.max_line_bytes``, or when it is UTF-16 text."""
     total = 0
     line = 1  # the line the current chunk starts in
     run = 0  # bytes of that line seen in earlier chunks
     for chunk in _chunks(path):
+        if total == 0 and chunk.startswith(UTF16_BOMS):
+            raise BoundsError(f"{path} is UTF-16 text: save the file as UTF-8")
         total += len(chunk)
         if total > limits.max_file_bytes:
             raise BoundsError(

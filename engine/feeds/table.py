@@ -93,7 +93,10 @@ def read_bar_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> BarTable
                         "ambiguous")  # fmt: skip
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
-        raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}")
+        header = ",".join(raw.columns)
+        found = next((f"; the header holds {sep!r}" for sep in (";", "\t", "|") if sep in header), "")
+        raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)} (lower case, "
+                        f"comma-separated{found})")  # fmt: skip
     fingerprint = hashlib.sha256(f"{file_sha256(p)}|loader=v1|{','.join(COLUMNS)}".encode()).hexdigest()
     return BarTable.from_text(raw, fingerprint, str(p))
 

@@ -53,13 +53,14 @@ def resolved(path: str | Path) -> Path:
     p = Path(path)
     try:
         real = p.resolve(strict=False)
-        if p.is_symlink() and not p.exists():
-            raise PathRefused(f"{p} is a symbolic link to {os.readlink(p)}, which leads nowhere (missing, or a loop)")
+        dangling = p.is_symlink() and not p.exists()
         real.exists()  # a name too long for the system fails here, not later
-    except RuntimeError:  # a loop of links in a directory of the path
+    except RuntimeError:  # a loop of links (Path.resolve raises RuntimeError, not OSError, for one)
         raise PathRefused(f"{p}: a loop of symbolic links") from None
     except OSError as exc:
         raise PathRefused(f"{p}: {exc.strerror or exc}") from None
+    if dangling:
+        raise PathRefused(f"{p} is a symbolic link to {os.readlink(p)}, which does not exist")
     return real
 
 
@@ -88,19 +89,24 @@ def _shown(given: str | Path, real: Path) -> str:
     return str(given) if Path(given).absolute() == real else f"{given} (a link to {real})"
 
 
-def _sqlite_header(p: Path, st: os.stat_result, shown: str) -> None:
+def _advice(write: bool) -> str:
+    """What a refusal suggests: a command that would write is told to look elsewhere; a reader only that
+    nothing happened to the file."""
+    return ": it is left as it is; choose another path" if write else ""
+
+
+def _sqlite_header(p: Path, st: os.stat_result, shown: str, *, write: bool = True) -> None:
     """An SQLite file, whole: its header's page count (when SQLite marks it valid) fits in the file, unless
     pages are still in its ``-wal``."""
     if st.st_size == 0:
-        raise PathRefused(f"{shown} is an empty file (0 bytes), not a journal: delete it, or choose another path")
+        raise PathRefused(f"{shown} is an empty file (0 bytes), not a journal" + _advice(write))
     try:
         with p.open("rb") as f:
             head = f.read(100)
     except OSError as exc:
         raise PathRefused(f"cannot read {shown}: {exc.strerror or exc}") from None
     if not head.startswith(SQLITE_HEADER):
-        raise PathRefused(f"{shown} is not a journal (not an SQLite database): it is left as it is; choose another "
-                          "path")  # fmt: skip
+        raise PathRefused(f"{shown} is not a journal (not an SQLite database){_advice(write)}")
     if len(head) < 100:
         raise PathRefused(f"{shown} is damaged: {len(head)} bytes, shorter than an SQLite header")
     page = int.from_bytes(head[16:18], "big")
@@ -123,7 +129,7 @@ def existing_journal_file(path: str | Path, *, write: bool) -> Path:
     except OSError as exc:
         raise PathRefused(f"cannot read {path}: {exc.strerror or exc}") from None
     _regular(st, shown, write=write)
-    _sqlite_header(p, st, shown)
+    _sqlite_header(p, st, shown, write=write)
     problem = journal_problem(p, shown)
     if problem is not None:
         raise PathRefused(problem)
@@ -142,7 +148,7 @@ def journal_problem(p: Path, shown: str) -> str | None:
         return f"{shown} is not a readable SQLite journal: {exc}"
     try:
         if not db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            return f"{shown} is an empty SQLite database, not a journal of this engine: it is left as it is"
+            return f"{shown} is an empty SQLite database, not a journal of this engine: delete it, or use another path"
         return sqlite_status(db.cursor(), shown).foreign
     except sqlite3.Error as exc:
         return f"{shown} is not a readable SQLite journal: {exc}"
@@ -263,7 +269,8 @@ def output_file(path: str | Path, *, what: str, ours: Callable[[Path], bool], re
         raise PathRefused(f"{path} exists and is not a {what} this engine wrote: it is left as it is; remove it, or "
                           "choose another path")  # fmt: skip
     if not st.st_mode & 0o222:
-        raise PathRefused(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written")
+        raise PathRefused(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make it "
+                          "writable, or choose another path")  # fmt: skip
     return p
 
 
