@@ -358,3 +358,12 @@ def test_the_venue_port_file_replaces_only_a_port_file(
     args = ["venue", "--bars", str(work / "bars.csv"), "--db", str(work / "v.db"), "--port", "0", "--port-file",
             str(work / "port")]  # fmt: skip
     refused_untouched(work, capsys, args, "--port-file", "not a port file")
+
+
+def test_an_inbox_being_made_is_an_inbox(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``engine kill`` creates the inbox while the running engine may look at it: an empty file there is an
+    inbox being made, not a foreign file (the running engine once refused it, by a race)."""
+    (work / "j.db.inbox").write_bytes(b"")
+    code, out, err = run_cli(["kill", "--journal", str(work / "j.db"), "--reason", "drill", "--wait", "0"], capsys)
+    assert code == 0 and out.startswith("journaled KillSwitchEngaged"), err
+    assert verify_journal(work / "j.db").ok

@@ -174,13 +174,15 @@ def inbox_path(journal: str | Path) -> Path:
 
 def inbox_problem(inbox: Path) -> str | None:
     """Why an existing ``<journal>.inbox`` is not an operator inbox of this engine (so it is neither
-    written nor deleted), or None (also when there is none)."""
-    return sqlite_file_problem(inbox, INBOX_TABLES, "an operator inbox of this engine")
+    written nor deleted), or None (also when there is none). An empty file or database is an inbox being
+    made (``engine kill`` creates it while the running engine may look): it holds nothing to lose."""
+    return sqlite_file_problem(inbox, INBOX_TABLES, "an operator inbox of this engine", being_made=True)
 
 
-def sqlite_file_problem(path: Path, tables: frozenset[str], what: str) -> str | None:
+def sqlite_file_problem(path: Path, tables: frozenset[str], what: str, *, being_made: bool = False) -> str | None:
     """Why an existing file at ``path`` is not ``what``: an SQLite database holding some of ``tables`` and
-    nothing else (read-only; ``immutable`` when no ``-wal`` is beside it). None when nothing is there."""
+    nothing else (read-only; ``immutable`` when no ``-wal`` is beside it). None when nothing is there, and,
+    with ``being_made``, when the file or database is still empty."""
     if not path.exists():
         return f"{path} is a symbolic link to nothing, not {what}" if path.is_symlink() else None
     p = path.resolve()
@@ -188,6 +190,8 @@ def sqlite_file_problem(path: Path, tables: frozenset[str], what: str) -> str | 
     reason = None
     if not stat.S_ISREG(st.st_mode):
         reason = _kind(st)
+    elif st.st_size == 0 and being_made:
+        return None
     elif not starts_with(p, SQLITE_HEADER):
         reason = "not an SQLite database"
     else:
@@ -200,7 +204,7 @@ def sqlite_file_problem(path: Path, tables: frozenset[str], what: str) -> str | 
                 db.close()
         except sqlite3.Error as exc:
             names, reason = set(), f"not a readable SQLite database: {exc}"
-        if reason is None and (not names or not names <= tables):
+        if reason is None and (not names and not being_made or not names <= tables):
             reason = f"it holds {', '.join(sorted(names)) or 'no table'}"
     if reason is None:
         return None
