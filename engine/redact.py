@@ -16,8 +16,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-SECRET_WORDS = ("secret", "password", "passwd", "passphrase", "token", "key_id", "api_key", "private_key",
-                "credential")  # fmt: skip
+SECRET_WORDS = ("secret", "password", "passwd", "passphrase", "token", "key_id", "api_key", "private_key", "credential")
 HIDDEN = "***"
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://[^\s/:@]*:)([^\s/]*)(@)", re.IGNORECASE)
 _ENV_REFERENCE = re.compile(r"env:([A-Za-z_][A-Za-z0-9_]*)")

@@ -186,7 +186,7 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
         if reason == "END_OF_DATA" and engine.state.halted:
             reason = "HALTED"
     except BaseException:
-        engine.discard()  # commit what was journaled (no RunEnded: the run did not end cleanly), or leave none
+        engine.close(failed=True)  # commit what was journaled (no RunEnded: the run did not end cleanly), or leave none
         raise
     engine.feed(RunEnded(ts=last_ts, run_id=run_id, reason=reason))  # type: ignore[arg-type]
     engine.close()

@@ -118,17 +118,13 @@ class Engine:
         """Events journaled by this process, by type name."""
         return {t.__name__: n for t, n in self._counts.items()}
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Commit and close; ``failed``: after a failure (``JournalWriter.discard``: no empty journal is left)."""
         try:
-            self.writer.close()
-        finally:
-            if self.inbox is not None:
-                self.inbox.close()
-
-    def discard(self) -> None:
-        """Close after a failure (``JournalWriter.discard``: no empty journal is left behind)."""
-        try:
-            self.writer.discard()
+            if failed:
+                self.writer.discard()
+            else:
+                self.writer.close()
         finally:
             if self.inbox is not None:
                 self.inbox.close()

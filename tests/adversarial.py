@@ -14,8 +14,9 @@ import pytest
 from engine.cli import main
 
 HEADER = "timestamp,symbol,open,high,low,close,volume"
-GOOD_ROWS = [f"2024-01-02T15:{m:02d}:00Z,AAPL,{100 + m % 3},{102 + m % 3},{99 + m % 3},{101 + m % 3},1000"
-             for m in range(12)]  # fmt: skip
+GOOD_ROWS = [
+    f"2024-01-02T15:{m:02d}:00Z,AAPL,{100 + m % 3},{102 + m % 3},{99 + m % 3},{101 + m % 3},1000" for m in range(12)
+]
 
 
 @dataclass(frozen=True)

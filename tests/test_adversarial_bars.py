@@ -35,8 +35,15 @@ def rows(*lines: bytes, header: bytes = H, end: bytes = b"\n") -> bytes:
 
 def row(**fields: str) -> bytes:
     """A good row with some fields replaced."""
-    base = {"timestamp": "2024-01-02T15:05:00Z", "symbol": "AAPL", "open": "100", "high": "101", "low": "99",
-            "close": "100", "volume": "10"}  # fmt: skip
+    base = {
+        "timestamp": "2024-01-02T15:05:00Z",
+        "symbol": "AAPL",
+        "open": "100",
+        "high": "101",
+        "low": "99",
+        "close": "100",
+        "volume": "10",
+    }
     base.update(fields)
     return ",".join(base.values()).encode()
 
@@ -72,23 +79,23 @@ CASES: dict[str, Case] = {
     "no_usable_timestamp": Case(
         rows(row(timestamp="2024-01-02T15:05:00"), row(timestamp="1965-01-04T15:00:00Z")),
         refused="no row has a usable timestamp (2 rows: TIMESTAMP_WITHOUT_ZONE 1, TIMESTAMP_OUT_OF_RANGE 1)",
-    ),  # fmt: skip
+    ),
     "semicolons": Case(rows(ROW.replace(b",", b";"), header=H.replace(b",", b";")), refused="the header holds ';'"),
     "huge_line": Case(rows(ROW, row(symbol=BIG.decode())), refused="line 3 (data row 2)"),
     "huge_header": Case(rows(ROW, header=H + b"," + BIG), refused="the header"),
     "huge_last_line_no_newline": Case(rows(ROW)[:-1] + b"\n" + row(symbol=BIG.decode()), refused="line 3"),
     "line_over_a_small_limit": Case(
         rows(ROW, row(symbol="X" * 200)), config="[bars]\nmax_line_bytes = 128\n", refused="bars.max_line_bytes (128)"
-    ),  # fmt: skip
+    ),
     "file_over_a_small_limit": Case(
         rows(*[ROW] * 100), config="[bars]\nmax_file_bytes = 2048\n", refused="bars.max_file_bytes"
-    ),  # fmt: skip
+    ),
     "gzip_bomb": Case(
         gzip.compress(rows(*[ROW] * 20000)),
         suffix=".csv.gz",
         config="[bars]\nmax_file_bytes = 65536\n",
         refused="more than 65536 bytes",
-    ),  # fmt: skip
+    ),
     "symbol_64_chars": Case(rows(row(symbol="S" * 64)), accepted=1),
     "symbol_65_chars": Case(rows(ROW, row(symbol="S" * 65)), rejected="UNPARSEABLE_ROW"),
     # ---- values
@@ -114,7 +121,7 @@ CASES: dict[str, Case] = {
     "duplicate_row": Case(rows(ROW, ROW), rejected="DUPLICATE_BAR"),
     "unknown_symbol": Case(
         rows(ROW, row(symbol="ZZZ")), config='[run]\nuniverse = ["AAPL"]\n', rejected="UNKNOWN_SYMBOL"
-    ),  # fmt: skip
+    ),
     # ---- timestamps
     "no_zone": Case(rows(ROW, row(timestamp="2024-01-02T15:05:00")), rejected="TIMESTAMP_WITHOUT_ZONE"),
     "year_1969": Case(rows(ROW, row(timestamp="1969-12-31T15:00:00Z")), rejected="TIMESTAMP_OUT_OF_RANGE"),
@@ -137,7 +144,7 @@ CASES: dict[str, Case] = {
     "columns_reordered": Case(
         rows(b"AAPL,2024-01-02T15:00:00Z,100,101,99,100,10", header=b"symbol,timestamp,open,high,low,close,volume"),
         accepted=1,
-    ),  # fmt: skip
+    ),
     "duplicate_column": Case(rows(ROW + b",11", header=H + b",volume"), refused="more than once"),
     "uppercase_header": Case(rows(ROW, header=H.upper()), refused="missing column"),
     "spaced_header": Case(rows(ROW, header=b" " + H.replace(b",", b", ")), refused="missing column"),
@@ -150,8 +157,17 @@ CASES: dict[str, Case] = {
 
 
 def parquet_case(path: Path) -> None:
-    pl.DataFrame({"timestamp": ["2024-01-02T15:00:00Z"], "symbol": ["AAPL"], "open": [100], "high": [101],
-                  "low": [99], "close": [100.5], "volume": [10]}).write_parquet(path)  # fmt: skip
+    pl.DataFrame(
+        {
+            "timestamp": ["2024-01-02T15:00:00Z"],
+            "symbol": ["AAPL"],
+            "open": [100],
+            "high": [101],
+            "low": [99],
+            "close": [100.5],
+            "volume": [10],
+        }
+    ).write_parquet(path)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

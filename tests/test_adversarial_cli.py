@@ -32,16 +32,16 @@ CONFIGS: dict[str, tuple[str, str]] = {
     "secret_in_clear": (
         '[strategy]\nname = "tests.test_config_env:SECRETIVE"\napi_token = "tok-9x"\n',
         "strategy.api_token looks like a secret",
-    ),  # fmt: skip
+    ),
     "secret_reference_unset": (
         '[strategy]\nname = "tests.test_config_env:SECRETIVE"\napi_token = "env:NOPE_X"\n',
         "names env NOPE_X, which is not set",
-    ),  # fmt: skip
+    ),
     "url_with_password": ('[broker]\nvenue_url = "http://u:pw-9x@127.0.0.1:8765"\n', "holds a URL with a password"),
     "breaker_rule_zero": (
         "[[breakers.rules]]\nfailures = 0\nwindow_seconds = 1\nopen_seconds = 1\n",
         "breakers.rules.0.failures",
-    ),  # fmt: skip
+    ),
     "bars_limit_tiny": ("[bars]\nmax_line_bytes = 1\n", "bars.max_line_bytes"),
     "bars_limit_text": ('[bars]\nmax_file_bytes = "1GB"\n', "bars.max_file_bytes"),
     "a_table_as_a_value": ("[run]\nseed = { x = 1 }\n", "run.seed"),
@@ -62,8 +62,9 @@ def test_a_hostile_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
     config.write_text(text, encoding="utf-8")
     bars = write_bars(tmp_path / "bars.csv")
     before = state(config), state(bars)
-    code, _, err = run_cli(["run", "--bars", str(bars), "--config", str(config), "--journal", str(tmp_path / "j.db")],
-                           capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["run", "--bars", str(bars), "--config", str(config), "--journal", str(tmp_path / "j.db")], capsys
+    )
     assert_refused(code, err, needle)
     assert "tok-9x" not in err and "pw-9x" not in err
     assert (state(config), state(bars)) == before
@@ -75,10 +76,14 @@ def test_a_config_that_is_a_directory_or_missing_or_not_utf8(
 ) -> None:
     bars = write_bars(tmp_path / "bars.csv")
     (tmp_path / "latin1.toml").write_bytes(b'[run]\ncalendar = "\xe9"\n')
-    for config, needle in ((tmp_path, "cannot read config"), (tmp_path / "missing.toml", "config file not found"),
-                           (tmp_path / "latin1.toml", "cannot read config")):  # fmt: skip
-        code, _, err = run_cli(["run", "--bars", str(bars), "--config", str(config), "--journal",
-                                str(tmp_path / "j.db")], capsys)  # fmt: skip
+    for config, needle in (
+        (tmp_path, "cannot read config"),
+        (tmp_path / "missing.toml", "config file not found"),
+        (tmp_path / "latin1.toml", "cannot read config"),
+    ):
+        code, _, err = run_cli(
+            ["run", "--bars", str(bars), "--config", str(config), "--journal", str(tmp_path / "j.db")], capsys
+        )
         assert_refused(code, err, needle)
     assert not (tmp_path / "j.db").exists()
 
@@ -104,12 +109,12 @@ ARGS: dict[str, tuple[list[str], str]] = {
     "replay_config_without_out": (
         ["replay", "--from", "{d}/j.db", "--config", "{d}/c.toml"],
         "--config and --out go together",
-    ),  # fmt: skip
+    ),
     "replay_replace_alone": (["replay", "--from", "{d}/j.db", "--replace"], "--replace and --format are for a what-if"),
     "copy_encrypt_and_decrypt": (
         ["journal", "copy", "{d}/j.db", "{d}/k.db", "--encrypt", "--decrypt"],
         "--encrypt and --decrypt exclude each other",
-    ),  # fmt: skip
+    ),
     "migrate_down_without_to": (["migrate", "down", "--journal", "{d}/j.db"], "required: --to"),
     "migrate_to_unknown": (["migrate", "up", "--journal", "{d}/j.db", "--to", "99"], "no migration 99"),
     "kill_without_reason": (["kill", "--journal", "{d}/j.db"], "required: --reason"),

@@ -67,8 +67,11 @@ def lookalike(p: Path) -> None:
 
 def lookalike_same_columns(p: Path) -> None:
     """The journal's table and an unrelated one next to it."""
-    foreign_db(p, "CREATE TABLE journal_events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
-                  "state BLOB, PRIMARY KEY (originator_id, originator_version))")  # fmt: skip
+    foreign_db(
+        p,
+        "CREATE TABLE journal_events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
+        "state BLOB, PRIMARY KEY (originator_id, originator_version))",
+    )
     with sqlite3.connect(p) as db:
         db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
     db.close()
@@ -158,8 +161,18 @@ READERS: dict[str, Callable[[Path, Path], list[str]]] = {
     "migrate_status": lambda j, w: ["migrate", "status", "--journal", str(j)],
     "kill": lambda j, w: ["kill", "--journal", str(j), "--reason", "drill", "--wait", "0"],
 }
-READ_HOSTILE = ["text", "zero_bytes", "foreign_db", "lookalike_table", "empty_sqlite", "directory", "truncated_journal",
-                "fifo", "link_loop", "text_settings"]  # fmt: skip
+READ_HOSTILE = [
+    "text",
+    "zero_bytes",
+    "foreign_db",
+    "lookalike_table",
+    "empty_sqlite",
+    "directory",
+    "truncated_journal",
+    "fifo",
+    "link_loop",
+    "text_settings",
+]
 
 
 @pytest.mark.parametrize("kind", READ_HOSTILE)
@@ -230,8 +243,16 @@ def test_what_if_out_the_source_is_refused(work: Path, capsys: pytest.CaptureFix
 @pytest.mark.parametrize("kind", ["text", "foreign_db", "lookalike_table", "zero_bytes", "directory"])
 def test_what_if_out_replace_deletes_only_a_journal(work: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
     HOSTILE[kind](work / "out.db")
-    args = ["replay", "--from", str(work / "j.db"), "--config", str(work / "w.toml"), "--out", str(work / "out.db"),
-            "--replace"]  # fmt: skip
+    args = [
+        "replay",
+        "--from",
+        str(work / "j.db"),
+        "--config",
+        str(work / "w.toml"),
+        "--out",
+        str(work / "out.db"),
+        "--replace",
+    ]
     refused_untouched(work, capsys, args, "out.db")
 
 
@@ -297,17 +318,22 @@ def test_a_run_refuses_an_inbox_that_is_not_one(
 def test_a_lock_file_that_is_not_one_is_never_taken(work: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
     """A journal named ``poetry`` beside a ``poetry.lock`` emptied it (the review of this change found it)."""
     HOSTILE[kind](work / "poetry.lock")
-    for args in (["run", "--bars", str(work / "bars.csv"), "--journal", str(work / "poetry")],
-                 ["journal", "copy", str(work / "j.db"), str(work / "poetry")],
-                 ["migrate", "up", "--journal", str(work / "poetry")]):  # fmt: skip
+    for args in (
+        ["run", "--bars", str(work / "bars.csv"), "--journal", str(work / "poetry")],
+        ["journal", "copy", str(work / "j.db"), str(work / "poetry")],
+        ["migrate", "up", "--journal", str(work / "poetry")],
+    ):
         refused_untouched(work, capsys, args, "poetry.lock")
 
 
 def test_a_name_the_system_cannot_hold_is_one_line(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     long = str(work / ("x" * 300))
-    for args in (["run", "--bars", str(work / "bars.csv"), "--journal", long + ".db"], ["verify", long],
-                 ["run", "--bars", long + ".csv", "--journal", str(work / "k.db")],
-                 ["report", "--journal", str(work / "j.db"), "--out", long]):  # fmt: skip
+    for args in (
+        ["run", "--bars", str(work / "bars.csv"), "--journal", long + ".db"],
+        ["verify", long],
+        ["run", "--bars", long + ".csv", "--journal", str(work / "k.db")],
+        ["report", "--journal", str(work / "j.db"), "--out", long],
+    ):
         refused_untouched(work, capsys, args, "File name too long")
 
 
@@ -317,9 +343,11 @@ def test_a_read_only_journal_is_read_but_never_written(work: Path, capsys: pytes
     j.chmod(0o444)
     before = states(work)
     assert run_cli(["verify", str(j)], capsys)[0] == 0
-    for args in (["kill", "--journal", str(j), "--reason", "r", "--wait", "0"],
-                 ["run", "--bars", str(work / "bars.csv"), "--journal", str(j), "--replace"],
-                 ["migrate", "up", "--journal", str(j)]):  # fmt: skip
+    for args in (
+        ["kill", "--journal", str(j), "--reason", "r", "--wait", "0"],
+        ["run", "--bars", str(work / "bars.csv"), "--journal", str(j), "--replace"],
+        ["migrate", "up", "--journal", str(j)],
+    ):
         code, _, err = run_cli(args, capsys)
         assert_refused(code, err, "read-only")
     assert_unchanged(before, work)
@@ -331,8 +359,9 @@ def test_a_journal_behind_a_symbolic_link_is_used_where_it_is(work: Path, capsys
     (work / "j.db").symlink_to("data/j.db")
     code, out, err = run_cli(["verify", str(work / "j.db")], capsys)
     assert code == 0 and out.startswith("ok: "), err
-    code, _, err = run_cli(["run", "--bars", str(work / "bars.csv"), "--journal", str(work / "j.db"), "--replace"],
-                           capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["run", "--bars", str(work / "bars.csv"), "--journal", str(work / "j.db"), "--replace"], capsys
+    )
     assert code == 0, err
     assert (work / "j.db").is_symlink() and verify_journal(work / "data" / "j.db").ok  # replaced where it lives
     assert (work / "data" / "j.db.lock").exists() and not (work / "j.db.lock").exists()
@@ -355,8 +384,17 @@ def test_the_venue_port_file_replaces_only_a_port_file(
     work: Path, capsys: pytest.CaptureFixture[str], kind: str
 ) -> None:
     HOSTILE[kind](work / "port")
-    args = ["venue", "--bars", str(work / "bars.csv"), "--db", str(work / "v.db"), "--port", "0", "--port-file",
-            str(work / "port")]  # fmt: skip
+    args = [
+        "venue",
+        "--bars",
+        str(work / "bars.csv"),
+        "--db",
+        str(work / "v.db"),
+        "--port",
+        "0",
+        "--port-file",
+        str(work / "port"),
+    ]
     refused_untouched(work, capsys, args, "--port-file", "not a port file")
 
 

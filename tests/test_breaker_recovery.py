@@ -8,7 +8,7 @@ the faults had stopped and across restarts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from journal_schema.risk_events import CircuitClosed, CircuitOpened
 from projections.fold import iter_events
 from replay import replay_journal
 from tests.venue_support import serving
-from tools.drill import bar_file
 
 CYCLE_NS = 10 * SECOND_NS  # the injected wall clock moves this much per cycle
 DEPENDENCY_OF = {  # the broker calls the runner makes, by the dependency whose breaker they count against
@@ -45,15 +44,7 @@ DEPENDENCY_OF = {  # the broker calls the runner makes, by the dependency whose 
 }
 
 
-@pytest.fixture(scope="module")
-def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bar_file(tmp_path_factory.mktemp("bars") / "bars.csv", days=160)
-
-
-@pytest.fixture
-def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    with serving(tmp_path / "venue.db", bars) as server:
-        yield server
+BAR_DAYS = 160  # the venue's bar file: enough sessions for 100 cycles
 
 
 @dataclass

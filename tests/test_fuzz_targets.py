@@ -17,11 +17,22 @@ pytestmark = pytest.mark.adversarial
 
 COLUMNS = ["timestamp", "symbol", "open", "high", "low", "close", "volume"]
 _stamp = st.one_of(
-    st.sampled_from(["2024-01-02T15:00:00Z", "2024-01-02T15:01:00.5+00:00", "1969-12-31T23:59:59Z", "9999-12-31T00:00Z",
-                     "2262-04-11T23:47:16.854775808Z", "2024-02-30T00:00:00Z", "2024-01-02 15:00:00", "", "now"]),
+    st.sampled_from(
+        [
+            "2024-01-02T15:00:00Z",
+            "2024-01-02T15:01:00.5+00:00",
+            "1969-12-31T23:59:59Z",
+            "9999-12-31T00:00Z",
+            "2262-04-11T23:47:16.854775808Z",
+            "2024-02-30T00:00:00Z",
+            "2024-01-02 15:00:00",
+            "",
+            "now",
+        ]
+    ),
     st.datetimes().map(lambda d: d.isoformat() + "Z"),
     st.text(max_size=30),
-)  # fmt: skip
+)
 _number = st.one_of(
     st.sampled_from(["100", "0", "-1", "1e300", "NaN", "inf", "0.000000005", "92233720368", "1_0", "", " 7 "]),
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
@@ -29,8 +40,15 @@ _number = st.one_of(
     st.text(max_size=12),
 )
 _symbol = st.one_of(st.sampled_from(["AAPL", "MSFT", "", "BRK.B", "A" * 70]), st.text(max_size=20))
-_cell = {"timestamp": _stamp, "symbol": _symbol, "open": _number, "high": _number, "low": _number,
-         "close": _number, "volume": _number}  # fmt: skip
+_cell = {
+    "timestamp": _stamp,
+    "symbol": _symbol,
+    "open": _number,
+    "high": _number,
+    "low": _number,
+    "close": _number,
+    "volume": _number,
+}
 
 
 def _quote(text: str) -> str:
@@ -39,8 +57,11 @@ def _quote(text: str) -> str:
 
 @st.composite
 def csv_bytes(draw: st.DrawFn) -> bytes:
-    header = draw(st.one_of(st.just(COLUMNS), st.permutations(COLUMNS).map(list),
-                            st.lists(st.sampled_from([*COLUMNS, "x"]), max_size=9)))  # fmt: skip
+    header = draw(
+        st.one_of(
+            st.just(COLUMNS), st.permutations(COLUMNS).map(list), st.lists(st.sampled_from([*COLUMNS, "x"]), max_size=9)
+        )
+    )
     lines = [",".join(header)]
     for _ in range(draw(st.integers(0, 12))):
         cells = [draw(_cell.get(name, st.text(max_size=5))) for name in header]
@@ -80,9 +101,22 @@ _toml_value = st.one_of(
     st.floats(allow_nan=True).map(lambda f: {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(str(f), repr(f))),
     st.booleans().map(lambda b: "true" if b else "false"),
     st.text(max_size=20).map(lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'),
-    st.sampled_from(['"env:VENDOR_TOKEN"', '"env:MISSING"', '"http://u:pw12@h:1"', '"venue"', '"limit"', '"24/7"',
-                     '["AAPL", "MSFT"]', '[" "]', "[]", '"s3cr3t-value"', "{ env = 1 }"]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            '"env:VENDOR_TOKEN"',
+            '"env:MISSING"',
+            '"http://u:pw12@h:1"',
+            '"venue"',
+            '"limit"',
+            '"24/7"',
+            '["AAPL", "MSFT"]',
+            '[" "]',
+            "[]",
+            '"s3cr3t-value"',
+            "{ env = 1 }",
+        ]
+    ),
+)
 
 
 @st.composite

@@ -23,21 +23,10 @@ from journal_schema.events import Event
 from replay import replay_journal
 from tests.stores import HOST, fresh_table, needs_pg, pg_url
 from tests.test_live_runner import Crash, accepted_at_venue, crash, run, venue_positions
-from tests.venue_support import serving
-from tools.drill import bar_file
 
 pytestmark = needs_pg
 
 
-@pytest.fixture(scope="module")
-def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bar_file(tmp_path_factory.mktemp("bars") / "bars.csv", days=60)
-
-
-@pytest.fixture
-def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    with serving(tmp_path / "venue.db", bars) as server:
-        yield server
 
 
 @pytest.fixture

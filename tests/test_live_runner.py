@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ from journal_schema.events import Event
 from projections import build
 from projections.fold import iter_events
 from replay import replay_journal
-from tests.venue_support import serving
-from tools.drill import bar_file
 
 S = 100_000_000
 
@@ -47,15 +44,6 @@ def crash(*args: Any) -> None:
     raise Crash
 
 
-@pytest.fixture(scope="module")
-def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bar_file(tmp_path_factory.mktemp("bars") / "bars.csv", days=60)
-
-
-@pytest.fixture
-def venue(tmp_path: Path, bars: Path) -> Iterator[VenueServer]:
-    with serving(tmp_path / "venue.db", bars) as server:
-        yield server
 
 
 def config(venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None = None,

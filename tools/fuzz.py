@@ -135,8 +135,14 @@ def _fuzz(target: str, seconds: int, corpus: Path | None) -> None:
     seeds = Path(tempfile.mkdtemp(prefix=f"fuzz-{target}-"))
     (seeds / "seed").write_bytes(b"\x00" + SEED_BARS if target == "bars" else SEED_CONFIG.encode())
     ARTIFACTS.mkdir(exist_ok=True)
-    args = [sys.argv[0], f"-max_total_time={seconds}", "-timeout=30", "-rss_limit_mb=4096",
-            f"-artifact_prefix={ARTIFACTS}/", str(seeds)]  # fmt: skip
+    args = [
+        sys.argv[0],
+        f"-max_total_time={seconds}",
+        "-timeout=30",
+        "-rss_limit_mb=4096",
+        f"-artifact_prefix={ARTIFACTS}/",
+        str(seeds),
+    ]
     if corpus is not None:
         args.append(str(corpus))
     atheris.instrument_all()  # coverage of the engine's code (already imported) guides the mutations

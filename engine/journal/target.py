@@ -47,6 +47,12 @@ def read_only_uri(path: Path) -> str:
     return f"file:{quote(str(path.resolve()))}?mode=ro"
 
 
+def inspect_uri(path: Path) -> str:
+    """The URI that reads ``path`` to judge it: read-only, and ``immutable`` when no ``-wal`` is beside it (the
+    file is then all there is, and SQLite makes no ``-wal`` / ``-shm`` of its own)."""
+    return read_only_uri(path) + ("" if Path(f"{path}-wal").exists() else "&immutable=1")
+
+
 def resolved(path: str | Path) -> Path:
     """``path`` with its symbolic links followed; a link to nothing, a loop of links or a name the system
     cannot hold is refused."""
@@ -80,8 +86,10 @@ def _regular(st: os.stat_result, shown: str, *, write: bool) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise PathRefused(f"{shown} is {_kind(st)}, not a journal file")
     if write and not st.st_mode & 0o222:
-        raise PathRefused(f"{shown} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make "
-                          "it writable, or choose another path")  # fmt: skip
+        raise PathRefused(
+            f"{shown} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make "
+            "it writable, or choose another path"
+        )
 
 
 def _shown(given: str | Path, real: Path) -> str:
@@ -113,8 +121,10 @@ def _sqlite_header(p: Path, st: os.stat_result, shown: str, *, write: bool = Tru
     page = 65536 if page == 1 else page
     pages, counter, valid_for = (int.from_bytes(head[i : i + 4], "big") for i in (28, 24, 92))
     if pages and counter == valid_for and st.st_size < pages * page and not Path(f"{p}-wal").exists():
-        raise PathRefused(f"{shown} is damaged: {st.st_size} bytes where its header says {pages * page} "
-                          "(truncated?); restore it from a copy")  # fmt: skip
+        raise PathRefused(
+            f"{shown} is damaged: {st.st_size} bytes where its header says {pages * page} "
+            "(truncated?); restore it from a copy"
+        )
 
 
 def existing_journal_file(path: str | Path, *, write: bool) -> Path:
@@ -137,13 +147,11 @@ def existing_journal_file(path: str | Path, *, write: bool) -> Path:
 
 
 def journal_problem(p: Path, shown: str) -> str | None:
-    """Why the SQLite file ``p`` is not a journal of this engine, or None. Read through ``mode=ro``, and
-    ``immutable`` when no ``-wal`` is beside it (then the file is all there is, and SQLite makes no file)."""
+    """Why the SQLite file ``p`` is not a journal of this engine, or None (read through ``inspect_uri``)."""
     from engine.journal.migrations import sqlite_status
 
-    uri = read_only_uri(p) + ("" if Path(f"{p}-wal").exists() else "&immutable=1")
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=5.0)
+        db = sqlite3.connect(inspect_uri(p), uri=True, timeout=5.0)
     except sqlite3.Error as exc:
         return f"{shown} is not a readable SQLite journal: {exc}"
     try:
@@ -196,8 +204,7 @@ def sqlite_file_problem(path: Path, tables: frozenset[str], what: str, *, being_
         reason = "not an SQLite database"
     else:
         try:
-            db = sqlite3.connect(read_only_uri(p) + ("" if Path(f"{p}-wal").exists() else "&immutable=1"),
-                                 uri=True, timeout=5.0)  # fmt: skip
+            db = sqlite3.connect(inspect_uri(p), uri=True, timeout=5.0)
             try:
                 names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             finally:
@@ -270,11 +277,15 @@ def output_file(path: str | Path, *, what: str, ours: Callable[[Path], bool], re
     if not stat.S_ISREG(st.st_mode):
         raise PathRefused(f"cannot write {path}: it is {_kind(st)}")
     if not ours(p):
-        raise PathRefused(f"{path} exists and is not a {what} this engine wrote: it is left as it is; remove it, or "
-                          "choose another path")  # fmt: skip
+        raise PathRefused(
+            f"{path} exists and is not a {what} this engine wrote: it is left as it is; remove it, or "
+            "choose another path"
+        )
     if not st.st_mode & 0o222:
-        raise PathRefused(f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make it "
-                          "writable, or choose another path")  # fmt: skip
+        raise PathRefused(
+            f"{path} is read-only (mode {stat.S_IMODE(st.st_mode):04o}): it is not written; make it "
+            "writable, or choose another path"
+        )
     return p
 
 

@@ -232,6 +232,11 @@ class Breakers:
         self.rules = rules
         self._breakers: dict[str, Breaker] = {dep: Breaker(dep, rules) for dep in _dependencies()}
 
+    @classmethod
+    def of(cls, config_rules: list[RuleTuple]) -> Breakers:
+        """The breakers of the config's ``[breakers]`` rules (``rules_of``)."""
+        return cls(rules_of(config_rules))
+
     def get(self, dep: Dependency) -> Breaker:
         return self._breakers[dep]
 

@@ -40,7 +40,7 @@ from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
 from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
-from engine.live.breakers import Breakers, rules_of
+from engine.live.breakers import Breakers
 from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
 from engine.live.setup import BrokerTarget, connect
@@ -109,8 +109,7 @@ class LiveRunner:
         self.resumed = _Resumed()
         self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
         self.journal = shown(journal)  # no password
-        breakers = Breakers(rules_of(cfg.breakers.rule_tuples()))
-        self.ctx = Context(self.engine, broker, list(cfg.run.universe), breakers=breakers)
+        self.ctx = Context(self.engine, broker, [*cfg.run.universe], breakers=Breakers.of(cfg.breakers.rule_tuples()))
         self.timeframe = Timeframe.parse(cfg.broker.timeframe)
         self.interval = float(cfg.broker.poll_interval_seconds)
         self.grace_ns = int(cfg.broker.session_close_grace_seconds * 1_000_000_000)
@@ -352,9 +351,8 @@ class LiveRunner:
             ctx.input(ev)
 
     def _perform(self) -> None:
-        """Commit, then send every submit of the outbox and every cancel request not yet taken by
-        the broker (write-ahead: both are journaled before the broker sees them); then probe the submit
-        breaker when it is due and nothing was sent."""
+        """Commit, then send every submit of the outbox and every cancel request not yet taken by the broker (write-
+        ahead); then probe a due submit breaker nothing probed (nothing waits while it is open) by an account read."""
         ctx = self.ctx
         book = ctx.engine.state.orders
 
@@ -372,8 +370,6 @@ class LiveRunner:
                 if not ctx.allow("BROKER_SUBMIT"):
                     break
                 cancel(ctx, order, self.crash)
-        # a submit breaker whose open period is over and that nothing above has probed (decisions are
-        # rejected while it is open, so nothing may be waiting): a read of the trading API decides
         ctx.probe("BROKER_SUBMIT", ctx.broker.account)
 
     def _summarize(self, tally: Tally, backoff: float) -> None:
