@@ -24,10 +24,7 @@ from journal_schema.events import (
 )
 from journal_schema.risk_events import CircuitClosed, CircuitOpened, ShellErrorReported
 from replay import replay_journal
-from tests import test_live_runner as live
 from tests.test_live_runner import run
-
-bars, venue = live.bars, live.venue  # the venue fixtures
 
 # limit buys 5% under the last close: they stay working at the venue, so there is something to cancel
 RESTING = {"type": "limit", "limit_offset_bps": "-500"}
