@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -375,9 +374,8 @@ def test_connection_refused_is_transient(fake: FakeTime) -> None:
 def test_a_hang_beyond_the_timeout_is_a_timeout(canned: Canned, make: Make, fake: FakeTime) -> None:
     broker = make(timeout=0.3)
     canned.script(Reply(action="hang"))
-    started = time.monotonic()
     error = err(lambda: broker.submit_order(submit_req()))
-    assert time.monotonic() - started < 1.5
+    # the server hangs 3 s and then closes: "timeout" (not "connection") says the 0.3 s timeout fired
     assert (error.category, error.kind, error.outcome_unknown) == ("TRANSIENT_NETWORK", "timeout", True)
     assert "timed out" in error.detail
     canned.script(Reply(action="hang"), Reply(200, CLOCK))

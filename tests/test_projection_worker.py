@@ -126,7 +126,8 @@ def kill_at_a_random_moment(proc: subprocess.Popen[str], rng: random.Random) -> 
     proc.wait()
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> float:
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> float:
+    """Seconds until ``check`` holds; ``timeout`` is a liveness bound for a loaded machine, not a pace."""
     t0 = time.monotonic()
     while not check():
         assert time.monotonic() - t0 < timeout, f"timed out waiting for {what}"
@@ -236,31 +237,31 @@ def test_a_lost_notification_does_not_stall_the_worker(tables: Callable[[], str]
         with _db() as conn:  # rows appended behind the journal's back: no NOTIFY at all
             conn.cursor().executemany(f"INSERT INTO {_table(url)} (originator_id, originator_version, topic, state) "
                                       "VALUES ('journal', %s, %s, %s)", rest)  # fmt: skip
-        lag = wait_until("the poll to pick up the rows", lambda: stored(url)[0] == rest[-1][0])
+        wait_until("the poll to pick up the rows", lambda: stored(url)[0] == rest[-1][0])
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
-    assert proc.returncode == 0
-    assert lag < 3.0
+    assert proc.returncode == 0  # the poll picked the rows up (wait_until would have failed otherwise)
     assert stored(url)[2] == build(source).orders
 
 
 def test_a_notification_wakes_the_worker_long_before_its_poll(tables: Callable[[], str], tmp_path: Path) -> None:
     source, url, rest = _split_journal(tables, tmp_path)
-    proc = worker(url, "orders", "--poll-seconds", "60")
+    proc = worker(url, "orders", "--poll-seconds", "1200")  # so only a NOTIFY can wake it in time
     try:
         wait_until("the first half", lambda: stored(url)[0] == rest[0][0] - 1)
         time.sleep(0.3)  # the worker is now waiting on LISTEN
         with JournalReader(source) as r, JournalWriter(url) as w:
             w.append_stored(list(r.records(rest[0][0])))  # commits with NOTIFY
-        lag = wait_until("the notified worker", lambda: stored(url)[0] == rest[-1][0])
+        lag = wait_until("the notified worker", lambda: stored(url)[0] == rest[-1][0], timeout=600)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
         stopped_in = time.monotonic() - t0
     finally:
         proc.kill()
-    assert proc.returncode == 0 and lag < 2.0 and stopped_in < 2.0
+    # both far below the 1200 s poll: the NOTIFY woke it, and SIGTERM ended its wait
+    assert proc.returncode == 0 and lag < 600 and stopped_in < 600
 
 
 def test_a_replaced_journal_is_refused_and_deleting_the_position_rebuilds(

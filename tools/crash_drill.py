@@ -14,8 +14,14 @@ limit orders good till canceled, so resting orders meet opposite signals and are
 The venue's fill simulator may fill 2 shares per million of a day's volume (``[paper]
 max_participation``), so most orders fill over several days in partial fills, and some are
 killed around or canceled after a partial fill.
-The first two starts are killed for sure at ``submit.before`` and ``submit.after`` (each runs until
-it gets there); the others at random. At the end the faults are turned off, the venue replays the
+Every kind of moment is reached by construction, never by how fast the machine runs: the first
+start is killed at ``submit.before`` and the second at ``submit.after`` (each runs until it gets
+there); during the third every submit is answered ``accept_then_drop`` until the venue has logged
+one, and then it is killed from outside; of the rest, every other start runs without crash points
+(killed from outside at a seeded random moment) and the others may die at any crash point. How
+many orders a start gets to make depends on the machine, so the audit and the test check safety
+and the counts the run reports, never a floor on activity.
+At the end the faults are turned off, the venue replays the
 rest of its file, a last clean engine run reconciles, and ``tools.drill.audit`` checks both sides.
 Exit 0 when every check passes. The journal is ``journal.db`` in the workdir, or the PostgreSQL
 table of ``--journal-url postgresql://...?table=NAME``, replaced by the drill's first start.
@@ -30,6 +36,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +47,8 @@ from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engi
 CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
 # the first starts die at these points for sure (the process runs until it gets there), the rest at random
 FORCED = ("submit.before", "submit.after")
-FORCED_WAIT = 60.0
+LOST_ANSWER = "accept_then_drop"  # the third start runs until the venue has dropped one accepted submit's answer
+FORCED_WAIT = 120.0  # a liveness bound for a forced moment on a loaded machine, not a pace
 # limit orders 1.5% away from the close, good till canceled: many rest, so opposite signals cancel them
 ORDERS = '[orders]\ntype = "limit"\nlimit_offset_bps = -150\ntime_in_force = "gtc"\n'
 VENUE_FAULTS = {"accept_then_drop": 0.08, "accept_then_timeout": 0.04, "http_503": 0.03}
@@ -70,6 +78,15 @@ def _crash_point(log: Path, seen: int) -> tuple[str | None, int]:
     return found, len(text)
 
 
+def _lost_answer(venue: Venue) -> Callable[[], bool]:
+    """True once the venue has logged an accepted submit whose answer it dropped."""
+
+    def reached() -> bool:
+        return bool(venue.call("GET", "/venue/status")["faults"][LOST_ANSWER])
+
+    return reached
+
+
 def run(cycles: int, seed: int, workdir: Path, days: int = 300, journal_url: str | None = None) -> DrillReport:
     """The drill on ``journal_url`` (a Postgres journal, replaced at the first start) or on a new
     ``workdir/journal.db``."""
@@ -86,11 +103,17 @@ def run(cycles: int, seed: int, workdir: Path, days: int = 300, journal_url: str
     try:
         for i in range(cycles):
             forced = FORCED[i] if i < len(FORCED) else None  # each is hit for sure: wait for it
-            points = f"{forced}=1" if forced else CRASHPOINTS
+            lose_answer = i == len(FORCED)
+            points = f"{forced}=1" if forced else "" if lose_answer or i % 2 == 0 else CRASHPOINTS
+            if lose_answer:
+                venue.set_faults({LOST_ANSWER: 1.0})
             proc = start_engine(config, journal, log, crashpoints=points, crash_seed=f"{seed}:{i}", replace=i == 0)
-            deadline = time.monotonic() + (FORCED_WAIT if forced else rng.uniform(0.8, 3.5))
-            while proc.poll() is None and time.monotonic() < deadline:
+            reached = _lost_answer(venue) if lose_answer else lambda: False
+            deadline = time.monotonic() + (FORCED_WAIT if forced or lose_answer else rng.uniform(0.8, 3.5))
+            while proc.poll() is None and time.monotonic() < deadline and not reached():
                 time.sleep(0.02)
+            if lose_answer:
+                venue.set_faults(VENUE_FAULTS)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()

@@ -121,10 +121,14 @@ class Venue:
             text = answer.read()
         return json.loads(text) if text else None
 
-    def clear_faults(self) -> None:
+    def set_faults(self, probabilities: dict[str, float]) -> None:
+        """Replace the fault probabilities (kinds not named: 0), keeping the seed and timings."""
         plan = self.call("GET", "/venue/faults")
-        plan["probabilities"] = {k: 0.0 for k in plan["probabilities"]}
+        plan["probabilities"] = {k: probabilities.get(k, 0.0) for k in plan["probabilities"]}
         self.call("PUT", "/venue/faults", plan)
+
+    def clear_faults(self) -> None:
+        self.set_faults({})
 
     def run_out(self) -> None:
         """Replay the rest of the bar file at once (fills and expiries happen as usual)."""

@@ -207,7 +207,7 @@ def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> 
     command_id = inbox.queue(cmd)
     cmd = replace(cmd, command_id=command_id)
     holder = who if who is not None else "pid unknown: the lock file does not say"
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + wait  # shell: how long the operator waits
     by_us = False
     while True:
         seq = inbox.status(command_id)
@@ -221,7 +221,7 @@ def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> 
             else:
                 print(f"journaled {cmd.event_name} at seq {seq} by the running engine ({holder})")
             return cmd, seq
-        expired = time.monotonic() >= deadline
+        expired = time.monotonic() >= deadline  # shell: how long the operator waits
         if expired or _holder(journal) is None:  # the writer may have gone: journal it ourselves
             try:
                 _drain_directly(journal)
@@ -245,7 +245,7 @@ def _drain_directly(journal: Journal) -> None:
 
     engine = Engine.open(journal)
     try:
-        drain_inbox(engine, max(time.time_ns(), _last_ts(journal)))
+        drain_inbox(engine, max(time.time_ns(), _last_ts(journal)))  # shell: an operator input's time is the wall clock
     finally:
         engine.close()
 

@@ -90,7 +90,7 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     opposite = [o for o in state.orders.open_orders(symbol) if o.side != side] if outcome == "ACCEPTED" else []
     if opposite:
         if not pretrade.cancels_allowed(state.risk.p, state.risk.log, ts,
-                                        sum(o.cancel_state is None for o in opposite)):
+                                        sum(o.cancel_state is None for o in opposite)):  # ints
             outcome, reasons, approved, opposite = "REJECTED", ["CANCEL_THROTTLED"], 0, []
         else:
             outcome, reasons = "SKIPPED", ["OPPOSITE_ORDER_CANCEL_REQUESTED"]

@@ -140,7 +140,7 @@ class OrderBook:
     def open_qty(self, symbol: str) -> int:
         """Signed quantity requested or working at the broker for ``symbol``."""
         book = self.open_by_symbol.get(symbol)
-        return sum(o.signed_leaves for o in book.values()) if book else 0
+        return sum(o.signed_leaves for o in book.values()) if book else 0  # ints
 
     def open_orders(self, symbol: str) -> list[Order]:
         """The orders of ``symbol`` that are not terminal, in request order."""

@@ -66,7 +66,7 @@ class Context:
     foreign_seen: set[str] = field(default_factory=set)  # broker order ids / symbols reported this process
     tally: Tally = field(default_factory=Tally)
     breakers: Breakers = field(default_factory=Breakers)
-    wall_ns: Callable[[], int] = time.monotonic_ns  # the breakers' clock (injected in tests)
+    wall_ns: Callable[[], int] = time.monotonic_ns  # shell: the breakers' clock (injected in tests)
     reported: set[tuple[str, str]] = field(default_factory=set)  # (dependency, category) halts reported
     journaling: bool = False  # the segment's RunStarted is journaled: breaker and error events may follow
 

@@ -207,9 +207,9 @@ class LiveRunner:
         return None
 
     def _nap(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
+        end = time.monotonic() + seconds  # shell: the poll interval is wall time
         while not self.stop.requested:
-            left = end - time.monotonic()
+            left = end - time.monotonic()  # shell: the poll interval is wall time
             if left <= 0:
                 return
             self.sleep(min(SLICE, left))

@@ -31,7 +31,7 @@ class BucketState:
 
 class TokenBucket:
     def __init__(self, rate_per_minute: float = DEFAULT_RATE_PER_MINUTE, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:  # shell: a rate is per wall second
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
         self.rate = rate_per_minute / 60.0  # tokens per second

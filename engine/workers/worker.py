@@ -216,9 +216,9 @@ class ProjectionWorker:
     def wait(self, timeout: float, stopping: Callable[[], bool] = lambda: False) -> None:
         """Block until a NOTIFY on the journal's channel, ``timeout`` seconds or a stop request (noticed within
         ``WAIT_SLICE`` seconds); drops the notifications queued meanwhile."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # shell: a wait for NOTIFY
         try:
-            while not stopping() and (left := deadline - time.monotonic()) > 0:
+            while not stopping() and (left := deadline - time.monotonic()) > 0:  # shell: a wait for NOTIFY
                 if any(True for _ in self._listen.notifies(timeout=min(left, WAIT_SLICE), stop_after=1)):
                     for _ in self._listen.notifies(timeout=0.0):
                         pass

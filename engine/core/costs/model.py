@@ -152,7 +152,7 @@ class CostBook:
         half, base, k, fee, calibrated = self.fit(symbol)
         s = self.symbols.get(symbol)
         sigma = s.vol.sigma_cbp if s is not None else 0.0
-        volume = sum(s.volumes) / len(s.volumes) if s is not None and s.volumes else 0.0
+        volume = sum(s.volumes) / len(s.volumes) if s is not None and s.volumes else 0.0  # ints
         part = min(1.0, qty / volume) if volume > 0 else 1.0
         slip = _clamp(base + k * sigma * math.sqrt(part), p.max_cost_cbp)
         total = _clamp(half + slip + fee, p.max_cost_cbp)

@@ -47,7 +47,7 @@ class VolTracker:
             self.sumsq -= y * y
         self.updates += 1
         if self.updates % self.window == 0:  # re-sum: bounded rounding drift, at fixed points
-            self.sumsq = sum(v * v for v in r)
+            self.sumsq = math.fsum(v * v for v in r)
 
     @property
     def sigma_cbp(self) -> float:

@@ -267,7 +267,7 @@ def on_session_closed(state: CoreState, ev: SessionClosed, seq: int) -> list[Eve
     if p.cancel_day_orders_at_close:
         out += cancel_open(state, ev, seq, "SESSION_END", lambda o: o.time_in_force == "day")
     t = risk.tally
-    open_orders = sum(len(b) for b in state.orders.open_by_symbol.values())
+    open_orders = sum(len(b) for b in state.orders.open_by_symbol.values())  # ints
     out.append(SessionSummarized(
         ts=ev.ts, cause_seq=seq, session=ev.session, decisions=dict(sorted(t.decisions.items())),
         intents=dict(sorted(t.intents.items())), fills=t.fills, realized_pnl=t.realized, fees=t.fees,

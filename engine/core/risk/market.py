@@ -79,20 +79,20 @@ class MarketBook:
         series = [dict(self.symbols[s].returns) for s in weights if s in self.symbols]
         if len(series) != len(weights):
             return 0
-        total = sum(abs(w) for w in weights.values())
+        total = sum(abs(w) for w in weights.values())  # ints
         wlist = [w / total for w in weights.values()]
         xs, ys = [], []
         for ts, r in mine.returns:
             if all(ts in d for d in series):
                 xs.append(r)
-                ys.append(sum(w * d[ts] for w, d in zip(wlist, series, strict=True)))
+                ys.append(math.fsum(w * d[ts] for w, d in zip(wlist, series, strict=True)))
         if len(xs) < min_bars:
             return 0
         n = len(xs)
-        mx, my = sum(xs) / n, sum(ys) / n
-        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-        sxx = sum((x - mx) ** 2 for x in xs)
-        syy = sum((y - my) ** 2 for y in ys)
+        mx, my = math.fsum(xs) / n, math.fsum(ys) / n
+        sxy = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+        sxx = math.fsum((x - mx) ** 2 for x in xs)
+        syy = math.fsum((y - my) ** 2 for y in ys)
         if sxx <= 0 or syy <= 0:
             return 0
         return round(10_000 * sxy / math.sqrt(sxx * syy))

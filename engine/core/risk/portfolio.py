@@ -73,8 +73,8 @@ def size(params: RiskParams, positions: PositionBook, orders: OrderBook, symbol:
     if inc and price > 0:
         sign = 1 if inc > 0 else -1
         base = abs(projected + reducing)  # the position the increasing part starts from (same side)
-        gross_other = sum(abs(v) for s, v in vals.items() if s != symbol)
-        net_other = sum(v for s, v in vals.items() if s != symbol)
+        gross_other = sum(abs(v) for s, v in vals.items() if s != symbol)  # ints
+        net_other = sum(v for s, v in vals.items() if s != symbol)  # ints
         cap = params.capital
         room = {
             "TRADE_SIZE": params.max_trade_notional * SCALE // price,
@@ -97,8 +97,8 @@ def size(params: RiskParams, positions: PositionBook, orders: OrderBook, symbol:
     after = dict(vals)
     new_value = div_round_half_even((projected + approved) * price, SCALE) if price else vals.get(symbol, 0)
     after[symbol] = new_value
-    gross = sum(abs(v) for v in after.values())
-    net = sum(after.values())
+    gross = sum(abs(v) for v in after.values())  # ints
+    net = sum(after.values())  # ints
     weight = abs(new_value) * 10_000 // params.capital
     return Sized(approved, bool(split(projected, order_qty)[1]), clipped_by, rejected_by, gross, net, weight)
 
@@ -120,7 +120,7 @@ def breach(params: RiskParams, positions: PositionBook, gross: int | None = None
     if gross is not None and gross * 10_000 <= cap * min(params.gross_bp, params.net_bp, params.weight_bp):
         return None  # the common case: under every cap at once (net and each weight are at most gross)
     vals = values(positions)
-    gross, net = sum(abs(v) for v in vals.values()), sum(vals.values())
+    gross, net = sum(abs(v) for v in vals.values()), sum(vals.values())  # ints
     if gross * 10_000 > cap * params.gross_bp:
         return "GROSS_EXPOSURE_LIMIT", f"gross exposure {_usd(gross)} above {pct(params.gross_bp)}% of capital"
     if abs(net) * 10_000 > cap * params.net_bp:

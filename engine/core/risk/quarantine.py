@@ -42,7 +42,7 @@ def on_order_outcome(q: Quarantine, p: RiskParams, symbol: str, rejected: bool) 
     r.outcomes.append(int(rejected))
     while len(r.outcomes) > p.reject_window:
         r.outcomes.popleft()
-    rejects, n = sum(r.outcomes), len(r.outcomes)
+    rejects, n = sum(r.outcomes), len(r.outcomes)  # ints
     if p.quarantine and rejected and rejects >= p.min_rejects and rejects * 10_000 >= n * p.max_reject_rate_bp:
         r.outcomes.clear()
         return {"rejects": rejects, "orders": n, "reject_rate_bp": rejects * 10_000 // n}
@@ -56,7 +56,7 @@ def on_closing_fill(q: Quarantine, p: RiskParams, subject: str, pnl: int) -> dic
     r.pnl.append(pnl)
     while len(r.pnl) > p.expectancy_window:
         r.pnl.popleft()
-    n, total = len(r.pnl), sum(r.pnl)
+    n, total = len(r.pnl), sum(r.pnl)  # ints
     if p.quarantine and n >= p.min_closing_fills and total < 0:
         r.pnl.clear()
         return {"closing_fills": n, "pnl_after_fees": total, "mean_pnl_after_fees": total // n}
