@@ -132,7 +132,7 @@ def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
     if bars is None:
         table, sessions = bundled.load_bundled(cfg.run.calendar)
     else:
-        table = read_bar_file(bars, cfg.bars.limits())
+        table = read_bar_file(bars, cfg.bars.limits(), cfg.run.calendar)
         sessions = _sessions_for(table, cfg.run.calendar)
     universe = universe_of(table, cfg.run.universe)
     t0 = start_ts(table, sessions)

@@ -11,6 +11,25 @@ if TYPE_CHECKING:
     from engine.live.runner import LiveResult  # the live runner imports alpaca-py: keep historical runs light
 
 
+def data_problem(r: RunResult, universe: list[str]) -> str | None:
+    """Why the run's data does not fit it, when more than half of its bars were rejected or a symbol
+    the configured ``universe`` lists has no accepted bar: the reasons' histogram with the first row of each."""
+    stats = r.stats
+    why = []
+    if stats.bars_rejected * 2 > stats.bars_read:
+        why.append(f"{stats.bars_rejected} of {stats.bars_read} bars rejected, more than half")
+    missing = [s for s in universe if s not in stats.symbols]
+    if missing:
+        why.append(f"no bars accepted for {', '.join(missing)} of the universe")
+    if not why:
+        return None
+    reasons = [
+        f"  {reason:<26} {n:>8}  e.g. row {stats.examples[reason][0]}: {stats.examples[reason][2]}"
+        for reason, n in sorted(stats.rejected.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return "; ".join(why) + "".join(f"\n{line}" for line in reasons)
+
+
 def summary_dict(r: RunResult) -> dict[str, Any]:
     c = r.counts
     positions = {

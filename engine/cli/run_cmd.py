@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from engine.cli import EXIT_OK, UsageError
+from engine.cli import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from engine.config import Loaded
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.journal.target import check_journal_target
     from engine.operator import InboxError
     from engine.runner import MarketInputs, RunCancelled, RunError, _bar_inputs, simulated_run
-    from engine.summary import summary_dict, summary_text
+    from engine.summary import data_problem, summary_dict, summary_text
 
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
@@ -94,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(summary_dict(result), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(summary_text(result))
+    problem = data_problem(result, cfg.run.universe)
+    if problem:  # journaled and summarized, but a run on data that does not fit it is not a success
+        print(f"engine run: the data does not fit this run: {problem}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     return EXIT_OK
 
 

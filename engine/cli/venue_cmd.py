@@ -180,7 +180,7 @@ def _build(args: argparse.Namespace) -> VenueServer:
         raise UsageError(f"--speed must be a positive number of simulated seconds per wall second, got {args.speed:g}")
     try:
         cfg, _ = load(args.config, env=os.environ)  # ENGINE__ variables apply here too
-        bars = read_bar_file(args.bars, cfg.bars.limits())
+        bars = read_bar_file(args.bars, cfg.bars.limits(), cfg.run.calendar)
     except (ConfigError, FeedError) as exc:
         raise UsageError(str(exc)) from None
     plan = _plan(args, cfg.run.seed)

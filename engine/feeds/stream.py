@@ -24,6 +24,8 @@ class StreamStats:
     bars_read: int = 0
     bars_accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # reason -> first (row, timestamp, detail)
+    symbols: set[str] = field(default_factory=set)  # the symbols of accepted bars
 
     @property
     def bars_rejected(self) -> int:
@@ -135,7 +137,7 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
         first_ts = table.frame["ts"].drop_nulls().head(1).to_list()
         cursor = SessionCursor.before(sessions, first_ts[0]) if first_ts else SessionCursor(sessions, -1, len(sessions))
     bound = cursor.boundary()
-    rejected = stats.rejected
+    rejected, examples, symbols = stats.rejected, stats.examples, stats.symbols
     for row, ts, session, sym, o, h, lo, c, v, stateless in _rows(table, sessions):
         stats.bars_read += 1
         if ts >= 0:
@@ -152,12 +154,16 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
                 reason, detail = "OUTSIDE_SESSION", f"no {cal} session contains this timestamp"
             else:
                 stats.bars_accepted += 1
+                symbols.add(sym)
                 yield BarClosed(ts=ts, symbol=sym, open=o, high=h, low=lo, close=c, volume=v)
                 continue
         raw = table.raw_values(row)
         rejected[reason] = rejected.get(reason, 0) + 1
+        detail = detail or describe_rejection(reason, raw)
+        if reason not in examples:
+            examples[reason] = (row, str(raw["timestamp"]), detail)
         yield BarRejected(
-            ts=clock, reason=reason, detail=detail or describe_rejection(reason, raw),  # type: ignore[arg-type]
+            ts=clock, reason=reason, detail=detail,  # type: ignore[arg-type]
             source_row=row, raw=RawBar(**raw),
         )
     if historical:
