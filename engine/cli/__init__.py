@@ -12,9 +12,29 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-# operator: kill, resume, approve; reconfigure: ConfigChanged
-SUBCOMMANDS = ("run", "replay", "verify", "journal", "migrate", "query", "project", "report", "tca", "schema", "venue",
-               "operator", "reconfigure")
+# command -> (the module of engine.cli that adds it, the line `engine --help` shows for it). Only the
+# module of the command given is imported, so `engine --help` imports no subcommand; a test checks that
+# each module registers exactly these commands with exactly these lines.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run_cmd", "run the strategy over bars or against a broker, journaling every event"),
+    "replay": ("replay_cmd", "re-run recorded inputs through the current code and compare"),
+    "verify": ("verify_cmd", "check a journal for tampering: sequence, hash chain, canonical events"),
+    "journal": ("journal_cmd", "journal maintenance: copy a journal between SQLite and PostgreSQL, make a cipher key"),
+    "migrate": ("migrate_cmd", "show, upgrade or downgrade a journal's schema version"),
+    "query": ("query_cmd", "orders, positions, P&L, cost model or events of a journal, at any sequence number"),
+    "project": (
+        "project_cmd",
+        "run a projection worker: keep orders, positions or per-order TCA of a Postgres journal in tables",
+    ),
+    "report": ("report_cmd", "write an HTML report of a journal: equity, drawdown, exposure, costs, orders"),
+    "tca": ("tca_cmd", "transaction cost analysis: implementation shortfall per day, symbol, strategy or order type"),
+    "schema": ("schema_cmd", "print the event catalogue's JSON Schema"),
+    "venue": ("venue_cmd", "serve the local paper venue (Alpaca's REST API) over a bar file"),
+    "kill": ("operator_cmd", "engage the kill switch (no new orders; --cancel-all cancels open ones)"),
+    "resume": ("operator_cmd", "release the kill switch and lift a halt or reduce-only state"),
+    "approve": ("operator_cmd", "approve a decision held for REVIEW"),
+    "reconfigure": ("reconfigure_cmd", "change a running engine's configuration (journaled as ConfigChanged)"),
+}
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -31,21 +51,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {flat} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, every: bool = False) -> argparse.ArgumentParser:
+    """The parser with the full subparser of ``command`` (all of them with ``every``); the other
+    commands are listed with their help line only, their modules not imported."""
     parser = Parser(
         prog="engine",
         description="Event-sourced trading engine: journal, deterministic core, replay.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        module = importlib.import_module(f"engine.cli.{name}_cmd")
-        module.add_parser(subparsers)
+    wanted = {module for name, (module, _) in COMMANDS.items() if every or name == command}
+    for module in sorted(wanted, key=[m for m, _ in COMMANDS.values()].index):
+        importlib.import_module(f"engine.cli.{module}").add_parser(subparsers)
+    for name, (_, line) in COMMANDS.items():
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_in[0] if args_in and args_in[0] in COMMANDS else None)
+    args = parser.parse_args(args_in)
     try:
         code: int = args.func(args)
     except UsageError as exc:
