@@ -147,11 +147,7 @@ def test_product_code_uses_no_banned_primitive() -> None:
 )
 def test_each_banned_primitive_is_found(tmp_path: Path, where: str, source: str) -> None:
     """A planted violation of each kind fails the scan."""
-    path = tmp_path / where
-    path.parent.mkdir(parents=True)
-    path.write_text(source)
-    found = list(violations(path, tmp_path))
-    assert found, source
+    assert _planted(tmp_path, where, source), source
 
 
 @pytest.mark.parametrize(
@@ -166,7 +162,12 @@ def test_each_banned_primitive_is_found(tmp_path: Path, where: str, source: str)
     ],
 )
 def test_what_is_allowed_passes(tmp_path: Path, where: str, source: str) -> None:
-    path = tmp_path / where
+    assert not _planted(tmp_path, where, source), source
+
+
+def _planted(root: Path, where: str, source: str) -> list[str]:
+    """The scan's findings in ``source`` planted at ``where`` under ``root``."""
+    path = root / where
     path.parent.mkdir(parents=True)
     path.write_text(source)
-    assert not list(violations(path, tmp_path)), source
+    return list(violations(path, root))
