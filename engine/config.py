@@ -27,7 +27,6 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
-    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -35,7 +34,8 @@ from pydantic import (
 
 from engine.config_bars import BarsSection
 from engine.config_breakers import BreakersSection
-from engine.config_costs import CostsSection, at_most_places, six_places, two_places
+from engine.config_broker import BrokerSection, OmsSection, OrdersSection, PaperSection
+from engine.config_costs import CostsSection
 from engine.config_env import (
     COMMAND_LINE,
     EnvError,
@@ -48,24 +48,12 @@ from engine.config_env import (
     shown,
     summary_lines,
 )
+from engine.config_fields import Section, plain
 from engine.config_risk import RiskSection
 from engine.core.strategy import StrategyError, resolve_strategy
 from engine.feeds.symbols import symbol_problem
 from engine.redact import config_problem, strip_credentials, unset_references
 from journal_schema.codec import canonical_json
-
-
-def _plain(d: Decimal) -> str:
-    """Canonical decimal text: no exponent, no trailing zeros ("2.50" -> "2.5", "1E+2" -> "100")."""
-    return format(d.normalize(), "f")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_serializer("*", when_used="json")
-    def _ser(self, v: Any) -> Any:
-        return _plain(v) if isinstance(v, Decimal) else v
 
 
 def _universe(v: list[str]) -> list[str]:
@@ -77,24 +65,26 @@ def _universe(v: list[str]) -> list[str]:
 
 
 Mode = Literal["backtest", "paper", "live"]
-BrokerKind = Literal["sim", "venue", "alpaca"]
 DEFAULT_MODE: dict[str, Mode] = {"sim": "backtest", "venue": "paper", "alpaca": "paper"}
 
 
-class RunSection(_Section):
+class RunSection(Section):
     seed: StrictInt = Field(0, ge=0, le=2**63 - 1, description="seed of every random draw (paper fills)")
     mode: Mode = Field(
-        "backtest", description="backtest (broker sim), paper (venue or Alpaca paper) or live (Alpaca live); "
+        "backtest",
+        description="backtest (broker sim), paper (venue or Alpaca paper) or live (Alpaca live); "
         "when omitted it follows broker.kind: sim -> backtest, venue / alpaca -> paper",
     )
     calendar: str = Field("XNYS", description="exchange-calendars name, e.g. XNYS, or 24/7")
     universe: list[str] = Field(default_factory=list, description="symbols to trade; empty = symbols in the data")
     canary_symbols: list[str] = Field(
-        default_factory=list, description="canary mode: only these symbols may add risk (exits always pass); "
+        default_factory=list,
+        description="canary mode: only these symbols may add risk (exits always pass); "
         "every decision says CANARY_MODE; empty = off",
     )
     encrypt_journal: StrictBool = Field(
-        False, description="make a new journal with its records encrypted at rest (AES-GCM, the key in "
+        False,
+        description="make a new journal with its records encrypted at rest (AES-GCM, the key in "
         "env ENGINE_CIPHER_KEY, required); an encrypted journal stays encrypted",
     )
 
@@ -124,85 +114,7 @@ class StrategySection(BaseModel):
     name: str = Field("sma_cross", description="built-in name or package.module:SPEC")
 
 
-class OrdersSection(_Section):
-    type: Literal["market", "limit"] = Field("market", description="order type of every intent")
-    limit_offset_bps: Decimal = Field(
-        Decimal(0), description="limit price = last close x (1 + offset) for buys, (1 - offset) for sells"
-    )
-    time_in_force: Literal["day", "gtc"] = Field("day", description="day orders expire at their session's close")
-
-    _v = field_validator("limit_offset_bps")(two_places)
-
-
-class PaperSection(_Section):
-    """The execution simulator of the paper broker and the venue (docs/execution.md)."""
-
-    spread: Literal["fixed", "bar_range"] = Field(
-        "fixed", description="quoted spread: fixed (half_spread_bps) or estimated from each bar's range"
-    )
-    half_spread_bps: Decimal = Field(
-        Decimal(2), ge=0, description="half the quoted spread (bar_range: its floor), paid on every fill"
-    )
-    range_spread_fraction: Decimal = Field(
-        Decimal("0.1"), ge=0, le=1, description="bar_range: quoted spread = this x (high - low) / open"
-    )
-    max_half_spread_bps: Decimal = Field(Decimal(50), ge=0, description="bar_range: cap of the half-spread")
-    slippage_bps: Decimal = Field(Decimal(1), ge=0, description="base slippage beyond the touch on every fill")
-    impact_k: Decimal = Field(
-        Decimal(1), ge=0, le=100, description="slippage += k x volatility x sqrt(fill qty / bar volume)"
-    )
-    slippage_jitter_bps: Decimal = Field(
-        Decimal(0), ge=0, description="extra uniform random slippage in [0, x] per fill, seeded"
-    )
-    max_participation: Decimal = Field(
-        Decimal("0.1"), gt=0, le=1, description="share of a bar's volume a symbol's orders may fill (partial fills)"
-    )
-    latency_ms: Decimal = Field(
-        Decimal(100), ge=0, description="submit-to-market latency: an order fills only on bars closing that long after"
-    )
-    vol_window_bars: StrictInt = Field(20, ge=2, le=1000, description="returns in the volatility estimate")
-    fee_per_share: Decimal = Field(Decimal(0), ge=0, description="USD per share filled")
-    fee_bps: Decimal = Field(Decimal(0), ge=0, description="bps of fill notional")
-
-    _v = field_validator("half_spread_bps", "slippage_bps", "slippage_jitter_bps", "fee_bps",
-                         "max_half_spread_bps")(two_places)
-
-    @field_validator("fee_per_share")
-    @classmethod
-    def _eight_places(cls, v: Decimal) -> Decimal:
-        return at_most_places(v, 8, "at most 8 decimal places")
-
-    _s = field_validator("range_spread_fraction", "impact_k", "max_participation", "latency_ms")(six_places)
-
-
-class BrokerSection(_Section):
-    kind: BrokerKind = Field("sim", description="sim: historical bars with the in-process paper broker; venue: the "
-                             "local paper venue; alpaca: Alpaca's API (paper endpoint unless run.mode = live)")
-    venue_url: str = Field("http://127.0.0.1:8765", pattern=r"^https?://[^/\s]+$",
-                           description="base URL of the local venue (scheme://host:port, no path)")
-    data_feed: Literal["iex", "sip"] = Field("iex", description="Alpaca market data feed for bars")
-    timeframe: str = Field("1Day", pattern=r"^([1-9][0-9]*(Min|Hour)|1Day)$",
-                           description="bar timeframe polled: NMin, NHour or 1Day")
-    poll_interval_seconds: Decimal = Field(Decimal(1), gt=0, description="wall seconds between poll cycles")
-    rate_limit_per_minute: StrictInt = Field(
-        200, ge=1, le=10_000, description="token bucket shared by every broker call"
-    )
-    timeout_seconds: Decimal = Field(Decimal(10), gt=0, description="HTTP timeout of one broker call")
-    session_close_grace_seconds: Decimal = Field(
-        Decimal(5), ge=0, description="a session is journaled closed this long after its close (late bars first)"
-    )
-
-
-class OmsSection(_Section):
-    max_submit_attempts: StrictInt = Field(
-        5, ge=1, le=100, description="submissions of one order the broker never saw before its intent FAILS"
-    )
-    adopt_broker_positions: StrictBool = Field(
-        False, description="on a reconciliation position mismatch take the broker's view instead of halting"
-    )
-
-
-class EngineConfig(_Section):
+class EngineConfig(Section):
     run: RunSection = Field(default_factory=RunSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     orders: OrdersSection = Field(default_factory=OrdersSection)
@@ -241,8 +153,10 @@ class EngineConfig(_Section):
     def _mode_fits_broker(self) -> EngineConfig:
         mode, kind = self.run.mode, self.broker.kind
         if (mode == "backtest") != (kind == "sim"):
-            raise ValueError(f"run.mode {mode!r} does not go with broker.kind {kind!r}: backtest runs use the "
-                             "sim broker; paper runs the venue or alpaca; live runs alpaca")
+            raise ValueError(
+                f"run.mode {mode!r} does not go with broker.kind {kind!r}: backtest runs use the "
+                "sim broker; paper runs the venue or alpaca; live runs alpaca"
+            )
         if mode == "live" and kind != "alpaca":
             raise ValueError(f"run.mode 'live' needs broker.kind 'alpaca', not {kind!r}")
         return self
@@ -271,14 +185,25 @@ def given_by(loc: Key, origins: Origins | None) -> str:
     """`` (env ENGINE__RUN__SEED)``: the non-file sources of the settings at or under ``loc``."""
     if not loc or not origins:
         return ""
-    labels = sorted({s.label for key, sources in origins.items() if key[:len(loc)] == loc or loc[:len(key)] == key
-                     for s in sources if s.kind != "file"})
+    labels = sorted(
+        {
+            s.label
+            for key, sources in origins.items()
+            if key[: len(loc)] == loc or loc[: len(key)] == key
+            for s in sources
+            if s.kind != "file"
+        }
+    )
     return f" ({'; '.join(labels)})" if labels else ""
 
 
-def with_overrides(raw: dict[str, Any], overrides: Mapping[Key, Any], source: str,
-                   by: Source | Mapping[Key, Source] = COMMAND_LINE, origins: Origins | None = None
-                   ) -> dict[str, Any]:
+def with_overrides(
+    raw: dict[str, Any],
+    overrides: Mapping[Key, Any],
+    source: str,
+    by: Source | Mapping[Key, Source] = COMMAND_LINE,
+    origins: Origins | None = None,
+) -> dict[str, Any]:
     """``raw`` (read from ``source``) with ``overrides`` (``(table, ..., key) -> value``, given ``by``
     one source or one per key) filled in. The one merge of every source (file, environment, command
     line): a setting given by two of them with different values is an error naming both, never a
@@ -292,13 +217,14 @@ def with_overrides(raw: dict[str, Any], overrides: Mapping[Key, Any], source: st
         for depth, part in enumerate(key[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"{'.'.join(key[:depth + 1])}: expected a table ({given.label})")
+                raise ConfigError(f"{'.'.join(key[: depth + 1])}: expected a table ({given.label})")
             node = child
         last = key[-1]
         if last in node and not same_value(node[last], value):
             first = seen.get(key, [file_source(source)])[0]
-            raise ConfigError(f"{'.'.join(key)} is {shown(key, node[last])} {first.phrase} "
-                              f"but {shown(key, value)} {given.phrase}")
+            raise ConfigError(
+                f"{'.'.join(key)} is {shown(key, node[last])} {first.phrase} but {shown(key, value)} {given.phrase}"
+            )
         node.setdefault(last, value)
         seen.setdefault(key, []).append(given)
     return merged
@@ -330,7 +256,7 @@ def resolve(raw: dict[str, Any], origins: Origins | None = None) -> tuple[Engine
     as_json, as_python = params.model_dump(mode="json"), params.model_dump()
     snapshot["strategy"] = {
         "name": name,
-        **{k: _plain(v) if isinstance(v, Decimal) else as_json[k] for k, v in as_python.items()},
+        **{k: plain(v) if isinstance(v, Decimal) else as_json[k] for k, v in as_python.items()},
     }
     return cfg, snapshot
 
@@ -351,8 +277,9 @@ class Loaded:
         return "\n".join(lines)
 
 
-def load_sources(path: str | Path | None, overrides: Mapping[Key, Any] | None = None,
-                 env: Mapping[str, str] | None = None) -> Loaded:
+def load_sources(
+    path: str | Path | None, overrides: Mapping[Key, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Loaded:
     """The one loader: a TOML file (or the defaults when ``path`` is None), then the ``ENGINE__``
     variables of ``env`` (the shell passes ``os.environ``; None: no environment), then the
     command-line ``overrides``. Conflicting sources are errors (``with_overrides``)."""
@@ -371,8 +298,9 @@ def load_sources(path: str | Path | None, overrides: Mapping[Key, Any] | None = 
     return Loaded(cfg, snapshot, origins)
 
 
-def load(path: str | Path | None, overrides: Mapping[Key, Any] | None = None,
-         env: Mapping[str, str] | None = None) -> tuple[EngineConfig, dict[str, Any]]:
+def load(
+    path: str | Path | None, overrides: Mapping[Key, Any] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[EngineConfig, dict[str, Any]]:
     """``load_sources`` without the origins: the model and the canonical snapshot."""
     loaded = load_sources(path, overrides, env)
     return loaded.cfg, loaded.snapshot

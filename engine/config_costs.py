@@ -3,48 +3,29 @@ decisions (docs/execution.md#cost-model). The simulator's own parameters are ``[
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_serializer, field_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator
 
-
-def at_most_places(v: Decimal, places: int, problem: str) -> Decimal:
-    """``v`` when it has at most ``places`` decimal places; else ``ValueError(problem)``, and a value too large
-    to be written with them (``1e26`` in basis points) is refused as such, never a ``decimal`` exception."""
-    try:
-        exact = v == v.quantize(Decimal(1).scaleb(-places))
-    except InvalidOperation:
-        raise ValueError(f"{v} is too large") from None
-    if not exact:
-        raise ValueError(problem)
-    return v
+from engine.config_fields import Section, six_places, two_places
 
 
-def two_places(v: Decimal) -> Decimal:
-    return at_most_places(v, 2, "basis points are limited to two decimal places")
-
-
-def six_places(v: Decimal) -> Decimal:
-    """Ratios and factors: at most 6 decimal places (they become integers in 1e-6 units)."""
-    return at_most_places(v, 6, "at most 6 decimal places")
-
-
-class CostsSection(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_serializer("*", when_used="json")
-    def _ser(self, v: Any) -> Any:
-        return format(v.normalize(), "f") if isinstance(v, Decimal) else v
-
-    gate: StrictBool = Field(True, description="skip an order adding risk whose expected edge is below its expected "
-                             "cost plus edge_buffer_bps (COST_GATE_BLOCK); only strategies that give an edge")
+class CostsSection(Section):
+    gate: StrictBool = Field(
+        True,
+        description="skip an order adding risk whose expected edge is below its expected "
+        "cost plus edge_buffer_bps (COST_GATE_BLOCK); only strategies that give an edge",
+    )
     edge_buffer_bps: Decimal = Field(Decimal(2), ge=0, description="margin the edge must clear above the cost")
-    block_when_stale: StrictBool = Field(False, description="REJECT orders adding risk while the symbol's cost model "
-                                         "is uncalibrated or stale (COST_MODEL_STALE_BLOCK)")
+    block_when_stale: StrictBool = Field(
+        False,
+        description="REJECT orders adding risk while the symbol's cost model "
+        "is uncalibrated or stale (COST_MODEL_STALE_BLOCK)",
+    )
     min_samples: StrictInt = Field(20, ge=1, le=100_000, description="fills before a symbol's model is calibrated")
-    max_age_days: Decimal = Field(Decimal(5), gt=0, description="stream days without a calibrating fill before the "
-                                  "model is stale")
+    max_age_days: Decimal = Field(
+        Decimal(5), gt=0, description="stream days without a calibrating fill before the model is stale"
+    )
     ewma_alpha: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="weight of each new fill in the EWMAs")
     prior_half_spread_bps: Decimal = Field(Decimal(2), ge=0, description="half-spread used until calibrated")
     prior_slippage_bps: Decimal = Field(Decimal(1), ge=0, description="base slippage used until calibrated")

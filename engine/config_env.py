@@ -58,17 +58,19 @@ def env_settings(env: Mapping[str, str]) -> tuple[dict[Key, Any], dict[Key, Sour
     for name in sorted(env):
         if not name.upper().startswith(PREFIX):
             continue
-        parts = tuple(p.lower() for p in name[len(PREFIX):].split("__"))
+        parts = tuple(p.lower() for p in name[len(PREFIX) :].split("__"))
         if len(parts) < 2 or not all(parts):
-            raise EnvError(f"{name}: name a table and a key, e.g. {PREFIX}RUN__SEED or "
-                           f"{PREFIX}RISK__POLICY__MIN_CONFIDENCE")
+            raise EnvError(
+                f"{name}: name a table and a key, e.g. {PREFIX}RUN__SEED or {PREFIX}RISK__POLICY__MIN_CONFIDENCE"
+            )
         value = parse_value(env[name])
         if isinstance(value, dict):
-            raise EnvError(f"{name}: {'.'.join(parts)} is set to a table; set its keys one by one "
-                           f"({name}__<KEY>)")
+            raise EnvError(f"{name}: {'.'.join(parts)} is set to a table; set its keys one by one ({name}__<KEY>)")
         if parts in values and not same_value(values[parts], value):
-            raise EnvError(f"{'.'.join(parts)} is {shown(parts, values[parts])} {sources[parts].phrase} "
-                           f"but {shown(parts, value)} {env_source(name).phrase}")
+            raise EnvError(
+                f"{'.'.join(parts)} is {shown(parts, values[parts])} {sources[parts].phrase} "
+                f"but {shown(parts, value)} {env_source(name).phrase}"
+            )
         values.setdefault(parts, value)
         sources.setdefault(parts, env_source(name))
     return values, sources
@@ -155,8 +157,9 @@ def _derived(key: Key, snapshot: Mapping[str, Any]) -> str:
     return "derived"
 
 
-def summary_lines(snapshot: Mapping[str, Any], defaults: Mapping[str, Any], digest: str,
-                  origins: Mapping[Key, list[Source]]) -> list[str]:
+def summary_lines(
+    snapshot: Mapping[str, Any], defaults: Mapping[str, Any], digest: str, origins: Mapping[Key, list[Source]]
+) -> list[str]:
     """The effective-config summary: the hash, then every setting that differs from its default
     with where it came from, redacted, in key order."""
     lines = [f"config {digest}  (sha256 of the canonical snapshot)"]

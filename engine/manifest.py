@@ -33,11 +33,11 @@ def package_version() -> str:
 
 def _git(root: Path, *args: str) -> str | None:
     """stdout of ``git args`` in ``root`` (only a repository at ``root`` itself counts), or None."""
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent), "GIT_OPTIONAL_LOCKS": "0",
-           "LC_ALL": "C"}  # fmt: skip
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent), "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:
-        done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True,
-                              timeout=GIT_TIMEOUT_SECONDS, check=False)  # fmt: skip
+        done = subprocess.run(
+            ["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_SECONDS, check=False
+        )
     except (OSError, subprocess.SubprocessError):  # no git binary, no such directory, timeout
         return None
     return done.stdout if done.returncode == 0 else None
@@ -82,9 +82,16 @@ def run_manifest(started: RunStarted, datasets: list[tuple[str, str]], root: Pat
     """The manifest of the run ``started`` begins; ``datasets``: (name, sha256 fingerprint) of each source."""
     commit, dirty = git_state(root)
     return RunManifest(
-        ts=started.ts, run_id=started.run_id, package_version=package_version(), git_commit=commit,
-        git_dirty=dirty, code_version=started.code_version, config_hash=started.config_hash,
+        ts=started.ts,
+        run_id=started.run_id,
+        package_version=package_version(),
+        git_commit=commit,
+        git_dirty=dirty,
+        code_version=started.code_version,
+        config_hash=started.config_hash,
         schema_fingerprint=started.schema_fingerprint,
-        datasets=[DatasetRef(name=name, fingerprint=fp) for name, fp in datasets], mode=started.mode,
-        features=features(started.config), canary_symbols=list(started.config.get("run", {}).get("canary_symbols", [])),
-    )  # fmt: skip
+        datasets=[DatasetRef(name=name, fingerprint=fp) for name, fp in datasets],
+        mode=started.mode,
+        features=features(started.config),
+        canary_symbols=list(started.config.get("run", {}).get("canary_symbols", [])),
+    )

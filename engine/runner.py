@@ -13,20 +13,17 @@ from pathlib import Path
 from types import FrameType
 
 from engine.broker.paper import paper_broker
-from engine.config import EngineConfig, config_hash
-from engine.core.ids import content_id
+from engine.config import EngineConfig
 from engine.feeds import bundled
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import StreamStats, events, start_ts, universe_of
 from engine.feeds.table import BarTable, read_bar_file
 from engine.journal.store import JournalWriter
-from engine.manifest import run_manifest
 from engine.operator import drain_inbox
 from engine.redact import shown
+from engine.segment import open_segment
 from engine.shell import DEFAULT_BATCH, Engine
-from engine.version import code_version
-from journal_schema.catalogue import schema_fingerprint
-from journal_schema.events import BarClosed, BarRejected, Event, RunEnded, RunStarted
+from journal_schema.events import BarClosed, BarRejected, Event, RunEnded
 
 
 class StopRequest:
@@ -105,14 +102,26 @@ class MarketInputs:
     run_id_parts: tuple[str, ...] = ()  # more content the run id is derived from
 
 
-def historical_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
-                   bars: str | Path | None = None, batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
+def historical_run(
+    cfg: EngineConfig,
+    snapshot: dict[str, object],
+    journal: str | Path,
+    bars: str | Path | None = None,
+    batch: int = DEFAULT_BATCH,
+    replace: bool = False,
+) -> RunResult:
     """Load the bars (the bundled data when ``bars`` is None), then journal the run."""
     return simulated_run(cfg, snapshot, journal, lambda: _bar_inputs(cfg, bars), batch, replace)
 
 
-def simulated_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path,
-                  load: Callable[[], MarketInputs], batch: int = DEFAULT_BATCH, replace: bool = False) -> RunResult:
+def simulated_run(
+    cfg: EngineConfig,
+    snapshot: dict[str, object],
+    journal: str | Path,
+    load: Callable[[], MarketInputs],
+    batch: int = DEFAULT_BATCH,
+    replace: bool = False,
+) -> RunResult:
     """Load the inputs, then journal the run. SIGINT/SIGTERM are handled from the start: before
     the journal is opened they cancel the run (RunCancelled, nothing written); after, they
     stop it at the next bar with RunEnded(INTERRUPTED)."""
@@ -121,8 +130,15 @@ def simulated_run(cfg: EngineConfig, snapshot: dict[str, object], journal: str |
         return _simulate(cfg, snapshot, journal, load, batch, replace, stop)
 
 
-def _run(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, bars: str | Path | None,
-         batch: int, replace: bool, stop: StopRequest) -> RunResult:
+def _run(
+    cfg: EngineConfig,
+    snapshot: dict[str, object],
+    journal: str | Path,
+    bars: str | Path | None,
+    batch: int,
+    replace: bool,
+    stop: StopRequest,
+) -> RunResult:
     """``historical_run`` with the caller's ``stop``."""
     return _simulate(cfg, snapshot, journal, lambda: _bar_inputs(cfg, bars), batch, replace, stop)
 
@@ -137,14 +153,25 @@ def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
     universe = universe_of(table, cfg.run.universe)
     t0 = start_ts(table, sessions)
     return MarketInputs(
-        source=table.source, dataset=table.source if bars is None else Path(table.source).name,
-        fingerprint=table.fingerprint, universe=universe, sessions=sessions, start_ts=t0,
+        source=table.source,
+        dataset=table.source if bars is None else Path(table.source).name,
+        fingerprint=table.fingerprint,
+        universe=universe,
+        sessions=sessions,
+        start_ts=t0,
         stream=lambda stats: events(table, sessions, universe, stats, clock=t0),
     )
 
 
-def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Path, load: Callable[[], MarketInputs],
-              batch: int, replace: bool, stop: StopRequest) -> RunResult:
+def _simulate(
+    cfg: EngineConfig,
+    snapshot: dict[str, object],
+    journal: str | Path,
+    load: Callable[[], MarketInputs],
+    batch: int,
+    replace: bool,
+    stop: StopRequest,
+) -> RunResult:
     """The run loop: RunStarted and RunManifest, every input through the engine and the paper broker, the operator
     inbox every DEFAULT_BATCH inputs, a stop at the next row, RunEnded."""
     inputs = load()
@@ -154,25 +181,28 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
     if writer.last_seq:
         n = writer.last_seq
         writer.close()
-        raise RunError(f"journal {journal} already holds {n} events; give a new --journal path or "
-                       "--replace (a historical run writes a journal of its own; paper and live runs resume theirs)")
-    chash = config_hash(snapshot)
-    version = code_version(str(cfg.strategy.name))
-    run_id = content_id("run", version, chash, inputs.fingerprint, cfg.run.seed, *inputs.run_id_parts, length=16)
-    universe = inputs.universe
+        raise RunError(
+            f"journal {journal} already holds {n} events; give a new --journal path or "
+            "--replace (a historical run writes a journal of its own; paper and live runs resume theirs)"
+        )
+    segment = open_segment(
+        cfg,
+        snapshot,
+        ts=inputs.start_ts,
+        dataset=inputs.dataset,
+        fingerprint=inputs.fingerprint,
+        universe=inputs.universe,
+        run_id_parts=inputs.run_id_parts,
+    )
+    run_id, universe = segment.run_id, inputs.universe
     broker = paper_broker(cfg, universe, inputs.sessions)
     engine = Engine(writer, broker=broker, batch=batch)
     stats = StreamStats()
     reason = "END_OF_DATA"
     last_ts = inputs.start_ts
     try:
-        started = RunStarted(
-            ts=last_ts, run_id=run_id, code_version=version, config=snapshot, config_hash=chash,
-            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=inputs.fingerprint,
-            dataset=inputs.dataset, universe=universe, seed=cfg.run.seed, mode=cfg.run.mode,
-        )
-        engine.feed(started)
-        engine.feed(run_manifest(started, [(inputs.dataset, inputs.fingerprint)]))
+        for opening in segment.events:
+            engine.feed(opening)
         writer.flush()  # the run's start is committed at once: a run killed later leaves a journal that says so
         for n, ev in enumerate(inputs.stream(stats), 1):
             engine.feed(ev)
@@ -192,14 +222,27 @@ def _simulate(cfg: EngineConfig, snapshot: dict[str, object], journal: str | Pat
     engine.close()
     book = engine.state.positions
     positions = {
-        sym: {"qty": p.qty, "avg_price": p.avg_price, "last_price": p.last_price,
-              "realized": p.realized, "unrealized": p.unrealized(), "fees": p.fees}
+        sym: {
+            "qty": p.qty,
+            "avg_price": p.avg_price,
+            "last_price": p.last_price,
+            "realized": p.realized,
+            "unrealized": p.unrealized(),
+            "fees": p.fees,
+        }
         for sym, p in book.traded()
     }
     return RunResult(
-        journal=shown(journal), run_id=run_id, dataset=inputs.source, stats=stats,
-        counts=dict(engine.counts), last_seq=engine.writer.last_seq,
-        digest=engine.writer.last_hash.hex(), end_reason=reason, halted=engine.state.halted,
-        positions=positions, decisions=dict(sorted(engine.state.risk.decisions.items())),
+        journal=shown(journal),
+        run_id=run_id,
+        dataset=inputs.source,
+        stats=stats,
+        counts=dict(engine.counts),
+        last_seq=engine.writer.last_seq,
+        digest=engine.writer.last_hash.hex(),
+        end_reason=reason,
+        halted=engine.state.halted,
+        positions=positions,
+        decisions=dict(sorted(engine.state.risk.decisions.items())),
         held_back=dict(sorted(engine.state.risk.held_back.items())),
     )

@@ -39,8 +39,13 @@ class Closeable(Protocol):
 class Engine:
     """Owns the journal writer and the core state for one process."""
 
-    def __init__(self, writer: JournalWriter, state: CoreState | None = None,
-                 broker: SimBroker | None = None, batch: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self,
+        writer: JournalWriter,
+        state: CoreState | None = None,
+        broker: SimBroker | None = None,
+        batch: int = DEFAULT_BATCH,
+    ) -> None:
         self.writer = writer
         self.state = state if state is not None else CoreState()
         self.broker = broker
@@ -49,8 +54,15 @@ class Engine:
         self.inbox: Closeable | None = None  # a Postgres journal's operator inbox, kept open (engine.operator)
 
     @classmethod
-    def open(cls, path: str | Path, broker: SimBroker | None = None, batch: int = DEFAULT_BATCH,
-             observe: Callable[[Event], None] | None = None, *, encrypt: bool = False) -> Engine:
+    def open(
+        cls,
+        path: str | Path,
+        broker: SimBroker | None = None,
+        batch: int = DEFAULT_BATCH,
+        observe: Callable[[Event], None] | None = None,
+        *,
+        encrypt: bool = False,
+    ) -> Engine:
         """Open (or create) a journal and rebuild the core state by folding its inputs;
         ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
         ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""

@@ -8,7 +8,7 @@ from engine.runner import RunResult
 from journal_schema.units import exact, fmt_fixed, to_fixed
 
 if TYPE_CHECKING:
-    from engine.live.runner import LiveResult  # the live runner imports alpaca-py: keep historical runs light
+    from engine.live.outcome import LiveResult
 
 
 def data_problem(r: RunResult, universe: list[str]) -> str | None:
@@ -32,10 +32,7 @@ def data_problem(r: RunResult, universe: list[str]) -> str | None:
 
 def summary_dict(r: RunResult) -> dict[str, Any]:
     c = r.counts
-    positions = {
-        sym: {k: (None if v is None else exact(v)) for k, v in p.items()}
-        for sym, p in r.positions.items()
-    }
+    positions = {sym: {k: (None if v is None else exact(v)) for k, v in p.items()} for sym, p in r.positions.items()}
     realized = sum(int(p["realized"] or 0) for p in r.positions.values())
     unrealized = sum(int(p["unrealized"] or 0) for p in r.positions.values())
     fees = sum(int(p["fees"] or 0) for p in r.positions.values())
@@ -94,8 +91,11 @@ def summary_text(r: RunResult) -> str:
             f"{fmt_fixed(int(p['last_price'] or 0), 4):>12}{fmt_fixed(int(p['unrealized'] or 0), 2):>14}"
             f"{fmt_fixed(int(p['realized'] or 0), 2):>14}"
         )
-    totals = [("realized P&L", "realized_pnl", ""), ("unrealized P&L", "unrealized_pnl",
-              "  (marked to each symbol's last close)"), ("fees", "fees", "")]
+    totals = [
+        ("realized P&L", "realized_pnl", ""),
+        ("unrealized P&L", "unrealized_pnl", "  (marked to each symbol's last close)"),
+        ("fees", "fees", ""),
+    ]
     for label, key, note in totals:
         cents = fmt_fixed(to_fixed(d[key]), 2)
         lines.append(f"  {label:<17}{cents:>14}{note}")
@@ -138,7 +138,7 @@ def live_summary_text(r: LiveResult) -> str:
         f"  orders           {d['orders']:>10}   (resubmitted {d['resubmits']}, still open {d['open_orders']})",
         f"  fills            {d['fills']:>10}",
         f"  alerts           {d['alerts']:>10}",
-        "  positions        " + (", ".join(f"{s} {fmt_fixed(to_fixed(q), 0)}" for s, q in d["positions"].items())
-                                 or "none"),
+        "  positions        "
+        + (", ".join(f"{s} {fmt_fixed(to_fixed(q), 0)}" for s, q in d["positions"].items()) or "none"),
     ]
     return "\n".join(lines + _ending(d))

@@ -12,10 +12,27 @@ from importlib import metadata
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
-_SOURCES = ("journal_schema", "engine/core", "engine/broker", "engine/feeds", "engine/config.py",
-            "engine/config_risk.py", "engine/config_costs.py", "engine/config_breakers.py", "engine/config_bars.py",
-            "engine/redact.py", "engine/shell.py", "engine/runner.py", "engine/live", "engine/alpaca",
-            "engine/operator", "replay/whatif.py")
+_SOURCES = (
+    "journal_schema",
+    "engine/core",
+    "engine/broker",
+    "engine/feeds",
+    "engine/config.py",
+    "engine/config_fields.py",
+    "engine/config_broker.py",
+    "engine/config_risk.py",
+    "engine/config_costs.py",
+    "engine/config_breakers.py",
+    "engine/config_bars.py",
+    "engine/redact.py",
+    "engine/shell.py",
+    "engine/runner.py",
+    "engine/segment.py",
+    "engine/live",
+    "engine/alpaca",
+    "engine/operator",
+    "replay/whatif.py",
+)
 
 
 @cache

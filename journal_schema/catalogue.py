@@ -138,8 +138,12 @@ TOPIC_TO_TYPE: dict[str, type[Event]] = {v: k for k, v in TOPICS.items()}
 
 def _decision_v1(d: dict[str, Any]) -> dict[str, Any]:
     """DecisionMade v1 had no gate: what it accepted was approved in full, at no expiry, no context."""
-    return {**d, "approved_qty": d["order_qty"] if d["outcome"] == "ACCEPTED" else 0, "expires_ts": None,
-            "context": None}
+    return {
+        **d,
+        "approved_qty": d["order_qty"] if d["outcome"] == "ACCEPTED" else 0,
+        "expires_ts": None,
+        "context": None,
+    }
 
 
 def _same(d: dict[str, Any]) -> dict[str, Any]:

@@ -21,13 +21,10 @@ SCALE_DIGITS = 8
 Fixed8 = Annotated[
     int,
     msgspec.Meta(
-        description="fixed-point decimal: integer count of 1e-8 units "
-        "(price in USD, quantity in shares, money in USD)"
+        description="fixed-point decimal: integer count of 1e-8 units (price in USD, quantity in shares, money in USD)"
     ),
 ]
-Nanos = Annotated[
-    int, msgspec.Meta(ge=0, description="timestamp: integer nanoseconds since 1970-01-01T00:00:00Z")
-]
+Nanos = Annotated[int, msgspec.Meta(ge=0, description="timestamp: integer nanoseconds since 1970-01-01T00:00:00Z")]
 
 TS_MAX = 2**63 - 1
 """The last timestamp the journal holds: ``Nanos`` are signed 64-bit integers everywhere they are

@@ -99,15 +99,23 @@ def _date_axis(ax: Axes, x: np.ndarray) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
-def line_chart(chart_id: str, x: np.ndarray, series: Sequence[Series], *, title: str, ylabel: str,
-               baseline: float | None = None) -> str:
+def line_chart(
+    chart_id: str, x: np.ndarray, series: Sequence[Series], *, title: str, ylabel: str, baseline: float | None = None
+) -> str:
     """One or more lines over a datetime64 x axis, y in dollars; ``baseline`` draws a dashed level."""
     with _figure(WIDE) as fig:
         ax = fig.subplots()
         for i, (s, color) in enumerate(zip(series, COLORS, strict=False)):
-            ax.plot(x, np.asarray(s.y, dtype=float), label=s.label, color=color, linewidth=1.2,
-                    linestyle="-" if i == 0 else (0, (4, 2)),  # later series dashed: equal lines stay visible
-                    marker="o" if len(x) < FEW else "", markersize=3)
+            ax.plot(
+                x,
+                np.asarray(s.y, dtype=float),
+                label=s.label,
+                color=color,
+                linewidth=1.2,
+                linestyle="-" if i == 0 else (0, (4, 2)),  # later series dashed: equal lines stay visible
+                marker="o" if len(x) < FEW else "",
+                markersize=3,
+            )
         if baseline is not None:
             ax.axhline(baseline, color="#888888", linestyle="--", linewidth=0.8)
         ax.set_title(title, loc="left")
@@ -125,8 +133,13 @@ def drawdown_chart(chart_id: str, x: np.ndarray, drawdown: Sequence[float], *, t
     with _figure(WIDE) as fig:
         ax = fig.subplots()
         # one closed polygon (first and last point on zero): simplified like a line, unlike fill_between
-        ax.fill(np.concatenate([x[:1], x, x[-1:]]), np.concatenate([[0.0], y, [0.0]]), facecolor="#e6b3b3",
-                edgecolor=COLORS[3], linewidth=0.8)
+        ax.fill(
+            np.concatenate([x[:1], x, x[-1:]]),
+            np.concatenate([[0.0], y, [0.0]]),
+            facecolor="#e6b3b3",
+            edgecolor=COLORS[3],
+            linewidth=0.8,
+        )
         if len(x) < FEW:
             ax.plot(x, y, color=COLORS[3], linestyle="", marker="o", markersize=3)
         ax.set_title(title, loc="left")
@@ -164,9 +177,10 @@ def histograms(chart_id: str, panels: Sequence[Series], *, xlabel: str, columns:
                 ax.set_xticks([])
                 ax.set_yticks([])
                 continue
-            ax.hist(values, bins=_edges(values), color=COLORS[i % len(COLORS)], alpha=0.85, edgecolor="white",
-                    linewidth=0.4)
+            ax.hist(
+                values, bins=_edges(values), color=COLORS[i % len(COLORS)], alpha=0.85, edgecolor="white", linewidth=0.4
+            )
             ax.axvline(float(np.median(values)), color="#333333", linestyle="--", linewidth=0.8)
-        for ax in axes[len(panels):]:
+        for ax in axes[len(panels) :]:
             ax.set_visible(False)
         return to_svg(fig, chart_id)

@@ -62,10 +62,18 @@ def build_costs(path: str | Path, at: int | None = None) -> CostProjection:
 
 
 COST_COLUMNS = (
-    Column("symbol"), Column("samples", "int"), Column("calibrated"), Column("stale"), Column("half_spread_bps"),
-    Column("base_slippage_bps"), Column("impact_k"), Column("fee_bps"), Column("sigma_bps"),
-    Column("cost_100_shares_bps"), Column("last_fill_age_days"),
-)  # fmt: skip
+    Column("symbol"),
+    Column("samples", "int"),
+    Column("calibrated"),
+    Column("stale"),
+    Column("half_spread_bps"),
+    Column("base_slippage_bps"),
+    Column("impact_k"),
+    Column("fee_bps"),
+    Column("sigma_bps"),
+    Column("cost_100_shares_bps"),
+    Column("last_fill_age_days"),
+)
 
 
 def costs_table(proj: CostProjection) -> Table:
@@ -77,7 +85,19 @@ def costs_table(proj: CostProjection) -> Table:
         est = book.estimate(symbol, 100 * 100_000_000, proj.ts)
         age = f"{est.age_ns / 86_400e9:.2f}" if est.age_ns is not None else ""
         sigma = book.symbols[symbol].vol.sigma_cbp
-        rows.append((symbol, est.samples, str(calibrated).lower(), str(est.stale).lower(), f"{half / 100:.2f}",
-                     f"{base / 100:.2f}", f"{k:.4f}", f"{fee / 100:.2f}", f"{sigma / 100:.2f}",
-                     f"{est.cost_cbp / 100:.2f}", age))  # fmt: skip
+        rows.append(
+            (
+                symbol,
+                est.samples,
+                str(calibrated).lower(),
+                str(est.stale).lower(),
+                f"{half / 100:.2f}",
+                f"{base / 100:.2f}",
+                f"{k:.4f}",
+                f"{fee / 100:.2f}",
+                f"{sigma / 100:.2f}",
+                f"{est.cost_cbp / 100:.2f}",
+                age,
+            )
+        )
     return Table(COST_COLUMNS, rows)

@@ -104,8 +104,16 @@ class EquityCurve:
     def _row(self, ts: int, day: str) -> EquityRow:
         marked = values(self.ledger.positions).values()
         total = pnl_of(self.ledger.positions).total
-        return EquityRow(ts, day, self.capital or 0, sum(abs(v) for v in marked), sum(marked),
-                    total.realized, total.unrealized, total.fees)
+        return EquityRow(
+            ts,
+            day,
+            self.capital or 0,
+            sum(abs(v) for v in marked),
+            sum(marked),
+            total.realized,
+            total.unrealized,
+            total.fees,
+        )
 
     def rows(self) -> list[EquityRow]:
         """The series' rows so far (see the module doc)."""
@@ -133,8 +141,9 @@ def equity_frame_of(rows: list[EquityRow]) -> pl.DataFrame:
     for name in ("gross_exposure", "net_exposure", "realized", "unrealized", "fees"):
         data[name] = [getattr(r, name) for r in rows]
     data["drawdown"] = [e / p - 1.0 if p > 0 else None for e, p in zip(equity, peaks, strict=True)]
-    frame = pl.DataFrame({k: data[k] for k in ("ts", "day", *MONEY_COLUMNS, "drawdown")},
-                         schema={**SCHEMA, "ts": pl.Int64()})
+    frame = pl.DataFrame(
+        {k: data[k] for k in ("ts", "day", *MONEY_COLUMNS, "drawdown")}, schema={**SCHEMA, "ts": pl.Int64()}
+    )
     return frame.with_columns(pl.col("ts").cast(SCHEMA["ts"]))
 
 

@@ -70,6 +70,4 @@ EVENT_COLUMNS = (
 
 
 def events_table(rows: list[EventRow]) -> Table:
-    return Table(
-        EVENT_COLUMNS, [(r.seq, r.ts, r.type, r.symbol, r.client_order_id, r.json) for r in rows]
-    )
+    return Table(EVENT_COLUMNS, [(r.seq, r.ts, r.type, r.symbol, r.client_order_id, r.json) for r in rows])

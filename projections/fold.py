@@ -48,9 +48,7 @@ def resolve_at(at: int | None, last_seq: int) -> int:
     if at < 1:
         raise ProjectionError(f"sequence number must be >= 1, got {at}")
     if at > last_seq:
-        raise ProjectionError(
-            f"sequence number {at} is beyond the end of the journal (last seq {last_seq})"
-        )
+        raise ProjectionError(f"sequence number {at} is beyond the end of the journal (last seq {last_seq})")
     return at
 
 
@@ -78,9 +76,7 @@ def iter_events(
                 _, payload = unwrap(record.state)
                 event = decode_topic(record.topic, payload)
             except (EnvelopeError, UnknownTopicError, msgspec.DecodeError) as exc:
-                raise ProjectionError(
-                    f"record {record.seq} cannot be read ({exc}); run `engine verify`"
-                ) from exc
+                raise ProjectionError(f"record {record.seq} cannot be read ({exc}); run `engine verify`") from exc
             yield record.seq, event
     finally:
         reader.close()

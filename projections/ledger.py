@@ -30,8 +30,13 @@ from journal_schema.live_events import (
     OrderCancelAnswered,
 )
 
-_DERIVED_ORDER_EVENTS = (OrderIntentCreated, OrderSubmitRequested, OrderResubmitRequested, OrderCancelRequested,
-                         OrderIntentResolved)
+_DERIVED_ORDER_EVENTS = (
+    OrderIntentCreated,
+    OrderSubmitRequested,
+    OrderResubmitRequested,
+    OrderCancelRequested,
+    OrderIntentResolved,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,21 @@ def orders_table(rows: list[OrderRow]) -> Table:
     return Table(
         ORDER_COLUMNS,
         [
-            (r.client_order_id, r.symbol, r.side, r.qty, r.order_type, r.limit_price, r.status,
-             r.cum_qty, r.avg_fill_price, r.fees, r.requested_ts, r.last_ts, r.reason)
+            (
+                r.client_order_id,
+                r.symbol,
+                r.side,
+                r.qty,
+                r.order_type,
+                r.limit_price,
+                r.status,
+                r.cum_qty,
+                r.avg_fill_price,
+                r.fees,
+                r.requested_ts,
+                r.last_ts,
+                r.reason,
+            )
             for r in rows
         ],
     )

@@ -32,10 +32,7 @@ class Pnl:
 
 
 def pnl_of(book: PositionBook) -> Pnl:
-    rows = [
-        PnlRow(symbol, p.realized, p.unrealized(), p.fees)
-        for symbol, p in book.traded()
-    ]
+    rows = [PnlRow(symbol, p.realized, p.unrealized(), p.fees) for symbol, p in book.traded()]
     total = PnlRow(
         TOTAL,
         sum(r.realized for r in rows),

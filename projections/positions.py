@@ -55,9 +55,5 @@ POSITION_COLUMNS = (
 def positions_table(rows: list[PositionRow]) -> Table:
     return Table(
         POSITION_COLUMNS,
-        [
-            (r.symbol, r.qty, r.avg_price, r.last_price, r.market_value,
-             r.unrealized, r.realized, r.fees)
-            for r in rows
-        ],
+        [(r.symbol, r.qty, r.avg_price, r.last_price, r.market_value, r.unrealized, r.realized, r.fees) for r in rows],
     )

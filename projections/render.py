@@ -94,10 +94,7 @@ def render_table(table: Table) -> str:
     right = [c.kind in _NUMERIC for c in table.columns]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(w) if r else cell.ljust(w)
-            for cell, w, r in zip(cells, widths, right, strict=True)
-        ]
+        parts = [cell.rjust(w) if r else cell.ljust(w) for cell, w, r in zip(cells, widths, right, strict=True)]
         return "  ".join(parts).rstrip()
 
     lines = [line(header), line(["-" * w for w in widths])]

@@ -10,61 +10,51 @@ same journal (and ``--at``) gives the same bytes.
 
 from __future__ import annotations
 
-import html
 from collections import Counter
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import polars as pl
 
 from journal_schema.events import RunStarted
-from journal_schema.units import to_decimal
 from projections.charts import Series, drawdown_chart, histograms, line_chart
-from projections.render import fmt_qty, iso_utc
+from projections.html_parts import CSS, Kind, cell, esc, figure, table, units_text
 from projections.snapshot import Snapshot
 
-Kind = Literal["text", "int", "qty", "price", "money", "bps", "ts", "flag"]
 # The trade table: (header, tca.orders column, kind)
 ORDER_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
-    ("client_order_id", "client_order_id", "text"), ("symbol", "symbol", "text"), ("side", "side", "text"),
-    ("type", "order_type", "text"), ("day", "day", "text"), ("status", "status", "text"),
-    ("qty", "qty", "qty"), ("filled", "filled_qty", "qty"), ("fills", "n_fills", "int"),
-    ("decision px", "decision_price", "price"), ("arrival px", "arrival_price", "price"),
-    ("proxy", "arrival_is_proxy", "flag"), ("fill vwap", "fill_vwap", "price"), ("notional", "notional", "money"),
-    ("IS bps", "is_bps", "bps"), ("delay bps", "delay_bps", "bps"), ("exec bps", "execution_bps", "bps"),
-    ("fees bps", "fees_bps", "bps"), ("opp bps", "opportunity_bps", "bps"), ("spread bps", "spread_paid_bps", "bps"),
+    ("client_order_id", "client_order_id", "text"),
+    ("symbol", "symbol", "text"),
+    ("side", "side", "text"),
+    ("type", "order_type", "text"),
+    ("day", "day", "text"),
+    ("status", "status", "text"),
+    ("qty", "qty", "qty"),
+    ("filled", "filled_qty", "qty"),
+    ("fills", "n_fills", "int"),
+    ("decision px", "decision_price", "price"),
+    ("arrival px", "arrival_price", "price"),
+    ("proxy", "arrival_is_proxy", "flag"),
+    ("fill vwap", "fill_vwap", "price"),
+    ("notional", "notional", "money"),
+    ("IS bps", "is_bps", "bps"),
+    ("delay bps", "delay_bps", "bps"),
+    ("exec bps", "execution_bps", "bps"),
+    ("fees bps", "fees_bps", "bps"),
+    ("opp bps", "opportunity_bps", "bps"),
+    ("spread bps", "spread_paid_bps", "bps"),
     ("IS usd", "is_usd", "money"),
 )
-IS_COMPONENTS = (("delay", "delay_bps"), ("execution", "execution_bps"), ("fees", "fees_bps"),
-                 ("opportunity", "opportunity_bps"))
+IS_COMPONENTS = (
+    ("delay", "delay_bps"),
+    ("execution", "execution_bps"),
+    ("fees", "fees_bps"),
+    ("opportunity", "opportunity_bps"),
+)
 TCA_METRICS = (("implementation shortfall", "is_bps"), *IS_COMPONENTS, ("spread paid", "spread_paid_bps"))
 NO_ORDERS = "The journal has no orders: there are no costs to show."
 
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0 auto;max-width:1180px;
-padding:16px 24px;color:#1d2330;background:#fff}
-h1{font-size:22px;margin:8px 0 4px}
-h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
-table{border-collapse:collapse;margin:6px 0 12px}
-th,td{padding:3px 8px;border-bottom:1px solid #eceef2;text-align:left}
-th{background:#f4f6f9;font-weight:600}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-table.facts th{background:none;color:#5a6272;font-weight:500}
-.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-.cards{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
-.card{border:1px solid #d5d9e0;border-radius:6px;padding:8px 14px;min-width:130px}
-.card b{display:block;font-size:18px}.card span{color:#5a6272;font-size:12px}
-.neg{color:#b83232}.pos{color:#2b7a3d}
-figure{margin:14px 0}figure svg{max-width:100%;height:auto}figcaption{color:#5a6272;font-size:12.5px}
-.empty{color:#5a6272;font-style:italic;padding:14px;border:1px dashed #c4c9d2}
-.scroll{overflow-x:auto;max-height:640px;overflow-y:auto}.scroll table{font-size:12px}
-.scroll th{position:sticky;top:0}.scroll td{white-space:nowrap}
-.warn{color:#8a4b00}
-"""
 
 class TcaFrames(Protocol):
     """What the page needs of ``projections.tca.Tca``."""
@@ -87,76 +77,26 @@ class ReportData:
     tca: TcaFrames
 
 
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _units_text(units: int, places: int) -> str:
-    return f"{to_decimal(units):,.{places}f}"
-
-
-def cell(value: object, kind: Kind) -> str:
-    """Display text of one value. Integers of price/money/qty kinds are 1e-8 units."""
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
-    if kind == "flag":
-        return "yes" if value else ""
-    if kind in ("price", "money", "bps"):
-        places = {"price": 4, "money": 2, "bps": 2}[kind]
-        if isinstance(value, int) and kind != "bps":
-            return _units_text(value, places)
-        if isinstance(value, (int, float, Decimal)):
-            return f"{value:,.{places}f}"
-    if kind == "qty" and isinstance(value, int):
-        return fmt_qty(value)
-    if kind == "qty" and isinstance(value, float):
-        return f"{value:,.8f}".rstrip("0").rstrip(".")
-    if kind == "ts" and isinstance(value, int):
-        return iso_utc(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-def _td(text: str, numeric: bool = False, cls: str = "") -> str:
-    classes = " ".join(c for c in ("n" if numeric else "", cls) if c)
-    return f'<td class="{classes}">{esc(text)}</td>' if classes else f"<td>{esc(text)}</td>"
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: Sequence[bool] | None = None,
-          table_id: str = "", row_ids: Sequence[str] | None = None) -> str:
-    num = list(numeric) if numeric is not None else [False] * len(headers)
-    head = "".join(f'<th class="n">{esc(h)}</th>' if n else f"<th>{esc(h)}</th>"
-                   for h, n in zip(headers, num, strict=True))
-    body = []
-    for i, row in enumerate(rows):
-        rid = f' id="{esc(row_ids[i])}"' if row_ids is not None else ""
-        body.append(f"<tr{rid}>" + "".join(_td(c, n) for c, n in zip(row, num, strict=True)) + "</tr>")
-    tid = f' id="{esc(table_id)}"' if table_id else ""
-    return f"<table{tid}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def figure(chart_id: str, svg: str | None, caption: str, empty: str) -> str:
-    inner = svg if svg is not None else f'<p class="empty">{esc(empty)}</p>'
-    return f'<figure id="{esc(chart_id)}">{inner}<figcaption>{esc(caption)}</figcaption></figure>'
-
-
 def _header(data: ReportData) -> str:
     run, eq = data.run, data.equity
     period = f"{eq['day'][0]} to {eq['day'][-1]} ({eq.height} equity points)" if eq.height else "no bars or sessions"
     strategy = run.config.get("strategy", {}).get("name", "-") if run is not None else "-"
     facts = [
         ("run id", run.run_id if run else "- (no RunStarted in the journal)"),
-        ("mode", run.mode if run else "-"), ("dataset", run.dataset if run else "-"),
-        ("universe", ", ".join(run.universe) if run else "-"), ("strategy", strategy),
-        ("config hash", run.config_hash if run else "-"), ("code version", run.code_version if run else "-"),
-        ("seed", str(run.seed) if run else "-"), ("period", period),
-        ("capital", _units_text(data.capital, 2) if data.capital is not None else "unknown: equity is P&L only"),
+        ("mode", run.mode if run else "-"),
+        ("dataset", run.dataset if run else "-"),
+        ("universe", ", ".join(run.universe) if run else "-"),
+        ("strategy", strategy),
+        ("config hash", run.config_hash if run else "-"),
+        ("code version", run.code_version if run else "-"),
+        ("seed", str(run.seed) if run else "-"),
+        ("period", period),
+        ("capital", units_text(data.capital, 2) if data.capital is not None else "unknown: equity is P&L only"),
         ("journal", f"{data.journal}, as of seq {data.snapshot.seq}"),
     ]
     rows = "".join(f'<tr><th>{esc(k)}</th><td class="mono">{esc(v)}</td></tr>' for k, v in facts)
     title = run.run_id if run else data.journal
-    return f"<header><h1>Run report: {esc(title)}</h1><table class=\"facts\">{rows}</table></header>"
+    return f'<header><h1>Run report: {esc(title)}</h1><table class="facts">{rows}</table></header>'
 
 
 def _card(label: str, text: str, sign: int = 0) -> str:
@@ -167,22 +107,34 @@ def _card(label: str, text: str, sign: int = 0) -> str:
 def _pnl(data: ReportData) -> str:
     pnl, eq = data.snapshot.pnl, data.equity
     t = pnl.total
-    cards = [_card("realized", _units_text(t.realized, 2), t.realized),
-             _card("unrealized", _units_text(t.unrealized, 2)), _card("fees", _units_text(t.fees, 2)),
-             _card("net P&L", _units_text(t.net, 2), t.net)]
+    cards = [
+        _card("realized", units_text(t.realized, 2), t.realized),
+        _card("unrealized", units_text(t.unrealized, 2)),
+        _card("fees", units_text(t.fees, 2)),
+        _card("net P&L", units_text(t.net, 2), t.net),
+    ]
     if eq.height:
         final = int(eq["equity"][-1])
-        cards.append(_card("final equity", _units_text(final, 2)))
+        cards.append(_card("final equity", units_text(final, 2)))
         drawdowns = [d for d in eq["drawdown"].to_list() if d is not None]
         if drawdowns:
             worst = min(drawdowns)
             cards.append(_card("max drawdown", f"{worst * 100:.2f}%", -1 if worst < 0 else 0))
         if data.capital:
             cards.append(_card("return on capital", f"{t.net / data.capital * 100:.2f}%", t.net))
-    rows = [(r.symbol, _units_text(r.realized, 2), _units_text(r.unrealized, 2), _units_text(r.fees, 2),
-             _units_text(r.net, 2)) for r in [*pnl.rows, t]]
-    body = table(("symbol", "realized", "unrealized", "fees", "net"), rows, (False, True, True, True, True),
-                 "pnl-table")
+    rows = [
+        (
+            r.symbol,
+            units_text(r.realized, 2),
+            units_text(r.unrealized, 2),
+            units_text(r.fees, 2),
+            units_text(r.net, 2),
+        )
+        for r in [*pnl.rows, t]
+    ]
+    body = table(
+        ("symbol", "realized", "unrealized", "fees", "net"), rows, (False, True, True, True, True), "pnl-table"
+    )
     note = "Realized P&L is before fees; unrealized is marked to each symbol's last close."
     return f'<section id="pnl"><h2>P&amp;L</h2><div class="cards">{"".join(cards)}</div>{body}<p>{note}</p></section>'
 
@@ -194,18 +146,28 @@ def _activity(data: ReportData) -> str:
     fills = int(tca["n_fills"].sum()) if tca.height else 0
     blocks = data.tca.blocks
     extra = data.tca.counts
-    counts = [("decisions", extra.get("decisions", 0)), ("orders", len(orders)), ("fills", fills),
-              ("partially filled orders", extra.get("partial_orders", 0)), ("rejected", status["REJECTED"]),
-              ("canceled", status["CANCELED"]), ("expired", status["EXPIRED"]), ("failed", status["FAILED"]),
-              ("blocks (reasons of decisions a control held back, pre-trade blocks)", blocks.height)]
+    counts = [
+        ("decisions", extra.get("decisions", 0)),
+        ("orders", len(orders)),
+        ("fills", fills),
+        ("partially filled orders", extra.get("partial_orders", 0)),
+        ("rejected", status["REJECTED"]),
+        ("canceled", status["CANCELED"]),
+        ("expired", status["EXPIRED"]),
+        ("failed", status["FAILED"]),
+        ("blocks (reasons of decisions a control held back, pre-trade blocks)", blocks.height),
+    ]
     parts = [table(("count", "n"), [(k, str(v)) for k, v in counts], (False, True), "counts-table")]
     if status:
         parts.append("<h3>Orders by final status</h3>")
         parts.append(table(("status", "orders"), [(s, str(n)) for s, n in sorted(status.items())], (False, True)))
     parts.append("<h3>Blocks by reason</h3>")
     if blocks.height:
-        grouped = blocks.group_by("gate", "reason", "outcome").len().sort("len", "gate", "reason", "outcome",
-                                                                           descending=[True, False, False, False])
+        grouped = (
+            blocks.group_by("gate", "reason", "outcome")
+            .len()
+            .sort("len", "gate", "reason", "outcome", descending=[True, False, False, False])
+        )
         rows = [(str(g), str(r), str(o), str(n)) for g, r, o, n in grouped.iter_rows()]
         parts.append(table(("gate", "reason", "outcome", "blocks"), rows, (False, False, False, True), "blocks-table"))
     else:
@@ -223,21 +185,51 @@ def _performance(eq: pl.DataFrame, capital: int | None) -> str:
     empty = "No bars or sessions in the journal: nothing to plot."
     x = eq["ts"].dt.replace_time_zone(None).to_numpy() if eq.height else np.array([])
     has = eq.height > 0
-    equity = line_chart("chart-equity", x, [Series("equity", _usd(eq["equity"]))], title="Equity", ylabel="USD",
-                        baseline=capital / 1e8 if capital else None) if has else None
-    drawdown = drawdown_chart("chart-drawdown", x, eq["drawdown"].fill_null(0.0).to_list(),
-                              title="Drawdown") if has else None
-    exposure = line_chart("chart-exposure", x, [Series("gross", _usd(eq["gross_exposure"])),
-                                                Series("net", _usd(eq["net_exposure"]))],
-                          title="Exposure", ylabel="USD") if has else None
-    return ('<section id="performance"><h2>Equity, drawdown and exposure</h2>'
-            + figure("chart-equity", equity, "Equity = capital + realized + unrealized - fees, at each session close "
-                     "(dashed: capital).", empty)
-            + figure("chart-drawdown", drawdown, "Drawdown = equity / running peak - 1 (0 at a new peak, never "
-                     "positive).", empty)
-            + figure("chart-exposure", exposure, "Gross = sum of |position value|, net = sum of position values, "
-                     "at the last closes.", empty)
-            + "</section>")
+    equity = (
+        line_chart(
+            "chart-equity",
+            x,
+            [Series("equity", _usd(eq["equity"]))],
+            title="Equity",
+            ylabel="USD",
+            baseline=capital / 1e8 if capital else None,
+        )
+        if has
+        else None
+    )
+    drawdown = (
+        drawdown_chart("chart-drawdown", x, eq["drawdown"].fill_null(0.0).to_list(), title="Drawdown") if has else None
+    )
+    exposure = (
+        line_chart(
+            "chart-exposure",
+            x,
+            [Series("gross", _usd(eq["gross_exposure"])), Series("net", _usd(eq["net_exposure"]))],
+            title="Exposure",
+            ylabel="USD",
+        )
+        if has
+        else None
+    )
+    return (
+        '<section id="performance"><h2>Equity, drawdown and exposure</h2>'
+        + figure(
+            "chart-equity",
+            equity,
+            "Equity = capital + realized + unrealized - fees, at each session close (dashed: capital).",
+            empty,
+        )
+        + figure(
+            "chart-drawdown", drawdown, "Drawdown = equity / running peak - 1 (0 at a new peak, never positive).", empty
+        )
+        + figure(
+            "chart-exposure",
+            exposure,
+            "Gross = sum of |position value|, net = sum of position values, at the last closes.",
+            empty,
+        )
+        + "</section>"
+    )
 
 
 def _samples(frame: pl.DataFrame, column: str) -> list[float]:
@@ -255,30 +247,49 @@ def _stats_row(label: str, values: list[float]) -> tuple[str, ...]:
 
 def _tca(tca: pl.DataFrame) -> str:
     if tca.height == 0:
-        figs = "".join(figure(i, None, c, NO_ORDERS) for i, c in (
-            ("chart-tca-is", "Implementation shortfall"), ("chart-tca-components", "IS components"),
-            ("chart-tca-spread", "Spread paid")))
+        figs = "".join(
+            figure(i, None, c, NO_ORDERS)
+            for i, c in (
+                ("chart-tca-is", "Implementation shortfall"),
+                ("chart-tca-components", "IS components"),
+                ("chart-tca-spread", "Spread paid"),
+            )
+        )
         return f'<section id="tca"><h2>Transaction costs</h2>{figs}</section>'
     samples = {col: _samples(tca, col) for _, col in TCA_METRICS}
-    stats = table(("metric (bps)", "orders", "mean", "median", "p5", "p95"),
-                  [_stats_row(label, samples[col]) for label, col in TCA_METRICS],
-                  (False, True, True, True, True, True), "tca-stats")
-    is_svg = histograms("chart-tca-is", [Series("implementation shortfall", samples["is_bps"])], xlabel="bps",
-                        columns=1)
-    parts = histograms("chart-tca-components", [Series(label, samples[col]) for label, col in IS_COMPONENTS],
-                       xlabel="bps")
-    spread = histograms("chart-tca-spread", [Series("spread paid", samples["spread_paid_bps"])], xlabel="bps",
-                        columns=1)
-    sign = "Costs are bps of the order's notional at the decision price, positive when paid (a gain is negative). " \
-           "Dashed: median."
-    return ('<section id="tca"><h2>Transaction costs</h2>' + stats
-            + figure("chart-tca-is", is_svg, f"Implementation shortfall per order. {sign}", NO_ORDERS)
-            + figure("chart-tca-components", parts, "IS = delay + execution + fees + opportunity, per order.",
-                     NO_ORDERS)
-            + figure("chart-tca-spread", spread, "Spread paid per filled order: the fills' distance from the quote "
-                     "mid at each fill, quantity weighted, positive when paid; orders without a quote are left out.",
-                     NO_ORDERS)
-            + "</section>")
+    stats = table(
+        ("metric (bps)", "orders", "mean", "median", "p5", "p95"),
+        [_stats_row(label, samples[col]) for label, col in TCA_METRICS],
+        (False, True, True, True, True, True),
+        "tca-stats",
+    )
+    is_svg = histograms(
+        "chart-tca-is", [Series("implementation shortfall", samples["is_bps"])], xlabel="bps", columns=1
+    )
+    parts = histograms(
+        "chart-tca-components", [Series(label, samples[col]) for label, col in IS_COMPONENTS], xlabel="bps"
+    )
+    spread = histograms(
+        "chart-tca-spread", [Series("spread paid", samples["spread_paid_bps"])], xlabel="bps", columns=1
+    )
+    sign = (
+        "Costs are bps of the order's notional at the decision price, positive when paid (a gain is negative). "
+        "Dashed: median."
+    )
+    return (
+        '<section id="tca"><h2>Transaction costs</h2>'
+        + stats
+        + figure("chart-tca-is", is_svg, f"Implementation shortfall per order. {sign}", NO_ORDERS)
+        + figure("chart-tca-components", parts, "IS = delay + execution + fees + opportunity, per order.", NO_ORDERS)
+        + figure(
+            "chart-tca-spread",
+            spread,
+            "Spread paid per filled order: the fills' distance from the quote "
+            "mid at each fill, quantity weighted, positive when paid; orders without a quote are left out.",
+            NO_ORDERS,
+        )
+        + "</section>"
+    )
 
 
 def _trades(tca: pl.DataFrame) -> str:
@@ -291,10 +302,12 @@ def _trades(tca: pl.DataFrame) -> str:
         ids.append(f"order-{rec['client_order_id']}")
     numeric = [kind not in ("text", "flag") for _, _, kind in present]
     body = table([h for h, _, _ in present], rows, numeric, "orders-table", ids)
-    return (f'<section id="trades"><h2>Orders ({tca.height})</h2><p>One row per order; prices in USD, costs in bps of '
-            f'the notional at the decision price. "proxy": no quote at arrival, the arrival price is a proxy '
-            f'(the next bar\'s open or the decision price).</p>'
-            f'<div class="scroll">{body}</div></section>')
+    return (
+        f'<section id="trades"><h2>Orders ({tca.height})</h2><p>One row per order; prices in USD, costs in bps of '
+        f'the notional at the decision price. "proxy": no quote at arrival, the arrival price is a proxy '
+        f"(the next bar's open or the decision price).</p>"
+        f'<div class="scroll">{body}</div></section>'
+    )
 
 
 REPORT_HEAD = (
@@ -305,10 +318,19 @@ REPORT_HEAD = (
 
 def render(data: ReportData) -> str:
     title = data.run.run_id if data.run else data.journal
-    return (REPORT_HEAD
-            + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>Run report: {esc(title)}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join((_header(data), _pnl(data), _activity(data), _performance(data.equity, data.capital),
-                         _tca(data.tca.orders), _trades(data.tca.orders)))
-            + f"\n<footer><p>Generated by engine report from {esc(data.journal)} as of seq {data.snapshot.seq}."
-            "</p></footer>\n</body></html>\n")
+    return (
+        REPORT_HEAD + '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Run report: {esc(title)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(
+            (
+                _header(data),
+                _pnl(data),
+                _activity(data),
+                _performance(data.equity, data.capital),
+                _tca(data.tca.orders),
+                _trades(data.tca.orders),
+            )
+        )
+        + f"\n<footer><p>Generated by engine report from {esc(data.journal)} as of seq {data.snapshot.seq}."
+        "</p></footer>\n</body></html>\n"
+    )

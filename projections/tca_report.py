@@ -19,10 +19,19 @@ QUANTILES = (50, 90, 95)
 PARTS = ("delay", "execution", "fees", "opportunity")
 COUNT_COLUMNS = ("orders", "filled_orders", "partial_orders", "rejects", "cancels")
 REPORT_COLUMNS = (
-    "orders", "filled_orders", "partial_orders", "fill_rate", "notional", "is_bps_mean", "is_bps_wmean",
-    *(f"is_bps_p{q}" for q in QUANTILES), *(f"spread_paid_bps_p{q}" for q in QUANTILES),
-    *(f"{p}_bps_mean" for p in PARTS), "rejects", "cancels",
-)  # fmt: skip
+    "orders",
+    "filled_orders",
+    "partial_orders",
+    "fill_rate",
+    "notional",
+    "is_bps_mean",
+    "is_bps_wmean",
+    *(f"is_bps_p{q}" for q in QUANTILES),
+    *(f"spread_paid_bps_p{q}" for q in QUANTILES),
+    *(f"{p}_bps_mean" for p in PARTS),
+    "rejects",
+    "cancels",
+)
 BLOCKED = "blocked_"
 
 
@@ -40,8 +49,9 @@ def _order_aggregates() -> list[pl.Expr]:
         _ratio(pl.col("filled_qty").sum(), pl.col("qty").sum()).alias("fill_rate"),
         pl.col("notional").sum().alias("notional"),
         pl.col("is_bps").mean().alias("is_bps_mean"),
-        _ratio(pl.col("is_usd").filter(costed).sum() * BPS, pl.col("notional").filter(costed).sum())
-        .alias("is_bps_wmean"),
+        _ratio(pl.col("is_usd").filter(costed).sum() * BPS, pl.col("notional").filter(costed).sum()).alias(
+            "is_bps_wmean"
+        ),
         *(pl.col("is_bps").quantile(q / 100, "linear").alias(f"is_bps_p{q}") for q in QUANTILES),
         *(pl.col("spread_paid_bps").quantile(q / 100, "linear").alias(f"spread_paid_bps_p{q}") for q in QUANTILES),
         *(pl.col(f"{p}_bps").mean().alias(f"{p}_bps_mean") for p in PARTS),

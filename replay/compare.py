@@ -135,14 +135,24 @@ def journal_figures(journal: str | Path) -> Journal:
     total = snapshot_of(ledger).pnl.total
     decisions, shares, shortfall = _from_tca(journal)
     figures = Figures(
-        sessions=len(tally.sessions), signals=tally.signals, decisions=decisions, orders=tally.orders,
-        fills=tally.fills, trades_per_day=tally.orders / len(tally.sessions) if tally.sessions else None,
-        flip_rate=tally.flips / tally.orders if tally.orders else None, blocked_share=shares, shortfall=shortfall,
-        realized=total.realized, unrealized=total.unrealized, fees=total.fees, net=total.net,
+        sessions=len(tally.sessions),
+        signals=tally.signals,
+        decisions=decisions,
+        orders=tally.orders,
+        fills=tally.fills,
+        trades_per_day=tally.orders / len(tally.sessions) if tally.sessions else None,
+        flip_rate=tally.flips / tally.orders if tally.orders else None,
+        blocked_share=shares,
+        shortfall=shortfall,
+        realized=total.realized,
+        unrealized=total.unrealized,
+        fees=total.fees,
+        net=total.net,
     )
     run = tally.run
-    return Journal(str(journal), None if run is None else run.run_id, None if run is None else run.config_hash,
-                   ledger.seq, figures)
+    return Journal(
+        str(journal), None if run is None else run.run_id, None if run is None else run.config_hash, ledger.seq, figures
+    )
 
 
 def compare(recorded: str | Path, what_if: str | Path) -> Comparison:
@@ -178,16 +188,20 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "trades_per_day": _round(f.trades_per_day, RATIO_PLACES),
         "flip_rate": _round(f.flip_rate, RATIO_PLACES),
         "blocked_share": {k: _round(v, RATIO_PLACES) for k, v in f.blocked_share.items()},
-        "implementation_shortfall_bps": {"orders": s.orders, **{k: _round(getattr(s, k), BPS_PLACES)
-                                                                for k in ("mean", "p50", "p90", "p95")}},
+        "implementation_shortfall_bps": {
+            "orders": s.orders,
+            **{k: _round(getattr(s, k), BPS_PLACES) for k in ("mean", "p50", "p90", "p95")},
+        },
         **{k: exact(getattr(f, k)) for k in _MONEY},
     }
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {
-        "journals": {name: {"path": j.path, "run_id": j.run_id, "config_hash": j.config_hash, "events": j.events}
-                     for name, j in (("recorded", c.recorded), ("what_if", c.what_if))},
+        "journals": {
+            name: {"path": j.path, "run_id": j.run_id, "config_hash": j.config_hash, "events": j.events}
+            for name, j in (("recorded", c.recorded), ("what_if", c.what_if))
+        },
         "recorded": figures_dict(c.recorded.figures),
         "what_if": figures_dict(c.what_if.figures),
         "difference": figures_dict(c.difference),

@@ -55,16 +55,26 @@ def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> Repl
             records += 1
             seq = rec.seq
             if seq != records:
-                return _stop(records, inputs, derived, prev, Divergence(
-                    records, "TAMPERED", f"record {records} is missing (the next stored record is {seq})"))
+                return _stop(
+                    records,
+                    inputs,
+                    derived,
+                    prev,
+                    Divergence(records, "TAMPERED", f"record {records} is missing (the next stored record is {seq})"),
+                )
             try:
                 stored_hash, payload = unwrap(rec.state)
             except EnvelopeError as exc:
                 return _stop(records, inputs, derived, prev, Divergence(seq, "TAMPERED", str(exc)))
             prev = link(prev, seq, rec.topic.encode(), payload)
             if prev != stored_hash:
-                return _stop(records, inputs, derived, prev, Divergence(
-                    seq, "TAMPERED", "stored hash does not match the record's content (hash chain broken)"))
+                return _stop(
+                    records,
+                    inputs,
+                    derived,
+                    prev,
+                    Divergence(seq, "TAMPERED", "stored hash does not match the record's content (hash chain broken)"),
+                )
             try:
                 ev = decode_topic(rec.topic, payload)
             except (msgspec.DecodeError, UnknownTopicError) as exc:
@@ -79,15 +89,34 @@ def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> Repl
                 continue
             derived += 1
             if not pending:
-                return _stop(records, inputs, derived, prev, Divergence(
-                    seq, "UNEXPECTED_DERIVED",
-                    f"recorded {rec.topic} that the current code does not derive from input {pending_seq}",
-                    recorded=ev))
+                return _stop(
+                    records,
+                    inputs,
+                    derived,
+                    prev,
+                    Divergence(
+                        seq,
+                        "UNEXPECTED_DERIVED",
+                        f"recorded {rec.topic} that the current code does not derive from input {pending_seq}",
+                        recorded=ev,
+                    ),
+                )
             expected = pending.popleft()
             if TOPICS[type(expected)] != rec.topic or encode(expected) != bytes(payload):
-                return _stop(records, inputs, derived, prev, Divergence(
-                    seq, "DERIVED_MISMATCH", f"derived event differs from the recorded {rec.topic}",
-                    recorded=ev, replayed=expected, diff=field_diff(ev, expected)))
+                return _stop(
+                    records,
+                    inputs,
+                    derived,
+                    prev,
+                    Divergence(
+                        seq,
+                        "DERIVED_MISMATCH",
+                        f"derived event differs from the recorded {rec.topic}",
+                        recorded=ev,
+                        replayed=expected,
+                        diff=field_diff(ev, expected),
+                    ),
+                )
     if pending:
         return _stop(records, inputs, derived, prev, _missing(pending_seq, records + 1, pending[0]))
     return ReplayResult(records, inputs, derived, prev.hex(), None)
@@ -95,9 +124,12 @@ def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> Repl
 
 def _missing(input_seq: int, seq: int, expected: Event) -> Divergence:
     return Divergence(
-        seq, "MISSING_DERIVED",
+        seq,
+        "MISSING_DERIVED",
         f"the current code derives {TOPICS[type(expected)]} from input {input_seq}, the journal does not have it",
-        replayed=expected, diff=field_diff(None, expected))
+        replayed=expected,
+        diff=field_diff(None, expected),
+    )
 
 
 def _stop(records: int, inputs: int, derived: int, prev: bytes, d: Divergence) -> ReplayResult:

@@ -123,8 +123,12 @@ def read_recorded(source: str | Path) -> Recorded:
         raise WhatIfError(f"journal {path} has no RunStarted: it is not the journal of a run")
     days = [opened[k] for k in sorted(opened)]
     calendar = days[0].calendar if days else ""
-    sessions = Sessions(calendar, [s.session for s in days], np.array([s.ts for s in days], dtype=np.int64),
-                        np.array([s.close_ts for s in days], dtype=np.int64))
+    sessions = Sessions(
+        calendar,
+        [s.session for s in days],
+        np.array([s.ts for s in days], dtype=np.int64),
+        np.array([s.close_ts for s in days], dtype=np.int64),
+    )
     return Recorded(path, first, sessions, head, unwrap(last.state)[0].hex())
 
 
@@ -132,8 +136,10 @@ def market_inputs(recorded: Recorded, cfg: EngineConfig) -> MarketInputs:
     """The recorded market inputs as the inputs of a simulated run under ``cfg``: the recorded
     dataset fingerprint, the config's universe (the recorded one when it lists none)."""
     if recorded.sessions.calendar and cfg.run.calendar != recorded.sessions.calendar:
-        raise WhatIfError(f"run.calendar is {cfg.run.calendar!r} but the journal's sessions are "
-                          f"{recorded.sessions.calendar!r} (sessions are recorded inputs)")
+        raise WhatIfError(
+            f"run.calendar is {cfg.run.calendar!r} but the journal's sessions are "
+            f"{recorded.sessions.calendar!r} (sessions are recorded inputs)"
+        )
     universe = list(cfg.run.universe) or list(recorded.run.universe)
     name = PgLocation(recorded.path).table if isinstance(recorded.path, str) else recorded.path.name
     dataset = f"whatif:{name}"
@@ -142,8 +148,13 @@ def market_inputs(recorded: Recorded, cfg: EngineConfig) -> MarketInputs:
         return _stream(recorded, frozenset(universe), stats)
 
     return MarketInputs(
-        source=dataset, dataset=dataset, fingerprint=recorded.run.dataset_fingerprint, universe=universe,
-        sessions=recorded.sessions, start_ts=recorded.run.ts, stream=stream,
+        source=dataset,
+        dataset=dataset,
+        fingerprint=recorded.run.dataset_fingerprint,
+        universe=universe,
+        sessions=recorded.sessions,
+        start_ts=recorded.run.ts,
+        stream=stream,
         run_id_parts=(dataset, recorded.digest),
     )
 
@@ -163,14 +174,33 @@ def _stream(recorded: Recorded, known: frozenset[str], stats: StreamStats) -> It
 
 
 def _unknown_symbol(bar: BarClosed) -> BarRejected:
-    raw = RawBar(timestamp=iso_utc(bar.ts), symbol=bar.symbol, open=exact(bar.open), high=exact(bar.high),
-                 low=exact(bar.low), close=exact(bar.close), volume=exact(bar.volume))
-    return BarRejected(ts=bar.ts, reason="UNKNOWN_SYMBOL", detail=f"{bar.symbol!r} is not in the what-if universe",
-                       source_row=0, raw=raw)
+    raw = RawBar(
+        timestamp=iso_utc(bar.ts),
+        symbol=bar.symbol,
+        open=exact(bar.open),
+        high=exact(bar.high),
+        low=exact(bar.low),
+        close=exact(bar.close),
+        volume=exact(bar.volume),
+    )
+    return BarRejected(
+        ts=bar.ts,
+        reason="UNKNOWN_SYMBOL",
+        detail=f"{bar.symbol!r} is not in the what-if universe",
+        source_row=0,
+        raw=raw,
+    )
 
 
-def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], out: str | Path, *,
-           replace: bool = False, batch: int = DEFAULT_BATCH) -> WhatIfResult:
+def whatif(
+    source: str | Path,
+    cfg: EngineConfig,
+    snapshot: dict[str, object],
+    out: str | Path,
+    *,
+    replace: bool = False,
+    batch: int = DEFAULT_BATCH,
+) -> WhatIfResult:
     """Run ``source``'s market inputs under ``cfg`` into the new journal ``out``, then compare the
     two and write the comparison to ``comparison_path(out)``. ``out`` may be a SQLite file or a
     ``postgresql://`` journal, like ``source``."""
@@ -179,16 +209,19 @@ def whatif(source: str | Path, cfg: EngineConfig, snapshot: dict[str, object], o
         raise WhatIfError(f"journal not found: {src}")
     _check_out(src, dst, replace)
     if cfg.broker.kind != "sim":
-        raise WhatIfError(f"broker.kind is {cfg.broker.kind!r}: a what-if replay fills with the paper "
-                          "broker, so its config must leave broker.kind at 'sim'")
+        raise WhatIfError(
+            f"broker.kind is {cfg.broker.kind!r}: a what-if replay fills with the paper "
+            "broker, so its config must leave broker.kind at 'sim'"
+        )
     reads = [src] if isinstance(src, Path) else []
     try:  # before the run: a comparison path, lock or inbox that holds something else is refused, nothing written
         check_journal_target(dst)
         path = output_file(comparison_path(dst), what="comparison", ours=is_comparison, reads=reads)
     except PathRefused as exc:
         raise WhatIfError(str(exc)) from None
-    result = simulated_run(cfg, snapshot, dst, lambda: market_inputs(read_recorded(src), cfg), batch=batch,
-                           replace=replace)
+    result = simulated_run(
+        cfg, snapshot, dst, lambda: market_inputs(read_recorded(src), cfg), batch=batch, replace=replace
+    )
     comparison = compare(src, dst)
     write_atomically(path, orjson.dumps(comparison_dict(comparison), option=orjson.OPT_INDENT_2) + b"\n")
     return WhatIfResult(result, comparison, comparison_path(dst))

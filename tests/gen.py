@@ -48,6 +48,9 @@ def _from_info(info: msgspec.inspect.Type) -> st.SearchStrategy[Any]:
         return st.dictionaries(_from_info(info.key_type), _from_info(info.value_type), max_size=4)
     if isinstance(info, mi.AnyType):
         json_leaf = st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=8), st.booleans(), st.none())
-        return st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
-                            | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
+        return st.recursive(
+            json_leaf,
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=8,
+        )
     raise NotImplementedError(f"no strategy for {info!r}")

@@ -41,14 +41,19 @@ def bar(minute: int, symbol: str, close: str) -> BarClosed:
     return BarClosed(ts=T0 + minute * MIN, symbol=symbol, open=c, high=c, low=c, close=c, volume=1000 * SHARES)
 
 
-def submit(
-    minute: int, cid: str, symbol: str, side: str, qty: int, *, limit: str | None = None
-) -> list[Event]:
+def submit(minute: int, cid: str, symbol: str, side: str, qty: int, *, limit: str | None = None) -> list[Event]:
     """The intent and its submit request: two records, as the core derives them."""
     common = dict(
-        ts=T0 + minute * MIN, cause_seq=1, client_order_id=cid, intent_id=f"int-{cid}", symbol=symbol,
-        side=side, qty=qty * SHARES, order_type="market" if limit is None else "limit",
-        limit_price=None if limit is None else px(limit), time_in_force="day",
+        ts=T0 + minute * MIN,
+        cause_seq=1,
+        client_order_id=cid,
+        intent_id=f"int-{cid}",
+        symbol=symbol,
+        side=side,
+        qty=qty * SHARES,
+        order_type="market" if limit is None else "limit",
+        limit_price=None if limit is None else px(limit),
+        time_in_force="day",
     )
     return [OrderIntentCreated(decision_id=f"dec-{cid}", **common), OrderSubmitRequested(**common)]  # type: ignore[arg-type]
 
@@ -60,8 +65,14 @@ def accepted(minute: int, cid: str) -> OrderAccepted:
 def fill(minute: int, cid: str, qty: int, price: str, fee: str, *, cum: int, leaves: int) -> Event:
     cls = OrderFilled if leaves == 0 else OrderPartiallyFilled
     return cls(
-        ts=T0 + minute * MIN, client_order_id=cid, fill_id=f"f-{cid}-{cum}", fill_qty=qty * SHARES,
-        fill_price=px(price), fee=px(fee), cum_qty=cum * SHARES, leaves_qty=leaves * SHARES,
+        ts=T0 + minute * MIN,
+        client_order_id=cid,
+        fill_id=f"f-{cid}-{cum}",
+        fill_qty=qty * SHARES,
+        fill_price=px(price),
+        fee=px(fee),
+        cum_qty=cum * SHARES,
+        leaves_qty=leaves * SHARES,
     )
 
 
@@ -75,17 +86,17 @@ def trading_day() -> list[list[Event]]:
     """
     session = SessionOpened(ts=T0, session="2024-01-02", close_ts=T0 + 390 * MIN, calendar="XNYS")
     return [
-        [session],                                              # 1
-        [bar(1, "AAPL", "9.90")],                               # 2
-        submit(1, "c-buy", "AAPL", "buy", 100),                 # 3-4
-        [accepted(2, "c-buy")],                                 # 5
+        [session],  # 1
+        [bar(1, "AAPL", "9.90")],  # 2
+        submit(1, "c-buy", "AAPL", "buy", 100),  # 3-4
+        [accepted(2, "c-buy")],  # 5
         [fill(2, "c-buy", 100, "10.00", "1.00", cum=100, leaves=0)],  # 6
-        [bar(3, "MSFT", "300.00")],                             # 7
-        submit(3, "c-sell", "AAPL", "sell", 40, limit="12.00"),    # 8-9
-        [accepted(4, "c-sell")],                                # 10
+        [bar(3, "MSFT", "300.00")],  # 7
+        submit(3, "c-sell", "AAPL", "sell", 40, limit="12.00"),  # 8-9
+        [accepted(4, "c-sell")],  # 10
         [fill(4, "c-sell", 25, "12.00", "0.30", cum=25, leaves=15)],  # 11
-        [fill(5, "c-sell", 15, "12.00", "0.20", cum=40, leaves=0)],   # 12
-        submit(5, "c-short", "MSFT", "sell", 10),               # 13-14
+        [fill(5, "c-sell", 15, "12.00", "0.20", cum=40, leaves=0)],  # 12
+        submit(5, "c-short", "MSFT", "sell", 10),  # 13-14
         [fill(6, "c-short", 10, "301.00", "0.25", cum=10, leaves=0)],  # 15
-        [bar(7, "AAPL", "11.00")],                              # 16
+        [bar(7, "AAPL", "11.00")],  # 16
     ]

@@ -93,18 +93,32 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 # --- the harness -------------------------------------------------------------------------
 
 
-def bar(symbol: str, ts: int, close: float | int, volume: int = BIG_VOLUME, received_ts: int | None = None
-        ) -> BarClosed:
+def bar(
+    symbol: str, ts: int, close: float | int, volume: int = BIG_VOLUME, received_ts: int | None = None
+) -> BarClosed:
     c = round(close * S)
-    return BarClosed(ts=ts, symbol=symbol, open=c, high=c + S // 100, low=max(1, c - S // 100), close=c,
-                     volume=volume, received_ts=received_ts)  # fmt: skip
+    return BarClosed(
+        ts=ts,
+        symbol=symbol,
+        open=c,
+        high=c + S // 100,
+        low=max(1, c - S // 100),
+        close=c,
+        volume=volume,
+        received_ts=received_ts,
+    )
 
 
 class Run:
     """One core fed input by input. ``risk``: the [risk] table; ``cfg``: other tables."""
 
-    def __init__(self, risk: dict[str, Any] | None = None, cfg: dict[str, Any] | None = None,
-                 universe: list[str] | None = None, session: bool = True) -> None:
+    def __init__(
+        self,
+        risk: dict[str, Any] | None = None,
+        cfg: dict[str, Any] | None = None,
+        universe: list[str] | None = None,
+        session: bool = True,
+    ) -> None:
         self.script: Script = {}
         self.raw: dict[str, Any] = merge(cfg or {}, {"risk": risk} if risk else {})
         self.state = CoreState(resolver=lambda name: scripted_spec(self.script))
@@ -131,14 +145,22 @@ class Run:
         return out
 
     def open_session(self, day: int = 0) -> list[Event]:
-        return self.feed(SessionOpened(ts=OPEN + day * DAY, session=label(day), close_ts=CLOSE + day * DAY,
-                                       calendar="X"))  # fmt: skip
+        return self.feed(
+            SessionOpened(ts=OPEN + day * DAY, session=label(day), close_ts=CLOSE + day * DAY, calendar="X")
+        )
 
     def close_session(self, day: int = 0) -> list[Event]:
         return self.feed(SessionClosed(ts=CLOSE + day * DAY, session=label(day), calendar="X"))
 
-    def bar(self, symbol: str, ts: int, close: float | int, target: Any = None, volume: int = BIG_VOLUME,
-            received_ts: int | None = None) -> list[Event]:
+    def bar(
+        self,
+        symbol: str,
+        ts: int,
+        close: float | int,
+        target: Any = None,
+        volume: int = BIG_VOLUME,
+        received_ts: int | None = None,
+    ) -> list[Event]:
         if target is not None:
             self.script[(symbol, ts)] = target
         return self.feed(bar(symbol, ts, close, volume, received_ts))
@@ -148,8 +170,9 @@ class Run:
         out = self.bar(symbol, ts, close, target, **kw)
         return last(out, DecisionMade)
 
-    def fill(self, req: OrderSubmitRequested, price: float | int | None = None, fee: int = 0,
-             ts: int | None = None) -> list[Event]:
+    def fill(
+        self, req: OrderSubmitRequested, price: float | int | None = None, fee: int = 0, ts: int | None = None
+    ) -> list[Event]:
         """The broker accepts and fills ``req`` in full (at ``price``, default its limit or last mark)."""
         ts = req.ts if ts is None else ts
         if price is None:
@@ -158,17 +181,36 @@ class Run:
             p = round(price * S)
         return self.feed(
             OrderAccepted(ts=ts, client_order_id=req.client_order_id, broker_order_id="b-" + req.client_order_id),
-            OrderFilled(ts=ts, client_order_id=req.client_order_id, fill_id="f-" + req.client_order_id,
-                        fill_qty=req.qty, fill_price=p, fee=fee, cum_qty=req.qty, leaves_qty=0),
-        )  # fmt: skip
+            OrderFilled(
+                ts=ts,
+                client_order_id=req.client_order_id,
+                fill_id="f-" + req.client_order_id,
+                fill_qty=req.qty,
+                fill_price=p,
+                fee=fee,
+                cum_qty=req.qty,
+                leaves_qty=0,
+            ),
+        )
 
     def accept(self, req: OrderSubmitRequested, ts: int | None = None) -> list[Event]:
-        return self.feed(OrderAccepted(ts=req.ts if ts is None else ts, client_order_id=req.client_order_id,
-                                       broker_order_id="b-" + req.client_order_id))  # fmt: skip
+        return self.feed(
+            OrderAccepted(
+                ts=req.ts if ts is None else ts,
+                client_order_id=req.client_order_id,
+                broker_order_id="b-" + req.client_order_id,
+            )
+        )
 
     def reject(self, req: OrderSubmitRequested, ts: int | None = None) -> list[Event]:
-        return self.feed(OrderRejected(ts=req.ts if ts is None else ts, client_order_id=req.client_order_id,
-                                       reason="BROKER_REJECTED", detail="no"))  # fmt: skip
+        return self.feed(
+            OrderRejected(
+                ts=req.ts if ts is None else ts,
+                client_order_id=req.client_order_id,
+                reason="BROKER_REJECTED",
+                detail="no",
+            )
+        )
 
     def hold(self, symbol: str, ts: int, close: float | int, shares: int) -> OrderSubmitRequested:
         """Reach a position of ``shares`` in ``symbol`` at ``close`` (signal, accept, fill)."""

@@ -23,9 +23,17 @@ SCALE = 100_000_000
 def run_started(raw_cfg: dict[str, Any] | None = None, universe: list[str] | None = None) -> RunStarted:
     cfg, snap = resolve(raw_cfg or {})
     return RunStarted(
-        ts=T0, run_id="run-test", code_version="test", config=snap, config_hash=config_hash(snap),
-        schema_fingerprint=schema_fingerprint(), dataset_fingerprint="0" * 64, dataset="synthetic",
-        universe=universe or ["AAA", "BBB"], seed=cfg.run.seed, mode="backtest",
+        ts=T0,
+        run_id="run-test",
+        code_version="test",
+        config=snap,
+        config_hash=config_hash(snap),
+        schema_fingerprint=schema_fingerprint(),
+        dataset_fingerprint="0" * 64,
+        dataset="synthetic",
+        universe=universe or ["AAA", "BBB"],
+        seed=cfg.run.seed,
+        mode="backtest",
     )
 
 
@@ -42,18 +50,28 @@ def synthetic_stream(bars: list[tuple[str, int]], per_session: int = 20) -> tupl
         open_ts, close_ts = day + 14 * 60 * MINUTE, day + (14 * 60 + per_session) * MINUTE
         closes.append(close_ts)
         out.append(SessionOpened(ts=open_ts, session=label, close_ts=close_ts, calendar="SYN"))
-        for j, (sym, close) in enumerate(bars[s * per_session:(s + 1) * per_session]):
+        for j, (sym, close) in enumerate(bars[s * per_session : (s + 1) * per_session]):
             o = prev.get(sym, close)
             prev[sym] = close
             hi, lo = max(o, close) + SCALE // 100, min(o, close) - SCALE // 100
-            out.append(BarClosed(ts=open_ts + (j + 1) * MINUTE, symbol=sym, open=o, high=hi,
-                                 low=max(1, lo), close=close, volume=1000 * SCALE))
+            out.append(
+                BarClosed(
+                    ts=open_ts + (j + 1) * MINUTE,
+                    symbol=sym,
+                    open=o,
+                    high=hi,
+                    low=max(1, lo),
+                    close=close,
+                    volume=1000 * SCALE,
+                )
+            )
         out.append(SessionClosed(ts=close_ts, session=label, calendar="SYN"))
     return out, closes
 
 
-def run_engine(path: Path, inputs: list[Event], raw_cfg: dict[str, Any] | None = None,
-               with_broker: bool = True, batch: int = 64) -> Engine:
+def run_engine(
+    path: Path, inputs: list[Event], raw_cfg: dict[str, Any] | None = None, with_broker: bool = True, batch: int = 64
+) -> Engine:
     rs = run_started(raw_cfg)
     engine = Engine.open(str(path), batch=batch)
     if with_broker:

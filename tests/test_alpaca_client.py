@@ -44,8 +44,13 @@ DAY2 = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 NS = 1_000_000_000
 # (open, high, low, close) of the AAPL bar closing at open + k minutes, k = 1..5
-AAPL = [("100", "101", "99.5", "100.5"), ("100.5", "101.5", "100", "101"), ("101", "102", "100.75", "101.5"),
-        ("101.5", "102", "101", "101.25"), ("101.25", "101.5", "100.8", "101")]  # fmt: skip
+AAPL = [
+    ("100", "101", "99.5", "100.5"),
+    ("100.5", "101.5", "100", "101"),
+    ("101", "102", "100.75", "101.5"),
+    ("101.5", "102", "101", "101.25"),
+    ("101.25", "101.5", "100.8", "101"),
+]
 
 
 def ns(moment: datetime) -> int:
@@ -105,13 +110,21 @@ def orders_venue(tmp_path: Path, clock: MovableClock) -> Iterator[VenueServer]:
     server.stop()
 
 
-def request(cid: str, side: str = "buy", qty: str = "10", symbol: str = "AAPL", limit: str | None = None,
-            tif: str = "day") -> OrderSubmitRequested:  # fmt: skip
+def request(
+    cid: str, side: str = "buy", qty: str = "10", symbol: str = "AAPL", limit: str | None = None, tif: str = "day"
+) -> OrderSubmitRequested:
     return OrderSubmitRequested(
-        ts=1, cause_seq=1, client_order_id=cid, intent_id="i-" + cid, symbol=symbol, side=side,  # type: ignore[arg-type]
-        qty=to_fixed(qty), order_type="market" if limit is None else "limit",
-        limit_price=None if limit is None else to_fixed(limit), time_in_force=tif,  # type: ignore[arg-type]
-    )  # fmt: skip
+        ts=1,
+        cause_seq=1,
+        client_order_id=cid,
+        intent_id="i-" + cid,
+        symbol=symbol,
+        side=side,  # type: ignore[arg-type]
+        qty=to_fixed(qty),
+        order_type="market" if limit is None else "limit",
+        limit_price=None if limit is None else to_fixed(limit),
+        time_in_force=tif,  # type: ignore[arg-type]
+    )
 
 
 def test_submit_market_and_limit_and_look_up_by_client_order_id(venue: VenueServer) -> None:
@@ -119,9 +132,18 @@ def test_submit_market_and_limit_and_look_up_by_client_order_id(venue: VenueServ
     market = broker.submit_order(request("cid-m", qty="10"))
     assert isinstance(market, BrokerOrder)
     assert (market.client_order_id, market.symbol, market.side, market.order_type, market.time_in_force) == (
-        "cid-m", "AAPL", "buy", "market", "day")  # fmt: skip
+        "cid-m",
+        "AAPL",
+        "buy",
+        "market",
+        "day",
+    )
     assert (market.qty, market.filled_qty, market.filled_avg_price, market.limit_price) == (
-        to_fixed("10"), 0, None, None)  # fmt: skip
+        to_fixed("10"),
+        0,
+        None,
+        None,
+    )
     assert market.status == "accepted" and meaning(market.status).lifecycle == "WORKING"
     assert market.created_at == market.submitted_at == market.updated_at == ns(DAY1)
     assert market.filled_at is None and market.canceled_at is None and market.replaced_by is None
@@ -152,7 +174,11 @@ def test_duplicate_client_order_id_is_broker_state(venue: VenueServer) -> None:
         broker.submit_order(request("dup-1", qty="3"))
     error = caught.value
     assert (error.category, error.kind, error.status, error.code) == (
-        "BROKER_STATE", "duplicate_client_order_id", 422, 40010001)  # fmt: skip
+        "BROKER_STATE",
+        "duplicate_client_order_id",
+        422,
+        40010001,
+    )
     assert "client_order_id must be unique" in error.detail and not error.outcome_unknown
     assert broker.order_by_client_id("dup-1") == first  # the runner resolves it by cid
     assert [e for _, e, c, _ in venue.store.log() if c == "dup-1"] == ["accepted", "duplicate_refused"]
@@ -193,10 +219,19 @@ def test_positions_account_and_clock_after_fills(venue: VenueServer) -> None:
     assert broker.positions() == []
     start = broker.account()
     assert (start.status, start.cash, start.equity, start.buying_power, start.trading_blocked) == (
-        "ACTIVE", to_fixed("100000"), to_fixed("100000"), to_fixed("100000"), False)  # fmt: skip
+        "ACTIVE",
+        to_fixed("100000"),
+        to_fixed("100000"),
+        to_fixed("100000"),
+        False,
+    )
     clock = broker.clock()  # the venue sends US/Eastern offsets
     assert (clock.timestamp, clock.is_open, clock.next_open, clock.next_close) == (
-        ns(DAY1), True, ns(DAY2), ns(DAY1 + 5 * MIN))  # fmt: skip
+        ns(DAY1),
+        True,
+        ns(DAY2),
+        ns(DAY1 + 5 * MIN),
+    )
     broker.submit_order(request("p-buy", qty="10"))
     broker.submit_order(request("p-short", side="sell", qty="2.5", symbol="MSFT"))
     venue.step()
@@ -204,12 +239,19 @@ def test_positions_account_and_clock_after_fills(venue: VenueServer) -> None:
     aapl = broker.order_by_client_id("p-buy")
     msft = broker.order_by_client_id("p-short")
     assert aapl is not None and msft is not None and aapl.filled_avg_price and msft.filled_avg_price
-    assert held == [BrokerPosition("AAPL", to_fixed("10"), aapl.filled_avg_price),
-                    BrokerPosition("MSFT", -to_fixed("2.5"), msft.filled_avg_price)]  # fmt: skip
+    assert held == [
+        BrokerPosition("AAPL", to_fixed("10"), aapl.filled_avg_price),
+        BrokerPosition("MSFT", -to_fixed("2.5"), msft.filled_avg_price),
+    ]
     assert venue.market is not None
     costs, ten, two_half = venue.market.costs, to_fixed("10"), to_fixed("2.5")
-    cash = (to_fixed("100000") - mul_fixed(ten, aapl.filled_avg_price) - fee(costs, ten, aapl.filled_avg_price)
-            + mul_fixed(two_half, msft.filled_avg_price) - fee(costs, two_half, msft.filled_avg_price))  # fmt: skip
+    cash = (
+        to_fixed("100000")
+        - mul_fixed(ten, aapl.filled_avg_price)
+        - fee(costs, ten, aapl.filled_avg_price)
+        + mul_fixed(two_half, msft.filled_avg_price)
+        - fee(costs, two_half, msft.filled_avg_price)
+    )
     assert broker.account().cash == cash
     assert broker.clock().timestamp == ns(DAY1 + MIN)
 
@@ -251,9 +293,7 @@ def test_open_orders_pages_past_500_with_shared_timestamps(orders_venue: VenueSe
     assert len(listed) == 502
 
 
-def test_open_orders_small_pages_and_a_page_that_cannot_advance(
-    orders_venue: VenueServer, clock: MovableClock
-) -> None:
+def test_open_orders_small_pages_and_a_page_that_cannot_advance(orders_venue: VenueServer, clock: MovableClock) -> None:
     broker = broker_for(orders_venue)
     broker.orders_page_limit = 4
     ids = []
@@ -291,9 +331,11 @@ def test_guard_alpaca_py_private_hooks_and_url_construction(orders_venue: VenueS
     for call in (trading.get_clock, lambda: trading.get_order_by_client_id("x"), lambda: data.get("/stocks/bars")):
         with pytest.raises(RuntimeError, match="recorded"):
             call()
-    assert sent == ["GET http://venue.invalid:9/prefix/v2/clock",
-                    "GET http://venue.invalid:9/prefix/v2/orders:by_client_order_id",
-                    "GET http://venue.invalid:9/v2/stocks/bars"]  # fmt: skip
+    assert sent == [
+        "GET http://venue.invalid:9/prefix/v2/clock",
+        "GET http://venue.invalid:9/prefix/v2/orders:by_client_order_id",
+        "GET http://venue.invalid:9/v2/stocks/bars",
+    ]
 
     class Stripped:
         _retry = 3
@@ -306,8 +348,10 @@ def test_guard_alpaca_py_private_hooks_and_url_construction(orders_venue: VenueS
     assert default._data._base_url == "https://data.alpaca.markets"
     live = AlpacaBroker(Endpoint(None, None, paper=False), CREDS, TokenBucket())
     assert live._trading._base_url == "https://api.alpaca.markets"
-    assert repr(live) == "AlpacaBroker(trading=https://api.alpaca.markets, data=https://data.alpaca.markets, " \
+    assert (
+        repr(live) == "AlpacaBroker(trading=https://api.alpaca.markets, data=https://data.alpaca.markets, "
         "paper=False, feed=iex)"
+    )
 
 
 def test_endpoint_and_credentials_validation() -> None:
@@ -327,9 +371,7 @@ def test_endpoint_and_credentials_validation() -> None:
     assert repr(Credentials("k", "s")) == "Credentials(key_id=…(redacted))"
 
 
-def test_secrets_never_appear_in_reprs_errors_or_logs(
-    venue: VenueServer, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_secrets_never_appear_in_reprs_errors_or_logs(venue: VenueServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     broker = broker_for(venue)
     texts = [repr(broker), str(broker), repr(CREDS), repr(broker.stats())]
@@ -343,8 +385,11 @@ def test_secrets_never_appear_in_reprs_errors_or_logs(
     broker.bars(["AAPL"], "1Min", ns(DAY1))
     broker.open_orders()
     broker.cancel_all()
-    for bad in (lambda: broker.submit_order(request("sec-1")), lambda: broker.cancel_order("nope"),
-                lambda: broker.cancel_order("00000000-0000-4000-8000-000000000009")):  # fmt: skip
+    for bad in (
+        lambda: broker.submit_order(request("sec-1")),
+        lambda: broker.cancel_order("nope"),
+        lambda: broker.cancel_order("00000000-0000-4000-8000-000000000009"),
+    ):
         with pytest.raises(BrokerError) as caught:
             bad()
         texts += [str(caught.value), repr(caught.value), caught.value.detail]
@@ -359,8 +404,17 @@ def test_timestamps_parse_exactly_to_ns() -> None:
     assert rfc3339_ns("2024-01-02T09:30:00.123456789-05:00") == ns(DAY1) + 123_456_789
     assert rfc3339_ns("2024-01-02T14:30:00.1+00:00") == ns(DAY1) + 100_000_000
     assert rfc3339_ns("2024-01-02T20:00:00.000000001+05:30") == ns(DAY1) + 1
-    for bad in ("2024-01-02T14:30:00", "2024-01-02T14:30:00.1234567891Z", "2024-13-02T14:30:00Z", "yesterday",
-                "2024-01-02T14:30:00+24:00", "2024-02-30T14:30:00Z", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
-                "2262-04-01T00:00:00.000000001Z", "9999-12-31T23:59:59Z"):  # fmt: skip
+    for bad in (
+        "2024-01-02T14:30:00",
+        "2024-01-02T14:30:00.1234567891Z",
+        "2024-13-02T14:30:00Z",
+        "yesterday",
+        "2024-01-02T14:30:00+24:00",
+        "2024-02-30T14:30:00Z",
+        "1969-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "2262-04-01T00:00:00.000000001Z",
+        "9999-12-31T23:59:59Z",
+    ):
         with pytest.raises(ValueError):
             rfc3339_ns(bad)

@@ -76,8 +76,11 @@ class Canned:
                 if reply.action != "reply":
                     self.close_connection = True
                     return  # nothing written: the client sees the connection close
-                payload = reply.body if isinstance(reply.body, bytes) else (
-                    b"" if reply.body is None else json.dumps(reply.body).encode())  # fmt: skip
+                payload = (
+                    reply.body
+                    if isinstance(reply.body, bytes)
+                    else (b"" if reply.body is None else json.dumps(reply.body).encode())
+                )
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
@@ -136,35 +139,80 @@ def make(canned: Canned, fake: FakeTime) -> Make:
     def build(read_retries: int = 2, timeout: float = 2.0) -> AlpacaBroker:
         endpoint = Endpoint(canned.url, canned.url, timeout_seconds=timeout)
         bucket = TokenBucket(rate_per_minute=6000, burst=100, clock=fake.monotonic)
-        return AlpacaBroker(endpoint, Credentials(KEY_ID, SECRET), bucket, sleep=fake.sleep,
-                            read_retries=read_retries, wall_clock=lambda: WALL)  # fmt: skip
+        return AlpacaBroker(
+            endpoint,
+            Credentials(KEY_ID, SECRET),
+            bucket,
+            sleep=fake.sleep,
+            read_retries=read_retries,
+            wall_clock=lambda: WALL,
+        )
 
     return build
 
 
 def order_body(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": OID, "client_order_id": "cid-1", "created_at": T_TEXT, "updated_at": T_TEXT, "submitted_at": T_TEXT,
-        "filled_at": None, "expired_at": None, "canceled_at": None, "failed_at": None, "replaced_at": None,
-        "replaced_by": None, "asset_id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415", "symbol": "AAPL",
-        "asset_class": "us_equity", "qty": "10", "filled_qty": "0", "filled_avg_price": None, "order_class": "simple",
-        "order_type": "limit", "type": "limit", "side": "buy", "time_in_force": "day", "limit_price": "185.25",
-        "stop_price": None, "status": "new", "extended_hours": False,
-    }  # fmt: skip
+        "id": OID,
+        "client_order_id": "cid-1",
+        "created_at": T_TEXT,
+        "updated_at": T_TEXT,
+        "submitted_at": T_TEXT,
+        "filled_at": None,
+        "expired_at": None,
+        "canceled_at": None,
+        "failed_at": None,
+        "replaced_at": None,
+        "replaced_by": None,
+        "asset_id": "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415",
+        "symbol": "AAPL",
+        "asset_class": "us_equity",
+        "qty": "10",
+        "filled_qty": "0",
+        "filled_avg_price": None,
+        "order_class": "simple",
+        "order_type": "limit",
+        "type": "limit",
+        "side": "buy",
+        "time_in_force": "day",
+        "limit_price": "185.25",
+        "stop_price": None,
+        "status": "new",
+        "extended_hours": False,
+    }
     body.update(changes)
     return body
 
 
-CLOCK = {"timestamp": "2024-01-02T09:30:00.000001-05:00", "is_open": True,
-         "next_open": "2024-01-03T09:30:00-05:00", "next_close": "2024-01-02T16:00:00-05:00"}  # fmt: skip
-ACCOUNT = {"id": "1d5493c9-ea39-4377-aa94-340734c368ae", "status": "ACTIVE", "cash": "100000.5",
-           "equity": "100010", "buying_power": "200001", "trading_blocked": False}  # fmt: skip
+CLOCK = {
+    "timestamp": "2024-01-02T09:30:00.000001-05:00",
+    "is_open": True,
+    "next_open": "2024-01-03T09:30:00-05:00",
+    "next_close": "2024-01-02T16:00:00-05:00",
+}
+ACCOUNT = {
+    "id": "1d5493c9-ea39-4377-aa94-340734c368ae",
+    "status": "ACTIVE",
+    "cash": "100000.5",
+    "equity": "100010",
+    "buying_power": "200001",
+    "trading_blocked": False,
+}
 
 
 def submit_req(cid: str = "cid-1") -> OrderSubmitRequested:
-    return OrderSubmitRequested(ts=1, cause_seq=1, client_order_id=cid, intent_id="i", symbol="AAPL", side="buy",
-                                qty=to_fixed("10"), order_type="limit", limit_price=to_fixed("185.25"),
-                                time_in_force="day")  # fmt: skip
+    return OrderSubmitRequested(
+        ts=1,
+        cause_seq=1,
+        client_order_id=cid,
+        intent_id="i",
+        symbol="AAPL",
+        side="buy",
+        qty=to_fixed("10"),
+        order_type="limit",
+        limit_price=to_fixed("185.25"),
+        time_in_force="day",
+    )
 
 
 def err(call: Callable[[], object]) -> BrokerError:
@@ -243,8 +291,15 @@ def test_writes_are_never_retried(canned: Canned, make: Make) -> None:
         assert [s.method for s in canned.seen] == ["POST"], reply
         assert error.outcome_unknown is (reply.status != 429 or reply.action == "drop")
     sent = json.loads(canned.seen[0].body)
-    assert sent == {"symbol": "AAPL", "qty": 10.0, "side": "buy", "type": "limit", "time_in_force": "day",
-                    "client_order_id": "cid-1", "limit_price": 185.25}  # fmt: skip
+    assert sent == {
+        "symbol": "AAPL",
+        "qty": 10.0,
+        "side": "buy",
+        "type": "limit",
+        "time_in_force": "day",
+        "client_order_id": "cid-1",
+        "limit_price": 185.25,
+    }
     for call in (lambda: broker.cancel_order(OID), broker.cancel_all):
         canned.seen.clear()
         canned.script(Reply(503))
@@ -278,8 +333,12 @@ CASES: list[tuple[str, Reply, str, str]] = [
     ("read", Reply(405, {"message": "method not allowed"}), "UNKNOWN", "unexpected"),
     ("submit", Reply(504, b"Gateway Timeout"), "TRANSIENT_NETWORK", "http_5xx"),
     ("submit", Reply(200, order_body(id=None)), "PROVIDER_SCHEMA", "unparseable"),
-    ("submit", Reply(200, {k: v for k, v in order_body().items() if k != "created_at"}), "PROVIDER_SCHEMA",
-     "unparseable"),
+    (
+        "submit",
+        Reply(200, {k: v for k, v in order_body().items() if k != "created_at"}),
+        "PROVIDER_SCHEMA",
+        "unparseable",
+    ),
     ("submit", Reply(200, order_body(qty=10.5)), "PROVIDER_SCHEMA", "unparseable"),  # a float is not exact text
     ("submit", Reply(200, order_body(client_order_id="someone-else")), "PROVIDER_SCHEMA", "unparseable"),
     ("submit", Reply(200, b""), "PROVIDER_SCHEMA", "unparseable"),
@@ -290,12 +349,16 @@ CASES: list[tuple[str, Reply, str, str]] = [
     ("read", Reply(200, dict(ACCOUNT, cash="1e999999999")), "PROVIDER_SCHEMA", "unparseable"),  # not minutes of CPU
     ("submit", Reply(200, order_body(created_at="2024-01-02T14:30:00+99:00")), "PROVIDER_SCHEMA", "unparseable"),
     ("cancel_all", Reply(207, [{"id": OID}]), "PROVIDER_SCHEMA", "unparseable"),
-]  # fmt: skip
+]
 
 
 def _run(broker: AlpacaBroker, op: str) -> Callable[[], object]:
-    return {"submit": lambda: broker.submit_order(submit_req()), "read": broker.account,
-            "cancel": lambda: broker.cancel_order(OID), "cancel_all": broker.cancel_all}[op]  # fmt: skip
+    return {
+        "submit": lambda: broker.submit_order(submit_req()),
+        "read": broker.account,
+        "cancel": lambda: broker.cancel_order(OID),
+        "cancel_all": broker.cancel_all,
+    }[op]
 
 
 @pytest.mark.parametrize(("op", "reply", "category", "kind"), CASES)
@@ -317,8 +380,17 @@ def test_error_mapping(canned: Canned, make: Make, op: str, reply: Reply, catego
 
 def test_success_paths_of_writes(canned: Canned, make: Make) -> None:
     broker = make()
-    canned.script(Reply(204), Reply(200, order_body()), Reply(207, [{"id": OID, "status": 200, "body": order_body()},
-                  {"id": "0c5b5fda-2a4f-4c8b-9a0e-6b1e6cd0b0a1", "status": 422, "body": DUPLICATE}]))  # fmt: skip
+    canned.script(
+        Reply(204),
+        Reply(200, order_body()),
+        Reply(
+            207,
+            [
+                {"id": OID, "status": 200, "body": order_body()},
+                {"id": "0c5b5fda-2a4f-4c8b-9a0e-6b1e6cd0b0a1", "status": 422, "body": DUPLICATE},
+            ],
+        ),
+    )
     broker.cancel_order(OID)  # 204: no exception is the answer
     broker.cancel_order(OID.upper())  # alpaca-py accepts any UUID spelling
     assert broker.cancel_all() == [(OID, 200), ("0c5b5fda-2a4f-4c8b-9a0e-6b1e6cd0b0a1", 422)]
@@ -328,9 +400,18 @@ def test_success_paths_of_writes(canned: Canned, make: Make) -> None:
 
 def test_requests_that_cannot_be_sent_exactly_never_reach_the_wire(canned: Canned, make: Make) -> None:
     broker = make()
-    inexact = OrderSubmitRequested(ts=1, cause_seq=1, client_order_id="x", intent_id="i", symbol="AAPL", side="buy",
-                                   qty=to_fixed("12345678901.12345678"), order_type="market", limit_price=None,
-                                   time_in_force="day")  # fmt: skip
+    inexact = OrderSubmitRequested(
+        ts=1,
+        cause_seq=1,
+        client_order_id="x",
+        intent_id="i",
+        symbol="AAPL",
+        side="buy",
+        qty=to_fixed("12345678901.12345678"),
+        order_type="market",
+        limit_price=None,
+        time_in_force="day",
+    )
     error = err(lambda: broker.submit_order(inexact))
     assert (error.category, error.kind, error.status) == ("PROGRAMMING_ERROR", "bad_request", None)
     assert "cannot be sent exactly" in error.detail and not error.outcome_unknown
@@ -354,7 +435,11 @@ def test_dropped_connection_is_transient_with_unknown_outcome(canned: Canned, ma
     canned.script(Reply(action="drop"))
     error = err(lambda: broker.submit_order(submit_req()))
     assert (error.category, error.kind, error.status, error.outcome_unknown) == (
-        "TRANSIENT_NETWORK", "connection", None, True)  # fmt: skip
+        "TRANSIENT_NETWORK",
+        "connection",
+        None,
+        True,
+    )
     assert len(canned.seen) == 1
     canned.script(Reply(action="drop"), Reply(200, CLOCK))  # a read is retried after a short backoff
     assert broker.clock().is_open is True
@@ -364,8 +449,12 @@ def test_connection_refused_is_transient(fake: FakeTime) -> None:
     dead = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     url = f"http://127.0.0.1:{dead.server_address[1]}"
     dead.server_close()  # nothing listens there now
-    broker = AlpacaBroker(Endpoint(url, url, timeout_seconds=1), Credentials(KEY_ID, SECRET),
-                          TokenBucket(6000, 100, clock=fake.monotonic), sleep=fake.sleep)  # fmt: skip
+    broker = AlpacaBroker(
+        Endpoint(url, url, timeout_seconds=1),
+        Credentials(KEY_ID, SECRET),
+        TokenBucket(6000, 100, clock=fake.monotonic),
+        sleep=fake.sleep,
+    )
     error = err(broker.clock)
     assert (error.category, error.kind, error.outcome_unknown) == ("TRANSIENT_NETWORK", "connection", True)
     assert fake.slept == [0.1, 0.2] and broker.stats().calls == 3
@@ -394,11 +483,27 @@ def test_an_unknown_order_status_passes_through_untouched(canned: Canned, make: 
     with pytest.raises(UnknownBrokerStatus):
         meaning(order.status)
     assert order == BrokerOrder(
-        id=OID, client_order_id="cid-1", symbol="AAPL", side="buy", order_type="limit", time_in_force="day",
-        qty=to_fixed("10"), filled_qty=to_fixed("2.5"), filled_avg_price=18_512_345_678, limit_price=to_fixed("185.25"),
-        status="pending_moon", created_at=T_NS, updated_at=T_NS, submitted_at=T_NS, filled_at=None, canceled_at=None,
-        expired_at=None, failed_at=None, replaced_at=None, replaced_by=None,
-    )  # fmt: skip
+        id=OID,
+        client_order_id="cid-1",
+        symbol="AAPL",
+        side="buy",
+        order_type="limit",
+        time_in_force="day",
+        qty=to_fixed("10"),
+        filled_qty=to_fixed("2.5"),
+        filled_avg_price=18_512_345_678,
+        limit_price=to_fixed("185.25"),
+        status="pending_moon",
+        created_at=T_NS,
+        updated_at=T_NS,
+        submitted_at=T_NS,
+        filled_at=None,
+        canceled_at=None,
+        expired_at=None,
+        failed_at=None,
+        replaced_at=None,
+        replaced_by=None,
+    )
 
 
 def test_open_orders_keep_unparseable_items_and_send_the_documented_query(canned: Canned, make: Make) -> None:
@@ -423,8 +528,10 @@ def test_open_orders_keep_unparseable_items_and_send_the_documented_query(canned
 def test_open_orders_page_after_is_one_microsecond_before_the_last_submission(canned: Canned, make: Make) -> None:
     broker = make()
     broker.orders_page_limit = 2
-    first = [order_body(id="a", submitted_at="2024-01-02T14:30:00.000002Z"),
-             order_body(id="b", submitted_at="2024-01-02T14:30:00.000003500Z")]  # fmt: skip
+    first = [
+        order_body(id="a", submitted_at="2024-01-02T14:30:00.000002Z"),
+        order_body(id="b", submitted_at="2024-01-02T14:30:00.000003500Z"),
+    ]
     canned.script(Reply(200, first), Reply(200, [first[1]]))
     assert [o.id for o in broker.open_orders() if isinstance(o, BrokerOrder)] == ["a", "b"]
     after = "2024-01-02T14%3A30%3A00.000002%2B00%3A00"  # 3.5 us - 1 us, truncated to whole microseconds
@@ -433,12 +540,28 @@ def test_open_orders_page_after_is_one_microsecond_before_the_last_submission(ca
 
 def test_bars_text_numbers_pages_and_query(canned: Canned, make: Make) -> None:
     broker = make()
-    page1 = (b'{"bars": {"AAPL": [{"t": "2024-01-02T14:31:00Z", "o": NaN, "h": Infinity, "l": -Infinity, '
-             b'"c": 187.15, "v": 1000, "n": 3, "vw": null}]}, "next_page_token": "tok1"}')
-    page2 = {"bars": {"MSFT": [{"t": "2024-01-02T14:30:00Z", "o": "370.10", "h": 371.0, "l": 369, "c": 1e-7,
-                                "v": 0.5, "n": None, "vw": None}],
-                      "AAPL": [{"t": "2024-01-02T14:30:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 7}]},
-             "next_page_token": None}  # fmt: skip
+    page1 = (
+        b'{"bars": {"AAPL": [{"t": "2024-01-02T14:31:00Z", "o": NaN, "h": Infinity, "l": -Infinity, '
+        b'"c": 187.15, "v": 1000, "n": 3, "vw": null}]}, "next_page_token": "tok1"}'
+    )
+    page2 = {
+        "bars": {
+            "MSFT": [
+                {
+                    "t": "2024-01-02T14:30:00Z",
+                    "o": "370.10",
+                    "h": 371.0,
+                    "l": 369,
+                    "c": 1e-7,
+                    "v": 0.5,
+                    "n": None,
+                    "vw": None,
+                }
+            ],
+            "AAPL": [{"t": "2024-01-02T14:30:00Z", "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 7}],
+        },
+        "next_page_token": None,
+    }
     canned.script(Reply(200, page1), Reply(429, headers={"Retry-After": "2"}), Reply(200, page2))
     bars = broker.bars(["AAPL", "MSFT"], "5Min", T_NS, T_NS + 3600 * 10**9)
     assert bars == [
@@ -446,8 +569,10 @@ def test_bars_text_numbers_pages_and_query(canned: Canned, make: Make) -> None:
         BrokerBar("MSFT", 1_704_205_800 * 10**9, "370.10", "371.0", "369", "1e-07", "0.5"),
         BrokerBar("AAPL", 1_704_205_860 * 10**9, "nan", "inf", "-inf", "187.15", "1000"),
     ]  # sorted by (t, symbol); the runner's bar checks reject the NaN row
-    query = ("/v2/stocks/bars?start=2024-01-02T14%3A30%3A00.123456%2B00%3A00&end=2024-01-02T15%3A30%3A00.123456"
-             "%2B00%3A00&timeframe=5Min&adjustment=raw&feed=iex&symbols=AAPL%2CMSFT&limit=10000")
+    query = (
+        "/v2/stocks/bars?start=2024-01-02T14%3A30%3A00.123456%2B00%3A00&end=2024-01-02T15%3A30%3A00.123456"
+        "%2B00%3A00&timeframe=5Min&adjustment=raw&feed=iex&symbols=AAPL%2CMSFT&limit=10000"
+    )
     assert [s.path for s in canned.seen] == [query, query + "&page_token=tok1", query + "&page_token=tok1"]
     canned.script(Reply(200, {"bars": None}))
     assert err(lambda: broker.bars(["AAPL"], "1Min", 0)).kind == "unparseable"
@@ -468,8 +593,10 @@ def test_positions_are_signed_by_side(canned: Canned, make: Make) -> None:
     short_unsigned = dict(short, symbol="TSLA", qty="3")
     canned.script(Reply(200, [long, short, short_unsigned]), Reply(200, [dict(long, qty="-1")]))
     assert [(p.symbol, p.qty, p.avg_entry_price) for p in broker.positions()] == [
-        ("AAPL", to_fixed("10"), to_fixed("185.25")), ("MSFT", -to_fixed("2.5"), to_fixed("370")),
-        ("TSLA", -to_fixed("3"), to_fixed("370"))]  # fmt: skip
+        ("AAPL", to_fixed("10"), to_fixed("185.25")),
+        ("MSFT", -to_fixed("2.5"), to_fixed("370")),
+        ("TSLA", -to_fixed("3"), to_fixed("370")),
+    ]
     assert "negative" in err(broker.positions).detail
 
 
@@ -478,10 +605,18 @@ def test_account_and_clock_parse(canned: Canned, make: Make) -> None:
     canned.script(Reply(200, ACCOUNT), Reply(200, CLOCK))
     account = broker.account()
     assert (account.status, account.cash, account.equity, account.buying_power, account.trading_blocked) == (
-        "ACTIVE", to_fixed("100000.5"), to_fixed("100010"), to_fixed("200001"), False)  # fmt: skip
+        "ACTIVE",
+        to_fixed("100000.5"),
+        to_fixed("100010"),
+        to_fixed("200001"),
+        False,
+    )
     clock = broker.clock()
     assert (clock.timestamp, clock.next_open, clock.next_close) == (
-        1_704_205_800_000_001_000, 1_704_292_200 * 10**9, 1_704_229_200 * 10**9)  # fmt: skip
+        1_704_205_800_000_001_000,
+        1_704_292_200 * 10**9,
+        1_704_229_200 * 10**9,
+    )
 
 
 # --- secrets -------------------------------------------------------------------------------
@@ -491,9 +626,13 @@ def test_keys_are_sent_but_never_logged_or_echoed(canned: Canned, make: Make, ca
     caplog.set_level(logging.DEBUG)
     broker = make(read_retries=0)
     canned.script(
-        Reply(400, {"message": f"bad key {KEY_ID} / {SECRET}"}), Reply(200, order_body()),
-        Reply(401, b"no " + SECRET.encode()), Reply(200, CLOCK), Reply(action="drop"), Reply(429, b"slow down"),
-    )  # fmt: skip
+        Reply(400, {"message": f"bad key {KEY_ID} / {SECRET}"}),
+        Reply(200, order_body()),
+        Reply(401, b"no " + SECRET.encode()),
+        Reply(200, CLOCK),
+        Reply(action="drop"),
+        Reply(429, b"slow down"),
+    )
     texts = [repr(broker)]
     echoed = err(lambda: broker.submit_order(submit_req()))
     assert echoed.detail == "submit: bad key (redacted) / (redacted)"

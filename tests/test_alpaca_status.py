@@ -4,9 +4,25 @@ from alpaca.trading.enums import OrderStatus
 from engine.alpaca.status import ALPACA_STATUSES, TERMINAL_ALPACA_STATUSES, UnknownBrokerStatus, meaning
 from engine.core.orders import TERMINAL_STATUSES
 
-ISSUE_3_LIST = {"new", "accepted", "pending_new", "accepted_for_bidding", "partially_filled", "filled",
-                "done_for_day", "canceled", "expired", "replaced", "pending_cancel", "pending_replace",
-                "stopped", "rejected", "suspended", "calculated", "held"}
+ISSUE_3_LIST = {
+    "new",
+    "accepted",
+    "pending_new",
+    "accepted_for_bidding",
+    "partially_filled",
+    "filled",
+    "done_for_day",
+    "canceled",
+    "expired",
+    "replaced",
+    "pending_cancel",
+    "pending_replace",
+    "stopped",
+    "rejected",
+    "suspended",
+    "calculated",
+    "held",
+}
 
 
 def test_every_status_alpaca_py_knows_is_mapped_and_nothing_else():

@@ -42,8 +42,15 @@ def hold_outside(r: Run, shares: int) -> None:
     """A position in BBB from before canary mode (a ConfigChanged turns it on)."""
     r.hold("BBB", at(1), 50, shares)
     _, snap = resolve(CANARY)
-    r.feed(ConfigChanged(ts=at(2), config=snap, config_hash=config_hash(snap),
-                         previous_config_hash=r.started.config_hash, actor="ops"))  # fmt: skip
+    r.feed(
+        ConfigChanged(
+            ts=at(2),
+            config=snap,
+            config_hash=config_hash(snap),
+            previous_config_hash=r.started.config_hash,
+            actor="ops",
+        )
+    )
     assert r.params.canary == frozenset({"AAA"})
 
 
@@ -92,12 +99,17 @@ def test_canary_symbols_are_sorted_and_unique() -> None:
     assert cfg.run.canary_symbols == snap["run"]["canary_symbols"] == ["AAPL", "MSFT"]
 
 
-@pytest.mark.parametrize(("run", "message"), [
-    ({"universe": ["AAA"], "canary_symbols": ["AAA", "ZZZ"]},
-     "run: Value error, canary_symbols ZZZ not in run.universe"),
-    ({"canary_symbols": [" "]}, "run.canary_symbols: Value error, symbols must be non-empty"),
-    ({"canary_symbols": "AAA"}, "run.canary_symbols: Input should be a valid list"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("run", "message"),
+    [
+        (
+            {"universe": ["AAA"], "canary_symbols": ["AAA", "ZZZ"]},
+            "run: Value error, canary_symbols ZZZ not in run.universe",
+        ),
+        ({"canary_symbols": [" "]}, "run.canary_symbols: Value error, symbols must be non-empty"),
+        ({"canary_symbols": "AAA"}, "run.canary_symbols: Input should be a valid list"),
+    ],
+)
 def test_config_errors_are_one_line_naming_the_key(run: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         resolve({"run": run})

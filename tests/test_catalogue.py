@@ -16,10 +16,25 @@ from journal_schema.codec import UnknownTopicError, decode, decode_topic, encode
 from tests.gen import for_type
 
 ISSUE_TYPES = {
-    "RunStarted", "SessionOpened", "SessionClosed", "BarClosed", "BarRejected", "SignalGenerated",
-    "DecisionMade", "OrderIntentCreated", "OrderSubmitRequested", "OrderAccepted", "OrderRejected",
-    "OrderPartiallyFilled", "OrderFilled", "OrderCanceled", "OrderExpired", "ConfigChanged",
-    "KillSwitchEngaged", "KillSwitchReleased", "RunEnded",
+    "RunStarted",
+    "SessionOpened",
+    "SessionClosed",
+    "BarClosed",
+    "BarRejected",
+    "SignalGenerated",
+    "DecisionMade",
+    "OrderIntentCreated",
+    "OrderSubmitRequested",
+    "OrderAccepted",
+    "OrderRejected",
+    "OrderPartiallyFilled",
+    "OrderFilled",
+    "OrderCanceled",
+    "OrderExpired",
+    "ConfigChanged",
+    "KillSwitchEngaged",
+    "KillSwitchReleased",
+    "RunEnded",
 }
 
 
@@ -98,8 +113,13 @@ def test_schema_fingerprint_is_stable_across_processes():
 
     code = "from journal_schema.catalogue import schema_fingerprint; print(schema_fingerprint())"
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2")
     }
     assert outs == {schema_fingerprint() + "\n"}
@@ -109,14 +129,17 @@ def test_older_versions_are_upcast_on_read():
     """Records written before a version bump still decode, into the current type."""
     from journal_schema.events import BarClosed, DecisionMade, KillSwitchEngaged
 
-    bar = decode_topic("BarClosed.v1", b'{"type":"BarClosed","ts":5,"symbol":"A","open":1,"high":2,"low":1,'
-                                       b'"close":2,"volume":3}')
+    bar = decode_topic(
+        "BarClosed.v1", b'{"type":"BarClosed","ts":5,"symbol":"A","open":1,"high":2,"low":1,"close":2,"volume":3}'
+    )
     assert bar == BarClosed(ts=5, symbol="A", open=1, high=2, low=1, close=2, volume=3) and bar.received_ts is None
     kill = decode_topic("KillSwitchEngaged.v1", b'{"type":"KillSwitchEngaged","ts":1,"reason":"r","actor":"a"}')
     assert isinstance(kill, KillSwitchEngaged) and (kill.cancel_all, kill.command_id) == (False, "")
-    v1 = (b'{"type":"DecisionMade","ts":1,"cause_seq":1,"decision_id":"d","signal_id":"s","symbol":"A",'
-          b'"outcome":"%s","reason_codes":["%s"],"config_hash":"' + b"0" * 64 + b'","position_qty":0,'
-          b'"open_order_qty":0,"target_qty":5,"order_qty":5}')
+    v1 = (
+        b'{"type":"DecisionMade","ts":1,"cause_seq":1,"decision_id":"d","signal_id":"s","symbol":"A",'
+        b'"outcome":"%s","reason_codes":["%s"],"config_hash":"' + b"0" * 64 + b'","position_qty":0,'
+        b'"open_order_qty":0,"target_qty":5,"order_qty":5}'
+    )
     accepted = decode_topic("DecisionMade.v1", v1 % (b"ACCEPTED", b"SIGNAL_ACCEPTED"))
     skipped = decode_topic("DecisionMade.v1", v1 % (b"SKIPPED", b"SESSION_CLOSED"))
     assert isinstance(accepted, DecisionMade) and accepted.approved_qty == 5 and accepted.context is None

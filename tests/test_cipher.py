@@ -71,7 +71,8 @@ def test_the_cipher_round_trips_and_refuses_other_keys_and_damage() -> None:
 
 
 def test_an_encrypted_run_stores_no_plaintext_and_verifies_and_replays_with_its_key(
-        journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
     digest = run(tmp_path, journal_url, encrypt=True)
     states = stored_states(journal_url)
@@ -89,7 +90,8 @@ def test_an_encrypted_run_stores_no_plaintext_and_verifies_and_replays_with_its_
 
 
 def test_without_the_key_or_with_another_key_an_encrypted_journal_is_a_start_up_error(
-        journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
     run(tmp_path, journal_url, encrypt=True)
     monkeypatch.delenv(KEY_ENV)
@@ -113,7 +115,8 @@ def test_without_the_key_or_with_another_key_an_encrypted_journal_is_a_start_up_
 
 
 def test_asking_for_encryption_without_a_key_or_on_a_plaintext_journal_is_refused(
-        journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    journal_url: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(JournalError, match=f"run.encrypt_journal is on but {KEY_ENV} is not set"):
         run(tmp_path, journal_url, encrypt=True)
@@ -131,14 +134,16 @@ def test_asking_for_encryption_without_a_key_or_on_a_plaintext_journal_is_refuse
 
 
 def test_copy_encrypts_rekeys_and_decrypts_keeping_the_digest(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     plain, enc, rekeyed, back = (tmp_path / f"{n}.db" for n in ("plain", "enc", "rekeyed", "back"))
     digest = run(tmp_path, plain, encrypt=False)
     monkeypatch.setenv(KEY_ENV, KEY)
     assert cli("journal", "copy", str(plain), str(enc), "--encrypt") == 0
     assert f"chain digest {digest} (verified)" in capsys.readouterr().out
-    assert stored_states(enc) != stored_states(plain) and not any(t in b"".join(stored_states(enc))
-                                                                 for t in SECRET_TEXT)  # fmt: skip
+    assert stored_states(enc) != stored_states(plain) and not any(
+        t in b"".join(stored_states(enc)) for t in SECRET_TEXT
+    )
     assert cli("journal", "copy", str(enc), str(tmp_path / "x.db")) == 2  # a plaintext copy is never made unasked
     assert "is encrypted: pass --encrypt to keep the copy encrypted or --decrypt" in capsys.readouterr().err
     monkeypatch.setenv("OLD_KEY", KEY)
@@ -155,7 +160,8 @@ def test_copy_encrypts_rekeys_and_decrypts_keeping_the_digest(
 
 
 def test_reverting_the_settings_migration_of_an_encrypted_journal_needs_force(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     journal = tmp_path / "enc.db"
     monkeypatch.setenv(KEY_ENV, KEY)
     run(tmp_path, journal, encrypt=True)
@@ -167,7 +173,8 @@ def test_reverting_the_settings_migration_of_an_encrypted_journal_needs_force(
 
 @pytest.mark.parametrize("as_text", [False, True], ids=["blob", "text"])
 def test_an_altered_encrypted_record_is_tampered_at_its_seq_and_projections_name_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys, as_text: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys, as_text: bool
+) -> None:
     journal = tmp_path / "enc.db"
     monkeypatch.setenv(KEY_ENV, KEY)
     run(tmp_path, journal, encrypt=True)
@@ -200,7 +207,8 @@ def test_any_record_round_trips_and_any_altered_byte_is_refused(data: bytes, at:
 
 @needs_pg
 def test_a_projection_worker_reads_an_encrypted_postgres_journal_with_its_key_only(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
     with fresh_table() as table:
         url = pg_url(table)
         monkeypatch.setenv(KEY_ENV, KEY)

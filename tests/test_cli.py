@@ -83,7 +83,7 @@ def _flip_byte(journal: Path, seq: int) -> None:
     con.execute("DROP TRIGGER journal_events_no_update")  # an attacker with file access
     (state,) = con.execute("SELECT state FROM journal_events WHERE rowid = ?", (seq,)).fetchone()
     i = state.index(b'"close":') + len(b'"close":')
-    flipped = state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1:]
+    flipped = state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1 :]
     con.execute("UPDATE journal_events SET state = ? WHERE rowid = ?", (flipped, seq))
     con.commit()
     con.close()
@@ -108,10 +108,14 @@ def test_divergence_prints_both_events_and_a_field_diff(tmp_path):
     """A journal written under a different strategy setting diverges at its first derived event."""
     csv = tmp_path / "bars.csv"
     prices = [10, 9, 8, 7, 8, 9, 10, 11, 12, 11, 10, 9, 8, 7]
-    csv.write_text(HEADER + "\n" + "\n".join(
-        f"2024-01-02T15:{m:02d}:00Z,AAPL,{p},{p + 1},{p - 1},{p},100" for m, p in enumerate(prices)) + "\n")
+    csv.write_text(
+        HEADER
+        + "\n"
+        + "\n".join(f"2024-01-02T15:{m:02d}:00Z,AAPL,{p},{p + 1},{p - 1},{p},100" for m, p in enumerate(prices))
+        + "\n"
+    )
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[strategy]\nfast = 2\nslow = 4\nqty = 10\n')
+    cfg.write_text("[strategy]\nfast = 2\nslow = 4\nqty = 10\n")
     journal = tmp_path / "j.db"
     assert engine("run", "--bars", str(csv), "--config", str(cfg), "--journal", str(journal)).returncode == 0
     # rewrite history: change the recorded SignalGenerated target as if older code had produced it
@@ -159,20 +163,26 @@ def test_bad_rows_are_counted_in_the_summary(tmp_path):
     assert "    OUTSIDE_SESSION                  1" in text.stdout
 
 
-@pytest.mark.parametrize("args,files,message", [
-    (["run", "--bars", "missing.csv"], {}, "bar file not found: missing.csv"),
-    (["run", "--config", "missing.toml"], {}, "config file not found: missing.toml"),
-    (["run", "--config", "c.toml"], {"c.toml": "[strategy\n"}, "config c.toml is not valid TOML"),
-    (["run", "--config", "c.toml"], {"c.toml": "[strategy]\nfastt = 3\n"},
-     "strategy.fastt: Extra inputs are not permitted"),
-    (["run", "--config", "c.toml"], {"c.toml": "[risk]\nx = 1\n"}, "risk.x: Extra inputs are not permitted"),
-    (["run", "--config", "c.toml"], {"c.toml": "[strategy]\nname = 'nope'\n"}, "unknown strategy 'nope'"),
-    (["run", "--config", "c.toml"], {"c.toml": "[run]\ncalendar = 'NOPE'\n"}, "calendar 'NOPE'"),
-    (["verify", "missing.db"], {}, "journal not found: missing.db"),
-    (["replay", "--from", "missing.db"], {}, "journal not found: missing.db"),
-    (["query", "pnl", "--journal", "missing.db"], {}, "journal not found"),
-    (["verify", "notadb.db"], {"notadb.db": "hello"}, "notadb.db is not a journal (not an SQLite database)"),
-])
+@pytest.mark.parametrize(
+    "args,files,message",
+    [
+        (["run", "--bars", "missing.csv"], {}, "bar file not found: missing.csv"),
+        (["run", "--config", "missing.toml"], {}, "config file not found: missing.toml"),
+        (["run", "--config", "c.toml"], {"c.toml": "[strategy\n"}, "config c.toml is not valid TOML"),
+        (
+            ["run", "--config", "c.toml"],
+            {"c.toml": "[strategy]\nfastt = 3\n"},
+            "strategy.fastt: Extra inputs are not permitted",
+        ),
+        (["run", "--config", "c.toml"], {"c.toml": "[risk]\nx = 1\n"}, "risk.x: Extra inputs are not permitted"),
+        (["run", "--config", "c.toml"], {"c.toml": "[strategy]\nname = 'nope'\n"}, "unknown strategy 'nope'"),
+        (["run", "--config", "c.toml"], {"c.toml": "[run]\ncalendar = 'NOPE'\n"}, "calendar 'NOPE'"),
+        (["verify", "missing.db"], {}, "journal not found: missing.db"),
+        (["replay", "--from", "missing.db"], {}, "journal not found: missing.db"),
+        (["query", "pnl", "--journal", "missing.db"], {}, "journal not found"),
+        (["verify", "notadb.db"], {"notadb.db": "hello"}, "notadb.db is not a journal (not an SQLite database)"),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(tmp_path, args, files, message):
     for name, content in files.items():
         (tmp_path / name).write_text(content)
@@ -204,8 +214,12 @@ def test_sigint_stops_at_an_input_boundary_and_journals_run_ended(tmp_path):
 
     csv = write(200_000, ("SYN",), seed=3, out=tmp_path / "bars.csv")
     journal = tmp_path / "j.db"
-    proc = subprocess.Popen([*ENGINE, "run", "--bars", str(csv), "--journal", str(journal), "--batch", "500"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*ENGINE, "run", "--bars", str(csv), "--journal", str(journal), "--batch", "500"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the run is journaling
         time.sleep(0.05)

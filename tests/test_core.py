@@ -38,8 +38,12 @@ def feed(state, events, start=1):
 
 
 def bars(closes, symbol="AAA", t0=1000):
-    return [BarClosed(ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S,
-                      volume=10**7 * S) for i, c in enumerate(closes)]
+    return [
+        BarClosed(
+            ts=t0 + i, symbol=symbol, open=c * S, high=c * S + S, low=c * S - S // 2, close=c * S, volume=10**7 * S
+        )
+        for i, c in enumerate(closes)
+    ]
 
 
 CFG = {"strategy": {"fast": 2, "slow": 3, "qty": 10}}
@@ -54,8 +58,12 @@ def started():
 
 def test_upward_cross_creates_signal_decision_intent_and_request():
     out = feed(started(), bars(UP_CROSS), start=10)
-    assert [type(e).__name__ for e in out] == ["SignalGenerated", "DecisionMade", "OrderIntentCreated",
-                                              "OrderSubmitRequested"]
+    assert [type(e).__name__ for e in out] == [
+        "SignalGenerated",
+        "DecisionMade",
+        "OrderIntentCreated",
+        "OrderSubmitRequested",
+    ]
     decision, req = out[1], out[3]
     assert decision.outcome == "ACCEPTED" and decision.reason_codes == ["SIGNAL_ACCEPTED"]
     assert decision.config_hash == config_hash(resolve(CFG)[1])
@@ -72,7 +80,9 @@ def test_working_order_counts_toward_the_target():
     out = feed(state, bars([5, 20], t0=2000), start=20)
     decisions = [e for e in out if isinstance(e, DecisionMade)]
     assert [(d.target_qty, d.open_order_qty, d.order_qty, d.reason_codes) for d in decisions] == [
-        (0, 10 * S, -10 * S, ["OPPOSITE_ORDER_CANCEL_REQUESTED"]), (10 * S, 10 * S, 0, ["ALREADY_AT_TARGET"])]
+        (0, 10 * S, -10 * S, ["OPPOSITE_ORDER_CANCEL_REQUESTED"]),
+        (10 * S, 10 * S, 0, ["ALREADY_AT_TARGET"]),
+    ]
     assert not any(isinstance(e, OrderSubmitRequested) for e in out)
     (cancel,) = [e for e in out if isinstance(e, OrderCancelRequested)]
     assert (cancel.reason, cancel.cause_seq) == ("OPPOSITE_SIGNAL", 20)
@@ -93,13 +103,28 @@ def test_an_opposite_signal_cancels_first_and_decides_again_when_the_cancel_is_d
     assert [type(e).__name__ for e in out] == ["SignalGenerated", "DecisionMade", "OrderCancelRequested"]
     signal = out[0]
     assert state.orders.orders[buy.client_order_id].cancel_state == "REQUESTED"
-    assert feed(state, [OrderCancelAnswered(ts=2001, client_order_id=buy.client_order_id, result="ACCEPTED",
-                                            category=None, detail="")], start=21) == []
-    out = feed(state, [OrderCanceled(ts=2002, client_order_id=buy.client_order_id, canceled_qty=10 * S,
-                                     reason="x")], start=22)
+    assert (
+        feed(
+            state,
+            [
+                OrderCancelAnswered(
+                    ts=2001, client_order_id=buy.client_order_id, result="ACCEPTED", category=None, detail=""
+                )
+            ],
+            start=21,
+        )
+        == []
+    )
+    out = feed(
+        state, [OrderCanceled(ts=2002, client_order_id=buy.client_order_id, canceled_qty=10 * S, reason="x")], start=22
+    )
     decision, intent, request = out
     assert (decision.reason_codes, decision.order_qty, decision.cause_seq, decision.signal_id) == (
-        ["SIGNAL_ACCEPTED"], -10 * S, 22, signal.signal_id)  # the same signal, decided again
+        ["SIGNAL_ACCEPTED"],
+        -10 * S,
+        22,
+        signal.signal_id,
+    )  # the same signal, decided again
     assert (request.side, request.qty, request.cause_seq) == ("sell", 10 * S, 22)
     assert intent.client_order_id == request.client_order_id != buy.client_order_id
     assert state.pending == {}
@@ -108,8 +133,22 @@ def test_an_opposite_signal_cancels_first_and_decides_again_when_the_cancel_is_d
 def test_when_the_order_fills_instead_the_target_is_decided_against_the_new_position():
     state, buy = _short_state()
     feed(state, bars([5], t0=2000), start=20)
-    out = feed(state, [OrderFilled(ts=2002, client_order_id=buy.client_order_id, fill_id="f", fill_qty=10 * S,
-                                   fill_price=12 * S, fee=0, cum_qty=10 * S, leaves_qty=0)], start=22)
+    out = feed(
+        state,
+        [
+            OrderFilled(
+                ts=2002,
+                client_order_id=buy.client_order_id,
+                fill_id="f",
+                fill_qty=10 * S,
+                fill_price=12 * S,
+                fee=0,
+                cum_qty=10 * S,
+                leaves_qty=0,
+            )
+        ],
+        start=22,
+    )
     decision, _, request = out
     assert (decision.position_qty, decision.order_qty) == (10 * S, -20 * S)
     assert (request.side, request.qty) == ("sell", 20 * S)
@@ -120,8 +159,9 @@ def test_a_new_target_while_a_cancel_is_out_is_decided_again_after_it():
     feed(state, bars([5], t0=2000), start=20)  # cancel of the buy requested
     out = feed(state, bars([20], t0=3000), start=30)  # up-cross again: the working buy already covers it
     assert [d.reason_codes for d in out if isinstance(d, DecisionMade)] == [["ALREADY_AT_TARGET"]]
-    out = feed(state, [OrderCanceled(ts=3002, client_order_id=buy.client_order_id, canceled_qty=10 * S,
-                                     reason="x")], start=31)
+    out = feed(
+        state, [OrderCanceled(ts=3002, client_order_id=buy.client_order_id, canceled_qty=10 * S, reason="x")], start=31
+    )
     decision, _, request = out  # the cancel went through after all: buy again what the target needs
     assert (decision.target_qty, decision.order_qty, request.side) == (10 * S, 10 * S, "buy")
 
@@ -170,8 +210,16 @@ def test_report_for_unknown_order_halts_trading_once():
 def test_report_after_terminal_is_refused_and_overfill_halts():
     state = started()
     (req,) = [e for e in feed(state, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
-    fill = OrderFilled(ts=2000, client_order_id=req.client_order_id, fill_id="f1", fill_qty=req.qty,
-                       fill_price=12 * S, fee=0, cum_qty=req.qty, leaves_qty=0)
+    fill = OrderFilled(
+        ts=2000,
+        client_order_id=req.client_order_id,
+        fill_id="f1",
+        fill_qty=req.qty,
+        fill_price=12 * S,
+        fee=0,
+        cum_qty=req.qty,
+        leaves_qty=0,
+    )
     (resolved,) = feed(state, [fill], start=20)
     assert isinstance(resolved, OrderIntentResolved)
     assert (resolved.outcome, resolved.reason, resolved.cause_seq) == ("SUBMITTED", "BROKER_ACKNOWLEDGED", 20)
@@ -184,8 +232,16 @@ def test_report_after_terminal_is_refused_and_overfill_halts():
 
     state2 = started()
     (req2,) = [e for e in feed(state2, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
-    over = OrderFilled(ts=2000, client_order_id=req2.client_order_id, fill_id="f1", fill_qty=req2.qty + 1,
-                       fill_price=12 * S, fee=0, cum_qty=req2.qty + 1, leaves_qty=0)
+    over = OrderFilled(
+        ts=2000,
+        client_order_id=req2.client_order_id,
+        fill_id="f1",
+        fill_qty=req2.qty + 1,
+        fill_price=12 * S,
+        fee=0,
+        cum_qty=req2.qty + 1,
+        leaves_qty=0,
+    )
     halt2, alert2 = feed(state2, [over], start=20)
     assert isinstance(halt2, TradingHalted)
     assert halt2.reason == "OVERFILL" and state2.positions.qty("AAA") == 0 and alert2.severity == "CRITICAL"
@@ -196,8 +252,15 @@ def test_config_change_applies_new_hash_and_restarts_warmup():
     feed(state, bars([10, 9, 8]), start=10)
     _, snap = resolve({"strategy": {"fast": 2, "slow": 3, "qty": 20}})
     new_hash = config_hash(snap)
-    feed(state, [ConfigChanged(ts=1500, config=snap, config_hash=new_hash,
-                               previous_config_hash=state.config.config_hash, actor="ops")], start=20)
+    feed(
+        state,
+        [
+            ConfigChanged(
+                ts=1500, config=snap, config_hash=new_hash, previous_config_hash=state.config.config_hash, actor="ops"
+            )
+        ],
+        start=20,
+    )
     out = feed(state, bars([9, 12], t0=2000), start=30)
     assert out == []  # indicators warm up again under the new parameters
     out = feed(state, bars([8, 7, 9, 13], t0=3000), start=40)
@@ -230,14 +293,26 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
         state = CoreState()
         feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=close, calendar="X")])
         closes = UP_CROSS
-        evs = [BarClosed(ts=ts_of_last_bar - len(closes) + 1 + i, symbol="AAA", open=c * S, high=c * S + S,
-                         low=c * S - S // 2, close=c * S, volume=10**7 * S) for i, c in enumerate(closes)]
+        evs = [
+            BarClosed(
+                ts=ts_of_last_bar - len(closes) + 1 + i,
+                symbol="AAA",
+                open=c * S,
+                high=c * S + S,
+                low=c * S - S // 2,
+                close=c * S,
+                volume=10**7 * S,
+            )
+            for i, c in enumerate(closes)
+        ]
         (req,) = [e for e in feed(state, evs, start=10) if isinstance(e, OrderSubmitRequested)]
         return state, req.client_order_id
 
     def not_found(state, cid, seq):
-        return [type(e).__name__ + ":" + getattr(e, "reason", "") for e in
-                feed(state, [OrderNotFoundAtBroker(ts=seq, client_order_id=cid)], start=seq)]  # fmt: skip
+        return [
+            type(e).__name__ + ":" + getattr(e, "reason", "")
+            for e in feed(state, [OrderNotFoundAtBroker(ts=seq, client_order_id=cid)], start=seq)
+        ]
 
     # decided inside the session: over when that session closes
     state, cid = request_at(1004, close=5000)
@@ -246,8 +321,14 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
     assert not_found(state, cid, 22) == ["OrderIntentResolved:STALE_REQUEST"]
     # decided at the very close (a daily bar): it lives through the next session, as at a broker
     state, cid = request_at(5000, close=5000)
-    feed(state, [SessionClosed(ts=5000, session="2030-01-01", calendar="X"),
-                 SessionOpened(ts=6000, session="2030-01-02", close_ts=9000, calendar="X")], start=20)
+    feed(
+        state,
+        [
+            SessionClosed(ts=5000, session="2030-01-01", calendar="X"),
+            SessionOpened(ts=6000, session="2030-01-02", close_ts=9000, calendar="X"),
+        ],
+        start=20,
+    )
     assert not_found(state, cid, 22) == ["OrderResubmitRequested:"]
     feed(state, [SessionClosed(ts=9000, session="2030-01-02", calendar="X")], start=23)
     assert not_found(state, cid, 24) == ["OrderIntentResolved:STALE_REQUEST"]

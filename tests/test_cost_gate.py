@@ -21,9 +21,20 @@ def quoted_fill(r: Run, req: OrderSubmitRequested, ts: int, quote: bool = True) 
     half = mid * 2 // 10_000
     side = 1 if req.side == "buy" else -1
     r.accept(req, ts)
-    r.feed(OrderFilled(ts=ts, client_order_id=req.client_order_id, fill_id="f-" + req.client_order_id,
-                       fill_qty=req.qty, fill_price=mid + side * mid * 3 // 10_000, fee=0, cum_qty=req.qty,
-                       leaves_qty=0, bid=mid - half if quote else None, ask=mid + half if quote else None))
+    r.feed(
+        OrderFilled(
+            ts=ts,
+            client_order_id=req.client_order_id,
+            fill_id="f-" + req.client_order_id,
+            fill_qty=req.qty,
+            fill_price=mid + side * mid * 3 // 10_000,
+            fee=0,
+            cum_qty=req.qty,
+            leaves_qty=0,
+            bid=mid - half if quote else None,
+            ask=mid + half if quote else None,
+        )
+    )
 
 
 def test_an_edge_below_cost_plus_buffer_is_skipped_with_both_numbers() -> None:

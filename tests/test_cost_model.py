@@ -82,8 +82,13 @@ def test_outputs_are_bounded() -> None:
 def test_the_model_converges_to_the_simulators_true_parameters_on_a_long_seeded_run() -> None:
     """3,000 bars of a seeded random walk; an order of a random size every bar, filled by the
     simulator; the model is fed the simulator's fills and bars in journal order (a bar's fills first)."""
-    truth = CostModel(half_spread_centibps=300, slippage_centibps=150, jitter_centibps=200, impact_k_ppm=800_000,
-                      max_participation_ppm=1_000_000)  # fmt: skip
+    truth = CostModel(
+        half_spread_centibps=300,
+        slippage_centibps=150,
+        jitter_centibps=200,
+        impact_k_ppm=800_000,
+        max_participation_ppm=1_000_000,
+    )
     sim = FillSimulator(truth, seed=11)
     book = CostBook(CostParams(min_samples=50, alpha=0.002, prior_k=0.0, max_k=20.0))
     rng = random.Random(5)
@@ -93,8 +98,9 @@ def test_the_model_converges_to_the_simulators_true_parameters_on_a_long_seeded_
         ts += 1_000
         close = max(S, round(close * (1 + rng.gauss(0, 0.01))))
         open_ = close
-        bar = BarClosed(ts=ts, symbol="A", open=open_, high=open_ + S // 10, low=open_ - S // 10, close=close,
-                        volume=100_000 * S)  # fmt: skip
+        bar = BarClosed(
+            ts=ts, symbol="A", open=open_, high=open_ + S // 10, low=open_ - S // 10, close=close, volume=100_000 * S
+        )
         for f in sim.on_bar(bar, [working] if working is not None else []):
             side = 1 if working is not None and working.side == "buy" else -1
             book.on_fill("A", FillSample(ts, side, f.qty, f.price, f.fee, f.bid, f.ask))
@@ -112,9 +118,13 @@ def test_the_model_converges_to_the_simulators_true_parameters_on_a_long_seeded_
 
 @st.composite
 def folds(draw: st.DrawFn) -> tuple[CostParams, list[tuple[str, object]]]:
-    params = CostParams(min_samples=draw(st.integers(1, 5)), alpha=draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])),
-                        max_cost_cbp=draw(st.integers(100, 50_000)), max_k=draw(st.sampled_from([0.0, 1.0, 20.0])),
-                        prior_k=draw(st.sampled_from([0.0, 1.0])))  # fmt: skip
+    params = CostParams(
+        min_samples=draw(st.integers(1, 5)),
+        alpha=draw(st.sampled_from([0.01, 0.1, 0.5, 1.0])),
+        max_cost_cbp=draw(st.integers(100, 50_000)),
+        max_k=draw(st.sampled_from([0.0, 1.0, 20.0])),
+        prior_k=draw(st.sampled_from([0.0, 1.0])),
+    )
     steps: list[tuple[str, object]] = []
     ts = 0
     for _ in range(draw(st.integers(1, 40))):
@@ -125,8 +135,20 @@ def folds(draw: st.DrawFn) -> tuple[CostParams, list[tuple[str, object]]]:
         else:
             half = draw(st.integers(0, mid // 10))
             price = draw(st.integers(max(1, mid - mid // 5), mid + mid // 5))
-            steps.append(("fill", FillSample(ts, draw(st.sampled_from([1, -1])), draw(st.integers(1, 500)) * S, price,
-                                             draw(st.integers(0, S)), mid - half, mid + half)))  # fmt: skip
+            steps.append(
+                (
+                    "fill",
+                    FillSample(
+                        ts,
+                        draw(st.sampled_from([1, -1])),
+                        draw(st.integers(1, 500)) * S,
+                        price,
+                        draw(st.integers(0, S)),
+                        mid - half,
+                        mid + half,
+                    ),
+                )
+            )
     return params, steps
 
 

@@ -13,14 +13,18 @@ from engine.shell import Engine
 from projections.costs import build_costs
 from tests.support import SCALE, run_engine, synthetic_stream
 
-CFG = {"strategy": {"fast": 2, "slow": 4, "qty": 10}, "risk": {"policy": {"min_liquidity_score": "0"}},
-       "costs": {"min_samples": 3}}  # fmt: skip
+CFG = {
+    "strategy": {"fast": 2, "slow": 4, "qty": 10},
+    "risk": {"policy": {"min_liquidity_score": "0"}},
+    "costs": {"min_samples": 3},
+}
 
 
 def wave(n: int) -> list[tuple[str, int]]:
     """Two symbols whose closes swing, so the SMA crosses often."""
-    return [(sym, round((100 + 5 * math.sin(i / 3 + k)) * SCALE)) for i in range(n)
-            for k, sym in enumerate(("AAA", "BBB"))]
+    return [
+        (sym, round((100 + 5 * math.sin(i / 3 + k)) * SCALE)) for i in range(n) for k, sym in enumerate(("AAA", "BBB"))
+    ]
 
 
 @pytest.fixture(scope="module")

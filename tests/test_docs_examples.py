@@ -26,8 +26,15 @@ CLOSES = [10, 11, 12, 13, 12, 11, 9, 10, 14, 15, 13, 8, 9]
 
 def bar(close: int, minute: int = 0) -> BarClosed:
     c = close * SCALE
-    return BarClosed(ts=1_704_207_600_000_000_000 + minute * 60_000_000_000, symbol="AAPL",
-                     open=c, high=c, low=c, close=c, volume=1000 * SCALE)
+    return BarClosed(
+        ts=1_704_207_600_000_000_000 + minute * 60_000_000_000,
+        symbol="AAPL",
+        open=c,
+        high=c,
+        low=c,
+        close=c,
+        volume=1000 * SCALE,
+    )
 
 
 def test_on_bar_gives_exactly_the_expected_targets():
@@ -38,7 +45,9 @@ def test_on_bar_gives_exactly_the_expected_targets():
     long_again = Target(direction=1, qty=10 * SCALE, features={"highest": 11 * SCALE, "lowest": 9 * SCALE})
     flat_again = Target(direction=0, qty=0, features={"highest": 15 * SCALE, "lowest": 13 * SCALE})
     assert got == [
-        None, None, None,  # warm-up: fewer than 3 previous closes
+        None,
+        None,
+        None,  # warm-up: fewer than 3 previous closes
         long_,  # 13 > max(10, 11, 12)
         None,  # 12 inside [11, 13]
         flat,  # 11 < min(12, 13, 12)
@@ -80,8 +89,15 @@ def test_config_resolves_the_plugin_and_fills_defaults():
 def engine(*args: str, hash_seed: str) -> subprocess.CompletedProcess[str]:
     """``python -m engine.cli`` from the repository root, so ``docs.examples`` is importable."""
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture()
@@ -100,8 +116,9 @@ def bars_and_config(tmp_path: Path) -> tuple[Path, Path]:
 def test_run_then_replay_end_to_end(tmp_path, bars_and_config):
     bars, config = bars_and_config
     journal = tmp_path / "journal.db"
-    run = engine("run", "--bars", str(bars), "--config", str(config), "--journal", str(journal), "--json",
-                 hash_seed="1")
+    run = engine(
+        "run", "--bars", str(bars), "--config", str(config), "--journal", str(journal), "--json", hash_seed="1"
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["bars_accepted"] == len(CLOSES) and summary["bars_rejected"] == 0
@@ -114,8 +131,9 @@ def test_run_then_replay_end_to_end(tmp_path, bars_and_config):
     assert m, replay.stdout
     assert int(m.group(1)) == summary["events"] and m.group(2) == summary["digest"]
 
-    signals = engine("query", "events", "--journal", str(journal), "--type", "SignalGenerated", "--format", "json",
-                     hash_seed="3")
+    signals = engine(
+        "query", "events", "--journal", str(journal), "--type", "SignalGenerated", "--format", "json", hash_seed="3"
+    )
     assert signals.returncode == 0, signals.stderr
     rows = json.loads(signals.stdout)
     assert [r["event"]["strategy"] for r in rows] == ["docs.examples.breakout:SPEC"] * 4

@@ -57,24 +57,35 @@ def test_without_sessions_one_row_per_bar_timestamp_after_its_fills(tmp_path):
 
 
 def test_bars_of_one_timestamp_make_one_row(tmp_path):
-    groups = _started() + [[bar(1, "AAPL", "10")], [bar(1, "MSFT", "20")], [bar(2, "AAPL", "11")],
-                           [bar(2, "MSFT", "21")]]
+    groups = _started() + [
+        [bar(1, "AAPL", "10")],
+        [bar(1, "MSFT", "20")],
+        [bar(2, "AAPL", "11")],
+        [bar(2, "MSFT", "21")],
+    ]
     frame = equity_frame(write_journal(tmp_path / "j.db", groups))
     assert frame["ts"].dt.epoch("ns").to_list() == [T0 + MIN, T0 + 2 * MIN]
 
 
 def test_drawdown_is_the_fraction_below_the_running_peak_and_never_positive(tmp_path):
     groups = _started() + [
-        [bar(1, "AAPL", "10")], submit(1, "c1", "AAPL", "buy", 100),
+        [bar(1, "AAPL", "10")],
+        submit(1, "c1", "AAPL", "buy", 100),
         [fill(1, "c1", 100, "10", "0", cum=100, leaves=0)],
-        [bar(2, "AAPL", "12")], [bar(3, "AAPL", "9")], [bar(4, "AAPL", "11")],
+        [bar(2, "AAPL", "12")],
+        [bar(3, "AAPL", "9")],
+        [bar(4, "AAPL", "11")],
     ]
     frame = equity_frame(write_journal(tmp_path / "j.db", groups))
     assert frame["equity"].to_list() == [CAPITAL, CAPITAL + 200 * USD, CAPITAL - 100 * USD, CAPITAL + 100 * USD]
     assert frame["peak"].to_list() == [CAPITAL, CAPITAL + 200 * USD, CAPITAL + 200 * USD, CAPITAL + 200 * USD]
     peak = CAPITAL + 200 * USD
-    assert frame["drawdown"].to_list() == [0.0, 0.0, (CAPITAL - 100 * USD) / peak - 1.0,
-                                           (CAPITAL + 100 * USD) / peak - 1.0]
+    assert frame["drawdown"].to_list() == [
+        0.0,
+        0.0,
+        (CAPITAL - 100 * USD) / peak - 1.0,
+        (CAPITAL + 100 * USD) / peak - 1.0,
+    ]
     assert frame["drawdown"].max() == 0.0
     assert frame["drawdown"][2] == pytest.approx(-300 / 1_000_200)
 
@@ -126,4 +137,3 @@ def test_a_journal_without_bars_gives_an_empty_frame(tmp_path):
 def test_a_missing_journal_is_a_projection_error(tmp_path):
     with pytest.raises(ProjectionError, match="missing.db"):
         equity_frame(tmp_path / "missing.db")
-

@@ -39,20 +39,31 @@ def bars(draw: st.DrawFn, ts: int, symbol: str) -> BarClosed:
 def orders(draw: st.DrawFn, n: int, ts: int) -> OrderSubmitRequested:
     kind = draw(st.sampled_from(["market", "limit"]))
     return OrderSubmitRequested(
-        ts=ts, cause_seq=1, client_order_id=f"o{n}", intent_id=f"i{n}", symbol=draw(st.sampled_from(SYMBOLS)),
-        side=draw(st.sampled_from(["buy", "sell"])), qty=draw(st.integers(1, 8_000)) * S, order_type=kind,
-        limit_price=draw(st.integers(50, 160)) * S if kind == "limit" else None, time_in_force="gtc",
-    )  # fmt: skip
+        ts=ts,
+        cause_seq=1,
+        client_order_id=f"o{n}",
+        intent_id=f"i{n}",
+        symbol=draw(st.sampled_from(SYMBOLS)),
+        side=draw(st.sampled_from(["buy", "sell"])),
+        qty=draw(st.integers(1, 8_000)) * S,
+        order_type=kind,
+        limit_price=draw(st.integers(50, 160)) * S if kind == "limit" else None,
+        time_in_force="gtc",
+    )
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[CostModel, list[tuple[str, object]]]:
     model = CostModel(
-        half_spread_centibps=draw(st.integers(0, 2_000)), slippage_centibps=draw(st.integers(0, 2_000)),
-        jitter_centibps=draw(st.integers(0, 1_000)), impact_k_ppm=draw(st.integers(0, 3_000_000)),
-        max_participation_ppm=draw(st.integers(1, 1_000_000)), spread_from_range=draw(st.booleans()),
-        latency_ns=draw(st.integers(0, 25)), fee_centibps=draw(st.integers(0, 100)),
-    )  # fmt: skip
+        half_spread_centibps=draw(st.integers(0, 2_000)),
+        slippage_centibps=draw(st.integers(0, 2_000)),
+        jitter_centibps=draw(st.integers(0, 1_000)),
+        impact_k_ppm=draw(st.integers(0, 3_000_000)),
+        max_participation_ppm=draw(st.integers(1, 1_000_000)),
+        spread_from_range=draw(st.booleans()),
+        latency_ns=draw(st.integers(0, 25)),
+        fee_centibps=draw(st.integers(0, 100)),
+    )
     steps: list[tuple[str, object]] = []
     n = 0
     for t in range(1, draw(st.integers(2, 25)) + 1):
@@ -78,8 +89,9 @@ def run(model: CostModel, steps: list[tuple[str, object]], seed: int = 3) -> tup
             submitted[item.client_order_id] = item
             out += broker.submit(item)
         elif kind == "cancel":
-            out += broker.cancel(OrderCancelRequested(ts=0, cause_seq=1, client_order_id=str(item),
-                                                      reason="OPPOSITE_SIGNAL"))  # fmt: skip
+            out += broker.cancel(
+                OrderCancelRequested(ts=0, cause_seq=1, client_order_id=str(item), reason="OPPOSITE_SIGNAL")
+            )
         else:
             assert isinstance(item, BarClosed)
             reports = broker.on_bar(item)

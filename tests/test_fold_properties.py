@@ -18,23 +18,33 @@ from tests.support import recorded_inputs, run_engine, stored, synthetic_stream
 
 S = 100_000_000
 
-configs = st.fixed_dictionaries({
-    "strategy": st.fixed_dictionaries({
-        "fast": st.integers(1, 4), "slow": st.integers(5, 8),
-        "qty": st.integers(1, 300), "long_only": st.booleans(),
-    }),
-    "orders": st.fixed_dictionaries({
-        "type": st.sampled_from(["market", "limit"]),
-        "limit_offset_bps": st.sampled_from([0, 5, 25]),
-        "time_in_force": st.sampled_from(["day", "gtc"]),
-    }),
-    "paper": st.fixed_dictionaries({"slippage_jitter_bps": st.sampled_from([0, 3]),
-                                    "fee_per_share": st.sampled_from([0, "0.005"])}),
-    "run": st.fixed_dictionaries({"seed": st.integers(0, 2**32)}),
-})
+configs = st.fixed_dictionaries(
+    {
+        "strategy": st.fixed_dictionaries(
+            {
+                "fast": st.integers(1, 4),
+                "slow": st.integers(5, 8),
+                "qty": st.integers(1, 300),
+                "long_only": st.booleans(),
+            }
+        ),
+        "orders": st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["market", "limit"]),
+                "limit_offset_bps": st.sampled_from([0, 5, 25]),
+                "time_in_force": st.sampled_from(["day", "gtc"]),
+            }
+        ),
+        "paper": st.fixed_dictionaries(
+            {"slippage_jitter_bps": st.sampled_from([0, 3]), "fee_per_share": st.sampled_from([0, "0.005"])}
+        ),
+        "run": st.fixed_dictionaries({"seed": st.integers(0, 2**32)}),
+    }
+)
 bar_lists = st.lists(
     st.tuples(st.sampled_from(["AAA", "BBB"]), st.integers(50, 150).map(lambda p: p * S // 10)),
-    min_size=1, max_size=150,
+    min_size=1,
+    max_size=150,
 )
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,8 +53,11 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 @SETTINGS
 @given(cfg=configs, bars=bar_lists, cut=st.floats(0, 1), per_session=st.integers(3, 30))
 def test_fold_prefix_stop_reopen_rest_equals_whole(store, cfg, bars, cut, per_session):
-    with tempfile.TemporaryDirectory() as d, journal_at(store, Path(d), "whole") as whole, \
-            journal_at(store, Path(d), "split") as split:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        journal_at(store, Path(d), "whole") as whole,
+        journal_at(store, Path(d), "split") as split,
+    ):
         stream, _ = synthetic_stream(bars, per_session)
         run_engine(whole, stream, cfg)
         inputs = recorded_inputs(whole)  # includes the broker's reports, as recorded
@@ -84,17 +97,31 @@ def test_same_inputs_same_journal_bytes(store, cfg, bars):
         assert stored(a) == stored(b)
 
 
-resting = st.fixed_dictionaries({  # limits away from the close, good till canceled: many rest
-    "strategy": st.fixed_dictionaries({"fast": st.integers(1, 3), "slow": st.integers(4, 6), "qty": st.integers(1, 50),
-                                       "long_only": st.booleans()}),
-    "orders": st.fixed_dictionaries({"type": st.just("limit"), "limit_offset_bps": st.sampled_from([-50, -200, -500]),
-                                     "time_in_force": st.sampled_from(["gtc", "day"])}),
-})
+resting = st.fixed_dictionaries(
+    {  # limits away from the close, good till canceled: many rest
+        "strategy": st.fixed_dictionaries(
+            {
+                "fast": st.integers(1, 3),
+                "slow": st.integers(4, 6),
+                "qty": st.integers(1, 50),
+                "long_only": st.booleans(),
+            }
+        ),
+        "orders": st.fixed_dictionaries(
+            {
+                "type": st.just("limit"),
+                "limit_offset_bps": st.sampled_from([-50, -200, -500]),
+                "time_in_force": st.sampled_from(["gtc", "day"]),
+            }
+        ),
+    }
+)
 
 
 long_bar_lists = st.lists(
     st.tuples(st.sampled_from(["AAA", "BBB"]), st.integers(50, 150).map(lambda p: p * S // 10)),
-    min_size=60, max_size=200,
+    min_size=60,
+    max_size=200,
 )
 
 

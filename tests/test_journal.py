@@ -74,10 +74,13 @@ def test_reopen_continues_the_chain(journal_url):
         assert r.last_seq() == 2
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE journal_events SET state = x'00' WHERE rowid = 1",
-    "DELETE FROM journal_events WHERE rowid = 1",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE journal_events SET state = x'00' WHERE rowid = 1",
+        "DELETE FROM journal_events WHERE rowid = 1",
+    ],
+)
 def test_update_and_delete_are_refused_by_the_database(tmp_path, sql):
     path = tmp_path / "j.db"
     with JournalWriter(path) as w:
@@ -91,11 +94,19 @@ def test_update_and_delete_are_refused_by_the_database(tmp_path, sql):
 def test_second_writer_is_refused_naming_the_holder(journal_url):
     path = journal_url
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from engine.journal import JournalWriter
             w = JournalWriter({str(path)!r}); print("locked", flush=True); sys.stdin.readline()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(JournalLockedError, match=rf"pid {holder.pid} on .* only one writer"):

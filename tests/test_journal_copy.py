@@ -49,16 +49,22 @@ def copy_cli(src: str | Path, dst: str | Path, capsys: pytest.CaptureFixture[str
 
 
 @needs_pg
-def test_sqlite_to_postgres_and_back_keeps_every_byte_and_the_digest(run_journal: tuple[Path, str], url: str,
-                                                                     tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_sqlite_to_postgres_and_back_keeps_every_byte_and_the_digest(
+    run_journal: tuple[Path, str], url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, digest = run_journal
     n = len(records(src))
     assert copy_cli(src, url, capsys) == (
-        0, f"copied {n} records from {src} to {url}, chain digest {digest} (verified)\n", "")
+        0,
+        f"copied {n} records from {src} to {url}, chain digest {digest} (verified)\n",
+        "",
+    )
     back = tmp_path / "back.db"
     assert copy_cli(url, back, capsys) == (
-        0, f"copied {n} records from {url} to {back}, chain digest {digest} (verified)\n", "")
+        0,
+        f"copied {n} records from {url} to {back}, chain digest {digest} (verified)\n",
+        "",
+    )
     assert records(url) == records(back) == records(src)
     assert main(["verify", url]) == 0
     assert capsys.readouterr().out == f"ok: {n} records, chain digest {digest}\n"
@@ -75,11 +81,17 @@ def test_small_pages_copy_the_same_records(run_journal: tuple[Path, str], tmp_pa
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_older_event_versions_copy_with_their_bytes_unchanged(old_journal: Path, tmp_path: Path, store: str,  # noqa: F811
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_older_event_versions_copy_with_their_bytes_unchanged(
+    old_journal: Path,  # noqa: F811
+    tmp_path: Path,
+    store: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     src = old_journal  # the previous release's 33 records, built by tests/test_old_journal.py
-    expected = [(json.loads(line)["topic"], json.loads(line)["payload"].encode())
-                for line in OLD_RECORDS.read_text().splitlines()]  # fmt: skip
+    expected = [
+        (json.loads(line)["topic"], json.loads(line)["payload"].encode())
+        for line in OLD_RECORDS.read_text().splitlines()
+    ]
     with journal_at(store, tmp_path, "copy") as dst:
         code, out, _ = copy_cli(src, dst, capsys)
         assert code == 0 and out.startswith("copied 33 records") and out.endswith("(verified)\n")
@@ -89,22 +101,27 @@ def test_older_event_versions_copy_with_their_bytes_unchanged(old_journal: Path,
         assert copied == records(src)
 
 
-def test_a_destination_with_records_is_refused_unless_replaced(run_journal: tuple[Path, str], tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_destination_with_records_is_refused_unless_replaced(
+    run_journal: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, digest = run_journal
     dst = tmp_path / "dst.db"
     with JournalWriter(dst) as w:
         w.append([SessionClosed(ts=1, session="2024-01-02", calendar="X")])
     assert copy_cli(src, dst, capsys) == (
-        2, "", f"engine journal: error: {dst} already holds 1 records; --replace deletes them first\n")
+        2,
+        "",
+        f"engine journal: error: {dst} already holds 1 records; --replace deletes them first\n",
+    )
     assert len(records(dst)) == 1
     code, out, _ = copy_cli(src, dst, capsys, "--replace")
     assert code == 0 and digest in out and records(dst) == records(src)
 
 
 @needs_pg
-def test_a_postgres_destination_with_records_is_refused(run_journal: tuple[Path, str], url: str,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_postgres_destination_with_records_is_refused(
+    run_journal: tuple[Path, str], url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = run_journal
     assert copy_cli(src, url, capsys)[0] == 0
     code, _, err = copy_cli(src, url, capsys)
@@ -113,19 +130,24 @@ def test_a_postgres_destination_with_records_is_refused(run_journal: tuple[Path,
     assert records(url) == records(src)
 
 
-def test_the_source_itself_is_refused_as_destination(run_journal: tuple[Path, str],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_source_itself_is_refused_as_destination(
+    run_journal: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = run_journal
     before = records(src)
     same = src.parent / "." / src.name
     assert copy_cli(src, same, capsys, "--replace") == (
-        2, "", f"engine journal: error: the destination {same} is the source journal; copy to another file or table\n")
+        2,
+        "",
+        f"engine journal: error: the destination {same} is the source journal; copy to another file or table\n",
+    )
     assert records(src) == before
 
 
 @needs_pg
-def test_the_same_postgres_table_is_refused_even_spelled_differently(url: str,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_same_postgres_table_is_refused_even_spelled_differently(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with JournalWriter(url) as w:
         w.append([SessionClosed(ts=1, session="2024-01-02", calendar="X")])
     other_spelling = url.replace("127.0.0.1", "localhost").replace("postgres@", "postgres:pw@")
@@ -137,7 +159,10 @@ def test_the_same_postgres_table_is_refused_even_spelled_differently(url: str,
 def test_a_missing_or_foreign_source_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dst = tmp_path / "dst.db"
     assert copy_cli(tmp_path / "nope.db", dst, capsys) == (
-        2, "", f"engine journal: error: journal not found: {tmp_path / 'nope.db'}\n")
+        2,
+        "",
+        f"engine journal: error: journal not found: {tmp_path / 'nope.db'}\n",
+    )
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     code, _, err = copy_cli(other, dst, capsys)
@@ -145,22 +170,27 @@ def test_a_missing_or_foreign_source_is_refused(tmp_path: Path, capsys: pytest.C
     assert not dst.exists()
 
 
-def test_a_destination_file_that_is_not_a_journal_is_refused(run_journal: tuple[Path, str], tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_destination_file_that_is_not_a_journal_is_refused(
+    run_journal: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = run_journal
     dst = tmp_path / "notes.db"
     dst.write_text("not a database")
     assert copy_cli(src, dst, capsys) == (
-        2, "", f"engine journal: error: {dst} is not a journal (not an SQLite database): it is left as it is; "
-        "choose another path\n")
+        2,
+        "",
+        f"engine journal: error: {dst} is not a journal (not an SQLite database): it is left as it is; "
+        "choose another path\n",
+    )
     assert dst.read_text() == "not a database"
     assert copy_cli(src, dst, capsys, "--replace")[0] == 2  # --replace deletes only a journal
     assert dst.read_text() == "not a database"
 
 
 @needs_pg
-def test_a_missing_postgres_source_is_refused_without_its_password(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_postgres_source_is_refused_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with fresh_table() as table:
         code, out, err = copy_cli(pg_url(table, password="s3cret"), tmp_path / "dst.db", capsys)
     assert (code, out) == (2, "") and "is not a journal" in err and "s3cret" not in err and "postgres:***@" in err
@@ -177,8 +207,9 @@ def test_a_source_being_written_is_copied_up_to_its_head(tmp_path: Path) -> None
     assert len(records(src)) == 2
 
 
-def test_a_tampered_source_fails_the_copy_with_exit_1(run_journal: tuple[Path, str], tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_tampered_source_fails_the_copy_with_exit_1(
+    run_journal: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = run_journal
     db = sqlite3.connect(src)
     db.execute("DROP TRIGGER journal_events_no_update")

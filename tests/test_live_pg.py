@@ -27,8 +27,6 @@ from tests.test_live_runner import Crash, accepted_at_venue, crash, run, venue_p
 pytestmark = needs_pg
 
 
-
-
 @pytest.fixture
 def url() -> Iterator[str]:
     """A fresh journal table, dropped afterwards with what its migrations made next to it."""
@@ -52,8 +50,9 @@ def journal_positions(journal: str) -> dict[str, int]:
     return {p.symbol: p.qty for p in build(journal).positions if p.qty}
 
 
-def test_a_paper_run_on_postgres_trades_reconciles_and_verifies(venue: VenueServer, url: str,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_paper_run_on_postgres_trades_reconciles_and_verifies(
+    venue: VenueServer, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     first = _run(venue, url, 45)
     requests = events(url, "OrderSubmitRequested")
     assert len(requests) >= 4
@@ -78,8 +77,9 @@ def test_a_paper_run_on_postgres_trades_reconciles_and_verifies(venue: VenueServ
     assert replay_journal(url).identical
 
 
-def test_a_crash_after_the_commit_on_postgres_resubmits_once(venue: VenueServer, url: str,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_after_the_commit_on_postgres_resubmits_once(
+    venue: VenueServer, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(live_runner, "submit", crash)
     with pytest.raises(Crash):
         _run(venue, url, 60)
@@ -89,8 +89,13 @@ def test_a_crash_after_the_commit_on_postgres_resubmits_once(venue: VenueServer,
     _run(venue, url, 1)  # the crashed runner's lock was released with its connection
     cid = request.client_order_id  # type: ignore[attr-defined]
     chain = [type(e).__name__ for e in events(url) if getattr(e, "client_order_id", None) == cid]
-    assert chain[:5] == ["OrderIntentCreated", "OrderSubmitRequested", "OrderNotFoundAtBroker",
-                         "OrderResubmitRequested", "OrderAccepted"]
+    assert chain[:5] == [
+        "OrderIntentCreated",
+        "OrderSubmitRequested",
+        "OrderNotFoundAtBroker",
+        "OrderResubmitRequested",
+        "OrderAccepted",
+    ]
     assert accepted_at_venue(venue)[cid] == 1
     assert replay_journal(url).identical
 
@@ -103,7 +108,8 @@ def test_a_second_runner_on_the_same_table_is_refused(venue: VenueServer, url: s
 
 
 def test_the_password_of_the_journal_address_stays_out_of_the_log_and_the_result(
-        venue: VenueServer, url: str, caplog: pytest.LogCaptureFixture) -> None:
+    venue: VenueServer, url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     table = url.rsplit("=", 1)[1]
     with caplog.at_level("INFO", logger="engine.live"):
         runner = _run(venue, pg_url(table, password="s3cret"), 2)  # trust auth: the password is not checked
@@ -112,7 +118,8 @@ def test_the_password_of_the_journal_address_stays_out_of_the_log_and_the_result
 
 
 def test_a_command_queued_in_the_postgres_inbox_is_journaled_by_the_running_live_engine(
-        venue: VenueServer, url: str) -> None:
+    venue: VenueServer, url: str
+) -> None:
     from engine.operator import open_inbox
     from journal_schema.events import KillSwitchEngaged
 

@@ -49,9 +49,14 @@ SYMBOL = "AAPL"
 
 # the journal status each lifecycle of engine.alpaca.status leads to, from SUBMIT_REQUESTED
 JOURNAL_STATUS = {
-    "WORKING": "ACCEPTED", "PARTIALLY_FILLED": "PARTIALLY_FILLED", "FILLED": "FILLED", "CANCELED": "CANCELED",
-    "EXPIRED": "EXPIRED", "REJECTED": "REJECTED", "REPLACED": "REPLACED",
-}  # fmt: skip
+    "WORKING": "ACCEPTED",
+    "PARTIALLY_FILLED": "PARTIALLY_FILLED",
+    "FILLED": "FILLED",
+    "CANCELED": "CANCELED",
+    "EXPIRED": "EXPIRED",
+    "REJECTED": "REJECTED",
+    "REPLACED": "REPLACED",
+}
 
 
 @dataclass
@@ -71,12 +76,21 @@ class Books:
                 apply_report(self.orders, self.positions, ev)
 
 
-def submitted(qty: int = 10 * S, side: str = "buy", order_type: str = "market", limit_price: int | None = None,
-              tif: str = "day") -> Books:
+def submitted(
+    qty: int = 10 * S, side: str = "buy", order_type: str = "market", limit_price: int | None = None, tif: str = "day"
+) -> Books:
     """A journal order in SUBMIT_REQUESTED, folded from its intent and its submit request."""
     book = OrderBook()
-    common: dict[str, Any] = dict(client_order_id=CID, intent_id="intent-1", symbol=SYMBOL, side=side, qty=qty,
-                                  order_type=order_type, limit_price=limit_price, time_in_force=tif)  # fmt: skip
+    common: dict[str, Any] = dict(
+        client_order_id=CID,
+        intent_id="intent-1",
+        symbol=SYMBOL,
+        side=side,
+        qty=qty,
+        order_type=order_type,
+        limit_price=limit_price,
+        time_in_force=tif,
+    )
     book.apply_derived(OrderIntentCreated(ts=T0, cause_seq=1, decision_id="decision-1", **common))
     book.apply_derived(OrderSubmitRequested(ts=T0 + 1, cause_seq=2, **common))
     assert book.orders[CID].status == "SUBMIT_REQUESTED"
@@ -87,11 +101,27 @@ def snap_of(books: Books, **changes: Any) -> BrokerOrder:
     """The broker's snapshot of the journal's order (accepted, nothing filled), with ``changes``."""
     o = books.order
     base = BrokerOrder(
-        id=BID, client_order_id=o.client_order_id, symbol=o.symbol, side=o.side, order_type=o.order_type,
-        time_in_force=o.time_in_force, qty=o.qty, filled_qty=0, filled_avg_price=None, limit_price=o.limit_price,
-        status="accepted", created_at=T0 + 10, updated_at=T0 + 20, submitted_at=T0 + 15, filled_at=None,
-        canceled_at=None, expired_at=None, failed_at=None, replaced_at=None, replaced_by=None,
-    )  # fmt: skip
+        id=BID,
+        client_order_id=o.client_order_id,
+        symbol=o.symbol,
+        side=o.side,
+        order_type=o.order_type,
+        time_in_force=o.time_in_force,
+        qty=o.qty,
+        filled_qty=0,
+        filled_avg_price=None,
+        limit_price=o.limit_price,
+        status="accepted",
+        created_at=T0 + 10,
+        updated_at=T0 + 20,
+        submitted_at=T0 + 15,
+        filled_at=None,
+        canceled_at=None,
+        expired_at=None,
+        failed_at=None,
+        replaced_at=None,
+        replaced_by=None,
+    )
     return msgspec.structs.replace(base, **changes)
 
 
@@ -130,11 +160,27 @@ def lifecycles(draw: st.DrawFn) -> Lifecycle:
     qty = total if ending == "filled" else total + draw(quantities)
     t = T0 + 100
     proto = BrokerOrder(
-        id=BID, client_order_id=CID, symbol=SYMBOL, side=side, order_type="market", time_in_force="day", qty=qty,
-        filled_qty=0, filled_avg_price=None, limit_price=None, status=draw(st.sampled_from(["accepted", "new",
-        "pending_new"])), created_at=t, updated_at=t, submitted_at=t, filled_at=None, canceled_at=None,
-        expired_at=None, failed_at=None, replaced_at=None, replaced_by=None,
-    )  # fmt: skip
+        id=BID,
+        client_order_id=CID,
+        symbol=SYMBOL,
+        side=side,
+        order_type="market",
+        time_in_force="day",
+        qty=qty,
+        filled_qty=0,
+        filled_avg_price=None,
+        limit_price=None,
+        status=draw(st.sampled_from(["accepted", "new", "pending_new"])),
+        created_at=t,
+        updated_at=t,
+        submitted_at=t,
+        filled_at=None,
+        canceled_at=None,
+        expired_at=None,
+        failed_at=None,
+        replaced_at=None,
+        replaced_by=None,
+    )
     snaps = [proto]
     truth = [0]
     cum = notional = 0
@@ -142,10 +188,16 @@ def lifecycles(draw: st.DrawFn) -> Lifecycle:
         t += 1_000
         cum, notional = cum + q, notional + q * p
         done = cum == qty
-        snaps.append(msgspec.structs.replace(
-            proto, filled_qty=cum, filled_avg_price=div_round_half_even(notional, cum),
-            status="filled" if done else "partially_filled", updated_at=t, filled_at=t if done else None,
-        ))  # fmt: skip
+        snaps.append(
+            msgspec.structs.replace(
+                proto,
+                filled_qty=cum,
+                filled_avg_price=div_round_half_even(notional, cum),
+                status="filled" if done else "partially_filled",
+                updated_at=t,
+                filled_at=t if done else None,
+            )
+        )
         truth.append(notional)
         if draw(st.booleans()):  # the same snapshot polled again
             snaps.append(snaps[-1])
@@ -253,11 +305,16 @@ def test_seeing_only_some_snapshots_gives_the_same_result(life: Lifecycle, data:
         assert not any(isinstance(e, (BrokerReportRejected, ReconciliationMismatch)) for e in events)
         if snap.filled_qty > cum:
             assert snap.filled_avg_price is not None
-            clamped |= div_round_half_even(snap.filled_qty * snap.filled_avg_price - notional,
-                                           snap.filled_qty - cum) <= 0  # fmt: skip
+            clamped |= (
+                div_round_half_even(snap.filled_qty * snap.filled_avg_price - notional, snap.filled_qty - cum) <= 0
+            )
     a, b = everything.order, some.order
-    assert (b.status, b.cum_qty, b.leaves_qty, b.broker_order_id) == (a.status, a.cum_qty, a.leaves_qty,
-                                                                      a.broker_order_id)  # fmt: skip
+    assert (b.status, b.cum_qty, b.leaves_qty, b.broker_order_id) == (
+        a.status,
+        a.cum_qty,
+        a.leaves_qty,
+        a.broker_order_id,
+    )
     assert some.positions.qty(SYMBOL) == everything.positions.qty(SYMBOL) == signed(life, b.cum_qty)
     last = life.snaps[-1]
     if last.filled_qty and not clamped:  # a clamped tiny fill trades notional accuracy for a positive price
@@ -292,8 +349,9 @@ def test_accepted_gives_exactly_one_order_accepted_stamped_with_submitted_at() -
 def test_accepted_without_submitted_at_is_stamped_with_created_at() -> None:
     books = submitted()
     snap = snap_of(books, status="new", submitted_at=None)
-    assert reports_for(books.order, snap) == [OrderAccepted(ts=snap.created_at, client_order_id=CID,
-                                                            broker_order_id=BID)]  # fmt: skip
+    assert reports_for(books.order, snap) == [
+        OrderAccepted(ts=snap.created_at, client_order_id=CID, broker_order_id=BID)
+    ]
 
 
 def test_rejected_without_fill_is_one_broker_rejection_and_never_accepted() -> None:
@@ -326,8 +384,16 @@ def test_every_alpaca_status_is_handled_from_submit_requested(status: str) -> No
         fill = dict(filled_qty=10 * S, filled_avg_price=50 * S, filled_at=T0 + 25)
     elif lifecycle == "PARTIALLY_FILLED":
         fill = dict(filled_qty=4 * S, filled_avg_price=50 * S)
-    snap = snap_of(books, status=status, replaced_by="broker-2", replaced_at=T0 + 26, canceled_at=T0 + 27,
-                   expired_at=T0 + 28, failed_at=T0 + 29, **fill)  # fmt: skip
+    snap = snap_of(
+        books,
+        status=status,
+        replaced_by="broker-2",
+        replaced_at=T0 + 26,
+        canceled_at=T0 + 27,
+        expired_at=T0 + 28,
+        failed_at=T0 + 29,
+        **fill,
+    )
     events = step(books, snap)
     order = books.order
     assert order.status == JOURNAL_STATUS[lifecycle]
@@ -352,14 +418,44 @@ def test_partial_then_final_fill_prices_rebuild_the_brokers_notional() -> None:
     books = submitted(10 * S)
     step(books, snap_of(books))
     # real fills: 3 @ 10.00, then 7 @ 10.10 -> avg 10.07
-    first = step(books, snap_of(books, status="partially_filled", filled_qty=3 * S, filled_avg_price=10 * S,
-                                updated_at=T0 + 30))  # fmt: skip
-    assert first == [OrderPartiallyFilled(ts=T0 + 30, client_order_id=CID, fill_id=f"{BID}:{3 * S}", fill_qty=3 * S,
-                                          fill_price=10 * S, fee=0, cum_qty=3 * S, leaves_qty=7 * S)]  # fmt: skip
-    last = step(books, snap_of(books, status="filled", filled_qty=10 * S, filled_avg_price=1_007_000_000,
-                               updated_at=T0 + 41, filled_at=T0 + 40))  # fmt: skip
-    assert last == [OrderFilled(ts=T0 + 40, client_order_id=CID, fill_id=f"{BID}:{10 * S}", fill_qty=7 * S,
-                                fill_price=1_010_000_000, fee=0, cum_qty=10 * S, leaves_qty=0)]  # fmt: skip
+    first = step(
+        books, snap_of(books, status="partially_filled", filled_qty=3 * S, filled_avg_price=10 * S, updated_at=T0 + 30)
+    )
+    assert first == [
+        OrderPartiallyFilled(
+            ts=T0 + 30,
+            client_order_id=CID,
+            fill_id=f"{BID}:{3 * S}",
+            fill_qty=3 * S,
+            fill_price=10 * S,
+            fee=0,
+            cum_qty=3 * S,
+            leaves_qty=7 * S,
+        )
+    ]
+    last = step(
+        books,
+        snap_of(
+            books,
+            status="filled",
+            filled_qty=10 * S,
+            filled_avg_price=1_007_000_000,
+            updated_at=T0 + 41,
+            filled_at=T0 + 40,
+        ),
+    )
+    assert last == [
+        OrderFilled(
+            ts=T0 + 40,
+            client_order_id=CID,
+            fill_id=f"{BID}:{10 * S}",
+            fill_qty=7 * S,
+            fill_price=1_010_000_000,
+            fee=0,
+            cum_qty=10 * S,
+            leaves_qty=0,
+        )
+    ]
     assert books.order.status == "FILLED"
     assert books.order.avg_fill_price == 1_007_000_000
     assert books.positions.get(SYMBOL).avg_price == 1_007_000_000
@@ -367,8 +463,9 @@ def test_partial_then_final_fill_prices_rebuild_the_brokers_notional() -> None:
 
 def test_canceled_after_a_partial_fill_cancels_the_rest() -> None:
     books = submitted(10 * S)
-    events = step(books, snap_of(books, status="canceled", filled_qty=4 * S, filled_avg_price=20 * S,
-                                 canceled_at=T0 + 50))  # fmt: skip
+    events = step(
+        books, snap_of(books, status="canceled", filled_qty=4 * S, filled_avg_price=20 * S, canceled_at=T0 + 50)
+    )
     assert [type(e) for e in events] == [OrderAccepted, OrderPartiallyFilled, OrderCanceled]
     assert isinstance(events[2], OrderCanceled)
     assert (events[2].canceled_qty, events[2].ts) == (6 * S, T0 + 50)
@@ -379,8 +476,11 @@ def test_expired_reports_the_unfilled_rest_at_expired_at() -> None:
     books = submitted(10 * S)
     step(books, snap_of(books))
     events = step(books, snap_of(books, status="expired", expired_at=T0 + 60))
-    assert events == [OrderExpired(ts=T0 + 60, client_order_id=CID, expired_qty=10 * S,
-                                   reason="expired at the broker (time in force)")]  # fmt: skip
+    assert events == [
+        OrderExpired(
+            ts=T0 + 60, client_order_id=CID, expired_qty=10 * S, reason="expired at the broker (time in force)"
+        )
+    ]
     assert books.order.status == "EXPIRED"
 
 
@@ -392,18 +492,33 @@ def test_partial_fills_over_several_polls_then_expiry_keep_the_fills_and_expire_
     polls = [(2 * S, 10 * S), (3 * S, 1_010_000_000), (7 * S, 1_020_000_000)]
     reports: list[Event] = []
     for k, (cum, avg) in enumerate(polls):
-        reports += step(books, snap_of(books, status="partially_filled", filled_qty=cum, filled_avg_price=avg,
-                                       updated_at=T0 + 100 * (k + 1)))  # fmt: skip
-    reports += step(books, snap_of(books, status="expired", filled_qty=7 * S, filled_avg_price=1_020_000_000,
-                                   updated_at=T0 + 500, expired_at=T0 + 500))  # fmt: skip
+        reports += step(
+            books,
+            snap_of(
+                books, status="partially_filled", filled_qty=cum, filled_avg_price=avg, updated_at=T0 + 100 * (k + 1)
+            ),
+        )
+    reports += step(
+        books,
+        snap_of(
+            books,
+            status="expired",
+            filled_qty=7 * S,
+            filled_avg_price=1_020_000_000,
+            updated_at=T0 + 500,
+            expired_at=T0 + 500,
+        ),
+    )
     assert [type(e) for e in reports] == [OrderAccepted, *[OrderPartiallyFilled] * 3, OrderExpired]
     fills = [e for e in reports if isinstance(e, OrderPartiallyFilled)]
     assert [(e.fill_qty, e.fill_price, e.cum_qty, e.leaves_qty, e.ts) for e in fills] == [
-        (2 * S, 10 * S, 2 * S, 8 * S, T0 + 100), (1 * S, 1_030_000_000, 3 * S, 7 * S, T0 + 200),
+        (2 * S, 10 * S, 2 * S, 8 * S, T0 + 100),
+        (1 * S, 1_030_000_000, 3 * S, 7 * S, T0 + 200),
         (4 * S, 1_027_500_000, 7 * S, 3 * S, T0 + 300),
-    ]  # fmt: skip
-    assert reports[-1] == OrderExpired(ts=T0 + 500, client_order_id=CID, expired_qty=3 * S,
-                                       reason="expired at the broker (time in force)")  # fmt: skip
+    ]
+    assert reports[-1] == OrderExpired(
+        ts=T0 + 500, client_order_id=CID, expired_qty=3 * S, reason="expired at the broker (time in force)"
+    )
     assert (books.order.status, books.order.cum_qty, books.positions.qty(SYMBOL)) == ("EXPIRED", 7 * S, 7 * S)
     assert books.order.avg_fill_price == 1_020_000_000
 
@@ -455,8 +570,9 @@ def test_unknown_status_is_rejected_once_and_deduplicated() -> None:
     later = msgspec.structs.replace(snap, updated_at=T0 + 99)
     again = only_rejection(reports_for(books.order, later), "UNKNOWN_BROKER_STATUS")
     assert again.raw != rejection.raw
-    other = only_rejection(reports_for(books.order, msgspec.structs.replace(snap, status="weirder")),
-                           "UNKNOWN_BROKER_STATUS")  # fmt: skip
+    other = only_rejection(
+        reports_for(books.order, msgspec.structs.replace(snap, status="weirder")), "UNKNOWN_BROKER_STATUS"
+    )
     assert "weirder" in other.detail
     # a known status afterwards is translated normally
     assert [type(e) for e in step(books, snap_of(books))] == [OrderAccepted]
@@ -465,8 +581,13 @@ def test_unknown_status_is_rejected_once_and_deduplicated() -> None:
 def test_filled_qty_going_down_is_refused() -> None:
     books = submitted(10 * S)
     step(books, snap_of(books, status="partially_filled", filled_qty=3 * S, filled_avg_price=10 * S))
-    rejection = only_rejection(reports_for(books.order, snap_of(books, status="partially_filled", filled_qty=2 * S,
-                               filled_avg_price=10 * S, updated_at=T0 + 80)), "FILLED_QTY_DECREASED")  # fmt: skip
+    rejection = only_rejection(
+        reports_for(
+            books.order,
+            snap_of(books, status="partially_filled", filled_qty=2 * S, filled_avg_price=10 * S, updated_at=T0 + 80),
+        ),
+        "FILLED_QTY_DECREASED",
+    )
     assert "2.00000000" in rejection.detail and "3.00000000" in rejection.detail
     assert books.order.cum_qty == 3 * S
 
@@ -530,8 +651,7 @@ def test_a_conflict_names_every_differing_field_and_wins_over_a_bad_status() -> 
 
 def test_overfill_at_the_broker_halts_when_applied() -> None:
     books = submitted(S)
-    events = reports_for(books.order, snap_of(books, status="partially_filled", filled_qty=2 * S,
-                                              filled_avg_price=S))  # fmt: skip
+    events = reports_for(books.order, snap_of(books, status="partially_filled", filled_qty=2 * S, filled_avg_price=S))
     with pytest.raises(OrderViolation) as info:
         books.apply(events)
     assert info.value.code == "OVERFILL"
@@ -540,15 +660,19 @@ def test_overfill_at_the_broker_halts_when_applied() -> None:
 # ----------------------------------------------------------------------------- found by these tests, fixed
 
 
-@pytest.mark.parametrize(("status", "filled", "partial_first"), [
-    ("canceled", 10 * S, False),  # filled and canceled at once (seen at Alpaca: Alpaca-API issue #71)
-    ("expired", 10 * S, True),
-    ("replaced", 10 * S, False),
-    ("rejected", 4 * S, False),
-    ("rejected", 4 * S, True),
-])  # fmt: skip
-def test_every_translation_of_a_plausible_snapshot_applies_cleanly(status: str, filled: int,
-                                                                   partial_first: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "filled", "partial_first"),
+    [
+        ("canceled", 10 * S, False),  # filled and canceled at once (seen at Alpaca: Alpaca-API issue #71)
+        ("expired", 10 * S, True),
+        ("replaced", 10 * S, False),
+        ("rejected", 4 * S, False),
+        ("rejected", 4 * S, True),
+    ],
+)
+def test_every_translation_of_a_plausible_snapshot_applies_cleanly(
+    status: str, filled: int, partial_first: bool
+) -> None:
     books = submitted(10 * S)
     if partial_first:
         step(books, snap_of(books, status="partially_filled", filled_qty=4 * S, filled_avg_price=10 * S))

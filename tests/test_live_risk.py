@@ -36,8 +36,9 @@ def _seqs(journal: Path) -> list[tuple[int, Any]]:
     return list(iter_events(journal))
 
 
-def test_engine_kill_reaches_a_running_process_and_cancels_every_open_order_once(venue: VenueServer,
-                                                                                  tmp_path: Path) -> None:
+def test_engine_kill_reaches_a_running_process_and_cancels_every_open_order_once(
+    venue: VenueServer, tmp_path: Path
+) -> None:
     journal = tmp_path / "j.db"
     queued: list[str] = []
 
@@ -51,7 +52,7 @@ def test_engine_kill_reaches_a_running_process_and_cancels_every_open_order_once
     run(venue, journal, 40, tif="gtc", orders=RESTING, between=kill_when_orders_rest)
     assert queued, "no order was resting at the venue: the test did not exercise cancel-all"
     journaled = _seqs(journal)
-    (kill_seq, kill), = [(s, e) for s, e in journaled if type(e) is KillSwitchEngaged]
+    ((kill_seq, kill),) = [(s, e) for s, e in journaled if type(e) is KillSwitchEngaged]
     assert (kill.command_id, kill.cancel_all, kill.actor) == (queued[0], True, "test")
     cancels = [e for s, e in journaled if type(e) is OrderCancelRequested and e.reason == "KILL_SWITCH"]
     assert cancels and len({c.client_order_id for c in cancels}) == len(cancels)  # once each
@@ -62,8 +63,9 @@ def test_engine_kill_reaches_a_running_process_and_cancels_every_open_order_once
     assert replay_journal(journal).identical
 
 
-def test_a_failing_submit_endpoint_opens_its_breaker_and_a_later_probe_closes_it(venue: VenueServer,
-                                                                                 tmp_path: Path) -> None:
+def test_a_failing_submit_endpoint_opens_its_breaker_and_a_later_probe_closes_it(
+    venue: VenueServer, tmp_path: Path
+) -> None:
     journal = tmp_path / "j.db"
     clock = [0]
     calls: list[int] = []
@@ -89,7 +91,8 @@ def test_a_failing_submit_endpoint_opens_its_breaker_and_a_later_probe_closes_it
     closed = [e for e in journaled if type(e) is CircuitClosed]
     assert len(calls) > 3, "too few submits to open the breaker"
     assert [(o.dependency, o.failures, o.window_seconds, o.open_seconds) for o in opened] == [
-        ("BROKER_SUBMIT", 3, 60, 60)]
+        ("BROKER_SUBMIT", 3, 60, 60)
+    ]
     assert [c.dependency for c in closed] == ["BROKER_SUBMIT"]
     # nothing was sent while it was open: the call after the third failure is the probe at or after until
     assert calls[3] - calls[2] >= 60 * SECOND_NS
@@ -126,8 +129,9 @@ def test_an_auth_failure_at_start_stops_the_run_with_a_clear_error(venue: VenueS
     assert [h.reason for _, h in _seqs(journal) if type(h) is TradingHalted] == ["BROKER_AUTH_FAILED"]
 
 
-def test_a_programming_error_in_the_shell_is_classified_and_halts_but_the_run_goes_on(venue: VenueServer,
-                                                                                     tmp_path: Path) -> None:
+def test_a_programming_error_in_the_shell_is_classified_and_halts_but_the_run_goes_on(
+    venue: VenueServer, tmp_path: Path
+) -> None:
     journal = tmp_path / "j.db"
 
     def broken(broker: Any) -> None:
@@ -140,6 +144,7 @@ def test_a_programming_error_in_the_shell_is_classified_and_halts_but_the_run_go
     journaled = [e for _, e in _seqs(journal)]
     reported = [e for e in journaled if type(e) is ShellErrorReported]
     assert [(r.dependency, r.category, r.error_type) for r in reported] == [
-        ("MARKET_DATA", "PROGRAMMING_ERROR", "TypeError")]
+        ("MARKET_DATA", "PROGRAMMING_ERROR", "TypeError")
+    ]
     assert [h.reason for h in journaled if type(h) is TradingHalted] == ["SHELL_PROGRAMMING_ERROR"]
     assert runner.cycle == 4  # every cycle ran: halted trading, not a stopped process

@@ -44,25 +44,42 @@ def crash(*args: Any) -> None:
     raise Crash
 
 
-
-
-def config(venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None = None,
-           **oms: Any) -> tuple[Any, dict[str, Any]]:
-    return resolve({
-        "run": {"universe": ["AAPL", "MSFT"]}, "strategy": {"fast": 3, "slow": 8},
-        "orders": {"time_in_force": tif, **(orders or {})},
-        "broker": {"kind": "venue", "venue_url": venue.base_url, "poll_interval_seconds": "0.001",
-                   "rate_limit_per_minute": 6000, "timeout_seconds": 2, "session_close_grace_seconds": 0},
-        "oms": oms,
-    })  # fmt: skip
+def config(
+    venue: VenueServer, tif: str = "day", orders: dict[str, Any] | None = None, **oms: Any
+) -> tuple[Any, dict[str, Any]]:
+    return resolve(
+        {
+            "run": {"universe": ["AAPL", "MSFT"]},
+            "strategy": {"fast": 3, "slow": 8},
+            "orders": {"time_in_force": tif, **(orders or {})},
+            "broker": {
+                "kind": "venue",
+                "venue_url": venue.base_url,
+                "poll_interval_seconds": "0.001",
+                "rate_limit_per_minute": 6000,
+                "timeout_seconds": 2,
+                "session_close_grace_seconds": 0,
+            },
+            "oms": oms,
+        }
+    )
 
 
 NO_BREAKERS = Breakers(rules=(BreakerRule(10**6, SECOND_NS, SECOND_NS),))  # never opens
 
 
-def run(venue: VenueServer, journal: Path, cycles: int, *, patch: Any = None, tif: str = "day",
-        orders: dict[str, Any] | None = None, breakers: Breakers | None = None, between: Any = None,
-        **oms: Any) -> LiveRunner:
+def run(
+    venue: VenueServer,
+    journal: Path,
+    cycles: int,
+    *,
+    patch: Any = None,
+    tif: str = "day",
+    orders: dict[str, Any] | None = None,
+    breakers: Breakers | None = None,
+    between: Any = None,
+    **oms: Any,
+) -> LiveRunner:
     """One runner segment of ``cycles`` cycles; the venue steps one bar between cycles (and
     ``between(runner)`` runs there)."""
     cfg, snap = config(venue, tif, orders, **oms)
@@ -119,11 +136,13 @@ def test_a_run_trades_and_the_journal_matches_the_venue(venue: VenueServer, tmp_
     assert set(accepted_at_venue(venue).values()) == {1} and len(accepted_at_venue(venue)) == len(requests)
     run(venue, journal, 1)  # a restart reconciles the fills that landed after the last cycle
     assert journal_positions(journal) == venue_positions(venue)
-    names = [type(e).__name__ for e in events(journal, "RunStarted", "ReconciliationCompleted", "RunEnded",
-                                                      "SessionClosed")]
+    names = [
+        type(e).__name__ for e in events(journal, "RunStarted", "ReconciliationCompleted", "RunEnded", "SessionClosed")
+    ]
     assert [n for n in names if n.startswith("Run")] == ["RunStarted", "RunEnded"] * 2
-    after_start = [next(m for m in names[i + 1:] if m != "SessionClosed") for i, n in enumerate(names)
-                   if n == "RunStarted"]  # sessions the clock passed while stopped come first
+    after_start = [
+        next(m for m in names[i + 1 :] if m != "SessionClosed") for i, n in enumerate(names) if n == "RunStarted"
+    ]  # sessions the clock passed while stopped come first
     assert after_start == ["ReconciliationCompleted"] * 2
     # session hygiene: every session close is followed by a reconciliation with the broker
     closes = [i for i, n in enumerate(names) if n == "SessionClosed"]
@@ -136,16 +155,22 @@ def test_a_run_trades_and_the_journal_matches_the_venue(venue: VenueServer, tmp_
     assert [type(m).__name__ for m in manifests] == ["RunManifest"] * 2
     for i, m in zip(starts, manifests, strict=True):
         started = everything[i]
-        assert (m.run_id, m.ts, m.mode, m.config_hash) == (started.run_id, started.ts, "paper",  # type: ignore[attr-defined]
-                                                            started.config_hash)  # type: ignore[attr-defined]
+        assert (m.run_id, m.ts, m.mode, m.config_hash) == (
+            started.run_id,
+            started.ts,
+            "paper",  # type: ignore[attr-defined]
+            started.config_hash,
+        )  # type: ignore[attr-defined]
         assert [(d.name, d.fingerprint) for d in m.datasets] == [  # type: ignore[attr-defined]
-            (started.dataset, started.dataset_fingerprint)]  # type: ignore[attr-defined]
+            (started.dataset, started.dataset_fingerprint)
+        ]  # type: ignore[attr-defined]
         assert started.dataset.startswith(f"venue {venue.base_url}")  # type: ignore[attr-defined]
     assert replay_journal(journal).identical
 
 
-def test_crash_after_the_request_is_committed_resubmits_once(venue: VenueServer, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_after_the_request_is_committed_resubmits_once(
+    venue: VenueServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal = tmp_path / "j.db"
     monkeypatch.setattr(live_runner, "submit", crash)
     with pytest.raises(Crash):
@@ -155,10 +180,19 @@ def test_crash_after_the_request_is_committed_resubmits_once(venue: VenueServer,
     monkeypatch.undo()
     run(venue, journal, 1)
     cid = request.client_order_id  # type: ignore[attr-defined]
-    chain = [(type(e).__name__, getattr(e, "attempt", None)) for e in events(journal) if
-             getattr(e, "client_order_id", None) == cid]  # fmt: skip
-    assert chain[:6] == [("OrderIntentCreated", None), ("OrderSubmitRequested", None), ("OrderNotFoundAtBroker", None),
-                         ("OrderResubmitRequested", 2), ("OrderAccepted", None), ("OrderIntentResolved", None)]
+    chain = [
+        (type(e).__name__, getattr(e, "attempt", None))
+        for e in events(journal)
+        if getattr(e, "client_order_id", None) == cid
+    ]
+    assert chain[:6] == [
+        ("OrderIntentCreated", None),
+        ("OrderSubmitRequested", None),
+        ("OrderNotFoundAtBroker", None),
+        ("OrderResubmitRequested", 2),
+        ("OrderAccepted", None),
+        ("OrderIntentResolved", None),
+    ]
     assert accepted_at_venue(venue)[cid] == 1
     assert replay_journal(journal).identical
 
@@ -182,7 +216,11 @@ def test_crash_after_the_broker_accepted_finds_the_order_and_sends_nothing(venue
     assert accepted_at_venue(venue)[cid] == 1 and not events(journal, "OrderAccepted")
     run(venue, journal, 1)
     assert [type(e).__name__ for e in events(journal) if getattr(e, "client_order_id", None) == cid][:4] == [
-        "OrderIntentCreated", "OrderSubmitRequested", "OrderAccepted", "OrderIntentResolved"]
+        "OrderIntentCreated",
+        "OrderSubmitRequested",
+        "OrderAccepted",
+        "OrderIntentResolved",
+    ]
     assert not events(journal, "OrderResubmitRequested", "OrderNotFoundAtBroker")
     assert accepted_at_venue(venue)[cid] == 1
     assert replay_journal(journal).identical
@@ -210,8 +248,10 @@ def test_an_unanswered_submit_is_looked_up_before_anything_is_resent(venue: Venu
     run(venue, journal, 60, patch=flaky)
     first, second = calls[0], calls[1]
     uncertain = events(journal, "OrderSubmitUncertain")
-    assert [(e.client_order_id, e.category) for e in uncertain][:2] == [(first, "TRANSIENT_NETWORK"),  # type: ignore[attr-defined]
-                                                                       (second, "TRANSIENT_NETWORK")]
+    assert [(e.client_order_id, e.category) for e in uncertain][:2] == [
+        (first, "TRANSIENT_NETWORK"),  # type: ignore[attr-defined]
+        (second, "TRANSIENT_NETWORK"),
+    ]
     assert [e.client_order_id for e in events(journal, "OrderNotFoundAtBroker")] == [second]  # type: ignore[attr-defined]
     assert [(e.client_order_id, e.attempt) for e in events(journal, "OrderResubmitRequested")] == [(second, 2)]  # type: ignore[attr-defined]
     assert calls.count(first) == 1 and calls.count(second) == 2
@@ -240,8 +280,9 @@ def test_attempts_run_out_and_the_intent_fails_with_its_error_category(venue: Ve
     assert accepted_at_venue(venue) == Counter()
 
 
-def test_a_day_order_the_broker_never_saw_is_skipped_once_its_session_is_over(venue: VenueServer,
-                                                                            tmp_path: Path) -> None:
+def test_a_day_order_the_broker_never_saw_is_skipped_once_its_session_is_over(
+    venue: VenueServer, tmp_path: Path
+) -> None:
     journal = tmp_path / "j.db"
 
     def unreachable(broker: Any) -> None:
@@ -261,17 +302,29 @@ def test_a_position_the_journal_does_not_know_halts_unless_adopted(venue: VenueS
     journal = tmp_path / "j.db"
     run(venue, journal, 3)
     client = trading(venue)
-    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=7, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                                           client_order_id="manual-aapl"))
-    client.submit_order(LimitOrderRequest(symbol="IBM", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                                          limit_price=1, client_order_id="manual-ibm"))
+    client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL", qty=7, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, client_order_id="manual-aapl"
+        )
+    )
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="IBM",
+            qty=1,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=1,
+            client_order_id="manual-ibm",
+        )
+    )
     venue.step()  # the manual AAPL order fills; IBM has no bars and stays open
     run(venue, journal, 2)
     (foreign,) = events(journal, "ForeignActivitySeen")
     assert (foreign.kind, foreign.client_order_id, foreign.symbol) == ("ORDER", "manual-ibm", "IBM")  # type: ignore[attr-defined]
     mismatches = events(journal, "ReconciliationMismatch")  # at the start, and again at each session close
     assert {(m.kind, m.symbol, m.journal_qty, m.broker_qty) for m in mismatches} == {  # type: ignore[attr-defined]
-        ("POSITION_QTY", "AAPL", 0, 7 * S)}
+        ("POSITION_QTY", "AAPL", 0, 7 * S)
+    }
     (halt,) = events(journal, "TradingHalted")
     assert halt.reason == "RECONCILIATION_MISMATCH"  # type: ignore[attr-defined]
     assert "manual-ibm" in {o["client_order_id"] for o in _open(venue)}  # left alone
@@ -287,8 +340,9 @@ def _open(venue: VenueServer) -> list[dict[str, Any]]:
     import json
     import urllib.request
 
-    req = urllib.request.Request(venue.base_url + "/v2/orders?status=open",
-                                 headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"})  # fmt: skip
+    req = urllib.request.Request(
+        venue.base_url + "/v2/orders?status=open", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+    )
     with urllib.request.urlopen(req, timeout=5) as answer:
         return list(json.loads(answer.read()))
 
@@ -327,8 +381,9 @@ def _with_status(order: Any, status: str) -> Any:
     return msgspec.structs.replace(order, status=status) if hasattr(order, "status") else order
 
 
-def test_api_keys_never_reach_the_journal_or_the_logs(venue: VenueServer, tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_api_keys_never_reach_the_journal_or_the_logs(
+    venue: VenueServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     key, secret = "PKDRILLKEY0123456789", "sEcReT-9f8e7d6c5b4a-never-log-me"
     journal = tmp_path / "j.db"
     cfg, snap = config(venue)
@@ -354,11 +409,15 @@ def test_sigint_stops_a_live_run_at_an_input_boundary_with_exit_0(venue: VenueSe
     journal = tmp_path / "j.db"
     (tmp_path / "c.toml").write_text(
         f'[run]\nuniverse = ["AAPL", "MSFT"]\n[broker]\nkind = "venue"\nvenue_url = "{venue.base_url}"\n'
-        'poll_interval_seconds = 0.02\n'
+        "poll_interval_seconds = 0.02\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--config", str(tmp_path / "c.toml"),
-                             "--journal", str(journal)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(tmp_path / "c.toml"), "--journal", str(journal)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while not any(type(e).__name__ == "ReconciliationCompleted" for e in _committed(journal)):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
@@ -401,10 +460,17 @@ def test_an_opposite_signal_cancels_the_resting_order_first_then_trades(venue: V
     # each target that waited is decided again by the report that ended the order it waited for
     # (long only: after the cancel the flat target is met, ALREADY_AT_TARGET)
     seqs = {seq: ev for seq, ev in iter_events(journal)}
-    waited = {d.signal_id for d in events(journal, "DecisionMade")  # type: ignore[attr-defined]
-              if d.reason_codes == ["OPPOSITE_ORDER_CANCEL_REQUESTED"]}  # type: ignore[attr-defined]
-    again = [d for d in events(journal, "DecisionMade") if d.signal_id in waited  # type: ignore[attr-defined]
-             and d.reason_codes != ["OPPOSITE_ORDER_CANCEL_REQUESTED"]]  # type: ignore[attr-defined]
+    waited = {
+        d.signal_id
+        for d in events(journal, "DecisionMade")  # type: ignore[attr-defined]
+        if d.reason_codes == ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
+    }  # type: ignore[attr-defined]
+    again = [
+        d
+        for d in events(journal, "DecisionMade")
+        if d.signal_id in waited  # type: ignore[attr-defined]
+        and d.reason_codes != ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
+    ]  # type: ignore[attr-defined]
     assert len(again) == len(waited)
     assert {type(seqs[d.cause_seq]).__name__ for d in again} <= {"OrderCanceled", "OrderFilled"}  # type: ignore[attr-defined]
     run(venue, journal, 1, tif="gtc", orders=RESTING)
@@ -412,8 +478,9 @@ def test_an_opposite_signal_cancels_the_resting_order_first_then_trades(venue: V
     assert replay_journal(journal).identical
 
 
-def test_a_crash_after_the_cancel_request_is_committed_sends_it_on_restart(venue: VenueServer, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_after_the_cancel_request_is_committed_sends_it_on_restart(
+    venue: VenueServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal = tmp_path / "j.db"
     monkeypatch.setattr(live_runner, "cancel", crash)
     with pytest.raises(Crash):

@@ -169,8 +169,19 @@ def test_no_key_reaches_a_repr_or_the_config_snapshot(kind: str, mode: str | Non
     cfg, snapshot = resolve(raw)
     where, creds = target(cfg, KEYS, confirm_live=True)
     where2, broker = connect(cfg, KEYS, confirm_live=True)
-    texts = [repr(where), str(where), repr(creds), str(creds), repr(broker), str(broker), repr(where2),
-             repr(where.endpoint), canonical_json(snapshot).decode(), repr(cfg), repr(snapshot)]  # fmt: skip
+    texts = [
+        repr(where),
+        str(where),
+        repr(creds),
+        str(creds),
+        repr(broker),
+        str(broker),
+        repr(where2),
+        repr(where.endpoint),
+        canonical_json(snapshot).decode(),
+        repr(cfg),
+        repr(snapshot),
+    ]
     for text in texts:
         assert KEY not in text and SECRET not in text, text
         assert KEY[4:] not in text and SECRET[6:] not in text
@@ -178,8 +189,10 @@ def test_no_key_reaches_a_repr_or_the_config_snapshot(kind: str, mode: str | Non
 
 
 @settings(max_examples=50, deadline=None)
-@given(key=st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=8, max_size=40),
-       secret=st.text(st.characters(codec="ascii", categories=("L", "N", "P")), min_size=8, max_size=60))
+@given(
+    key=st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=8, max_size=40),
+    secret=st.text(st.characters(codec="ascii", categories=("L", "N", "P")), min_size=8, max_size=60),
+)
 def test_repr_of_credentials_never_shows_more_than_two_key_characters(key: str, secret: str) -> None:
     _, creds = target(config("alpaca"), {KEY_ENV: key, SECRET_ENV: secret})
     shown = repr(creds)

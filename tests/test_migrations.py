@@ -32,9 +32,14 @@ _tables = itertools.count(1)
 SQLITE_AT = {
     0: {"journal_migrations"},
     1: {"journal_migrations", "journal_events", "sqlite_autoindex_journal_events_1"},
-    2: {"journal_migrations", "journal_events", "sqlite_autoindex_journal_events_1",
-        "journal_events_no_update", "journal_events_no_delete"},
-}  # fmt: skip
+    2: {
+        "journal_migrations",
+        "journal_events",
+        "sqlite_autoindex_journal_events_1",
+        "journal_events_no_update",
+        "journal_events_no_delete",
+    },
+}
 SQLITE_AT[3] = SQLITE_AT[2] | {"journal_settings", "sqlite_autoindex_journal_settings_1"}
 SQLITE_LATEST, PG_LATEST = 3, 5
 
@@ -42,8 +47,12 @@ SQLITE_LATEST, PG_LATEST = 3, 5
 def pg_at(table: str, version: int) -> set[str]:
     objects = {f"table {table}_migrations", f"index {table}_migrations_pkey"}
     if version >= 1:
-        objects |= {f"table {table}", f"index {table}_pkey", f"index {table}_notification_id_idx",
-                    f"sequence {table}_notification_id_seq"}  # fmt: skip
+        objects |= {
+            f"table {table}",
+            f"index {table}_pkey",
+            f"index {table}_notification_id_idx",
+            f"sequence {table}_notification_id_seq",
+        }
     if version >= 2:
         objects |= {f"function {table}_append_only", f"trigger {table}_no_change", f"trigger {table}_no_truncate"}
     if version >= 3:
@@ -51,8 +60,12 @@ def pg_at(table: str, version: int) -> set[str]:
     if version >= 4:
         objects |= {f"table {table}_settings", f"index {table}_settings_pkey"}
     if version >= 5:
-        objects |= {f"table {table}_inbox", f"index {table}_inbox_pkey", f"index {table}_inbox_command_id_key",
-                    f"sequence {table}_inbox_seq_seq"}  # fmt: skip
+        objects |= {
+            f"table {table}_inbox",
+            f"index {table}_inbox_pkey",
+            f"index {table}_inbox_command_id_key",
+            f"sequence {table}_inbox_seq_seq",
+        }
     return objects
 
 
@@ -149,8 +162,7 @@ def test_up_down_and_up_again_create_and_drop_every_object(store: tuple[str, str
     assert [r.seq for r in JournalReader(address).records()] == [1, 2, 3]
 
 
-def test_a_new_journal_is_made_by_the_migrations_and_status_says_so(store: tuple[str, str],
-                                                                    capsys: Capsys) -> None:
+def test_a_new_journal_is_made_by_the_migrations_and_status_says_so(store: tuple[str, str], capsys: Capsys) -> None:
     address, table = store
     write_some(address)
     latest = PG_LATEST if address.startswith("postgresql://") else SQLITE_LATEST
@@ -168,8 +180,7 @@ def test_a_new_journal_is_made_by_the_migrations_and_status_says_so(store: tuple
     assert f"nothing to do: version {latest}" in capsys.readouterr().out
 
 
-def test_to_stops_at_a_version_and_bad_targets_are_one_line_errors(store: tuple[str, str],
-                                                                   capsys: Capsys) -> None:
+def test_to_stops_at_a_version_and_bad_targets_are_one_line_errors(store: tuple[str, str], capsys: Capsys) -> None:
     address, table = store
     write_some(address)
     assert migrate("down", "--to", "1", "--journal", address) == 0
@@ -177,9 +188,11 @@ def test_to_stops_at_a_version_and_bad_targets_are_one_line_errors(store: tuple[
     assert migrate("status", "--journal", address) == 0
     out = capsys.readouterr().out
     assert "version 1, latest" in out and re.search(r"  2  append_only_guards +pending", out)
-    for args, message in [(("up", "--to", "9"), "no migration 9"),
-                          (("up", "--to", "0"), "above 0: use `engine migrate down --to 0`"),
-                          (("down", "--to", "2"), "below 2: use `engine migrate up --to 2`")]:  # fmt: skip
+    for args, message in [
+        (("up", "--to", "9"), "no migration 9"),
+        (("up", "--to", "0"), "above 0: use `engine migrate down --to 0`"),
+        (("down", "--to", "2"), "below 2: use `engine migrate up --to 2`"),
+    ]:
         assert migrate(*args, "--journal", address) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1
@@ -188,8 +201,9 @@ def test_to_stops_at_a_version_and_bad_targets_are_one_line_errors(store: tuple[
     assert objects(address, table) == expected(address, table, 1)
 
 
-def test_reverting_1_is_refused_while_the_table_holds_records_unless_forced(store: tuple[str, str],
-                                                                            capsys: Capsys) -> None:
+def test_reverting_1_is_refused_while_the_table_holds_records_unless_forced(
+    store: tuple[str, str], capsys: Capsys
+) -> None:
     address, table = store
     write_some(address, 3)
     latest = PG_LATEST if address.startswith("postgresql://") else SQLITE_LATEST
@@ -203,8 +217,9 @@ def test_reverting_1_is_refused_while_the_table_holds_records_unless_forced(stor
     assert objects(address, table) == expected(address, table, latest)
 
 
-def test_a_journal_behind_the_latest_version_is_refused_with_what_to_run(store: tuple[str, str],
-                                                                        capsys: Capsys) -> None:
+def test_a_journal_behind_the_latest_version_is_refused_with_what_to_run(
+    store: tuple[str, str], capsys: Capsys
+) -> None:
     address, _ = store
     write_some(address)
     assert migrate("down", "--to", "1", "--journal", address) == 0
@@ -230,8 +245,9 @@ def test_migrate_refuses_while_a_writer_holds_the_journal(store: tuple[str, str]
     assert migrate("status", "--journal", address) == 0  # status only reads
 
 
-def test_a_journal_at_the_latest_version_verifies_and_replays(store: tuple[str, str], tmp_path: Path,
-                                                              capsys: Capsys) -> None:
+def test_a_journal_at_the_latest_version_verifies_and_replays(
+    store: tuple[str, str], tmp_path: Path, capsys: Capsys
+) -> None:
     address, _ = store
     cfg, snap = small_cfg(tmp_path)
     run = historical_run(cfg, snap, address, bars(tmp_path))  # type: ignore[arg-type]
@@ -263,8 +279,10 @@ def old_sqlite_journal(tmp_path: Path, *, guards: bool = True) -> tuple[Path, st
     with sqlite3.connect(old) as db, sqlite3.connect(source) as src:
         for statement in OLD_SQLITE_SCHEMA[: 3 if guards else 1]:
             db.execute(statement)
-        db.executemany("INSERT INTO journal_events VALUES (?, ?, ?, ?)",
-                       src.execute("SELECT * FROM journal_events ORDER BY rowid").fetchall())  # fmt: skip
+        db.executemany(
+            "INSERT INTO journal_events VALUES (?, ?, ?, ?)",
+            src.execute("SELECT * FROM journal_events ORDER BY rowid").fetchall(),
+        )
     return old, digest
 
 
@@ -285,7 +303,10 @@ def test_an_old_sqlite_journal_is_read_then_adopted_by_up(tmp_path: Path, capsys
     assert "applied 3 journal_settings" in out
     with sqlite3.connect(old) as db:
         assert [r[:2] for r in db.execute("SELECT * FROM journal_migrations ORDER BY version")] == [
-            (1, "events_table"), (2, "append_only_guards"), (3, "journal_settings")]
+            (1, "events_table"),
+            (2, "append_only_guards"),
+            (3, "journal_settings"),
+        ]
     assert sqlite_objects(old) == SQLITE_AT[3]
     assert main(["verify", str(old)]) == 0 and digest in capsys.readouterr().out
     assert main(["replay", "--from", str(old)]) == 0 and digest in capsys.readouterr().out
@@ -305,7 +326,8 @@ def test_an_old_journal_without_guards_is_refused_then_upgraded(tmp_path: Path, 
 
 @needs_pg
 def test_an_old_postgres_journal_is_refused_then_adopted_and_upgraded(
-        pg_journal: tuple[str, str], capsys: Capsys) -> None:
+    pg_journal: tuple[str, str], capsys: Capsys
+) -> None:
     address, table = pg_journal
     write_some(address)
     with _pg() as conn:  # what a Postgres journal made before migrations has: the objects, no version table
@@ -313,8 +335,10 @@ def test_an_old_postgres_journal_is_refused_then_adopted_and_upgraded(
     with pytest.raises(JournalError, match="at schema version 2, this engine needs 5"):
         JournalReader(address)
     assert migrate("up", "--journal", address) == 0
-    assert capsys.readouterr().out.startswith("adopted 1 events_table (present, now recorded)\n"
-                                              "adopted 2 append_only_guards (present, now recorded)\napplied 3 ")
+    assert capsys.readouterr().out.startswith(
+        "adopted 1 events_table (present, now recorded)\n"
+        "adopted 2 append_only_guards (present, now recorded)\napplied 3 "
+    )
     assert objects(address, table) == pg_at(table, 5)
     assert [r.seq for r in JournalReader(address).records()] == [1, 2, 3]
 
@@ -325,10 +349,10 @@ def test_a_missing_sqlite_journal_is_a_one_line_error(tmp_path: Path, capsys: Ca
     assert not (tmp_path / "nope.db").exists()
 
 
-
 @needs_pg
 def test_reverting_3_keeps_the_shared_objects_while_another_journal_has_them(
-        pg_journal: tuple[str, str], capsys: Capsys) -> None:
+    pg_journal: tuple[str, str], capsys: Capsys
+) -> None:
     address, table = pg_journal
     other = f"t_mig_other_{next(_tables)}"
     other_address = address.replace(f"table={table}", f"table={other}")

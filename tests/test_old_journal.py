@@ -34,8 +34,10 @@ def old_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
             row = json.loads(line)
             payload = row["payload"].encode()
             prev = link(prev, row["seq"], row["topic"].encode(), payload)
-            db.execute("INSERT INTO journal_events (originator_id, originator_version, topic, state) "
-                       "VALUES (?, ?, ?, ?)", ("journal", row["seq"], row["topic"], wrap(prev, payload)))  # fmt: skip
+            db.execute(
+                "INSERT INTO journal_events (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+                ("journal", row["seq"], row["topic"], wrap(prev, payload)),
+            )
     return path
 
 
@@ -69,7 +71,8 @@ def test_every_projection_reads_it(old_journal: Path) -> None:
     assert all(s.samples == 0 for s in build_costs(old_journal).book.symbols.values())
 
 
-def test_replaying_it_with_todays_code_diverges_with_a_clear_report(old_journal: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_replaying_it_with_todays_code_diverges_with_a_clear_report(
+    old_journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", "--from", str(old_journal)]) == 1
     assert "DIVERGED at seq" in capsys.readouterr().out

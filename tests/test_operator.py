@@ -44,8 +44,15 @@ STREAM_TYPES = (BarClosed, BarRejected, SessionOpened, SessionClosed)  # what en
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ENGINE, *args], capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*ENGINE, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def popen(*args: str) -> subprocess.Popen[str]:
@@ -132,8 +139,11 @@ def test_commands_build_their_journal_inputs() -> None:
     approve = Command("c3", "APPROVE", reason="looked", actor="a", decision_id="dec-9")
     assert approve.event(7) == ReviewApproved(ts=7, decision_id="dec-9", actor="a", reason="looked", command_id="c3")
     assert all(type(c.event(1)) in INPUT_TYPE_SET for c in (kill, resume, approve))
-    assert [c.event_name for c in (kill, resume, approve)] == ["KillSwitchEngaged", "KillSwitchReleased",
-                                                              "ReviewApproved"]
+    assert [c.event_name for c in (kill, resume, approve)] == [
+        "KillSwitchEngaged",
+        "KillSwitchReleased",
+        "ReviewApproved",
+    ]
 
 
 # ---------------------------------------------------------------- drain
@@ -247,8 +257,7 @@ def test_historical_run_drains_every_batch_at_the_stream_time(tmp_path: Path) ->
 def test_kill_is_journaled_directly_when_no_engine_runs(journal: Path) -> None:
     last_ts = events(journal)[-1][1].ts
     n = last_seq(journal)
-    out = cli("kill", "--journal", str(journal), "--reason", "runaway orders", "--cancel-all",
-              "--actor", "ops@desk")
+    out = cli("kill", "--journal", str(journal), "--reason", "runaway orders", "--cancel-all", "--actor", "ops@desk")
     assert out.returncode == 0, out.stderr
     m = re.fullmatch(r"journaled KillSwitchEngaged at seq (\d+) \(command ([0-9a-f]{32})\)\n", out.stdout)
     assert m, out.stdout
@@ -289,14 +298,17 @@ def test_approve_journals_review_approved(journal: Path) -> None:
         assert rest == []
 
 
-def test_print_review_finds_the_resolution_in_the_approvals_group(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_print_review_finds_the_resolution_in_the_approvals_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "j.db"
     approve = ReviewApproved(ts=2, decision_id="d1", actor="a", reason="", command_id="c")
-    other = ReviewResolved(ts=2, cause_seq=1, decision_id="d0", symbol="AAA", outcome="EXPIRED", actor="",
-                           detail="too late")
-    mine = ReviewResolved(ts=2, cause_seq=2, decision_id="d1", symbol="AAA", outcome="APPROVED", actor="a",
-                          detail="decided again")
+    other = ReviewResolved(
+        ts=2, cause_seq=1, decision_id="d0", symbol="AAA", outcome="EXPIRED", actor="", detail="too late"
+    )
+    mine = ReviewResolved(
+        ts=2, cause_seq=2, decision_id="d1", symbol="AAA", outcome="APPROVED", actor="a", detail="decided again"
+    )
     with JournalWriter(path) as w:
         w.append([run_started()])
         w.append([approve, other, mine])
@@ -344,17 +356,26 @@ def test_help_explains_reason_and_exit_codes() -> None:
 def test_command_is_queued_while_a_writer_holds_the_lock(journal: Path) -> None:
     n = last_seq(journal)
     with WriterLock(journal):
-        out = cli("kill", "--journal", str(journal), "--reason", "stop", "--cancel-all", "--wait", "0.3",
-                  "--actor", "ops")
+        out = cli(
+            "kill", "--journal", str(journal), "--reason", "stop", "--cancel-all", "--wait", "0.3", "--actor", "ops"
+        )
     assert out.returncode == EXIT_QUEUED, out.stdout + out.stderr
-    m = re.fullmatch(r"queued as command ([0-9a-f]{32}): the running engine has not journaled it within 0.3s; "
-                     r"it will when its next cycle runs\n", out.stdout)
+    m = re.fullmatch(
+        r"queued as command ([0-9a-f]{32}): the running engine has not journaled it within 0.3s; "
+        r"it will when its next cycle runs\n",
+        out.stdout,
+    )
     assert m, out.stdout
     assert last_seq(journal) == n  # nothing journaled by the CLI
     with Inbox(journal) as inbox:
         (cmd,) = inbox.pending()
-    assert (cmd.command_id, cmd.kind, cmd.reason, cmd.actor, cmd.cancel_all) == (m.group(1), "KILL", "stop", "ops",
-                                                                                  True)
+    assert (cmd.command_id, cmd.kind, cmd.reason, cmd.actor, cmd.cancel_all) == (
+        m.group(1),
+        "KILL",
+        "stop",
+        "ops",
+        True,
+    )
     engine = Engine.open(journal)  # the next writer journals it
     try:
         (done,) = drain_inbox(engine, events(journal)[-1][1].ts)
@@ -379,8 +400,9 @@ def test_running_engine_journals_the_command_and_the_cli_reports_it(journal: Pat
     assert proc.returncode == 0, out + err
     assert journaled == cmd and cmd.kind == "APPROVE" and cmd.decision_id == "dec-7" and cmd.reason == "checked"
     first = out.splitlines()[0]
-    assert first == (f"journaled ReviewApproved at seq {seq} by the running engine "
-                     f"(pid {os.getpid()} from the lock file)")
+    assert first == (
+        f"journaled ReviewApproved at seq {seq} by the running engine (pid {os.getpid()} from the lock file)"
+    )
     assert dict(events(journal))[seq] == cmd.event(ts)
 
 
@@ -394,8 +416,11 @@ def test_cli_journals_the_command_itself_when_the_writer_stops(journal: Path) ->
         lock.release()  # the run ends without journaling it
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
-    assert re.fullmatch(rf"journaled KillSwitchReleased at seq {n + 1} \(command [0-9a-f]{{32}}; the engine that held "
-                        r"the journal has stopped\)\n", out), out
+    assert re.fullmatch(
+        rf"journaled KillSwitchReleased at seq {n + 1} \(command [0-9a-f]{{32}}; the engine that held "
+        r"the journal has stopped\)\n",
+        out,
+    ), out
     assert isinstance(dict(events(journal))[n + 1], KillSwitchReleased)
 
 
@@ -413,7 +438,9 @@ def test_direct_command_journals_earlier_queued_ones_first(journal: Path) -> Non
     assert isinstance(recorded[n + 1], KillSwitchEngaged)  # its derived events follow it, then the resume
     released = recorded[int(m.group(1))]
     assert isinstance(released, KillSwitchReleased) and released.command_id == m.group(2)
-    assert [type(e) for e in recorded.values() if type(e) in INPUT_TYPE_SET][-2:] == [KillSwitchEngaged,
-                                                                                     KillSwitchReleased]
+    assert [type(e) for e in recorded.values() if type(e) in INPUT_TYPE_SET][-2:] == [
+        KillSwitchEngaged,
+        KillSwitchReleased,
+    ]
     with Inbox(journal) as inbox:
         assert inbox.status(stranded) == n + 1 and inbox.pending() == []

@@ -33,25 +33,62 @@ from journal_schema.live_events import (
 )
 
 S = 100_000_000
-KINDS = ("accepted", "partial", "filled", "canceled", "expired", "rejected", "replaced", "failed", "uncertain",
-         "not_found")
+KINDS = (
+    "accepted",
+    "partial",
+    "filled",
+    "canceled",
+    "expired",
+    "rejected",
+    "replaced",
+    "failed",
+    "uncertain",
+    "not_found",
+)
 # The lifecycle, as the issue draws it: which report each open status may take, and where it leads.
 MODEL = {
-    "SUBMIT_REQUESTED": {"accepted": "ACCEPTED", "partial": "PARTIALLY_FILLED", "filled": "FILLED",
-                         "canceled": "CANCELED", "expired": "EXPIRED", "rejected": "REJECTED", "failed": "FAILED",
-                         "uncertain": "SUBMIT_REQUESTED", "not_found": "SUBMIT_REQUESTED"},
-    "ACCEPTED": {"partial": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED",
-                 "rejected": "REJECTED", "replaced": "REPLACED"},
-    "PARTIALLY_FILLED": {"partial": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED",
-                         "expired": "EXPIRED", "replaced": "REPLACED"},
-}  # fmt: skip
+    "SUBMIT_REQUESTED": {
+        "accepted": "ACCEPTED",
+        "partial": "PARTIALLY_FILLED",
+        "filled": "FILLED",
+        "canceled": "CANCELED",
+        "expired": "EXPIRED",
+        "rejected": "REJECTED",
+        "failed": "FAILED",
+        "uncertain": "SUBMIT_REQUESTED",
+        "not_found": "SUBMIT_REQUESTED",
+    },
+    "ACCEPTED": {
+        "partial": "PARTIALLY_FILLED",
+        "filled": "FILLED",
+        "canceled": "CANCELED",
+        "expired": "EXPIRED",
+        "rejected": "REJECTED",
+        "replaced": "REPLACED",
+    },
+    "PARTIALLY_FILLED": {
+        "partial": "PARTIALLY_FILLED",
+        "filled": "FILLED",
+        "canceled": "CANCELED",
+        "expired": "EXPIRED",
+        "replaced": "REPLACED",
+    },
+}
 
 
 def report(kind: str, cid: str, ts: int, fill_qty: int, cum: int, leaves: int) -> Event:
     if kind in ("partial", "filled"):
         cls = OrderFilled if kind == "filled" else OrderPartiallyFilled
-        return cls(ts=ts, client_order_id=cid, fill_id=f"{cid}-{ts}", fill_qty=fill_qty, fill_price=10 * S, fee=0,
-                   cum_qty=cum, leaves_qty=leaves)  # fmt: skip
+        return cls(
+            ts=ts,
+            client_order_id=cid,
+            fill_id=f"{cid}-{ts}",
+            fill_qty=fill_qty,
+            fill_price=10 * S,
+            fee=0,
+            cum_qty=cum,
+            leaves_qty=leaves,
+        )
     return {
         "accepted": lambda: OrderAccepted(ts=ts, client_order_id=cid, broker_order_id=f"b-{cid}"),
         "canceled": lambda: OrderCanceled(ts=ts, client_order_id=cid, canceled_qty=leaves, reason="x"),
@@ -59,8 +96,9 @@ def report(kind: str, cid: str, ts: int, fill_qty: int, cum: int, leaves: int) -
         "rejected": lambda: OrderRejected(ts=ts, client_order_id=cid, reason="BROKER_REJECTED", detail="x"),
         "replaced": lambda: OrderReplaced(ts=ts, client_order_id=cid, replaced_by="b2"),
         "failed": lambda: OrderSubmitFailed(ts=ts, client_order_id=cid, category="AUTH", detail="x"),
-        "uncertain": lambda: OrderSubmitUncertain(ts=ts, client_order_id=cid, attempt=1, category="TRANSIENT_NETWORK",
-                                                  detail="timeout"),
+        "uncertain": lambda: OrderSubmitUncertain(
+            ts=ts, client_order_id=cid, attempt=1, category="TRANSIENT_NETWORK", detail="timeout"
+        ),
         "not_found": lambda: OrderNotFoundAtBroker(ts=ts, client_order_id=cid),
     }[kind]()
 
@@ -81,8 +119,18 @@ class OrderLifecycle(RuleBasedStateMachine):
     def new_order(self, qty: int, side: str) -> str:
         cid = f"c{len(self.status)}"
         self.ts += 1
-        common = dict(ts=self.ts, cause_seq=1, client_order_id=cid, intent_id=f"i-{cid}", symbol="AAA", side=side,
-                      qty=qty * S, order_type="market", limit_price=None, time_in_force="day")  # fmt: skip
+        common = dict(
+            ts=self.ts,
+            cause_seq=1,
+            client_order_id=cid,
+            intent_id=f"i-{cid}",
+            symbol="AAA",
+            side=side,
+            qty=qty * S,
+            order_type="market",
+            limit_price=None,
+            time_in_force="day",
+        )
         self.book.apply_derived(OrderIntentCreated(decision_id="d", **common))  # type: ignore[arg-type]
         assert self.book.orders[cid].status == "NEW"
         self.book.apply_derived(OrderSubmitRequested(**common))  # type: ignore[arg-type]

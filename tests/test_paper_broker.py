@@ -22,13 +22,30 @@ S = 100_000_000
 
 
 def req(cid="c1", side="buy", qty=100 * S, order_type="market", limit=None, ts=10, tif="day", symbol="A"):
-    return OrderSubmitRequested(ts=ts, cause_seq=1, client_order_id=cid, intent_id="i", symbol=symbol, side=side,
-                                qty=qty, order_type=order_type, limit_price=limit, time_in_force=tif)
+    return OrderSubmitRequested(
+        ts=ts,
+        cause_seq=1,
+        client_order_id=cid,
+        intent_id="i",
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        order_type=order_type,
+        limit_price=limit,
+        time_in_force=tif,
+    )
 
 
 def bar(ts, o, h, lo, c, symbol="A", volume=10**6):
-    return BarClosed(ts=ts, symbol=symbol, open=o * S // 100, high=h * S // 100, low=lo * S // 100,
-                     close=c * S // 100, volume=volume * S)
+    return BarClosed(
+        ts=ts,
+        symbol=symbol,
+        open=o * S // 100,
+        high=h * S // 100,
+        low=lo * S // 100,
+        close=c * S // 100,
+        volume=volume * S,
+    )
 
 
 def test_scaled_price_is_exact_half_even():
@@ -138,8 +155,9 @@ def test_volatile_bars_cost_more_than_calm_ones():
 
 
 def test_half_spread_from_the_bar_range_is_bounded():
-    m = CostModel(half_spread_centibps=100, spread_from_range=True, range_fraction_ppm=100_000,
-                  max_half_spread_centibps=2_000)
+    m = CostModel(
+        half_spread_centibps=100, spread_from_range=True, range_fraction_ppm=100_000, max_half_spread_centibps=2_000
+    )
     assert half_spread(m, bar(1, 100_00, 101_00, 99_00, 100_00)) == 1_000  # 10 % of a 2 % range, halved: 10 bp
     assert half_spread(m, bar(1, 100_00, 100_01, 100_00, 100_00)) == 100  # floor
     assert half_spread(m, bar(1, 100_00, 150_00, 50_00, 100_00)) == 2_000  # cap

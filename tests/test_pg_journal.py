@@ -36,8 +36,10 @@ def url() -> Iterator[str]:
 def bars(tmp_path: Path) -> Path:
     csv = tmp_path / "bars.csv"
     prices = [10, 9, 8, 7, 8, 9, 10, 11, 12, 11, 10, 9, 8, 7, 8, 9, 10, 11]
-    csv.write_text("timestamp,symbol,open,high,low,close,volume\n" + "".join(
-        f"2024-01-02T15:{m:02d}:00Z,AAPL,{p},{p + 1},{p - 1},{p},100\n" for m, p in enumerate(prices)))
+    csv.write_text(
+        "timestamp,symbol,open,high,low,close,volume\n"
+        + "".join(f"2024-01-02T15:{m:02d}:00Z,AAPL,{p},{p + 1},{p - 1},{p},100\n" for m, p in enumerate(prices))
+    )
     return csv
 
 
@@ -80,8 +82,10 @@ def test_a_second_writer_is_refused_naming_the_first(url: str) -> None:
 
 
 def test_the_lock_dies_with_a_killed_writer(url: str) -> None:
-    code = ("import sys, time; from engine.journal import JournalWriter; w = JournalWriter(sys.argv[1]); "
-            "print('open', flush=True); time.sleep(60)")
+    code = (
+        "import sys, time; from engine.journal import JournalWriter; w = JournalWriter(sys.argv[1]); "
+        "print('open', flush=True); time.sleep(60)"
+    )
     child = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "open\n"
@@ -129,12 +133,15 @@ def test_replace_drops_the_old_journal_under_the_lock(url: str) -> None:
         assert w.last_seq == 0
 
 
-@pytest.mark.parametrize(("address", "message"), [
-    ("postgresql://postgres@127.0.0.1:5432/test?table=Bad-Name", "table 'Bad-Name': use 1-50 lowercase"),
-    ("postgresql://postgres@127.0.0.1:5432/test?tbl=x", "unknown parameter(s) tbl"),
-    ("postgresql://postgres@127.0.0.1:5432/?table=x", "name the database"),
-    ("postgresql://postgres:s3cret@127.0.0.1:5432/test?table=t_never_made", "postgres:***@"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/test?table=Bad-Name", "table 'Bad-Name': use 1-50 lowercase"),
+        ("postgresql://postgres@127.0.0.1:5432/test?tbl=x", "unknown parameter(s) tbl"),
+        ("postgresql://postgres@127.0.0.1:5432/?table=x", "name the database"),
+        ("postgresql://postgres:s3cret@127.0.0.1:5432/test?table=t_never_made", "postgres:***@"),
+    ],
+)
 def test_bad_addresses_are_one_line_errors(address: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", address]) == 2
     err = capsys.readouterr().err

@@ -29,8 +29,10 @@ def test_flip_from_long_to_short():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(-50, 50).filter(bool), st.integers(1, 500)), min_size=1, max_size=40),
-       st.integers(1, 500))
+@given(
+    st.lists(st.tuples(st.integers(-50, 50).filter(bool), st.integers(1, 500)), min_size=1, max_size=40),
+    st.integers(1, 500),
+)
 def test_pnl_equals_cash_flows(fills, mark):
     """realized + unrealized == cash flow + position value (whole shares, whole-dollar prices)."""
     book = PositionBook()

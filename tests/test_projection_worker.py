@@ -87,11 +87,13 @@ def stored(address: str) -> tuple[int, int, list[OrderRow], list[PositionRow]]:
         if _exists(f"{t}{SUFFIXES[3]}"):
             pos = dict(conn.execute(f"SELECT name, last_seq FROM {t}_proj_position").fetchall())
         if _exists(f"{t}_proj_orders"):
-            orders = [OrderRow(*map(_int, r[1:]))
-                      for r in conn.execute(f"SELECT * FROM {t}_proj_orders ORDER BY row_no")]  # fmt: skip
+            orders = [
+                OrderRow(*map(_int, r[1:])) for r in conn.execute(f"SELECT * FROM {t}_proj_orders ORDER BY row_no")
+            ]
         if _exists(f"{t}_proj_positions"):
-            positions = [PositionRow(*map(_int, r))
-                         for r in conn.execute(f"SELECT * FROM {t}_proj_positions ORDER BY symbol")]  # fmt: skip
+            positions = [
+                PositionRow(*map(_int, r)) for r in conn.execute(f"SELECT * FROM {t}_proj_positions ORDER BY symbol")
+            ]
     return pos.get("orders", 0), pos.get("positions", 0), orders, positions
 
 
@@ -109,9 +111,12 @@ def wide_bars(tmp_path: Path, minutes: int = 380) -> Path:
 
 
 def worker(address: str, projection: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "project", "--journal", address,
-                             "--projection", projection, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "project", "--journal", address, "--projection", projection, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def kill_at_a_random_moment(proc: subprocess.Popen[str], rng: random.Random) -> None:
@@ -137,13 +142,15 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float = 120.0) -> 
 
 def backend_gone(pid: int) -> bool:
     with _db() as conn:
-        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
-                           (f"engine project % pid {pid} %",)).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s", (f"engine project % pid {pid} %",)
+        ).fetchone()
     return row is not None and row[0] == 0
 
 
-def test_once_stores_exactly_the_rows_of_a_fresh_fold(tables: Callable[[], str], tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_once_stores_exactly_the_rows_of_a_fresh_fold(
+    tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = tables()
     cfg, snap = small_cfg(tmp_path)
     run = historical_run(cfg, snap, url, wide_bars(tmp_path, 120))  # type: ignore[arg-type]
@@ -175,7 +182,8 @@ with JournalWriter(dst) as w:
 
 
 def test_workers_killed_again_and_again_while_another_process_appends_end_equal_to_a_fresh_fold(
-        tables: Callable[[], str], tmp_path: Path) -> None:  # fmt: skip
+    tables: Callable[[], str], tmp_path: Path
+) -> None:
     source, url = tables(), tables()
     cfg, snap = small_cfg(tmp_path)
     head = historical_run(cfg, snap, source, wide_bars(tmp_path)).last_seq  # type: ignore[arg-type]
@@ -235,8 +243,11 @@ def test_a_lost_notification_does_not_stall_the_worker(tables: Callable[[], str]
     try:
         wait_until("the first half", lambda: stored(url)[0] == rest[0][0] - 1)
         with _db() as conn:  # rows appended behind the journal's back: no NOTIFY at all
-            conn.cursor().executemany(f"INSERT INTO {_table(url)} (originator_id, originator_version, topic, state) "
-                                      "VALUES ('journal', %s, %s, %s)", rest)  # fmt: skip
+            conn.cursor().executemany(
+                f"INSERT INTO {_table(url)} (originator_id, originator_version, topic, state) "
+                "VALUES ('journal', %s, %s, %s)",
+                rest,
+            )
         wait_until("the poll to pick up the rows", lambda: stored(url)[0] == rest[-1][0])
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -265,7 +276,8 @@ def test_a_notification_wakes_the_worker_long_before_its_poll(tables: Callable[[
 
 
 def test_a_replaced_journal_is_refused_and_deleting_the_position_rebuilds(
-        tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = tables()
     cfg, snap = small_cfg(tmp_path)
     historical_run(cfg, snap, url, wide_bars(tmp_path, 120))  # type: ignore[arg-type]
@@ -284,8 +296,9 @@ def test_a_replaced_journal_is_refused_and_deleting_the_position_rebuilds(
     assert stored(url)[0] == head and stored(url)[2] == build(url).orders
 
 
-def test_one_worker_per_projection_and_one_line_errors(tables: Callable[[], str], tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_one_worker_per_projection_and_one_line_errors(
+    tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, url, _ = _split_journal(tables, tmp_path)
     proc = worker(url, "orders", "--poll-seconds", "0.2")
     try:

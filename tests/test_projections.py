@@ -35,7 +35,11 @@ def test_pnl_total_row_sums_symbols(journal):
     assert [r.symbol for r in pnl.rows] == ["AAPL", "MSFT"]
     t = pnl.total
     assert (t.symbol, t.realized, t.unrealized, t.fees, t.net) == (
-        "TOTAL", 80 * USD, 70 * USD, px("1.75"), px("148.25")
+        "TOTAL",
+        80 * USD,
+        70 * USD,
+        px("1.75"),
+        px("148.25"),
     )
 
 
@@ -44,11 +48,19 @@ def test_positions(journal):
     assert snap.seq == 16
     aapl, msft = snap.positions
     assert (aapl.symbol, aapl.qty, aapl.avg_price, aapl.last_price, aapl.market_value) == (
-        "AAPL", 60 * SHARES, px("10"), px("11"), px("660")
+        "AAPL",
+        60 * SHARES,
+        px("10"),
+        px("11"),
+        px("660"),
     )
     assert (aapl.unrealized, aapl.realized, aapl.fees) == (60 * USD, 80 * USD, px("1.50"))
     assert (msft.symbol, msft.qty, msft.avg_price, msft.last_price, msft.market_value) == (
-        "MSFT", -10 * SHARES, px("301"), px("300"), px("-3000")
+        "MSFT",
+        -10 * SHARES,
+        px("301"),
+        px("300"),
+        px("-3000"),
     )
 
 
@@ -57,15 +69,28 @@ def test_orders_one_row_per_client_order_id_in_request_order(journal):
     assert [r.client_order_id for r in rows] == ["c-buy", "c-sell", "c-short"]
     buy, sell, short = rows
     assert (buy.symbol, buy.side, buy.qty, buy.order_type, buy.limit_price, buy.status) == (
-        "AAPL", "buy", 100 * SHARES, "market", None, "FILLED"
+        "AAPL",
+        "buy",
+        100 * SHARES,
+        "market",
+        None,
+        "FILLED",
     )
     assert (buy.cum_qty, buy.avg_fill_price, buy.fees) == (100 * SHARES, px("10"), px("1"))
     assert (buy.requested_ts, buy.last_ts, buy.reason) == (T0 + MIN, T0 + 2 * MIN, None)
     assert (sell.order_type, sell.limit_price, sell.status, sell.cum_qty, sell.avg_fill_price, sell.fees) == (
-        "limit", px("12"), "FILLED", 40 * SHARES, px("12"), px("0.50")
+        "limit",
+        px("12"),
+        "FILLED",
+        40 * SHARES,
+        px("12"),
+        px("0.50"),
     )
     assert (short.side, short.status, short.avg_fill_price, short.last_ts) == (
-        "sell", "FILLED", px("301"), T0 + 6 * MIN
+        "sell",
+        "FILLED",
+        px("301"),
+        T0 + 6 * MIN,
     )
 
 
@@ -76,7 +101,11 @@ def test_at_gives_state_as_of_that_sequence_number_inclusive(journal):
     (aapl,) = after_buy.positions
     # bought 100 @ 10.00, last close 9.90
     assert (aapl.qty, aapl.last_price, aapl.unrealized, aapl.realized, aapl.fees) == (
-        100 * SHARES, px("9.90"), px("-10"), 0, px("1")
+        100 * SHARES,
+        px("9.90"),
+        px("-10"),
+        0,
+        px("1"),
     )
     mid_sell = build(journal, at=11)
     sell = mid_sell.orders[1]
@@ -87,34 +116,43 @@ def test_at_gives_state_as_of_that_sequence_number_inclusive(journal):
 
 
 def test_unfilled_order_has_no_average_price_and_terminal_reasons_are_kept(tmp_path):
-    path = write_journal(tmp_path / "j.db", [
-        submit(1, "c1", "IBM", "buy", 5, limit="150.00"),
-        [OrderRejected(ts=T0 + 2 * MIN, client_order_id="c1", reason="BROKER_REJECTED", detail="no")],
-        submit(3, "c2", "IBM", "buy", 5),
-        [accepted(4, "c2")],
-        [OrderCanceled(ts=T0 + 5 * MIN, client_order_id="c2", canceled_qty=5 * SHARES, reason="operator")],
-    ])
+    path = write_journal(
+        tmp_path / "j.db",
+        [
+            submit(1, "c1", "IBM", "buy", 5, limit="150.00"),
+            [OrderRejected(ts=T0 + 2 * MIN, client_order_id="c1", reason="BROKER_REJECTED", detail="no")],
+            submit(3, "c2", "IBM", "buy", 5),
+            [accepted(4, "c2")],
+            [OrderCanceled(ts=T0 + 5 * MIN, client_order_id="c2", canceled_qty=5 * SHARES, reason="operator")],
+        ],
+    )
     rejected, canceled = build(path).orders
     assert (rejected.status, rejected.reason, rejected.cum_qty, rejected.avg_fill_price) == (
-        "REJECTED", "BROKER_REJECTED", 0, None
+        "REJECTED",
+        "BROKER_REJECTED",
+        0,
+        None,
     )
     assert (canceled.status, canceled.reason, canceled.last_ts) == ("CANCELED", "operator", T0 + 5 * MIN)
 
 
 def test_refused_reports_are_anomalies_and_do_not_change_positions(tmp_path):
     groups = trading_day() + [
-        [fill(8, "c-ghost", 1, "10.00", "0", cum=1, leaves=0)],         # 17 unknown order
-        [fill(8, "c-buy", 1, "10.00", "0", cum=101, leaves=0)],          # 18 after FILLED
-        submit(9, "c-over", "AAPL", "buy", 5),                           # 19-20
-        [fill(9, "c-over", 6, "10.00", "0", cum=6, leaves=0)],           # 21 overfill
-        [accepted(9, "c-over")],                                         # 22 accepted
-        [accepted(9, "c-over")],                                         # 23 accepted twice
-        [fill(9, "c-over", 2, "10.00", "0", cum=2, leaves=2)],           # 24 leaves do not add up
+        [fill(8, "c-ghost", 1, "10.00", "0", cum=1, leaves=0)],  # 17 unknown order
+        [fill(8, "c-buy", 1, "10.00", "0", cum=101, leaves=0)],  # 18 after FILLED
+        submit(9, "c-over", "AAPL", "buy", 5),  # 19-20
+        [fill(9, "c-over", 6, "10.00", "0", cum=6, leaves=0)],  # 21 overfill
+        [accepted(9, "c-over")],  # 22 accepted
+        [accepted(9, "c-over")],  # 23 accepted twice
+        [fill(9, "c-over", 2, "10.00", "0", cum=2, leaves=2)],  # 24 leaves do not add up
     ]
     snap = build(write_journal(tmp_path / "j.db", groups))
     assert [(a.seq, a.code) for a in snap.anomalies] == [
-        (17, "UNKNOWN_ORDER_REPORT"), (18, "REPORT_AFTER_TERMINAL"), (21, "OVERFILL"),
-        (23, "ILLEGAL_TRANSITION"), (24, "INCONSISTENT_FILL"),
+        (17, "UNKNOWN_ORDER_REPORT"),
+        (18, "REPORT_AFTER_TERMINAL"),
+        (21, "OVERFILL"),
+        (23, "ILLEGAL_TRANSITION"),
+        (24, "INCONSISTENT_FILL"),
     ]
     assert snap.anomalies[0] == Anomaly(17, "UNKNOWN_ORDER_REPORT", "OrderFilled for unknown client_order_id c-ghost")
     assert snap.pnl.total.net == px("148.25")
@@ -132,10 +170,17 @@ def test_fold_feeds_every_projection_every_event_in_order(journal):
 
     a, b = Seen(), Seen()
     assert fold(journal, [a, b], at=5) == 5
-    assert a.items == b.items == [
-        (1, "SessionOpened"), (2, "BarClosed"), (3, "OrderIntentCreated"), (4, "OrderSubmitRequested"),
-        (5, "OrderAccepted"),
-    ]
+    assert (
+        a.items
+        == b.items
+        == [
+            (1, "SessionOpened"),
+            (2, "BarClosed"),
+            (3, "OrderIntentCreated"),
+            (4, "OrderSubmitRequested"),
+            (5, "OrderAccepted"),
+        ]
+    )
 
 
 def test_fold_stops_at_the_head_seen_when_it_started(tmp_path):

@@ -26,36 +26,59 @@ def _no_floats(s):
 
 
 def test_pnl_table(journal, capsys):
-    assert _run(capsys, "pnl", "--journal", str(journal)) == (0, (
-        "symbol  realized  unrealized  fees     net\n"
-        "------  --------  ----------  ----  ------\n"
-        "AAPL       80.00       60.00  1.50  138.50\n"
-        "MSFT        0.00       10.00  0.25    9.75\n"
-        "TOTAL      80.00       70.00  1.75  148.25\n"
-        "as of seq 16\n"
-    ), "")
+    assert _run(capsys, "pnl", "--journal", str(journal)) == (
+        0,
+        (
+            "symbol  realized  unrealized  fees     net\n"
+            "------  --------  ----------  ----  ------\n"
+            "AAPL       80.00       60.00  1.50  138.50\n"
+            "MSFT        0.00       10.00  0.25    9.75\n"
+            "TOTAL      80.00       70.00  1.75  148.25\n"
+            "as of seq 16\n"
+        ),
+        "",
+    )
 
 
 def test_pnl_json_keeps_exact_decimal_strings(journal, capsys):
     code, out, _ = _run(capsys, "pnl", "--journal", str(journal), "--format", "json")
     assert code == 0
     assert json.loads(out, parse_float=_no_floats) == [
-        {"symbol": "AAPL", "realized": "80.00000000", "unrealized": "60.00000000",
-         "fees": "1.50000000", "net": "138.50000000"},
-        {"symbol": "MSFT", "realized": "0.00000000", "unrealized": "10.00000000",
-         "fees": "0.25000000", "net": "9.75000000"},
-        {"symbol": "TOTAL", "realized": "80.00000000", "unrealized": "70.00000000",
-         "fees": "1.75000000", "net": "148.25000000"},
+        {
+            "symbol": "AAPL",
+            "realized": "80.00000000",
+            "unrealized": "60.00000000",
+            "fees": "1.50000000",
+            "net": "138.50000000",
+        },
+        {
+            "symbol": "MSFT",
+            "realized": "0.00000000",
+            "unrealized": "10.00000000",
+            "fees": "0.25000000",
+            "net": "9.75000000",
+        },
+        {
+            "symbol": "TOTAL",
+            "realized": "80.00000000",
+            "unrealized": "70.00000000",
+            "fees": "1.75000000",
+            "net": "148.25000000",
+        },
     ]
 
 
 def test_positions_at_a_sequence_number(journal, capsys):
-    assert _run(capsys, "positions", "--journal", str(journal), "--at", "6") == (0, (
-        "symbol  qty  avg_price  last_price  market_value  unrealized  realized  fees\n"
-        "------  ---  ---------  ----------  ------------  ----------  --------  ----\n"
-        "AAPL    100    10.0000      9.9000        990.00      -10.00      0.00  1.00\n"
-        "as of seq 6\n"
-    ), "")
+    assert _run(capsys, "positions", "--journal", str(journal), "--at", "6") == (
+        0,
+        (
+            "symbol  qty  avg_price  last_price  market_value  unrealized  realized  fees\n"
+            "------  ---  ---------  ----------  ------------  ----------  --------  ----\n"
+            "AAPL    100    10.0000      9.9000        990.00      -10.00      0.00  1.00\n"
+            "as of seq 6\n"
+        ),
+        "",
+    )
 
 
 def test_orders_csv(journal, capsys):
@@ -63,20 +86,54 @@ def test_orders_csv(journal, capsys):
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows == [
-        {"client_order_id": "c-buy", "symbol": "AAPL", "side": "buy", "qty": "100.00000000",
-         "type": "market", "limit": "", "status": "FILLED", "cum_qty": "100.00000000",
-         "avg_price": "10.00000000", "fees": "1.00000000", "requested": "2024-01-02T13:01:00Z",
-         "last": "2024-01-02T13:02:00Z", "reason": ""},
-        {"client_order_id": "c-sell", "symbol": "AAPL", "side": "sell", "qty": "40.00000000",
-         "type": "limit", "limit": "12.00000000", "status": "PARTIALLY_FILLED",
-         "cum_qty": "25.00000000", "avg_price": "12.00000000", "fees": "0.30000000",
-         "requested": "2024-01-02T13:03:00Z", "last": "2024-01-02T13:04:00Z", "reason": ""},
+        {
+            "client_order_id": "c-buy",
+            "symbol": "AAPL",
+            "side": "buy",
+            "qty": "100.00000000",
+            "type": "market",
+            "limit": "",
+            "status": "FILLED",
+            "cum_qty": "100.00000000",
+            "avg_price": "10.00000000",
+            "fees": "1.00000000",
+            "requested": "2024-01-02T13:01:00Z",
+            "last": "2024-01-02T13:02:00Z",
+            "reason": "",
+        },
+        {
+            "client_order_id": "c-sell",
+            "symbol": "AAPL",
+            "side": "sell",
+            "qty": "40.00000000",
+            "type": "limit",
+            "limit": "12.00000000",
+            "status": "PARTIALLY_FILLED",
+            "cum_qty": "25.00000000",
+            "avg_price": "12.00000000",
+            "fees": "0.30000000",
+            "requested": "2024-01-02T13:03:00Z",
+            "last": "2024-01-02T13:04:00Z",
+            "reason": "",
+        },
     ]
 
 
 def test_events_type_filter_limit_json(journal, capsys):
-    code, out, _ = _run(capsys, "events", "--journal", str(journal), "--type", "OrderFilled",
-                        "--type", "OrderPartiallyFilled", "--limit", "2", "--format", "json")
+    code, out, _ = _run(
+        capsys,
+        "events",
+        "--journal",
+        str(journal),
+        "--type",
+        "OrderFilled",
+        "--type",
+        "OrderPartiallyFilled",
+        "--limit",
+        "2",
+        "--format",
+        "json",
+    )
     assert code == 0
     first, second = json.loads(out, parse_float=_no_floats)
     assert (first["seq"], first["type"], first["client_order_id"], first["symbol"]) == (6, "OrderFilled", "c-buy", None)
@@ -91,8 +148,10 @@ def test_events_table(journal, capsys):
     lines = out.splitlines()
     assert lines[0].split() == ["seq", "ts", "type", "symbol", "client_order_id", "event"]
     assert lines[2].split()[:5] == ["1", "2024-01-02T13:00:00Z", "SessionOpened", "-", "-"]
-    assert lines[3].endswith('{"type":"BarClosed","ts":1704200460000000000,"symbol":"AAPL","open":990000000,'
-                             '"high":990000000,"low":990000000,"close":990000000,"volume":100000000000}')
+    assert lines[3].endswith(
+        '{"type":"BarClosed","ts":1704200460000000000,"symbol":"AAPL","open":990000000,'
+        '"high":990000000,"low":990000000,"close":990000000,"volume":100000000000}'
+    )
     assert len(lines) == 4
 
 
@@ -102,8 +161,7 @@ def test_refused_reports_are_warned_on_stderr(tmp_path, capsys):
     assert code == 0
     assert out.splitlines()[-1] == "TOTAL,80.00000000,70.00000000,1.75000000,148.25000000"
     assert err == (
-        "warning: seq 17: UNKNOWN_ORDER_REPORT: OrderFilled for unknown client_order_id c-ghost "
-        "(report not applied)\n"
+        "warning: seq 17: UNKNOWN_ORDER_REPORT: OrderFilled for unknown client_order_id c-ghost (report not applied)\n"
     )
 
 
@@ -127,6 +185,8 @@ def test_usage_errors_are_one_line(journal, capsys, argv, message):
 def test_missing_journal(tmp_path, capsys):
     missing = tmp_path / "missing.db"
     assert _run(capsys, "positions", "--journal", str(missing)) == (
-        2, "", f"engine query: error: cannot read journal {missing}: journal not found: {missing}\n"
+        2,
+        "",
+        f"engine query: error: cannot read journal {missing}: journal not found: {missing}\n",
     )
     assert not missing.exists()

@@ -39,8 +39,11 @@ def test_retry_after_locks_the_bucket_until_then():
 
 
 @settings(max_examples=300)
-@given(rate=st.integers(1, 600), burst=st.integers(1, 20),
-       gaps=st.lists(st.floats(0, 2, allow_nan=False), min_size=1, max_size=300))
+@given(
+    rate=st.integers(1, 600),
+    burst=st.integers(1, 20),
+    gaps=st.lists(st.floats(0, 2, allow_nan=False), min_size=1, max_size=300),
+)
 def test_never_more_than_burst_plus_rate_times_elapsed(rate, burst, gaps):
     clock = FakeClock()
     bucket = TokenBucket(rate_per_minute=rate, burst=burst, clock=clock)

@@ -25,6 +25,8 @@ from tests.journal_factory import write_journal
 from tests.support import DAY, T0, run_engine, run_started, synthetic_stream
 
 S = 100_000_000
+
+
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -32,13 +34,22 @@ def _iso(ns: int) -> str:
 CONFIG = {
     "strategy": {"fast": 2, "slow": 5, "qty": 100, "long_only": False},
     "paper": {"fee_per_share": "0.005"},
-    "risk": {"policy": {"min_liquidity_score": "0"},  # the synthetic bars are thin
-             # BBB's third and fourth sessions are blacked out: their decisions are REJECTED (real blocks)
-             "blackouts": [{"start": _iso(T0 + 2 * DAY), "end": _iso(T0 + 4 * DAY), "reason": "earnings",
-                            "symbols": ["BBB"]}]},
+    "risk": {
+        "policy": {"min_liquidity_score": "0"},  # the synthetic bars are thin
+        # BBB's third and fourth sessions are blacked out: their decisions are REJECTED (real blocks)
+        "blackouts": [
+            {"start": _iso(T0 + 2 * DAY), "end": _iso(T0 + 4 * DAY), "reason": "earnings", "symbols": ["BBB"]}
+        ],
+    },
 }
-CHARTS = ("chart-equity", "chart-drawdown", "chart-exposure", "chart-tca-is", "chart-tca-components",
-          "chart-tca-spread")
+CHARTS = (
+    "chart-equity",
+    "chart-drawdown",
+    "chart-exposure",
+    "chart-tca-is",
+    "chart-tca-components",
+    "chart-tca-spread",
+)
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 LOADING_ATTRS = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background"}
 
@@ -144,15 +155,24 @@ def test_the_page_parses_and_holds_every_chart_with_plotted_paths(page):
         (svg,) = fig.find("svg")
         paths = [p for p in svg.find("path") if p.attrs.get("d")]
         assert len(paths) > 10, chart
-    series = {"chart-equity": f"stroke: {COLORS[0]}", "chart-exposure": f"stroke: {COLORS[1]}",
-              "chart-drawdown": "fill: #e6b3b3"}
+    series = {
+        "chart-equity": f"stroke: {COLORS[0]}",
+        "chart-exposure": f"stroke: {COLORS[1]}",
+        "chart-drawdown": "fill: #e6b3b3",
+    }
     for chart, style in series.items():
-        drawn = [p.attrs["d"] for p in tree.root.find("figure", id=chart)[0].find("path")
-                 if style in p.attrs.get("style", "")]
+        drawn = [
+            p.attrs["d"]
+            for p in tree.root.find("figure", id=chart)[0].find("path")
+            if style in p.attrs.get("style", "")
+        ]
         assert drawn and drawn[0].count(" L ") >= 11, chart  # 12 sessions: a real series, not an empty frame
     for chart in ("chart-tca-is", "chart-tca-spread"):
-        bars_ = [p for p in tree.root.find("figure", id=chart)[0].find("path")
-                 if f"fill: {COLORS[0]}" in p.attrs.get("style", "")]
+        bars_ = [
+            p
+            for p in tree.root.find("figure", id=chart)[0].find("path")
+            if f"fill: {COLORS[0]}" in p.attrs.get("style", "")
+        ]
         assert len(bars_) >= 3, chart  # histogram bars
     ids = [n.attrs["id"] for n in tree.root.walk() if "id" in n.attrs]
     assert len(ids) == len(set(ids))  # several inline SVGs, no clashing ids
@@ -180,8 +200,14 @@ def test_the_same_journal_gives_the_same_bytes_in_any_process(journal, tmp_path,
     a, b = tmp_path / "a.html", tmp_path / "b.html"
     assert report(journal, a, capsys)[0] == 0
     env = {**os.environ, "PYTHONHASHSEED": "4242"}
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "report", "--journal", str(journal), "--out", str(b)],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "report", "--journal", str(journal), "--out", str(b)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert a.read_bytes() == b.read_bytes() == page.encode()
 
@@ -207,8 +233,10 @@ def test_the_header_names_the_run_and_counts_orders_fills_and_blocks(journal, pa
     assert facts["code version"] == run.code_version
     assert facts["period"].startswith("2030-01-01 to 2030-01-12")
     snap = build(journal)
-    counts = {r.find("td")[0].all_text(): int(r.find("td")[1].all_text())
-              for r in tree.root.find("table", id="counts-table")[0].find("tbody")[0].find("tr")}
+    counts = {
+        r.find("td")[0].all_text(): int(r.find("td")[1].all_text())
+        for r in tree.root.find("table", id="counts-table")[0].find("tbody")[0].find("tr")
+    }
     fills = sum(1 for _, e in iter_events(journal) if isinstance(e, (OrderFilled, OrderPartiallyFilled)))
     assert counts["orders"] == len(snap.orders) > 5
     assert counts["fills"] == fills > counts["orders"] // 2
@@ -218,8 +246,10 @@ def test_the_header_names_the_run_and_counts_orders_fills_and_blocks(journal, pa
     assert set(tca.blocks["reason"]) == {"EVENT_BLACKOUT"}  # ALREADY_AT_TARGET skips are not blocks
     blocks = tree.root.find("table", id="blocks-table")[0].find("tbody")[0].find("tr")
     assert sum(int(r.find("td")[3].all_text()) for r in blocks) == tca.blocks.height
-    pnl = {r.find("td")[0].all_text(): r.find("td")[4].all_text()
-           for r in tree.root.find("table", id="pnl-table")[0].find("tbody")[0].find("tr")}
+    pnl = {
+        r.find("td")[0].all_text(): r.find("td")[4].all_text()
+        for r in tree.root.find("table", id="pnl-table")[0].find("tbody")[0].find("tr")
+    }
     assert pnl["TOTAL"] == f"{snap.pnl.total.net / S:,.2f}"
 
 
@@ -280,8 +310,9 @@ def test_final_equity_is_capital_plus_net_pnl_and_drawdown_is_never_positive(jou
     assert frame["drawdown"].max() <= 0.0 < frame.height
     assert frame["drawdown"].min() < 0.0  # the synthetic prices swing: there is a drawdown to draw
     tree = parse(page)
-    cards = {c.find("span")[0].all_text(): c.find("b")[0].all_text()
-             for c in tree.root.find("div", **{"class": "card"})}
+    cards = {
+        c.find("span")[0].all_text(): c.find("b")[0].all_text() for c in tree.root.find("div", **{"class": "card"})
+    }
     assert cards["final equity"] == f"{(capital + net) / S:,.2f}"
     assert cards["max drawdown"] == f"{frame['drawdown'].min() * 100:.2f}%"
 
@@ -323,13 +354,16 @@ def test_text_from_the_journal_is_escaped(tmp_path, capsys):
     assert "No bars or sessions in the journal" in page
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--journal", "{tmp}/missing.db", "--out", "{tmp}/r.html"], "missing.db"),
-    (["--journal", "{journal}", "--out", "{tmp}/no/such/dir/r.html"], "cannot write"),
-    (["--journal", "{journal}", "--out", "{tmp}"], "is a directory"),
-    (["--journal", "{journal}", "--out", "{tmp}/r.html", "--at", "0"], "--at must be"),
-    (["--journal", "{journal}", "--out", "{tmp}/r.html", "--at", "99999999"], "beyond the end"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--journal", "{tmp}/missing.db", "--out", "{tmp}/r.html"], "missing.db"),
+        (["--journal", "{journal}", "--out", "{tmp}/no/such/dir/r.html"], "cannot write"),
+        (["--journal", "{journal}", "--out", "{tmp}"], "is a directory"),
+        (["--journal", "{journal}", "--out", "{tmp}/r.html", "--at", "0"], "--at must be"),
+        (["--journal", "{journal}", "--out", "{tmp}/r.html", "--at", "99999999"], "beyond the end"),
+    ],
+)
 def test_input_errors_are_one_line_and_exit_2(journal, tmp_path, capsys, args, message):
     argv = [a.format(tmp=tmp_path, journal=journal) for a in args]
     code = main(["report", *argv])

@@ -50,13 +50,27 @@ def release(ts: int, cmd: str = "r1") -> KillSwitchReleased:
 
 
 def opened(ts: int, dep: str = "BROKER_SUBMIT") -> CircuitOpened:
-    return CircuitOpened(ts=ts, dependency=dep, category="TRANSIENT_NETWORK", failures=5, window_seconds=60,  # type: ignore[arg-type]
-                         open_seconds=30, until_ts=ts + 30 * NS, detail="5 timeouts in 60 s")  # fmt: skip
+    return CircuitOpened(
+        ts=ts,
+        dependency=dep,
+        category="TRANSIENT_NETWORK",
+        failures=5,
+        window_seconds=60,  # type: ignore[arg-type]
+        open_seconds=30,
+        until_ts=ts + 30 * NS,
+        detail="5 timeouts in 60 s",
+    )
 
 
 def shell_error(ts: int, category: str, action: str = "HALT_TRADING") -> ShellErrorReported:
-    return ShellErrorReported(ts=ts, dependency="BROKER_READS", category=category, action=action,  # type: ignore[arg-type]
-                              error_type="HTTPError", detail="401 Unauthorized")  # fmt: skip
+    return ShellErrorReported(
+        ts=ts,
+        dependency="BROKER_READS",
+        category=category,
+        action=action,  # type: ignore[arg-type]
+        error_type="HTTPError",
+        detail="401 Unauthorized",
+    )
 
 
 # --- kill switch --------------------------------------------------------------------------------
@@ -67,7 +81,11 @@ def test_kill_switch_alerts_and_skips_every_decision() -> None:
     out = r.feed(kill(at(1) - 1))
     assert names(out) == ["AlertRaised"]
     assert (out[0].severity, out[0].code, out[0].subject, out[0].detail) == (
-        "CRITICAL", "KILL_SWITCH_ENGAGED", "run", "ops: desk")
+        "CRITICAL",
+        "KILL_SWITCH_ENGAGED",
+        "run",
+        "ops: desk",
+    )
     assert r.state.kill_switch and "k1" in r.state.commands
     for sym in ("AAA", "BBB"):
         d = r.signal(sym, at(1), 100, tgt(10))
@@ -83,13 +101,24 @@ def open_orders(r: Run) -> dict[str, str]:
     b = last(r.bar("BBB", at(1), 100, tgt(10)), OrderSubmitRequested)
     c = last(r.bar("CCC", at(1), 100, tgt(10)), OrderSubmitRequested)
     r.accept(c)
-    r.feed(OrderPartiallyFilled(ts=at(1), client_order_id=c.client_order_id, fill_id="p1", fill_qty=4 * S,
-                                fill_price=100 * S, fee=0, cum_qty=4 * S, leaves_qty=6 * S))  # fmt: skip
+    r.feed(
+        OrderPartiallyFilled(
+            ts=at(1),
+            client_order_id=c.client_order_id,
+            fill_id="p1",
+            fill_qty=4 * S,
+            fill_price=100 * S,
+            fee=0,
+            cum_qty=4 * S,
+            leaves_qty=6 * S,
+        )
+    )
     d = last(r.bar("DDD", at(1), 100, tgt(10)), OrderSubmitRequested)
     r.fill(d)
     out = r.bar("AAA", at(2), 100, tgt(-10))
-    assert [(e.client_order_id, e.reason) for e in of(out, OrderCancelRequested)] == [(a.client_order_id,
-                                                                                      "OPPOSITE_SIGNAL")]
+    assert [(e.client_order_id, e.reason) for e in of(out, OrderCancelRequested)] == [
+        (a.client_order_id, "OPPOSITE_SIGNAL")
+    ]
     return {"AAA": a.client_order_id, "BBB": b.client_order_id, "CCC": c.client_order_id, "DDD": d.client_order_id}
 
 
@@ -99,7 +128,9 @@ def test_kill_switch_with_cancel_all_cancels_each_open_order_once() -> None:
     out = r.feed(kill(at(2) + 1, cancel_all=True))
     assert names(out) == ["AlertRaised", "OrderCancelRequested", "OrderCancelRequested"]
     assert [(e.client_order_id, e.reason, e.cause_seq) for e in out[1:]] == [
-        (cids["BBB"], "KILL_SWITCH", r.seq), (cids["CCC"], "KILL_SWITCH", r.seq)]  # not throttled
+        (cids["BBB"], "KILL_SWITCH", r.seq),
+        (cids["CCC"], "KILL_SWITCH", r.seq),
+    ]  # not throttled
     assert not of(r.feed(kill(at(2) + 2, cancel_all=True, cmd="k2")), OrderCancelRequested)  # once
     for sym in ("AAA", "BBB", "CCC"):
         assert len([e for e in of(r.log, OrderCancelRequested) if e.client_order_id == cids[sym]]) == 1
@@ -134,7 +165,9 @@ def test_release_lifts_a_halt_and_a_reduce_only_state() -> None:
     assert r.signal("BBB", at(3), 50, tgt(10)).reason_codes == ["TRADING_HALTED"]
     out = r.feed(release(at(3) + 1))
     assert [(e.reason, e.halt_reason) for e in of(out, TradingResumed)] == [
-        ("OPERATOR_RESUMED", "UNKNOWN_ERROR"), ("OPERATOR_RESUMED", "SYMBOL_WEIGHT_LIMIT")]
+        ("OPERATOR_RESUMED", "UNKNOWN_ERROR"),
+        ("OPERATOR_RESUMED", "SYMBOL_WEIGHT_LIMIT"),
+    ]
     assert (r.state.halted, r.state.risk.reducing) == (None, None)
 
 
@@ -151,7 +184,8 @@ def test_circuit_opened_alerts_and_blocks_until_closed() -> None:
     r = Run()
     out = r.feed(opened(at(1) - 1, "MARKET_DATA"))
     assert [(e.severity, e.code, e.subject, e.detail) for e in out] == [
-        ("WARNING", "CIRCUIT_OPEN", "MARKET_DATA", "TRANSIENT_NETWORK: 5 timeouts in 60 s")]
+        ("WARNING", "CIRCUIT_OPEN", "MARKET_DATA", "TRANSIENT_NETWORK: 5 timeouts in 60 s")
+    ]
     assert r.signal("AAA", at(1), 100, tgt(10)).reason_codes == ["CIRCUIT_OPEN_MARKET_DATA"]
     assert r.feed(CircuitClosed(ts=at(1) + 1, dependency="MARKET_DATA")) == []
     assert r.signal("AAA", at(2), 100, tgt(10)).outcome == "ACCEPTED"
@@ -246,7 +280,9 @@ def test_negative_expectancy_quarantines_the_symbol_and_the_strategy() -> None:
     out = round_trip(r, 5, 100, 99)
     qs = of(out, Quarantined)
     assert [(q.scope, q.subject, q.reason) for q in qs] == [
-        ("SYMBOL", "AAA", "NEGATIVE_EXPECTANCY"), ("STRATEGY", "sma_cross", "NEGATIVE_EXPECTANCY")]
+        ("SYMBOL", "AAA", "NEGATIVE_EXPECTANCY"),
+        ("STRATEGY", "sma_cross", "NEGATIVE_EXPECTANCY"),
+    ]
     metrics = {"closing_fills": 3, "pnl_after_fees": -30 * S, "mean_pnl_after_fees": -10 * S}
     assert [q.metrics for q in qs] == [metrics, metrics]
     assert [a.subject for a in of(out, AlertRaised) if a.code == "QUARANTINED"] == ["AAA", "sma_cross"]
@@ -269,7 +305,8 @@ def test_expectancy_is_after_the_closing_fill_s_fee() -> None:
     round_trip(r, 3, 100, 101, fee=11 * S)
     out = round_trip(r, 5, 100, 101, fee=11 * S)
     assert [q.metrics for q in of(out, Quarantined)] == [
-        {"closing_fills": 3, "pnl_after_fees": -3 * S, "mean_pnl_after_fees": -S}] * 2
+        {"closing_fills": 3, "pnl_after_fees": -3 * S, "mean_pnl_after_fees": -S}
+    ] * 2
 
 
 def test_a_closing_fill_at_the_entry_price_is_a_closing_fill_too() -> None:
@@ -278,16 +315,24 @@ def test_a_closing_fill_at_the_entry_price_is_a_closing_fill_too() -> None:
     for k in (1, 3, 5):
         round_trip(r, k, 100, 100, fee=S)
     assert [(q.scope, q.reason, q.metrics["pnl_after_fees"]) for q in of(r.log, Quarantined)] == [
-        ("SYMBOL", "NEGATIVE_EXPECTANCY", -3 * S), ("STRATEGY", "NEGATIVE_EXPECTANCY", -3 * S)]
+        ("SYMBOL", "NEGATIVE_EXPECTANCY", -3 * S),
+        ("STRATEGY", "NEGATIVE_EXPECTANCY", -3 * S),
+    ]
 
 
 # --- shell and core errors ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("category", "code"), [
-    ("AUTH", "BROKER_AUTH_FAILED"), ("PROGRAMMING_ERROR", "SHELL_PROGRAMMING_ERROR"), ("UNKNOWN", "UNKNOWN_ERROR"),
-    ("INVARIANT_VIOLATION", "SHELL_INVARIANT_VIOLATION"), ("BAD_DATA", "UNKNOWN_ERROR"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("category", "code"),
+    [
+        ("AUTH", "BROKER_AUTH_FAILED"),
+        ("PROGRAMMING_ERROR", "SHELL_PROGRAMMING_ERROR"),
+        ("UNKNOWN", "UNKNOWN_ERROR"),
+        ("INVARIANT_VIOLATION", "SHELL_INVARIANT_VIOLATION"),
+        ("BAD_DATA", "UNKNOWN_ERROR"),
+    ],
+)
 def test_a_shell_error_that_halts_trading(category: str, code: str) -> None:
     r = Run()
     out = r.feed(shell_error(at(1) - 1, category))
@@ -313,7 +358,9 @@ def test_a_strategy_that_raises_halts_trading_and_the_step_returns() -> None:
     out = r.bar("AAA", at(1), 100)  # does not raise
     assert names(out) == ["TradingHalted", "AlertRaised"]
     assert (out[0].reason, out[0].detail) == (
-        "CORE_PROGRAMMING_ERROR", "while stepping BarClosed: ZeroDivisionError: integer division or modulo by zero")
+        "CORE_PROGRAMMING_ERROR",
+        "while stepping BarClosed: ZeroDivisionError: integer division or modulo by zero",
+    )
     assert (out[1].severity, out[1].code) == ("CRITICAL", "TRADING_HALTED")
     assert r.state.halted == "CORE_PROGRAMMING_ERROR"
     assert r.bar("AAA", at(2), 100, tgt(10))[-1].reason_codes == ["TRADING_HALTED"]
@@ -332,7 +379,8 @@ def test_the_halt_detail_carries_no_memory_addresses_and_replays_identically() -
     a, b = _address_run(), _address_run()
     halt = msgspec.json.decode(a[0])
     assert halt["reason"] == "CORE_PROGRAMMING_ERROR" and halt["detail"].startswith(
-        "while stepping BarClosed: ValueError: cannot use <object object at ")
+        "while stepping BarClosed: ValueError: cannot use <object object at "
+    )
     assert not re.search(r"0x[0-9a-fA-F]", halt["detail"]) and not re.search(r"at [0-9a-fA-F]{6,}", halt["detail"])
     assert a == b
 
@@ -367,8 +415,10 @@ def test_day_orders_are_canceled_at_the_close_when_configured() -> None:
     cids = day_orders(r)
     out = r.close_session()
     assert names(out) == ["OrderCancelRequested", "OrderCancelRequested", "SessionSummarized"]
-    assert [(e.client_order_id, e.reason) for e in out[:2]] == [(cids["AAA"], "SESSION_END"),
-                                                                (cids["BBB"], "SESSION_END")]  # fmt: skip
+    assert [(e.client_order_id, e.reason) for e in out[:2]] == [
+        (cids["AAA"], "SESSION_END"),
+        (cids["BBB"], "SESSION_END"),
+    ]
 
 
 def test_no_cancels_at_the_close_by_default_or_for_gtc_orders() -> None:
@@ -385,8 +435,10 @@ def test_orders_left_open_are_canceled_at_a_later_start_when_configured() -> Non
     assert not of(r.log, OrderCancelRequested)  # nothing was open at the first start
     cids = day_orders(r)
     out = r.feed(msgspec.structs.replace(r.started, ts=at(5), run_id="run-2"))
-    assert [(e.client_order_id, e.reason) for e in out] == [(cids["AAA"], "START_CLEANUP"),
-                                                            (cids["BBB"], "START_CLEANUP")]  # fmt: skip
+    assert [(e.client_order_id, e.reason) for e in out] == [
+        (cids["AAA"], "START_CLEANUP"),
+        (cids["BBB"], "START_CLEANUP"),
+    ]
     r = Run()
     day_orders(r)
     assert r.feed(msgspec.structs.replace(r.started, ts=at(5), run_id="run-2")) == []
@@ -415,7 +467,13 @@ def test_a_session_summary_at_each_close() -> None:
     r.fill(last(r.bar("AAA", at(1, day=1), 110, tgt(0)), OrderSubmitRequested))
     (s,) = r.close_session(1)
     assert (s.session, s.decisions, s.intents, s.fills, s.realized_pnl, s.fees) == (
-        "2030-01-02", {"ACCEPTED": 1}, {"SUBMITTED": 1}, 1, 100 * S, 0)
+        "2030-01-02",
+        {"ACCEPTED": 1},
+        {"SUBMITTED": 1},
+        1,
+        100 * S,
+        0,
+    )
     assert s.open_orders == 1
 
 
@@ -444,7 +502,10 @@ def test_the_three_profiles_resolve_to_different_thresholds() -> None:
     age = {p: snaps[p]["policy"]["max_data_age_seconds"] for p in PROFILES}
     assert age == {"conservative": "15", "balanced": "30", "aggressive": "60"}
     assert {p: snaps[p]["limits"]["on_daily_loss"] for p in PROFILES} == {
-        "conservative": "HALTED", "balanced": "REDUCING", "aggressive": "REDUCING"}
+        "conservative": "HALTED",
+        "balanced": "REDUCING",
+        "aggressive": "REDUCING",
+    }
     assert snaps["conservative"]["policy"]["actions"]["low_liquidity"] == "REJECT"
     assert snaps["balanced"]["policy"]["actions"]["low_liquidity"] == "REVIEW"
     params = {p: RiskParams.from_snapshot(snaps[p]) for p in PROFILES}
@@ -457,8 +518,13 @@ def test_the_three_profiles_resolve_to_different_thresholds() -> None:
 
 def test_an_explicit_key_overrides_only_itself() -> None:
     base = snapshot({"profile": "conservative"})["risk"]
-    over = snapshot({"profile": "conservative", "limits": {"max_trade_notional": "75000"},
-                     "policy": {"actions": {"low_confidence": "REJECT"}}})["risk"]  # fmt: skip
+    over = snapshot(
+        {
+            "profile": "conservative",
+            "limits": {"max_trade_notional": "75000"},
+            "policy": {"actions": {"low_confidence": "REJECT"}},
+        }
+    )["risk"]
     assert over["limits"]["max_trade_notional"] == "75000"
     assert over["policy"]["actions"]["low_confidence"] == "REJECT"
     over["limits"]["max_trade_notional"] = base["limits"]["max_trade_notional"]

@@ -38,8 +38,16 @@ def approve(r: Run, decision_id: str, ts: int, reason: str = "looked at it") -> 
 
 
 def circuit(dep: str, ts: int, until: int | None = None) -> CircuitOpened:
-    return CircuitOpened(ts=ts, dependency=dep, category="TRANSIENT_NETWORK", failures=3, window_seconds=60,  # type: ignore[arg-type]
-                         open_seconds=30, until_ts=until or ts + 30 * NS, detail="timeouts")  # fmt: skip
+    return CircuitOpened(
+        ts=ts,
+        dependency=dep,
+        category="TRANSIENT_NETWORK",
+        failures=3,
+        window_seconds=60,  # type: ignore[arg-type]
+        open_seconds=30,
+        until_ts=until or ts + 30 * NS,
+        detail="timeouts",
+    )
 
 
 # --- one scenario per configurable rule: it trips that rule and nothing else ---------------
@@ -133,7 +141,7 @@ def test_each_configurable_rule_trips_with_its_reason_and_configured_action(name
     r, d = scenario(actions(**{key: action}))
     assert d.reason_codes == [code]
     assert code in DECISION_REASONS
-    after = r.log[r.log.index(d) + 1:]
+    after = r.log[r.log.index(d) + 1 :]
     if action == "REJECT":
         assert (d.outcome, d.approved_qty, d.expires_ts) == ("REJECTED", 0, None)
         assert not of(after, *ORDER_MESSAGES, AlertRaised) and r.state.risk.reviews == {}
@@ -163,9 +171,13 @@ def test_a_plain_signal_is_accepted_with_its_context() -> None:
     assert (d.outcome, d.reason_codes, d.approved_qty, d.expires_ts) == ("ACCEPTED", ["SIGNAL_ACCEPTED"], 10 * S, None)
     c = d.context
     assert (c.trading_state, c.market_open, c.blackout, c.liquidity_bp, c.confidence_bp) == (
-        "ACTIVE", True, "", 10_000, 10_000)
-    assert (c.equity, c.gross_exposure, c.net_exposure, c.symbol_weight_bp) == (
-        1_000_000 * S, 1_000 * S, 1_000 * S, 10)
+        "ACTIVE",
+        True,
+        "",
+        10_000,
+        10_000,
+    )
+    assert (c.equity, c.gross_exposure, c.net_exposure, c.symbol_weight_bp) == (1_000_000 * S, 1_000 * S, 1_000 * S, 10)
 
 
 # --- the fixed rules and each rule's figures -----------------------------------------------
@@ -371,7 +383,11 @@ def test_reject_beats_review_and_lists_both_reject_first() -> None:
     r = Run({"allowlist": ["BBB"]})
     d = r.signal("AAA", at(1), 100, tgt(10, confidence="0.5"))
     assert (d.outcome, d.reason_codes, d.approved_qty, d.expires_ts) == (
-        "REJECTED", ["SYMBOL_NOT_ALLOWED", "LOW_CONFIDENCE"], 0, None)
+        "REJECTED",
+        ["SYMBOL_NOT_ALLOWED", "LOW_CONFIDENCE"],
+        0,
+        None,
+    )
     assert r.state.risk.reviews == {} and not of(r.log, AlertRaised, *ORDER_MESSAGES)
 
 
@@ -379,8 +395,13 @@ def test_reasons_list_every_tripped_rule_fixed_rejects_first() -> None:
     r = Run({"allowlist": ["BBB"]}, session=False)
     r.feed(circuit("BROKER_SUBMIT", at(1) - 1))
     d = r.signal("AAA", at(1), 100, tgt(10, confidence="0.5"), volume=50 * S)
-    assert d.reason_codes == ["SESSION_CLOSED", "CIRCUIT_OPEN_BROKER_SUBMIT", "SYMBOL_NOT_ALLOWED", "LOW_LIQUIDITY",
-                              "LOW_CONFIDENCE"]
+    assert d.reason_codes == [
+        "SESSION_CLOSED",
+        "CIRCUIT_OPEN_BROKER_SUBMIT",
+        "SYMBOL_NOT_ALLOWED",
+        "LOW_LIQUIDITY",
+        "LOW_CONFIDENCE",
+    ]
 
 
 def test_only_review_rules_give_review_with_an_expiry() -> None:
@@ -395,8 +416,7 @@ def test_only_review_rules_give_review_with_an_expiry() -> None:
 
 def test_review_keeps_the_clip_reason_and_a_reject_drops_it() -> None:
     d = Run().signal("AAA", at(1), 100, tgt(1500, confidence="0.5"))  # max_trade_notional 100,000
-    assert (d.outcome, d.reason_codes, d.approved_qty) == ("REVIEW", ["LOW_CONFIDENCE", "CLIPPED_TRADE_SIZE"],
-                                                           1000 * S)  # fmt: skip
+    assert (d.outcome, d.reason_codes, d.approved_qty) == ("REVIEW", ["LOW_CONFIDENCE", "CLIPPED_TRADE_SIZE"], 1000 * S)
     d = Run({"allowlist": ["BBB"]}).signal("AAA", at(1), 100, tgt(1500))
     assert (d.reason_codes, d.approved_qty) == (["SYMBOL_NOT_ALLOWED"], 0)
 
@@ -470,9 +490,17 @@ def test_an_approved_review_is_decided_again_and_ordered() -> None:
     assert names(out) == ["ReviewResolved", "DecisionMade", "OrderIntentCreated", "OrderSubmitRequested"]
     resolved, again, intent, req = out
     assert (resolved.outcome, resolved.decision_id, resolved.symbol, resolved.actor, resolved.detail) == (
-        "APPROVED", d.decision_id, "AAA", "ops", "news checked")
+        "APPROVED",
+        d.decision_id,
+        "AAA",
+        "ops",
+        "news checked",
+    )
     assert (again.outcome, again.reason_codes, again.signal_id) == (
-        "ACCEPTED", ["SIGNAL_ACCEPTED", "OPERATOR_APPROVED"], d.signal_id)
+        "ACCEPTED",
+        ["SIGNAL_ACCEPTED", "OPERATOR_APPROVED"],
+        d.signal_id,
+    )
     assert again.decision_id != d.decision_id and intent.decision_id == again.decision_id
     assert (req.symbol, req.side, req.qty, req.ts) == ("AAA", "buy", 10 * S, at(1) + 60 * NS)
     assert r.state.risk.reviews == {} and "cmd-news checked" in r.state.commands
@@ -489,7 +517,9 @@ def test_an_approval_keeps_clip_reasons_after_operator_approved() -> None:
     d = r.signal("AAA", at(1), 100, tgt(1500, confidence="0.5"))
     again = of(approve(r, d.decision_id, at(2)), DecisionMade)[0]
     assert (again.reason_codes, again.approved_qty) == (
-        ["SIGNAL_ACCEPTED", "OPERATOR_APPROVED", "CLIPPED_TRADE_SIZE"], 1000 * S)
+        ["SIGNAL_ACCEPTED", "OPERATOR_APPROVED", "CLIPPED_TRADE_SIZE"],
+        1000 * S,
+    )
 
 
 def test_an_approval_does_not_waive_reject_rules() -> None:

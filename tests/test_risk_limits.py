@@ -189,10 +189,13 @@ def test_reducing_ends_when_a_fill_brings_the_book_back() -> None:
     assert not of(r.bar("BBB", at(4), 50), TradingResumed)
 
 
-@pytest.mark.parametrize(("risk", "code", "detail"), [
-    (limits(max_gross_exposure_pct="20"), "GROSS_EXPOSURE_LIMIT", "gross exposure 201000.00 above 20% of capital"),
-    (limits(max_net_exposure_pct="20"), "NET_EXPOSURE_LIMIT", "net exposure 201000.00 above 20% of capital"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("risk", "code", "detail"),
+    [
+        (limits(max_gross_exposure_pct="20"), "GROSS_EXPOSURE_LIMIT", "gross exposure 201000.00 above 20% of capital"),
+        (limits(max_net_exposure_pct="20"), "NET_EXPOSURE_LIMIT", "net exposure 201000.00 above 20% of capital"),
+    ],
+)
 def test_a_price_move_over_the_gross_or_net_cap_reduces(risk: dict[str, Any], code: str, detail: str) -> None:
     r = Run(risk)
     r.hold("AAA", at(1), 100, 1000)
@@ -240,7 +243,9 @@ def test_daily_loss_reduces_with_reducing_until_the_next_session() -> None:
     r, out = loss("REDUCING")
     reduced, alert = of(out, TradingReduced, AlertRaised)
     assert (reduced.reason, reduced.detail) == (
-        "DAILY_LOSS_LIMIT", "session loss 5000.00 reached max_daily_loss 5000.00")
+        "DAILY_LOSS_LIMIT",
+        "session loss 5000.00 reached max_daily_loss 5000.00",
+    )
     assert (alert.severity, alert.code) == ("WARNING", "TRADING_REDUCED")
     assert r.state.halted is None and not of(out, TradingHalted)
     assert r.signal("BBB", at(4), 50, tgt(10)).reason_codes == ["REDUCE_ONLY"]

@@ -32,10 +32,17 @@ def assert_blocked(r: Run, out: list[Any], code: str, detail: str) -> OrderBlock
     d, blocked, alert = out[-3:]
     assert d.outcome == "ACCEPTED"
     assert (blocked.reason, blocked.detail, blocked.decision_id) == (code, detail, d.decision_id)
-    assert (blocked.symbol, blocked.side, blocked.qty) == (d.symbol, "buy" if d.approved_qty > 0 else "sell",
-                                                           abs(d.approved_qty))  # fmt: skip
+    assert (blocked.symbol, blocked.side, blocked.qty) == (
+        d.symbol,
+        "buy" if d.approved_qty > 0 else "sell",
+        abs(d.approved_qty),
+    )
     assert (alert.severity, alert.code, alert.subject, alert.detail) == (
-        "WARNING", "PRE_TRADE_BLOCK", blocked.client_order_id, f"{code}: {detail}")
+        "WARNING",
+        "PRE_TRADE_BLOCK",
+        blocked.client_order_id,
+        f"{code}: {detail}",
+    )
     assert not of(out, *ORDER_MESSAGES)
     assert all(e.cause_seq == r.seq and e.ts == d.ts for e in out[-3:])
     return blocked  # type: ignore[no-any-return]
@@ -66,8 +73,9 @@ LIMIT = {"orders": {"type": "limit", "limit_offset_bps": "600"}}
 def test_price_collar_block_on_limit_orders(target: int, limit: int, text: str) -> None:
     r = Run(cfg=LIMIT)  # 600 bps offset, balanced collar 500 bps
     out = r.bar("AAA", at(1), 100, tgt(target))
-    blocked = assert_blocked(r, out, "PRICE_COLLAR_BLOCK",
-                             f"limit price {text} more than 500 bps from the last close 100.0000")
+    blocked = assert_blocked(
+        r, out, "PRICE_COLLAR_BLOCK", f"limit price {text} more than 500 bps from the last close 100.0000"
+    )
     assert blocked.limit_price == limit * S
 
 
@@ -94,8 +102,9 @@ def test_duplicate_client_order_id() -> None:
     req = last(r.bar("AAA", at(1), 100, tgt(10)), OrderSubmitRequested)
     r.reject(req)
     out = r.bar("AAA", at(1), 100, tgt(10))
-    blocked = assert_blocked(r, out, "DUPLICATE_ORDER_BLOCK",
-                             f"client_order_id {req.client_order_id} already exists (REJECTED)")
+    blocked = assert_blocked(
+        r, out, "DUPLICATE_ORDER_BLOCK", f"client_order_id {req.client_order_id} already exists (REJECTED)"
+    )
     assert blocked.client_order_id == req.client_order_id
     assert r.state.orders.orders[req.client_order_id].status == "REJECTED"  # the old order is untouched
 
@@ -105,8 +114,9 @@ def test_duplicate_order_for_the_same_bar() -> None:
     r = Run()
     first = last(r.bar("AAA", at(1), 100, [tgt(10), tgt(20)]), OrderSubmitRequested)
     out = r.bar("AAA", at(1), 100)
-    blocked = assert_blocked(r, out, "DUPLICATE_ORDER_BLOCK",
-                             f"{first.client_order_id} is the same order for the same bar")
+    blocked = assert_blocked(
+        r, out, "DUPLICATE_ORDER_BLOCK", f"{first.client_order_id} is the same order for the same bar"
+    )
     assert blocked.client_order_id != first.client_order_id
     assert r.state.orders.open_qty("AAA") == 10 * S
     # the next bar is another bar: the same quantity passes
@@ -160,8 +170,9 @@ def flip(r: Run, k: int) -> list[Any]:
     out = r.bar("AAA", at(k + 1), 100, tgt(-10))
     assert last(out, DecisionMade).reason_codes == ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
     assert [c.reason for c in of(out, OrderCancelRequested)] == ["OPPOSITE_SIGNAL"]
-    return r.feed(OrderCanceled(ts=at(k + 1) + NS, client_order_id=req.client_order_id, canceled_qty=10 * S,
-                                reason="canceled"))  # fmt: skip
+    return r.feed(
+        OrderCanceled(ts=at(k + 1) + NS, client_order_id=req.client_order_id, canceled_qty=10 * S, reason="canceled")
+    )
 
 
 def test_cancel_loop_block() -> None:

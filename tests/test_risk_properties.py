@@ -49,12 +49,18 @@ CENT = S // 100
 CAPITAL = 100_000
 RISK: dict[str, Any] = {
     "capital": str(CAPITAL),
-    "limits": {"max_trade_notional": "2000", "max_symbol_weight_pct": "3", "max_gross_exposure_pct": "6",
-               "max_net_exposure_pct": "5", "max_daily_loss": "300", "on_daily_loss": "HALTED"},
+    "limits": {
+        "max_trade_notional": "2000",
+        "max_symbol_weight_pct": "3",
+        "max_gross_exposure_pct": "6",
+        "max_net_exposure_pct": "5",
+        "max_daily_loss": "300",
+        "on_daily_loss": "HALTED",
+    },
     "pretrade": {"max_order_notional": "4000"},
     "policy": {"review_seconds": 180},
     "session": {"cancel_day_orders_at_close": True},
-}  # fmt: skip
+}
 TRADE_CAP = 2000 * S  # 1e-8 USD
 WEIGHT_CAP = CAPITAL * S * 3 // 100
 GROSS_CAP = CAPITAL * S * 6 // 100
@@ -84,9 +90,10 @@ def plans(draw: Any) -> Plan:
         st.sampled_from([5, 200, 100_000, 100_000, 100_000]),  # volume, shares
         st.one_of(st.none(), st.integers(-90, 90), st.integers(-90, 90)),  # target, shares
         st.sampled_from([100, 100, 90, 50]),  # confidence, %
-    )  # fmt: skip
-    rounds = draw(st.lists(st.tuples(st.lists(per_symbol, min_size=n, max_size=n), st.sampled_from(OPS)),
-                           min_size=3, max_size=30))  # fmt: skip
+    )
+    rounds = draw(
+        st.lists(st.tuples(st.lists(per_symbol, min_size=n, max_size=n), st.sampled_from(OPS)), min_size=3, max_size=30)
+    )
     start = tuple(draw(st.lists(st.integers(1500, 9000), min_size=n, max_size=n)))
     broker = draw(st.lists(st.sampled_from(["fill", "fill", "accept", "reject", "partial"]), min_size=1, max_size=12))
     return Plan(SYMBOLS[:n], start, rounds, broker)
@@ -112,8 +119,16 @@ class Broker:
         cls = OrderFilled if w[3] == w[2] else OrderPartiallyFilled
         if w[3] == w[2]:
             del self.working[cid]
-        return cls(ts=ts, client_order_id=cid, fill_id=f"f{self.n}-{cid}", fill_qty=qty, fill_price=price, fee=0,
-                   cum_qty=w[3], leaves_qty=w[2] - w[3])  # fmt: skip
+        return cls(
+            ts=ts,
+            client_order_id=cid,
+            fill_id=f"f{self.n}-{cid}",
+            fill_qty=qty,
+            fill_price=price,
+            fee=0,
+            cum_qty=w[3],
+            leaves_qty=w[2] - w[3],
+        )
 
     def answer(self, d: Event, marks: dict[str, int]) -> list[Event]:
         if isinstance(d, OrderSubmitRequested):
@@ -130,8 +145,9 @@ class Broker:
             return out
         if isinstance(d, OrderCancelRequested) and d.client_order_id in self.working:
             w = self.working.pop(d.client_order_id)
-            return [OrderCanceled(ts=d.ts, client_order_id=d.client_order_id, canceled_qty=w[2] - w[3],
-                                  reason="canceled")]  # fmt: skip
+            return [
+                OrderCanceled(ts=d.ts, client_order_id=d.client_order_id, canceled_qty=w[2] - w[3], reason="canceled")
+            ]
         return []
 
     def on_bar(self, bar: BarClosed) -> list[Event]:
@@ -206,8 +222,16 @@ def run_plan(plan: Plan) -> tuple[list[tuple[Event, list[Event]]], Script]:
             did = reviews[-1] if reviews else "dec-unknown"
             feed(ReviewApproved(ts=t, decision_id=did, actor="ops", reason="ok", command_id=f"a{i}"))
         elif op == "shell":
-            feed(ShellErrorReported(ts=t, dependency="BROKER_READS", category="UNKNOWN", action="HALT_TRADING",
-                                    error_type="X", detail="?"))  # fmt: skip
+            feed(
+                ShellErrorReported(
+                    ts=t,
+                    dependency="BROKER_READS",
+                    category="UNKNOWN",
+                    action="HALT_TRADING",
+                    error_type="X",
+                    detail="?",
+                )
+            )
         elif op == "session":
             feed(SessionClosed(ts=CLOSE + day * DAY, session=label(day), calendar="X"))
             day, k = day + 1, 0
@@ -295,8 +319,12 @@ def test_no_submit_request_breaks_the_trade_weight_gross_or_net_caps(plan: Plan)
 
 def test_the_cap_property_sees_risk_adding_orders() -> None:
     """The random runs do send orders that add risk (the property above is not vacuous)."""
-    plan = Plan(("AAA", "BBB"), (5000, 5000), [([(0, 100_000, 30 * (i + 1), 100), (0, 100_000, -30 * (i + 1), 100)],
-                                                  None) for i in range(6)], ["fill"])  # fmt: skip
+    plan = Plan(
+        ("AAA", "BBB"),
+        (5000, 5000),
+        [([(0, 100_000, 30 * (i + 1), 100), (0, 100_000, -30 * (i + 1), 100)], None) for i in range(6)],
+        ["fill"],
+    )
     timeline, _ = run_plan(plan)
     assert check_caps(timeline) >= 4
     reasons = {c for _, derived in timeline for d in derived if isinstance(d, DecisionMade) for c in d.reason_codes}

@@ -25,8 +25,20 @@ ROOT = Path(manifest.__file__).resolve().parent.parent
 
 def bar_file(path: Path) -> Path:
     """Twelve XNYS daily closes of one symbol, up then down (the SMA strategy trades on them)."""
-    days = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-10",
-            "2024-01-11", "2024-01-12", "2024-01-16", "2024-01-17", "2024-01-18"]
+    days = [
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-04",
+        "2024-01-05",
+        "2024-01-08",
+        "2024-01-09",
+        "2024-01-10",
+        "2024-01-11",
+        "2024-01-12",
+        "2024-01-16",
+        "2024-01-17",
+        "2024-01-18",
+    ]
     closes = [100, 101, 103, 106, 110, 114, 112, 108, 103, 99, 96, 94]
     rows = ["timestamp,symbol,open,high,low,close,volume"]
     for day, c in zip(days, closes, strict=True):
@@ -64,7 +76,10 @@ def test_historical_run_journals_the_manifest_right_after_run_started(tmp_path: 
     assert [type(e) for e in events].count(RunManifest) == 1
     assert (m.ts, m.run_id, m.mode) == (started.ts, started.run_id, "backtest")
     assert (m.code_version, m.config_hash, m.schema_fingerprint) == (
-        started.code_version, started.config_hash, started.schema_fingerprint)
+        started.code_version,
+        started.config_hash,
+        started.schema_fingerprint,
+    )
     assert m.code_version.startswith(m.package_version + "+src.") and m.package_version == package_version()
     assert m.datasets == [DatasetRef(name="bars.csv", fingerprint=started.dataset_fingerprint)]
     assert m.features == ["cost_gate", "quarantine", "risk_profile:balanced"]
@@ -85,8 +100,7 @@ def test_the_run_replays_identically(tmp_path: Path) -> None:
     assert result.identical and result.records == len(events)
 
 
-def test_a_project_root_without_git_runs_with_an_empty_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                               ) -> None:
+def test_a_project_root_without_git_runs_with_an_empty_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "nogit"
     root.mkdir()
     monkeypatch.setattr(manifest, "PROJECT_ROOT", root)
@@ -103,19 +117,34 @@ def test_no_git_binary_gives_an_empty_commit(tmp_path: Path, monkeypatch: pytest
 
 
 def test_features_name_what_the_config_enables() -> None:
-    _, snap = resolve({
-        "run": {"universe": ["AAA", "BBB"], "canary_symbols": ["AAA"]}, "orders": {"type": "limit"},
-        "costs": {"gate": False, "block_when_stale": True}, "risk": {"profile": "conservative", "allowlist": ["AAA"]},
-        "oms": {"adopt_broker_positions": True},
-    })  # fmt: skip
-    assert features(snap) == sorted([
-        "canary", "limit_orders", "block_when_stale", "allowlist", "quarantine", "adopt_broker_positions",
-        "cancel_day_orders_at_close", "cancel_leftovers_at_start", "risk_profile:conservative",
-    ])  # the conservative profile turns the session hygiene on; costs.gate = false takes cost_gate off
+    _, snap = resolve(
+        {
+            "run": {"universe": ["AAA", "BBB"], "canary_symbols": ["AAA"]},
+            "orders": {"type": "limit"},
+            "costs": {"gate": False, "block_when_stale": True},
+            "risk": {"profile": "conservative", "allowlist": ["AAA"]},
+            "oms": {"adopt_broker_positions": True},
+        }
+    )
+    assert features(snap) == sorted(
+        [
+            "canary",
+            "limit_orders",
+            "block_when_stale",
+            "allowlist",
+            "quarantine",
+            "adopt_broker_positions",
+            "cancel_day_orders_at_close",
+            "cancel_leftovers_at_start",
+            "risk_profile:conservative",
+        ]
+    )  # the conservative profile turns the session hygiene on; costs.gate = false takes cost_gate off
 
 
 def test_canary_run_names_its_symbols_in_the_manifest(tmp_path: Path) -> None:
-    _, events = run(tmp_path, {"strategy": {"fast": 2, "slow": 4, "qty": 10},
-                               "run": {"universe": ["AAPL"], "canary_symbols": ["AAPL"]}})  # fmt: skip
+    _, events = run(
+        tmp_path,
+        {"strategy": {"fast": 2, "slow": 4, "qty": 10}, "run": {"universe": ["AAPL"], "canary_symbols": ["AAPL"]}},
+    )
     m = events[1]
     assert isinstance(m, RunManifest) and m.canary_symbols == ["AAPL"] and "canary" in m.features

@@ -30,10 +30,25 @@ def test_a_run_with_keys_set_leaves_them_nowhere(tmp_path: Path) -> None:
         cfg = engine_config(tmp_path / "engine.toml", venue.port)
         journal = tmp_path / "j.db"
         done = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "run", "--broker", "venue", "--config", str(cfg), "--journal",
-             str(journal), "--cycles", "120"],
-            env=_env(APCA_API_KEY_ID=KEY, APCA_API_SECRET_KEY=SECRET), capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "engine.cli",
+                "run",
+                "--broker",
+                "venue",
+                "--config",
+                str(cfg),
+                "--journal",
+                str(journal),
+                "--cycles",
+                "120",
+            ],
+            env=_env(APCA_API_KEY_ID=KEY, APCA_API_SECRET_KEY=SECRET),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         venue.proc.terminate()
         venue.proc.wait(10)
@@ -49,9 +64,14 @@ def test_a_run_with_keys_set_leaves_them_nowhere(tmp_path: Path) -> None:
 def test_an_alpaca_run_without_keys_refuses_to_start(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[run]\nuniverse = ["AAPL"]\n[broker]\nkind = "alpaca"\n')
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "run", "--config", str(cfg), "--journal",
-                           str(tmp_path / "j.db")], env=_env(), capture_output=True, text=True, timeout=60,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(cfg), "--journal", str(tmp_path / "j.db")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "needs Alpaca API keys: set APCA_API_KEY_ID and APCA_API_SECRET_KEY" in done.stderr
     assert not (tmp_path / "j.db").exists()
@@ -68,9 +88,11 @@ def test_the_journal_cipher_key_is_neither_stored_nor_printed(tmp_path: Path) ->
     journal = tmp_path / "j.db"
     done = subprocess.run(
         [sys.executable, "-m", "engine.cli", "run", "--config", str(cfg), "--journal", str(journal)],
-        env=_env(ENGINE_CIPHER_KEY=key, ENGINE__RUN__ENCRYPT_JOURNAL="true"), capture_output=True, timeout=120,
+        env=_env(ENGINE_CIPHER_KEY=key, ENGINE__RUN__ENCRYPT_JOURNAL="true"),
+        capture_output=True,
+        timeout=120,
         check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr.decode()
     assert b"encrypt_journal" in done.stderr  # the start-up summary names the setting, not the key
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("j.db*") if p.is_file())
@@ -86,8 +108,14 @@ PASSWORD = "hunter2-Zq8Lw"
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=_env(**env), capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("how", ["file", "env", "flag"])
@@ -95,8 +123,9 @@ def test_a_password_in_the_venue_url_is_refused_without_showing_it(tmp_path: Pat
     """Audit finding 5: it appeared in the summaries, the logs, the journal and the report."""
     url = f"http://trader:{PASSWORD}@127.0.0.1:8765"
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[run]\nuniverse = ["AAPL"]\n[broker]\nkind = "venue"\n'
-                   + (f'venue_url = "{url}"\n' if how == "file" else ""))  # fmt: skip
+    cfg.write_text(
+        '[run]\nuniverse = ["AAPL"]\n[broker]\nkind = "venue"\n' + (f'venue_url = "{url}"\n' if how == "file" else "")
+    )
     args = ["run", "--config", str(cfg), "--journal", str(tmp_path / "j.db"), "--cycles", "1"]
     env = {"ENGINE__BROKER__VENUE_URL": url} if how == "env" else {}
     done = _cli(*args, *(["--venue-url", url] if how == "flag" else []), **env)

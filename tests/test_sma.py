@@ -14,8 +14,8 @@ def reference(closes, fast, slow, long_only, qty):
         if i + 1 < slow:
             out.append(None)
             continue
-        f = Fraction(sum(closes[i + 1 - fast:i + 1]), fast)
-        s = Fraction(sum(closes[i + 1 - slow:i + 1]), slow)
+        f = Fraction(sum(closes[i + 1 - fast : i + 1]), fast)
+        s = Fraction(sum(closes[i + 1 - slow : i + 1]), slow)
         r = (f > s) - (f < s)
         prev = rel
         if r:
@@ -31,8 +31,10 @@ def reference(closes, fast, slow, long_only, qty):
 
 @settings(max_examples=200, deadline=None)
 @given(
-    closes=st.lists(st.integers(1, 50) .map(lambda x: x * 10_000_000), min_size=1, max_size=120),
-    fast=st.integers(1, 6), extra=st.integers(1, 10), long_only=st.booleans(),
+    closes=st.lists(st.integers(1, 50).map(lambda x: x * 10_000_000), min_size=1, max_size=120),
+    fast=st.integers(1, 6),
+    extra=st.integers(1, 10),
+    long_only=st.booleans(),
 )
 def test_sma_cross_matches_exact_reference(closes, fast, extra, long_only):
     slow = fast + extra
@@ -48,7 +50,9 @@ def test_known_crossover_sequence():
     # fast=2, slow=3: falling then rising prices -> one upward cross at the 5th bar
     strat = SmaCross(SmaCrossParams(fast=2, slow=3, qty=100, long_only=True), "X")
     closes = [10, 9, 8, 9, 12, 13]
-    targets = [strat.on_bar(BarClosed(ts=i + 1, symbol="X", open=c, high=c, low=c, close=c, volume=0))
-               for i, c in enumerate(closes)]
+    targets = [
+        strat.on_bar(BarClosed(ts=i + 1, symbol="X", open=c, high=c, low=c, close=c, volume=0))
+        for i, c in enumerate(closes)
+    ]
     assert [t.qty if t else None for t in targets] == [None, None, None, None, 100 * 10**8, None]
     assert targets[4].features == {"fast_sma": 10, "slow_sma": 10}  # (9+12)/2 = 10.5 -> 10 (half-even)

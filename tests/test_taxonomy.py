@@ -210,10 +210,12 @@ def test_retry_read_retries_a_transient_read_then_succeeds() -> None:
 
 
 def test_retry_read_waits_at_least_retry_after() -> None:
-    call = Flaky([
-        BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=5.0),
-        BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=0.1),  # less than the backoff
-    ])  # fmt: skip
+    call = Flaky(
+        [
+            BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=5.0),
+            BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=0.1),  # less than the backoff
+        ]
+    )
     delays: list[float] = []
     assert retry_read(call, sleep=delays.append, base_delay=0.5) == 42
     assert delays == [5.0, 1.0]

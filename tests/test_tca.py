@@ -32,44 +32,89 @@ USD = 1e-9  # tolerance of every USD figure
 
 
 def run_started(order_type: str = "limit") -> RunStarted:
-    return RunStarted(ts=T0, run_id="run-t", code_version="t", config={"orders": {"type": order_type},
-                      "strategy": {"name": "cfg"}}, config_hash=H, schema_fingerprint=H, dataset_fingerprint=H,
-                      dataset="hand", universe=[], seed=0, mode="backtest")  # fmt: skip
+    return RunStarted(
+        ts=T0,
+        run_id="run-t",
+        code_version="t",
+        config={"orders": {"type": order_type}, "strategy": {"name": "cfg"}},
+        config_hash=H,
+        schema_fingerprint=H,
+        dataset_fingerprint=H,
+        dataset="hand",
+        universe=[],
+        seed=0,
+        mode="backtest",
+    )
 
 
 def bar(minute: int, symbol: str, open_: str, close: str) -> BarClosed:
     o, c = px(open_), px(close)
-    return BarClosed(ts=T0 + minute * MIN, symbol=symbol, open=o, high=max(o, c), low=min(o, c), close=c,
-                     volume=1_000_000 * SHARES)  # fmt: skip
+    return BarClosed(
+        ts=T0 + minute * MIN, symbol=symbol, open=o, high=max(o, c), low=min(o, c), close=c, volume=1_000_000 * SHARES
+    )
 
 
-def decision(minute: int, symbol: str, key: str, outcome: str = "ACCEPTED", reasons: tuple[str, ...] = (),
-             strategy: str = "momo") -> list[Event]:  # fmt: skip
+def decision(
+    minute: int, symbol: str, key: str, outcome: str = "ACCEPTED", reasons: tuple[str, ...] = (), strategy: str = "momo"
+) -> list[Event]:
     ts = T0 + minute * MIN
-    signal = SignalGenerated(ts=ts, cause_seq=1, signal_id=f"sig-{key}", strategy=strategy, symbol=symbol,
-                             session="2024-01-02", direction=1, target_qty=SHARES, features={})  # fmt: skip
+    signal = SignalGenerated(
+        ts=ts,
+        cause_seq=1,
+        signal_id=f"sig-{key}",
+        strategy=strategy,
+        symbol=symbol,
+        session="2024-01-02",
+        direction=1,
+        target_qty=SHARES,
+        features={},
+    )
     made = DecisionMade(
-        ts=ts, cause_seq=1, decision_id=f"dec-{key}", signal_id=f"sig-{key}", symbol=symbol, outcome=outcome,
-        reason_codes=list(reasons or ("SIGNAL_ACCEPTED",)), config_hash=H, position_qty=0, open_order_qty=0,
-        target_qty=SHARES, order_qty=SHARES, approved_qty=SHARES, expires_ts=None, context=None,
-    )  # fmt: skip
+        ts=ts,
+        cause_seq=1,
+        decision_id=f"dec-{key}",
+        signal_id=f"sig-{key}",
+        symbol=symbol,
+        outcome=outcome,
+        reason_codes=list(reasons or ("SIGNAL_ACCEPTED",)),
+        config_hash=H,
+        position_qty=0,
+        open_order_qty=0,
+        target_qty=SHARES,
+        order_qty=SHARES,
+        approved_qty=SHARES,
+        expires_ts=None,
+        context=None,
+    )
     return [signal, made]
 
 
-def order(minute: int, symbol: str, cid: str, side: str, qty: int, *, limit: str | None = None,
-          strategy: str = "momo") -> list[Event]:  # fmt: skip
+def order(
+    minute: int, symbol: str, cid: str, side: str, qty: int, *, limit: str | None = None, strategy: str = "momo"
+) -> list[Event]:
     """Signal, accepted decision, intent and submit request: what the core derives from a bar."""
     common: dict[str, Any] = dict(
-        ts=T0 + minute * MIN, cause_seq=1, client_order_id=cid, intent_id=f"int-{cid}", symbol=symbol, side=side,
-        qty=qty * SHARES, order_type="market" if limit is None else "limit",
-        limit_price=None if limit is None else px(limit), time_in_force="day",
-    )  # fmt: skip
-    return [*decision(minute, symbol, cid, strategy=strategy), OrderIntentCreated(decision_id=f"dec-{cid}", **common),
-            OrderSubmitRequested(**common)]  # fmt: skip
+        ts=T0 + minute * MIN,
+        cause_seq=1,
+        client_order_id=cid,
+        intent_id=f"int-{cid}",
+        symbol=symbol,
+        side=side,
+        qty=qty * SHARES,
+        order_type="market" if limit is None else "limit",
+        limit_price=None if limit is None else px(limit),
+        time_in_force="day",
+    )
+    return [
+        *decision(minute, symbol, cid, strategy=strategy),
+        OrderIntentCreated(decision_id=f"dec-{cid}", **common),
+        OrderSubmitRequested(**common),
+    ]
 
 
-def quoted_fill(minute: int, cid: str, qty: int, price: str, fee: str, bid: str, ask: str, *, cum: int,
-                leaves: int) -> Event:  # fmt: skip
+def quoted_fill(
+    minute: int, cid: str, qty: int, price: str, fee: str, bid: str, ask: str, *, cum: int, leaves: int
+) -> Event:
     f = plain_fill(minute, cid, qty, price, fee, cum=cum, leaves=leaves)
     return type(f)(**{**{k: getattr(f, k) for k in f.__struct_fields__}, "bid": px(bid), "ask": px(ask)})
 
@@ -77,31 +122,31 @@ def quoted_fill(minute: int, cid: str, qty: int, price: str, fee: str, bid: str,
 def scenario() -> list[list[Event]]:
     """Six orders (sequence numbers on the left) and four blocks, all on 2024-01-02."""
     return [
-        [run_started()],                                                                     # 1
+        [run_started()],  # 1
         # c-buy: AAPL buy 100 market; decided at close 10.00; two quoted fills
-        [bar(1, "AAPL", "9.95", "10.00"), *order(1, "AAPL", "c-buy", "buy", 100)],           # 2-6
-        [accepted(1, "c-buy")],                                                              # 7
-        [quoted_fill(2, "c-buy", 60, "10.06", "0.30", "10.00", "10.04", cum=60, leaves=40)], # 8 before its bar
-        [bar(2, "AAPL", "10.01", "10.10")],                                                  # 9 arrival bar
-        [quoted_fill(3, "c-buy", 40, "10.08", "0.20", "10.04", "10.08", cum=100, leaves=0)], # 10 terminal
-        [bar(3, "AAPL", "10.06", "10.12")],                                                  # 11 same ts as 10
+        [bar(1, "AAPL", "9.95", "10.00"), *order(1, "AAPL", "c-buy", "buy", 100)],  # 2-6
+        [accepted(1, "c-buy")],  # 7
+        [quoted_fill(2, "c-buy", 60, "10.06", "0.30", "10.00", "10.04", cum=60, leaves=40)],  # 8 before its bar
+        [bar(2, "AAPL", "10.01", "10.10")],  # 9 arrival bar
+        [quoted_fill(3, "c-buy", 40, "10.08", "0.20", "10.04", "10.08", cum=100, leaves=0)],  # 10 terminal
+        [bar(3, "AAPL", "10.06", "10.12")],  # 11 same ts as 10
         # c-sell: MSFT sell 50 market at close 200.00; 30 filled, the rest canceled
-        [bar(4, "MSFT", "200.00", "200.00"), *order(4, "MSFT", "c-sell", "sell", 50)],       # 12-16
-        [accepted(4, "c-sell")],                                                             # 17
+        [bar(4, "MSFT", "200.00", "200.00"), *order(4, "MSFT", "c-sell", "sell", 50)],  # 12-16
+        [accepted(4, "c-sell")],  # 17
         [quoted_fill(5, "c-sell", 20, "199.80", "0.10", "199.84", "200.00", cum=20, leaves=30)],  # 18
-        [bar(5, "MSFT", "199.90", "199.70")],                                                # 19 arrival bar
+        [bar(5, "MSFT", "199.90", "199.70")],  # 19 arrival bar
         [quoted_fill(6, "c-sell", 10, "199.60", "0.05", "199.60", "199.70", cum=30, leaves=20)],  # 20
-        [bar(6, "MSFT", "199.65", "199.50")],                                                # 21
+        [bar(6, "MSFT", "199.65", "199.50")],  # 21
         [OrderCancelRequested(ts=T0 + 7 * MIN, cause_seq=21, client_order_id="c-sell", reason="OPPOSITE_SIGNAL")],  # 22
         [OrderCanceled(ts=T0 + 7 * MIN, client_order_id="c-sell", canceled_qty=20 * SHARES, reason="asked")],  # 23
-        [bar(8, "MSFT", "199.00", "198.00")],                                                # 24 after the cancel
+        [bar(8, "MSFT", "199.00", "198.00")],  # 24 after the cancel
         # c-rej: IBM buy 10 limit 149 at close 150.00; rejected after the next bar
         [bar(9, "IBM", "150.00", "150.00"), *order(9, "IBM", "c-rej", "buy", 10, limit="149", strategy="rev")],  # 25-29
-        [bar(10, "IBM", "151.00", "152.00")],                                                # 30 arrival bar
+        [bar(10, "IBM", "151.00", "152.00")],  # 30 arrival bar
         [OrderRejected(ts=T0 + 11 * MIN, client_order_id="c-rej", reason="BROKER_REJECTED", detail="no")],  # 31
         # c-nq: AMZN sell 10 limit 49.50 at close 50.00; filled two bars later, no quote (a real broker)
         [bar(12, "AMZN", "50.00", "50.00"), *order(12, "AMZN", "c-nq", "sell", 10, limit="49.50", strategy="rev")],
-        [bar(13, "AMZN", "49.80", "49.60")],                                                 # arrival bar
+        [bar(13, "AMZN", "49.80", "49.60")],  # arrival bar
         [plain_fill(14, "c-nq", 10, "49.50", "0", cum=10, leaves=0)],
         [bar(14, "AMZN", "49.55", "49.40")],
         # c-open: GOOG buy 5 at close 100.00, never filled, no later GOOG bar
@@ -109,12 +154,27 @@ def scenario() -> list[list[Event]]:
         [accepted(15, "c-open")],
         # blocks: a skip, a rejection with two reasons, a pre-trade block of an accepted decision
         [bar(16, "IBM", "152.00", "152.00"), *decision(16, "IBM", "x", "SKIPPED", ("COST_GATE_BLOCK",))],
-        [bar(17, "MSFT", "198.00", "198.00"),
-         *decision(17, "MSFT", "y", "REJECTED", ("LOW_LIQUIDITY", "HIGH_CORRELATION"), strategy="rev")],
-        [bar(18, "AAPL", "10.20", "10.20"), *decision(18, "AAPL", "z"),
-         OrderBlocked(ts=T0 + 18 * MIN, cause_seq=1, decision_id="dec-z", client_order_id="c-blk", symbol="AAPL",
-                      side="buy", qty=SHARES, limit_price=None, reason="ORDER_SIZE_BLOCK", detail="too big")],
-    ]  # fmt: skip
+        [
+            bar(17, "MSFT", "198.00", "198.00"),
+            *decision(17, "MSFT", "y", "REJECTED", ("LOW_LIQUIDITY", "HIGH_CORRELATION"), strategy="rev"),
+        ],
+        [
+            bar(18, "AAPL", "10.20", "10.20"),
+            *decision(18, "AAPL", "z"),
+            OrderBlocked(
+                ts=T0 + 18 * MIN,
+                cause_seq=1,
+                decision_id="dec-z",
+                client_order_id="c-blk",
+                symbol="AAPL",
+                side="buy",
+                qty=SHARES,
+                limit_price=None,
+                reason="ORDER_SIZE_BLOCK",
+                detail="too big",
+            ),
+        ],
+    ]
 
 
 @pytest.fixture
@@ -149,13 +209,20 @@ def test_buy_filled_above_the_decision_price_has_positive_shortfall(tca):
     # stamped at the arrival bar's ts (seq 9; journaled before it, as the paper broker does)
     # V = (60 x 10.06 + 40 x 10.08) / 100 = 10.068; fees 0.30 + 0.20 = 0.50; notional 100 x 10.00 = 1,000
     assert (r["decision_price"], r["arrival_price"], r["arrival_source"], r["arrival_is_proxy"]) == (
-        10.0, pytest.approx(10.02), "QUOTE_MID", False)
+        10.0,
+        pytest.approx(10.02),
+        "QUOTE_MID",
+        False,
+    )
     assert r["fill_vwap"] == pytest.approx(10.068)
     assert r["end_price"] == pytest.approx(10.12)  # bar at the final fill's ts, journaled after it
     # delay = (10.02 - 10.00) x 100 = 2.00 -> 20 bp; execution = (10.068 - 10.02) x 100 = 4.80 -> 48 bp
     # fees 0.50 -> 5 bp; opportunity 0 (all filled); IS = 7.30 -> 73 bp
-    assert_costs(r, {"delay": 2.0, "execution": 4.8, "fees": 0.5, "opportunity": 0.0, "is": 7.3},
-                 {"delay": 20.0, "execution": 48.0, "fees": 5.0, "opportunity": 0.0, "is": 73.0})
+    assert_costs(
+        r,
+        {"delay": 2.0, "execution": 4.8, "fees": 0.5, "opportunity": 0.0, "is": 7.3},
+        {"delay": 20.0, "execution": 48.0, "fees": 5.0, "opportunity": 0.0, "is": 73.0},
+    )
     # spread paid: ((10.06 - 10.02) x 60 + (10.08 - 10.06) x 40) / (10.02 x 60 + 10.06 x 40)
     #            = 3.2 / 1003.6 x 10,000 = 31.8852 bp
     assert r["spread_paid_bps"] == pytest.approx(31.8852, abs=BP)
@@ -173,8 +240,11 @@ def test_sell_filled_below_the_decision_price_has_positive_shortfall_and_opportu
     assert (r["end_price"], r["status"], r["cancel_requests"]) == (199.5, "PARTIAL_CANCELED", 1)
     # delay = -(199.92 - 200) x 30 = 2.40 -> 2.4 bp; execution = -(199.7333 - 199.92) x 30 = 5.60 -> 5.6 bp
     # opportunity = -(199.50 - 200.00) x 20 unfilled = 10.00 -> 10 bp; IS = 2.4 + 5.6 + 0.15 + 10 = 18.15
-    assert_costs(r, {"delay": 2.4, "execution": 5.6, "fees": 0.15, "opportunity": 10.0, "is": 18.15},
-                 {"delay": 2.4, "execution": 5.6, "fees": 0.15, "opportunity": 10.0, "is": 18.15})
+    assert_costs(
+        r,
+        {"delay": 2.4, "execution": 5.6, "fees": 0.15, "opportunity": 10.0, "is": 18.15},
+        {"delay": 2.4, "execution": 5.6, "fees": 0.15, "opportunity": 10.0, "is": 18.15},
+    )
     # spread paid: (-(199.80 - 199.92) x 20 + -(199.60 - 199.65) x 10) / (199.92 x 20 + 199.65 x 10)
     #            = 2.9 / 5,994.9 x 10,000 = 4.8374 bp
     assert r["spread_paid_bps"] == pytest.approx(4.8374, abs=BP)
@@ -187,8 +257,11 @@ def test_rejected_order_pays_only_the_opportunity_cost_to_its_end_price(tca):
     # opportunity = (152 - 150) x 10 = 20.00 of notional 1,500 -> 133.33 bp
     assert (r["arrival_source"], r["arrival_price"], r["arrival_is_proxy"]) == ("NEXT_BAR_OPEN", 151.0, True)
     assert (r["fill_vwap"], r["spread_paid_bps"], r["fill_latency_ns"], r["n_fills"]) == (None, None, None, 0)
-    assert_costs(r, {"delay": 0.0, "execution": 0.0, "fees": 0.0, "opportunity": 20.0, "is": 20.0},
-                 {"opportunity": 133.3333, "is": 133.3333})
+    assert_costs(
+        r,
+        {"delay": 0.0, "execution": 0.0, "fees": 0.0, "opportunity": 20.0, "is": 20.0},
+        {"opportunity": 133.3333, "is": 133.3333},
+    )
 
 
 def test_fill_without_a_quote_uses_the_next_bar_open_as_a_proxy(tca):
@@ -203,7 +276,11 @@ def test_fill_without_a_quote_uses_the_next_bar_open_as_a_proxy(tca):
 def test_open_order_without_a_later_bar_uses_the_decision_price(tca):
     r = row(tca, "c-open")
     assert (r["status"], r["arrival_source"], r["arrival_price"], r["arrival_is_proxy"]) == (
-        "OPEN", "DECISION_PRICE", 100.0, True)
+        "OPEN",
+        "DECISION_PRICE",
+        100.0,
+        True,
+    )
     assert (r["end_price"], r["is_bps"], r["filled_qty"]) == (100.0, 0.0, 0.0)
 
 
@@ -267,32 +344,52 @@ def test_report_aggregates_per_group_with_a_total_row(tca):
     # orders 5, filled 2 (c-buy, c-nq); fill_rate = (100 + 30 + 0 + 10 + 0) / (100 + 50 + 10 + 10 + 5) = 0.8
     # notional 1,000 + 10,000 + 1,500 + 500 + 500 = 13,500; IS USD 7.30 + 18.15 + 20 + 5 + 0 = 50.45
     assert (total["orders"], total["filled_orders"], total["partial_orders"], total["rejects"], total["cancels"]) == (
-        5, 2, 2, 1, 1)
+        5,
+        2,
+        2,
+        1,
+        1,
+    )
     assert total["fill_rate"] == pytest.approx(0.8) and total["notional"] == pytest.approx(13_500)
     assert total["is_bps_wmean"] == pytest.approx(50.45 / 13_500 * 10_000, abs=BP)  # 37.37 bp
     # is_bps: 73, 18.15, 133.33, 100, 0 -> mean 64.90, median 73
     assert total["is_bps_mean"] == pytest.approx((73 + 18.15 + 133.3333 + 100 + 0) / 5, abs=BP)
     assert total["is_bps_p50"] == pytest.approx(73.0, abs=BP)
     assert {k: v for k, v in total.items() if k.startswith("blocked_")} == {
-        "blocked_COST_GATE_BLOCK": 1, "blocked_HIGH_CORRELATION": 1, "blocked_LOW_LIQUIDITY": 1,
-        "blocked_ORDER_SIZE_BLOCK": 1}
+        "blocked_COST_GATE_BLOCK": 1,
+        "blocked_HIGH_CORRELATION": 1,
+        "blocked_LOW_LIQUIDITY": 1,
+        "blocked_ORDER_SIZE_BLOCK": 1,
+    }
     rev = report.row(1, named=True)
     assert (rev["orders"], rev["blocked_LOW_LIQUIDITY"], rev["blocked_COST_GATE_BLOCK"]) == (2, 1, 0)
 
 
 def test_skips_no_control_imposed_are_not_blocks():
-    events = [run_started(), *decision(1, "IBM", "a", "SKIPPED", ("ALREADY_AT_TARGET",)),
-              *decision(2, "IBM", "b", "SKIPPED", ("OPPOSITE_ORDER_CANCEL_REQUESTED",)),
-              *decision(3, "IBM", "c", "SKIPPED", ("KILL_SWITCH_ENGAGED",))]  # fmt: skip
+    events = [
+        run_started(),
+        *decision(1, "IBM", "a", "SKIPPED", ("ALREADY_AT_TARGET",)),
+        *decision(2, "IBM", "b", "SKIPPED", ("OPPOSITE_ORDER_CANCEL_REQUESTED",)),
+        *decision(3, "IBM", "c", "SKIPPED", ("KILL_SWITCH_ENGAGED",)),
+    ]
     tca = tca_of_events(enumerate(events, 1))
     assert tca.blocks["reason"].to_list() == ["KILL_SWITCH_ENGAGED"] and tca.counts["decisions"] == 3
 
 
 def test_report_of_an_empty_journal_is_a_total_row_of_zeros(tmp_path):
     report = tca_report(tca_of_events([]), "day")
-    assert report.rows(named=True) == [{**dict.fromkeys(report.columns), "day": "TOTAL", "orders": 0,
-                                        "filled_orders": 0, "partial_orders": 0, "notional": 0.0, "rejects": 0,
-                                        "cancels": 0}]  # fmt: skip
+    assert report.rows(named=True) == [
+        {
+            **dict.fromkeys(report.columns),
+            "day": "TOTAL",
+            "orders": 0,
+            "filled_orders": 0,
+            "partial_orders": 0,
+            "notional": 0.0,
+            "rejects": 0,
+            "cancels": 0,
+        }
+    ]
 
 
 def test_unreadable_journal_is_a_projection_error(tmp_path):

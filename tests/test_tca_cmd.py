@@ -113,9 +113,15 @@ def test_at_reports_only_what_was_journaled_by_then(bundled, capsys):
 def test_errors_are_one_line_with_exit_2(tmp_path, bundled, capsys):
     missing = tmp_path / "missing.db"
     assert tca(capsys, "--journal", str(missing)) == (
-        2, "", f"engine tca: error: cannot read journal {missing}: journal not found: {missing}\n")
+        2,
+        "",
+        f"engine tca: error: cannot read journal {missing}: journal not found: {missing}\n",
+    )
     assert tca(capsys, "--journal", str(bundled), "--at", "0") == (
-        2, "", "engine tca: error: --at must be a sequence number >= 1, got 0\n")
+        2,
+        "",
+        "engine tca: error: --at must be a sequence number >= 1, got 0\n",
+    )
     code, out, err = tca(capsys, "--journal", str(bundled), "--at", "99999999")
     assert (code, out) == (2, "") and "beyond the end of the journal" in err
     assert not missing.exists()

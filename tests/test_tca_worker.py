@@ -80,8 +80,9 @@ def _versions(address: str) -> dict[str, str]:
         return dict(conn.execute(f"SELECT client_order_id, xmin::text FROM {_table(address)}_proj_tca").fetchall())
 
 
-def test_once_stores_the_per_order_frame_of_load_tca(tables: Callable[[], str], tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_once_stores_the_per_order_frame_of_load_tca(
+    tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = tables()
     cfg, snap = small_cfg(tmp_path)
     head = historical_run(cfg, snap, url, wide_bars(tmp_path, 120)).last_seq  # type: ignore[arg-type]
@@ -92,16 +93,21 @@ def test_once_stores_the_per_order_frame_of_load_tca(tables: Callable[[], str], 
     assert stored_tca(url) == (head, fresh)
     assert len(fresh) >= 5 and {r[ORDER_COLUMNS.index("status")] for r in fresh} >= {"FILLED"}
     with _db() as conn:  # exact types: ints stay integers, bps are double precision
-        types = dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                  "WHERE table_name = %s", (f"{_table(url)}_proj_tca",)).fetchall())  # fmt: skip
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s",
+                (f"{_table(url)}_proj_tca",),
+            ).fetchall()
+        )
     assert types["decision_ts"] == "bigint" and types["is_bps"] == "double precision"
     assert types["arrival_is_proxy"] == "boolean" and types["status"] == "text"
     assert main(["project", "--journal", url, "--projection", "tca", "--once"]) == 0  # nothing left to do
     assert "0 record(s) folded in 0 transaction(s), 0 row(s) written" in capsys.readouterr().out
 
 
-def test_a_resumed_worker_writes_only_the_rows_that_changed(tables: Callable[[], str], tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_resumed_worker_writes_only_the_rows_that_changed(
+    tables: Callable[[], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source, url = tables(), tables()
     cfg, snap = small_cfg(tmp_path)
     historical_run(cfg, snap, source, wide_bars(tmp_path, 200))  # type: ignore[arg-type]
@@ -130,7 +136,8 @@ def test_a_resumed_worker_writes_only_the_rows_that_changed(tables: Callable[[],
 
 
 def test_tca_worker_killed_again_and_again_while_another_process_appends_ends_equal_to_a_fresh_fold(
-        tables: Callable[[], str], tmp_path: Path) -> None:  # fmt: skip
+    tables: Callable[[], str], tmp_path: Path
+) -> None:
     source, url = tables(), tables()
     cfg, snap = small_cfg(tmp_path)
     head = historical_run(cfg, snap, source, wide_bars(tmp_path, 240)).last_seq  # type: ignore[arg-type]

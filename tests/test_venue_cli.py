@@ -53,8 +53,9 @@ def write_bars(path: Path, bars: int = 5, base: int = 100) -> Path:
 
 
 def buy(qty: float, cid: str) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                              client_order_id=cid)  # fmt: skip
+    return MarketOrderRequest(
+        symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, client_order_id=cid
+    )
 
 
 def trading_at(url: str) -> TradingClient:
@@ -92,8 +93,12 @@ class Venue:
 
 def launch(tmp_path: Path, *args: str, lines: int = 1) -> Venue:
     port_file = tmp_path / f"port-{time.monotonic_ns()}"
-    proc = subprocess.Popen([*ENGINE, *args, "--port", "0", "--port-file", str(port_file)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*ENGINE, *args, "--port", "0", "--port-file", str(port_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + STARTUP_SECONDS
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -118,8 +123,9 @@ def test_serve_step_sigterm_and_resume(tmp_path: Path, files: tuple[Path, Path, 
     common = ("--bars", str(bars), "--config", str(config), "--db", str(db), "--manual")
     venue = launch(tmp_path, *common)
     try:
-        assert venue.banner == [f"venue: serving http://127.0.0.1:{venue.port} (bars {bars}: 10 bars, AAPL,MSFT, "
-                                f"manual, db {db})"]  # fmt: skip
+        assert venue.banner == [
+            f"venue: serving http://127.0.0.1:{venue.port} (bars {bars}: 10 bars, AAPL,MSFT, manual, db {db})"
+        ]
         client = venue.trading()
         clock = client.get_clock()
         assert (clock.timestamp, clock.is_open) == (T0, True)  # type: ignore[union-attr]
@@ -151,8 +157,13 @@ def test_serve_step_sigterm_and_resume(tmp_path: Path, files: tuple[Path, Path, 
     assert code == 0, err
 
     other = write_bars(tmp_path / "other.csv", base=200)
-    refused = subprocess.run([*ENGINE, "--bars", str(other), "--config", str(config), "--db", str(db), "--port", "0"],
-                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    refused = subprocess.run(
+        [*ENGINE, "--bars", str(other), "--config", str(config), "--db", str(db), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode == 2
     (line,) = refused.stderr.splitlines()
     assert line.startswith(f"engine venue: error: venue database {db} was made with bar file {bars}")
@@ -160,8 +171,24 @@ def test_serve_step_sigterm_and_resume(tmp_path: Path, files: tuple[Path, Path, 
 
 def test_real_time_driver_and_faults_from_the_command_line(tmp_path: Path, files: tuple[Path, Path, Path]) -> None:
     bars, config, db = files
-    venue = launch(tmp_path, "--bars", str(bars), "--config", str(config), "--db", str(db), "--speed", "600",
-                   "--fault", "http_503=1", "--fault-seed", "4", "--hold", "2", lines=2)  # fmt: skip
+    venue = launch(
+        tmp_path,
+        "--bars",
+        str(bars),
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        "--speed",
+        "600",
+        "--fault",
+        "http_503=1",
+        "--fault-seed",
+        "4",
+        "--hold",
+        "2",
+        lines=2,
+    )
     try:
         assert venue.banner[0].endswith(", speed 600, db " + str(db) + ")")
         assert venue.banner[1] == "venue: faults http_503=1 (seed 4, retry-after 1s, hold 2s)"
@@ -194,8 +221,13 @@ def taken_port() -> Iterator[int]:
 
 def test_bad_fault_exits_2_with_one_line(files: tuple[Path, Path, Path]) -> None:
     bars, _, db = files
-    result = subprocess.run([*ENGINE, "--bars", str(bars), "--db", str(db), "--fault", "http_999=0.1"],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [*ENGINE, "--bars", str(bars), "--db", str(db), "--fault", "http_999=0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "engine venue: error: unknown fault kind 'http_999' (known: http_429, http_500, http_502, http_503, "
@@ -227,7 +259,7 @@ def test_usage_and_input_errors_exit_2_with_one_line(
         ([*ok, "--config", str(tmp_path / "missing.toml")], "config file not found"),
         ([*ok, "--port", str(taken_port)], f"cannot listen on 127.0.0.1:{taken_port}: Address already in use"),
         ([*ok, "--db", str(tmp_path / "no" / "v.db")], "cannot use venue database"),
-    ]  # fmt: skip
+    ]
     for args, message in cases:
         assert main(["venue", *args]) == 2, args
         captured = capsys.readouterr()
@@ -250,8 +282,20 @@ def test_the_venue_fills_with_the_paper_section_of_the_config(tmp_path: Path) ->
     config.write_text(CONFIG + 'spread = "bar_range"\nmax_participation = "0.005"\nlatency_ms = 250\n')
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
-    args = parser.parse_args(["venue", "--bars", str(write_bars(tmp_path / "bars.csv")), "--config", str(config),
-                              "--db", str(tmp_path / "venue.db"), "--port", "0", "--manual"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "venue",
+            "--bars",
+            str(write_bars(tmp_path / "bars.csv")),
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "venue.db"),
+            "--port",
+            "0",
+            "--manual",
+        ]
+    )
     server = _build(args)
     try:
         server.start()
@@ -268,7 +312,10 @@ def test_the_venue_fills_with_the_paper_section_of_the_config(tmp_path: Path) ->
             now = client.get_order_by_id(placed.id)
             assert isinstance(now, Order)
             seen.append((now.status, now.filled_qty))
-        assert seen == [(OrderStatus.PARTIALLY_FILLED, "5"), (OrderStatus.PARTIALLY_FILLED, "10"),
-                        (OrderStatus.FILLED, "12")]  # fmt: skip
+        assert seen == [
+            (OrderStatus.PARTIALLY_FILLED, "5"),
+            (OrderStatus.PARTIALLY_FILLED, "10"),
+            (OrderStatus.FILLED, "12"),
+        ]
     finally:
         server.stop()

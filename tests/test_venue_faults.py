@@ -67,8 +67,9 @@ def trading(server: VenueServer, read_timeout: float = 5.0) -> TradingClient:
 
 
 def buy(cid: str) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                              client_order_id=cid)  # fmt: skip
+    return MarketOrderRequest(
+        symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid
+    )
 
 
 def admin(server: VenueServer, method: str, path: str, body: object = None) -> tuple[int, object]:
@@ -118,8 +119,9 @@ def test_http_429_carries_retry_after_and_creates_no_order(venue: VenueServer) -
     assert venue.store.log() == []
     body = status(venue)
     assert (body["orders"], body["faults"]) == (0, counts(http_429=1))
-    assert fault_log(venue) == [{"seq": 1, "at": T0_TEXT, "kind": "http_429", "method": "POST",
-                                 "path": "/v2/orders", "client_order_id": "c429"}]  # fmt: skip
+    assert fault_log(venue) == [
+        {"seq": 1, "at": T0_TEXT, "kind": "http_429", "method": "POST", "path": "/v2/orders", "client_order_id": "c429"}
+    ]
 
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])
@@ -154,8 +156,9 @@ def test_timeout_holds_then_closes_and_creates_no_order(venue: VenueServer) -> N
 
 def test_timeout_closes_the_connection_without_a_response(venue: VenueServer) -> None:
     venue.faults.replace(plan(timeout=1))
-    request = urllib.request.Request(venue.base_url + "/v2/clock", headers={"APCA-API-KEY-ID": "k",
-                                                                           "APCA-API-SECRET-KEY": "s"})  # fmt: skip
+    request = urllib.request.Request(
+        venue.base_url + "/v2/clock", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
+    )
     began = time.monotonic()
     with pytest.raises(http.client.RemoteDisconnected):  # closed, not one byte written
         urllib.request.urlopen(request, timeout=5)
@@ -165,8 +168,10 @@ def test_timeout_closes_the_connection_without_a_response(venue: VenueServer) ->
 
 @pytest.mark.parametrize(
     ("kind", "raised"),
-    [("accept_then_timeout", requests.exceptions.ReadTimeout),
-     ("accept_then_drop", requests.exceptions.ConnectionError)],
+    [
+        ("accept_then_timeout", requests.exceptions.ReadTimeout),
+        ("accept_then_drop", requests.exceptions.ConnectionError),
+    ],
 )
 def test_accept_then_no_answer_commits_the_order(
     venue: VenueServer, kind: str, raised: type[requests.exceptions.RequestException]
@@ -234,8 +239,11 @@ def outcomes(server: VenueServer, n: int) -> list[str]:
 def test_same_plan_and_seed_inject_the_same_faults(tmp_path: Path) -> None:
     same = FaultPlan(http_500=0.2, http_503=0.2, accept_then_drop=0.3, seed=11)
     runs: list[tuple[list[str], list[tuple[object, object, object, object]], dict[str, int]]] = []
-    for name, faults in (("a", same), ("b", same), ("c", FaultPlan(http_500=0.2, http_503=0.2, accept_then_drop=0.3,
-                                                                   seed=12))):  # fmt: skip
+    for name, faults in (
+        ("a", same),
+        ("b", same),
+        ("c", FaultPlan(http_500=0.2, http_503=0.2, accept_then_drop=0.3, seed=12)),
+    ):
         server = start(tmp_path / f"{name}.db", faults)
         try:
             seen = outcomes(server, 24)
@@ -293,8 +301,13 @@ def test_put_faults_replaces_the_plan_and_validates(venue: VenueServer) -> None:
 
 def test_plan_parsing_for_the_cli() -> None:
     assert parse_fault_args(["http_429=0.05", "accept_then_drop=1"]) == {"http_429": 0.05, "accept_then_drop": 1.0}
-    for bad, named in (("http_600=0.1", "http_600"), ("timeout=2", "timeout"), ("timeout", "KIND=PROB"),
-                       ("timeout=abc", "abc"), ("timeout=nan", "timeout")):  # fmt: skip
+    for bad, named in (
+        ("http_600=0.1", "http_600"),
+        ("timeout=2", "timeout"),
+        ("timeout", "KIND=PROB"),
+        ("timeout=abc", "abc"),
+        ("timeout=nan", "timeout"),
+    ):
         with pytest.raises(FaultPlanError, match=named):
             parse_fault_args([bad])
     text = FaultPlan(http_429=0.05, accept_then_drop=0.1, seed=2).describe()
@@ -305,8 +318,13 @@ def test_a_held_answer_blocks_nothing_and_stop_is_prompt(tmp_path: Path) -> None
     """An accepted submit whose answer is held for 30 s: the store and market locks are free (other
     clients submit and the replay steps meanwhile), and ``stop()`` releases the held connection at once."""
     config = MarketConfig(bars=read_bar_file(write_bars(tmp_path / "bars.csv")), sessions=sessions())
-    server = VenueServer(tmp_path / "held.db", None, Decimal("100000"), market=config,
-                         faults=FaultPlan(accept_then_timeout=1.0, hold_seconds=30))  # fmt: skip
+    server = VenueServer(
+        tmp_path / "held.db",
+        None,
+        Decimal("100000"),
+        market=config,
+        faults=FaultPlan(accept_then_timeout=1.0, hold_seconds=30),
+    )
     server.start()
     held_client = trading(server, read_timeout=10)
     errors: list[BaseException] = []

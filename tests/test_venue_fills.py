@@ -61,8 +61,13 @@ NS = 1_000_000_000
 COSTS = CostModel(half_spread_centibps=200, slippage_centibps=100, fee_per_share=to_fixed("0.005"))
 FLAT = CostModel(half_spread_centibps=200, slippage_centibps=100, fee_per_share=to_fixed("0.005"), impact_k_ppm=0)
 # (open, high, low, close) of AAPL's bar closing at open + k minutes, k = 1..5, both days; volume 1000 k
-AAPL = [("100", "101", "99.5", "100.5"), ("100.5", "101.5", "100", "101"), ("101", "102", "100.75", "101.5"),
-        ("101.5", "102", "101", "101.25"), ("101.25", "101.5", "100.8", "101")]  # fmt: skip
+AAPL = [
+    ("100", "101", "99.5", "100.5"),
+    ("100.5", "101.5", "100", "101"),
+    ("101", "102", "100.75", "101.5"),
+    ("101.5", "102", "101", "101.25"),
+    ("101.25", "101.5", "100.8", "101"),
+]
 AUTH = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
 
 
@@ -91,8 +96,9 @@ def write_bars(path: Path) -> Path:
 
 def market(tmp_path: Path, costs: CostModel = COSTS, seed: int = 7) -> MarketConfig:
     bars = tmp_path / "bars.csv"
-    return MarketConfig(bars=read_bar_file(bars if bars.exists() else write_bars(bars)), sessions=sessions(),
-                        costs=costs, seed=seed)  # fmt: skip
+    return MarketConfig(
+        bars=read_bar_file(bars if bars.exists() else write_bars(bars)), sessions=sessions(), costs=costs, seed=seed
+    )
 
 
 def start(db: Path, config: MarketConfig, speed: float | None = None) -> VenueServer:
@@ -146,8 +152,9 @@ def buy(qty: float, cid: str, symbol: str = "AAPL", tif: TimeInForce = TimeInFor
 
 
 def limit_buy(price: float, cid: str) -> LimitOrderRequest:
-    return LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                             limit_price=price, client_order_id=cid)  # fmt: skip
+    return LimitOrderRequest(
+        symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=price, client_order_id=cid
+    )
 
 
 def raw(server: VenueServer, path: str) -> object:
@@ -237,12 +244,18 @@ def test_a_large_order_fills_over_several_bars_at_the_participation_cap(flat: Ve
         (f"{placed.id}-{n}", px(str(q)), px(str(p.numerator / Decimal(p.denominator))))
         for n, (q, p) in enumerate(zip(slices, prices, strict=True), start=1)
     ]
-    assert [(f.bid, f.ask) for f in fills] == [(px("99.98"), px("100.02")), (px("100.4799"), px("100.5201")),
-                                               (px("100.9798"), px("101.0202"))]  # fmt: skip
+    assert [(f.bid, f.ask) for f in fills] == [
+        (px("99.98"), px("100.02")),
+        (px("100.4799"), px("100.5201")),
+        (px("100.9798"), px("101.0202")),
+    ]
     assert events_of(flat, "big") == ["accepted", "partially_filled", "partially_filled", "filled"]
     _, shown = admin(flat, "GET", "/venue/fills")
-    assert isinstance(shown, list) and (shown[1]["qty"], shown[1]["bid"], shown[1]["ask"]) == ("200", "100.4799",
-                                                                                              "100.5201")  # fmt: skip
+    assert isinstance(shown, list) and (shown[1]["qty"], shown[1]["bid"], shown[1]["ask"]) == (
+        "200",
+        "100.4799",
+        "100.5201",
+    )
     (position,) = client.get_all_positions()
     assert (position.qty, position.avg_entry_price) == ("550", "100.66655455")  # type: ignore[union-attr]
     assert [type(e) for e in books.reports] == [OrderAccepted, OrderPartiallyFilled, OrderPartiallyFilled, OrderFilled]
@@ -260,8 +273,12 @@ def test_a_partly_filled_order_cancels_or_expires_its_rest(flat: VenueServer) ->
     """MSFT (500 shares a bar, 50 at the cap) sell 120: 50 + 50, then canceled. AAPL day buy 2000:
     100 + 200 + 300 + 400 + 500 by the close, whose bar expires the other 500."""
     client = trading(flat)
-    cxl = order(client, MarketOrderRequest(symbol="MSFT", qty=120, side=OrderSide.SELL,
-                                           time_in_force=TimeInForce.GTC, client_order_id="cxl"))  # fmt: skip
+    cxl = order(
+        client,
+        MarketOrderRequest(
+            symbol="MSFT", qty=120, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, client_order_id="cxl"
+        ),
+    )
     day = order(client, buy(2000, "day"))
     books = Books.submitted("cxl", qty=120, side="sell", symbol="MSFT", tif="gtc").also("day", qty=2000)
     flat.step()
@@ -285,8 +302,15 @@ def test_a_partly_filled_order_cancels_or_expires_its_rest(flat: VenueServer) ->
     assert day_fills == [px(str(q)) for q in (100, 200, 300, 400, 500)]
     books.poll(flat, "cxl")
     books.poll(flat, "day")  # only the final snapshot: five fills and the expiry in one poll
-    assert [type(e) for e in books.reports] == [OrderAccepted, OrderPartiallyFilled, OrderPartiallyFilled,
-                                                OrderCanceled, OrderAccepted, OrderPartiallyFilled, OrderExpired]
+    assert [type(e) for e in books.reports] == [
+        OrderAccepted,
+        OrderPartiallyFilled,
+        OrderPartiallyFilled,
+        OrderCanceled,
+        OrderAccepted,
+        OrderPartiallyFilled,
+        OrderExpired,
+    ]
     ending = books.reports[3]
     assert isinstance(ending, OrderCanceled) and ending.canceled_qty == px("20")
     ending = books.reports[6]
@@ -308,9 +332,16 @@ class Books:
         return cls().also(cid, qty, side, symbol, tif)
 
     def also(self, cid: str, qty: int, side: str = "buy", symbol: str = "AAPL", tif: str = "day") -> Books:
-        common: dict[str, Any] = dict(client_order_id=cid, intent_id=f"i-{cid}", symbol=symbol, side=side,
-                                      qty=qty * SCALE, order_type="market", limit_price=None,
-                                      time_in_force=tif)  # fmt: skip
+        common: dict[str, Any] = dict(
+            client_order_id=cid,
+            intent_id=f"i-{cid}",
+            symbol=symbol,
+            side=side,
+            qty=qty * SCALE,
+            order_type="market",
+            limit_price=None,
+            time_in_force=tif,
+        )
         self.orders.apply_derived(OrderIntentCreated(ts=1, cause_seq=1, decision_id=f"d-{cid}", **common))
         self.orders.apply_derived(OrderSubmitRequested(ts=2, cause_seq=2, **common))
         return self
@@ -327,11 +358,15 @@ class Books:
 def test_a_database_made_before_quotes_were_kept_gets_the_columns(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE fills (seq INTEGER PRIMARY KEY AUTOINCREMENT, fill_id TEXT NOT NULL UNIQUE, "
-                     "order_id TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, "
-                     "qty INTEGER NOT NULL, price INTEGER NOT NULL, fee INTEGER NOT NULL, ts INTEGER NOT NULL)")
-        conn.execute("INSERT INTO fills (fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts) "
-                     "VALUES ('o-1', 'o', 'c', 'AAPL', 'buy', 100, 200, 0, 5)")
+        conn.execute(
+            "CREATE TABLE fills (seq INTEGER PRIMARY KEY AUTOINCREMENT, fill_id TEXT NOT NULL UNIQUE, "
+            "order_id TEXT NOT NULL, client_order_id TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, "
+            "qty INTEGER NOT NULL, price INTEGER NOT NULL, fee INTEGER NOT NULL, ts INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO fills (fill_id, order_id, client_order_id, symbol, side, qty, price, fee, ts) "
+            "VALUES ('o-1', 'o', 'c', 'AAPL', 'buy', 100, 200, 0, 5)"
+        )
     store = VenueStore(db)
     try:
         with store.transaction() as cur:

@@ -68,8 +68,12 @@ def test_positions_are_strings_marked_to_last_close(venue: VenueServer) -> None:
     assert client.get_all_positions() == []
     order(client, buy(10, "b1"))
     venue.step()
-    order(client, MarketOrderRequest(symbol="AAPL", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.GTC,
-                                     client_order_id="s1"))  # fmt: skip
+    order(
+        client,
+        MarketOrderRequest(
+            symbol="AAPL", qty=4, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, client_order_id="s1"
+        ),
+    )
     venue.step()
     (position,) = client.get_all_positions()
     assert isinstance(position, Position)
@@ -91,8 +95,13 @@ def test_positions_are_strings_marked_to_last_close(venue: VenueServer) -> None:
     assert (missing.value.status_code, missing.value.message) == (404, "position does not exist")
     sell_price = scaled(to_fixed("100.5"), "sell", 300)  # no volatility known yet: no impact
     bought, ten, four = to_fixed("100.03"), to_fixed("10"), to_fixed("4")
-    cash = (to_fixed("100000") - mul_fixed(ten, bought) - fee(COSTS, ten, bought)
-            + mul_fixed(four, sell_price) - fee(COSTS, four, sell_price))  # fmt: skip
+    cash = (
+        to_fixed("100000")
+        - mul_fixed(ten, bought)
+        - fee(COSTS, ten, bought)
+        + mul_fixed(four, sell_price)
+        - fee(COSTS, four, sell_price)
+    )
     account = client.get_account()
     assert account.cash == str(Decimal(exact(cash)).normalize())  # type: ignore[union-attr]
     assert account.equity == str((Decimal(exact(cash)) + Decimal(606)).normalize())  # type: ignore[union-attr]
@@ -116,8 +125,9 @@ def test_bars_paginate_without_look_ahead(venue: VenueServer) -> None:
     page = raw(venue, "/v2/stocks/bars?symbols=AAPL,MSFT&timeframe=1Min&limit=4")
     assert isinstance(page, dict) and page["next_page_token"] is not None
     assert [len(v) for v in page["bars"].values()] == [2]
-    window = data(venue).get_stock_bars(StockBarsRequest(
-        symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=DAY1 + MIN, end=DAY1 + MIN))  # fmt: skip
+    window = data(venue).get_stock_bars(
+        StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=DAY1 + MIN, end=DAY1 + MIN)
+    )
     assert [b.close for b in window["AAPL"]] == [101.0]
     with pytest.raises(APIError) as wrong:
         data(venue).get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame.Day))
@@ -172,34 +182,57 @@ def test_real_time_driver_replays_at_speed(tmp_path: Path, config: MarketConfig)
 
 
 def test_admin_status_step_fills_positions_and_order_log(venue: VenueServer) -> None:
-    assert admin(venue, "GET", "/venue/status") == (200, {
-        "sim_time": "2024-01-02T14:30:00.000000Z", "next_bar": "2024-01-02T14:31:00.000000Z", "exhausted": False,
-        "orders": 0, "open_orders": 0, "fills": 0, "faults": {k: 0 for k in FAULT_KINDS},
-    })  # fmt: skip
+    assert admin(venue, "GET", "/venue/status") == (
+        200,
+        {
+            "sim_time": "2024-01-02T14:30:00.000000Z",
+            "next_bar": "2024-01-02T14:31:00.000000Z",
+            "exhausted": False,
+            "orders": 0,
+            "open_orders": 0,
+            "fills": 0,
+            "faults": {k: 0 for k in FAULT_KINDS},
+        },
+    )
     client = trading(venue)
     placed = order(client, buy(10, "m1"))
     order(client, limit_buy(50, "never"))  # a day order: expires at the first session close
-    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-02T14:31:00.000000Z",
-                                                          "exhausted": False})  # fmt: skip
-    assert admin(venue, "GET", "/venue/fills") == (200, [{
-        "fill_id": f"{placed.id}-1", "order_id": str(placed.id), "client_order_id": "m1", "symbol": "AAPL",
-        "side": "buy", "qty": "10", "price": "100.03", "fee": "0.05", "bid": "99.98", "ask": "100.02",
-        "at": "2024-01-02T14:31:00.000000Z",
-    }])  # fmt: skip
+    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-02T14:31:00.000000Z", "exhausted": False})
+    assert admin(venue, "GET", "/venue/fills") == (
+        200,
+        [
+            {
+                "fill_id": f"{placed.id}-1",
+                "order_id": str(placed.id),
+                "client_order_id": "m1",
+                "symbol": "AAPL",
+                "side": "buy",
+                "qty": "10",
+                "price": "100.03",
+                "fee": "0.05",
+                "bid": "99.98",
+                "ask": "100.02",
+                "at": "2024-01-02T14:31:00.000000Z",
+            }
+        ],
+    )
     assert admin(venue, "GET", "/venue/positions") == (200, {"AAPL": "10"})
     _, body = admin(venue, "GET", "/venue/status")
     assert isinstance(body, dict) and (body["orders"], body["open_orders"], body["fills"]) == (2, 1, 1)
     _, log = admin(venue, "GET", "/venue/order-log")
     assert log == [
         {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "m1", "order_id": str(placed.id)},
-        {"at": "2024-01-02T14:30:00.000000Z", "event": "accepted", "client_order_id": "never",
-         "order_id": str(order_for(client, "never").id)},
+        {
+            "at": "2024-01-02T14:30:00.000000Z",
+            "event": "accepted",
+            "client_order_id": "never",
+            "order_id": str(order_for(client, "never").id),
+        },
         {"at": "2024-01-02T14:31:00.000000Z", "event": "filled", "client_order_id": "m1", "order_id": str(placed.id)},
-    ]  # fmt: skip
+    ]
     for _ in range(9):
         admin(venue, "POST", "/venue/step")
-    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-03T14:35:00.000000Z",
-                                                          "exhausted": True})  # fmt: skip
+    assert admin(venue, "POST", "/venue/step") == (200, {"sim_time": "2024-01-03T14:35:00.000000Z", "exhausted": True})
     _, body = admin(venue, "GET", "/venue/status")
     assert isinstance(body, dict) and (body["next_bar"], body["exhausted"], body["open_orders"]) == (None, True, 0)
 
@@ -234,8 +267,10 @@ def test_daily_bars_are_stamped_at_new_york_midnight(tmp_path: Path) -> None:
         page = raw(server, "/v2/stocks/bars?symbols=AAPL&timeframe=1Day")
         assert isinstance(page, dict)
         assert [b["t"] for b in page["bars"]["AAPL"]] == [
-            "2021-02-01T05:00:00Z", "2021-02-02T05:00:00Z", "2021-07-01T04:00:00Z",
-        ]  # fmt: skip
+            "2021-02-01T05:00:00Z",
+            "2021-02-02T05:00:00Z",
+            "2021-07-01T04:00:00Z",
+        ]
         client = data(server)
 
         def closes(**window: datetime) -> list[float]:

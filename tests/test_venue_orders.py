@@ -70,9 +70,13 @@ def market(cid: str | None = "CIDv2-mkt-1", qty: float = 10, symbol: str = "AAPL
 
 def limit(cid: str = "CIDv2-lmt-1", symbol: str = "AAPL") -> LimitOrderRequest:
     return LimitOrderRequest(
-        symbol=symbol, qty=3, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, limit_price=185.25,
+        symbol=symbol,
+        qty=3,
+        side=OrderSide.SELL,
+        time_in_force=TimeInForce.GTC,
+        limit_price=185.25,
         client_order_id=cid,
-    )  # fmt: skip
+    )
 
 
 def submit(client: TradingClient, request: MarketOrderRequest | LimitOrderRequest) -> Order:

@@ -20,8 +20,8 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from engine.broker.fills import CostModel, scaled
 from engine.broker.paper import PaperBroker
+from engine.venue.orders import OrderQuery
 from engine.venue.server import VenueServer
-from engine.venue.store import OrderQuery
 from journal_schema.events import (
     BarClosed,
     Event,
@@ -36,19 +36,31 @@ from journal_schema.events import (
 from journal_schema.units import SCALE, to_fixed
 from tests.test_venue_fills import AAPL, DAY1, MIN, NS, buy, market, ns, order, sessions, start, trading
 
-RICH = CostModel(half_spread_centibps=200, slippage_centibps=100, jitter_centibps=3000, fee_per_share=to_fixed("0.005"),
-                 fee_centibps=10, spread_from_range=True, range_fraction_ppm=200_000, impact_k_ppm=2_000_000,
-                 max_participation_ppm=50_000, latency_ns=90 * NS)  # fmt: skip
+RICH = CostModel(
+    half_spread_centibps=200,
+    slippage_centibps=100,
+    jitter_centibps=3000,
+    fee_per_share=to_fixed("0.005"),
+    fee_centibps=10,
+    spread_from_range=True,
+    range_fraction_ppm=200_000,
+    impact_k_ppm=2_000_000,
+    max_participation_ppm=50_000,
+    latency_ns=90 * NS,
+)
 # Before step i (the replay at bar i - 1; ten bars, two sessions of five): orders to submit as
 # (cid, symbol, side, qty, limit or "", time in force), or ("cancel", cid). AAPL may fill 5% of
 # 1000 k shares on its k-th bar of a day, MSFT 25 shares a bar; an order waits 90 s to reach the market.
 SCRIPT: dict[int, list[tuple[str, ...]]] = {
-    0: [("big", "AAPL", "buy", "420", "", "day"), ("lim", "AAPL", "buy", "60", "101.2", "day"),
-        ("ms", "MSFT", "sell", "70", "371", "gtc")],
+    0: [
+        ("big", "AAPL", "buy", "420", "", "day"),
+        ("lim", "AAPL", "buy", "60", "101.2", "day"),
+        ("ms", "MSFT", "sell", "70", "371", "gtc"),
+    ],
     2: [("late", "AAPL", "buy", "30", "", "gtc")],
     3: [("cancel", "ms"), ("huge", "AAPL", "buy", "2000", "", "day")],
     5: [("gtc", "AAPL", "sell", "300", "", "gtc"), ("d2", "MSFT", "buy", "1000", "", "day")],
-}  # fmt: skip
+}
 Slice = tuple[str, int, int, int, int, int | None, int | None]  # cid, n, qty, price, fee, bid, ask
 
 
@@ -59,21 +71,32 @@ def venue_act(client: TradingClient, action: tuple[str, ...]) -> None:
         client.cancel_order_by_id(found.id)
         return
     cid, symbol, side, qty, limit, tif = action
-    common = dict(symbol=symbol, qty=int(qty), side=OrderSide(side), time_in_force=TimeInForce(tif),
-                  client_order_id=cid)  # fmt: skip
+    common = dict(
+        symbol=symbol, qty=int(qty), side=OrderSide(side), time_in_force=TimeInForce(tif), client_order_id=cid
+    )
     order(client, LimitOrderRequest(limit_price=float(limit), **common) if limit else MarketOrderRequest(**common))
 
 
 def paper_act(paper: PaperBroker, ts: int, action: tuple[str, ...]) -> list[Event]:
     if action[0] == "cancel":
-        return paper.cancel(OrderCancelRequested(ts=ts, cause_seq=1, client_order_id=action[1],
-                                                 reason="OPPOSITE_SIGNAL"))  # fmt: skip
+        return paper.cancel(
+            OrderCancelRequested(ts=ts, cause_seq=1, client_order_id=action[1], reason="OPPOSITE_SIGNAL")
+        )
     cid, symbol, side, qty, limit, tif = action
-    return paper.submit(OrderSubmitRequested(
-        ts=ts, cause_seq=1, client_order_id=cid, intent_id=f"i-{cid}", symbol=symbol, side=side,  # type: ignore[arg-type]
-        qty=int(qty) * SCALE, order_type="limit" if limit else "market", limit_price=to_fixed(limit) if limit else None,
-        time_in_force=tif,  # type: ignore[arg-type]
-    ))  # fmt: skip
+    return paper.submit(
+        OrderSubmitRequested(
+            ts=ts,
+            cause_seq=1,
+            client_order_id=cid,
+            intent_id=f"i-{cid}",
+            symbol=symbol,
+            side=side,  # type: ignore[arg-type]
+            qty=int(qty) * SCALE,
+            order_type="limit" if limit else "market",
+            limit_price=to_fixed(limit) if limit else None,
+            time_in_force=tif,  # type: ignore[arg-type]
+        )
+    )
 
 
 def drive(venue: VenueServer, steps: range, paper: PaperBroker | None = None) -> list[Event]:
@@ -94,8 +117,17 @@ def drive(venue: VenueServer, steps: range, paper: PaperBroker | None = None) ->
         if paper is None:
             continue
         for bar in venue.market.replay.by_ts[ts]:
-            reports += paper.on_bar(BarClosed(ts=bar.ts, symbol=bar.symbol, open=bar.open, high=bar.high,
-                                              low=bar.low, close=bar.close, volume=bar.volume))  # fmt: skip
+            reports += paper.on_bar(
+                BarClosed(
+                    ts=bar.ts,
+                    symbol=bar.symbol,
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    volume=bar.volume,
+                )
+            )
         if ts in closes.closes:
             day = closes.labels[list(closes.closes).index(ts)]
             reports += paper.on_session_closed(SessionClosed(ts=ts, session=day, calendar="SYN"))
@@ -103,15 +135,18 @@ def drive(venue: VenueServer, steps: range, paper: PaperBroker | None = None) ->
 
 
 def venue_slices(venue: VenueServer) -> list[Slice]:
-    return [(f.client_order_id, int(f.fill_id.rsplit("-", 1)[1]), f.qty, f.price, f.fee, f.bid, f.ask)
-            for f in venue.fills()]  # fmt: skip
+    return [
+        (f.client_order_id, int(f.fill_id.rsplit("-", 1)[1]), f.qty, f.price, f.fee, f.bid, f.ask)
+        for f in venue.fills()
+    ]
 
 
 def endings(venue: VenueServer) -> dict[str, tuple[str, int, int]]:
     """``cid -> (status, filled, rest)`` of every order."""
     every = venue.store.list_orders(OrderQuery(status="all", limit=500, direction="asc"))
-    return {o.client_order_id: (o.status, to_fixed(o.filled_qty), to_fixed(o.qty) - to_fixed(o.filled_qty))
-            for o in every}  # fmt: skip
+    return {
+        o.client_order_id: (o.status, to_fixed(o.filled_qty), to_fixed(o.qty) - to_fixed(o.filled_qty)) for o in every
+    }
 
 
 def test_a_fill_matches_the_paper_broker_with_its_seeded_jitter(tmp_path: Path) -> None:
@@ -121,18 +156,35 @@ def test_a_fill_matches_the_paper_broker_with_its_seeded_jitter(tmp_path: Path) 
         order(trading(venue), buy(3, "jitter-cid"))
         venue.step()
         paper = PaperBroker(jittery, seed=42, universe=["AAPL"])
-        paper.submit(OrderSubmitRequested(ts=1, cause_seq=1, client_order_id="jitter-cid", intent_id="i",
-                                          symbol="AAPL", side="buy", qty=to_fixed("3"), order_type="market",
-                                          limit_price=None, time_in_force="day"))  # fmt: skip
+        paper.submit(
+            OrderSubmitRequested(
+                ts=1,
+                cause_seq=1,
+                client_order_id="jitter-cid",
+                intent_id="i",
+                symbol="AAPL",
+                side="buy",
+                qty=to_fixed("3"),
+                order_type="market",
+                limit_price=None,
+                time_in_force="day",
+            )
+        )
         o, h, lo, c = (to_fixed(x) for x in AAPL[0])
-        (report,) = paper.on_bar(BarClosed(ts=ns(DAY1 + MIN), symbol="AAPL", open=o, high=h, low=lo, close=c,
-                                           volume=to_fixed("1000")))  # fmt: skip
+        (report,) = paper.on_bar(
+            BarClosed(ts=ns(DAY1 + MIN), symbol="AAPL", open=o, high=h, low=lo, close=c, volume=to_fixed("1000"))
+        )
         assert isinstance(report, OrderFilled)
         jitter = random.Random("42:jitter-cid:1").randint(0, 5000)  # slice 1 of the order
         assert report.fill_price == scaled(o, "buy", 300 + jitter)  # no volatility known before the first bar
         (fill,) = venue.fills()
-        assert (fill.price, fill.fee, fill.qty, fill.bid, fill.ask) == (report.fill_price, report.fee,
-                                                                        report.fill_qty, report.bid, report.ask)
+        assert (fill.price, fill.fee, fill.qty, fill.bid, fill.ask) == (
+            report.fill_price,
+            report.fee,
+            report.fill_qty,
+            report.bid,
+            report.ask,
+        )
     finally:
         venue.stop()
 
@@ -143,26 +195,41 @@ def test_partial_fills_match_the_in_process_paper_broker(tmp_path: Path) -> None
     try:
         reports = drive(venue, range(10), paper)
         fills = [e for e in reports if isinstance(e, OrderPartiallyFilled | OrderFilled)]
-        paper_slices = [(e.client_order_id, int(e.fill_id.rsplit("-", 1)[1]), e.fill_qty, e.fill_price, e.fee,
-                         e.bid, e.ask) for e in fills]  # fmt: skip
+        paper_slices = [
+            (e.client_order_id, int(e.fill_id.rsplit("-", 1)[1]), e.fill_qty, e.fill_price, e.fee, e.bid, e.ask)
+            for e in fills
+        ]
         got = venue_slices(venue)
         assert got == paper_slices
         shares: dict[str, list[int]] = {}
         for cid, _, qty, *_ in got:
             shares.setdefault(cid, []).append(qty // SCALE)
         assert shares == {  # the 5% cap, shared in submission order; 90 s latency skips an order's first bar
-            "big": [100, 150, 170], "lim": [30, 30], "late": [30], "huge": [190], "ms": [25, 25],
-            "gtc": [50, 100, 150], "d2": [25] * 5,
-        }  # fmt: skip
+            "big": [100, 150, 170],
+            "lim": [30, 30],
+            "late": [30],
+            "huge": [190],
+            "ms": [25, 25],
+            "gtc": [50, 100, 150],
+            "d2": [25] * 5,
+        }
         assert {s[3] for s in got if s[0] == "lim"} == {to_fixed("101.2")}  # the limit is honoured
-        paper_rest = {e.client_order_id: e.canceled_qty if isinstance(e, OrderCanceled) else e.expired_qty
-                      for e in reports if isinstance(e, OrderCanceled | OrderExpired)}  # fmt: skip
+        paper_rest = {
+            e.client_order_id: e.canceled_qty if isinstance(e, OrderCanceled) else e.expired_qty
+            for e in reports
+            if isinstance(e, OrderCanceled | OrderExpired)
+        }
         ended = endings(venue)
         assert {c: rest for c, (status, _, rest) in ended.items() if status in ("canceled", "expired")} == paper_rest
         assert {c: status for c, (status, _, _) in ended.items()} == {
-            "big": "filled", "lim": "filled", "late": "filled", "gtc": "filled",
-            "ms": "canceled", "huge": "expired", "d2": "expired",
-        }  # fmt: skip
+            "big": "filled",
+            "lim": "filled",
+            "late": "filled",
+            "gtc": "filled",
+            "ms": "canceled",
+            "huge": "expired",
+            "d2": "expired",
+        }
         for cid in ("ms", "huge", "d2"):  # partly filled before their rest was canceled or expired
             assert ended[cid][1] > 0 and ended[cid][2] > 0
     finally:

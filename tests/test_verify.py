@@ -92,7 +92,9 @@ def test_one_changed_hex_digit_of_a_stored_hash_names_that_seq(journal, capsys):
         chain = unwrap(_state(journal, seq))[0]
     recomputed = link(chain, 5, b"OrderAccepted.v1", payload)
     assert _verify_cli(journal, capsys) == (
-        1, f"TAMPERED at seq 5: hash mismatch: stored {stored.hex()}, recomputed {recomputed.hex()}\n", ""
+        1,
+        f"TAMPERED at seq 5: hash mismatch: stored {stored.hex()}, recomputed {recomputed.hex()}\n",
+        "",
     )
 
 
@@ -101,7 +103,9 @@ def test_non_hex_hash_is_a_malformed_envelope(journal, capsys):
     state[len(b'{"hash":"')] = ord("z")
     _set_state(journal, 6, bytes(state))
     assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 6: malformed envelope: record hash is not 64 hex digits\n", ""
+        1,
+        "TAMPERED at seq 6: malformed envelope: record hash is not 64 hex digits\n",
+        "",
     )
 
 
@@ -115,15 +119,15 @@ def test_changed_topic_breaks_the_chain_at_that_seq(journal, capsys):
 def test_deleted_record_is_a_gap_at_its_seq(journal, capsys):
     _attack(journal, ("DELETE FROM journal_events WHERE rowid = 9", ()))
     assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 9: record 9 is missing (the next stored record is 10)\n", ""
+        1,
+        "TAMPERED at seq 9: record 9 is missing (the next stored record is 10)\n",
+        "",
     )
 
 
 def test_sequence_number_not_matching_its_position(journal, capsys):
     _attack(journal, ("UPDATE journal_events SET originator_version = 99 WHERE rowid = 13", ()))
-    assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 13: stored sequence number 99 at position 13\n", ""
-    )
+    assert _verify_cli(journal, capsys) == (1, "TAMPERED at seq 13: stored sequence number 99 at position 13\n", "")
 
 
 def _append_raw(path, topic, payload):
@@ -142,7 +146,9 @@ def test_hash_valid_but_non_canonical_event(journal, capsys):
     canonical = encode(bar(9, "AAPL", "11"))
     _append_raw(journal, "BarClosed.v1", canonical.replace(b',"symbol"', b', "symbol"'))
     assert _verify_cli(journal, capsys) == (
-        1, "TAMPERED at seq 17: event is not canonical: re-encoding it gives different bytes\n", ""
+        1,
+        "TAMPERED at seq 17: event is not canonical: re-encoding it gives different bytes\n",
+        "",
     )
 
 

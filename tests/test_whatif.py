@@ -48,7 +48,7 @@ def daily_bars(path: Path, days: int) -> Path:
     sessions = load_sessions("XNYS", date(2024, 1, 2), date(2024, 12, 31))
     rows = ["timestamp,symbol,open,high,low,close,volume"]
     prev: dict[str, float] = {}
-    for i, close_ns in enumerate(sessions.closes[1:days + 1].tolist()):
+    for i, close_ns in enumerate(sessions.closes[1 : days + 1].tolist()):
         stamp = datetime.fromtimestamp(close_ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for sym, base, amp, phase, period in (("AAPL", 100.0, 10.0, 0.0, 5.0), ("MSFT", 50.0, 5.0, 1.3, 3.0)):
             c = round(base + amp * math.sin(i / period + phase) + ((i * 7919 + len(sym)) % 13 - 6) * 0.15, 2)
@@ -114,7 +114,7 @@ def test_the_new_run_started_records_the_new_config_and_the_source_dataset(recor
     raw = {**BASE, "paper": {"half_spread_bps": "30"}}
     result = run_whatif(recorded, tmp_path / "w.db", raw)
     source = next(ev for _, ev in iter_events(recorded, only=(RunStarted,)))
-    (_, rs), = iter_events(tmp_path / "w.db", only=(RunStarted,))
+    ((_, rs),) = iter_events(tmp_path / "w.db", only=(RunStarted,))
     assert isinstance(source, RunStarted) and isinstance(rs, RunStarted)
     _, snap = resolve(raw)
     assert rs.config == snap and rs.config_hash != source.config_hash
@@ -173,7 +173,8 @@ def test_a_long_only_strategy_never_flips(recorded: Path, tmp_path: Path) -> Non
 
 
 def test_the_what_if_journal_verifies_and_replays_byte_identically(
-        recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = run_whatif(recorded, tmp_path / "w.db", with_risk(max_correlation="-1"))
     assert main(["verify", str(tmp_path / "w.db")]) == 0
     capsys.readouterr()
@@ -183,7 +184,8 @@ def test_the_what_if_journal_verifies_and_replays_byte_identically(
 
 
 def test_cli_prints_the_table_and_writes_the_json_next_to_the_journal(
-        recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = toml(tmp_path / "c.toml", BASE_TOML + "[paper]\nhalf_spread_bps = 30\n")
     out_db = tmp_path / "w.db"
     code, out, err = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(out_db))
@@ -193,15 +195,16 @@ def test_cli_prints_the_table_and_writes_the_json_next_to_the_journal(
     assert f"comparison  {out_db}.comparison.json" in out
     header = next(i for i, line in enumerate(lines) if line.startswith("figure"))
     assert lines[header].split() == ["figure", "recorded", "what-if", "difference"]
-    rows = {line[:lines[header].index("recorded")].strip(): line.split()[-3:] for line in lines[header + 2:]}
+    rows = {line[: lines[header].index("recorded")].strip(): line.split()[-3:] for line in lines[header + 2 :]}
     assert rows["orders"][2] == "0" and float(rows["IS mean (bps)"][2]) > 20
     saved = json.loads(comparison_path(out_db).read_text())
     assert set(saved) == {"journals", "recorded", "what_if", "difference"}
     assert saved["journals"]["what_if"]["path"] == str(out_db)
     assert saved["difference"]["implementation_shortfall_bps"]["mean"] > 20
     assert isinstance(saved["recorded"]["net"], str)  # money as exact decimal strings
-    code, out, _ = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(out_db), "--replace",
-                       "--format", "json")
+    code, out, _ = cli(
+        capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(out_db), "--replace", "--format", "json"
+    )
     assert code == 0 and json.loads(out) == saved == json.loads(comparison_path(out_db).read_text())
 
 
@@ -225,8 +228,9 @@ def _two_segment_journal(path: Path) -> list[Event]:
     raw = {**BASE, "run": {"calendar": "SYN", "universe": ["AAA", "BBB"]}, "broker": {"kind": "venue"}}
     cfg, _ = resolve(raw)
     first = msgspec.structs.replace(run_started(raw), mode="paper", dataset="venue; bars 1Min", run_id="run-a")
-    second = msgspec.structs.replace(first, ts=inputs[cut].ts - 1, run_id="run-b",
-                                     dataset_fingerprint="f" * 64, dataset="venue, again")
+    second = msgspec.structs.replace(
+        first, ts=inputs[cut].ts - 1, run_id="run-b", dataset_fingerprint="f" * 64, dataset="venue, again"
+    )
     for header, part in ((first, inputs[:cut]), (second, inputs[cut:])):
         engine = Engine.open(path, batch=64)
         closes_ts = [e.ts for e in part if isinstance(e, SessionClosed)]
@@ -244,7 +248,7 @@ def test_a_journal_of_several_runs_replays_its_market_inputs_under_the_first_hea
     assert len(starts) == 2
     result = run_whatif(tmp_path / "paper.db", tmp_path / "w.db", {**BASE, "run": {"calendar": "SYN"}})
     new = tmp_path / "w.db"
-    (_, rs), = iter_events(new, only=(RunStarted,))
+    ((_, rs),) = iter_events(new, only=(RunStarted,))
     assert isinstance(rs, RunStarted) and isinstance(starts[0], RunStarted)
     assert rs.mode == "backtest" and rs.dataset == "whatif:paper.db"
     assert rs.dataset_fingerprint == starts[0].dataset_fingerprint and rs.universe == ["AAA", "BBB"]
@@ -256,28 +260,43 @@ def test_a_journal_of_several_runs_replays_its_market_inputs_under_the_first_hea
 
 
 def test_a_config_asking_for_another_broker_is_refused(
-        recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = toml(tmp_path / "c.toml", '[run]\nuniverse = ["AAPL"]\n[broker]\nkind = "venue"\n')
     code, _, err = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(tmp_path / "w.db"))
     assert code == 2 and err.count("\n") == 1 and "broker.kind is 'venue'" in err
     assert not (tmp_path / "w.db").exists()
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--from", "{d}/missing.db", "--config", "{d}/c.toml", "--out", "{d}/w.db"], "journal not found: {d}/missing.db"),
-    (["--from", "{src}", "--config", "{d}/c.toml", "--out", "{src}"], "is the source journal"),
-    (["--from", "{src}", "--config", "{d}/c.toml"], "--config and --out go together"),
-    (["--from", "{src}", "--out", "{d}/w.db"], "--config and --out go together"),
-    (["--from", "{src}", "--config", "{d}/c.toml", "--out", "{d}/exists.db"],
-     "exists.db is an empty file (0 bytes), not a journal"),
-    (["--from", "{src}", "--replace"], "--replace and --format are for a what-if replay"),
-    (["--from", "{src}", "--format", "json"], "--replace and --format are for a what-if replay"),
-    (["--from", "{src}", "--config", "{d}/cal.toml", "--out", "{d}/w.db"], "run.calendar is '24/7' but the journal's"),
-    (["--from", "{d}/c.toml", "--config", "{d}/c.toml", "--out", "{d}/w.db"],
-     "c.toml is not a journal (not an SQLite database)"),
-])
-def test_usage_errors_are_one_line_with_exit_2(recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--from", "{d}/missing.db", "--config", "{d}/c.toml", "--out", "{d}/w.db"],
+            "journal not found: {d}/missing.db",
+        ),
+        (["--from", "{src}", "--config", "{d}/c.toml", "--out", "{src}"], "is the source journal"),
+        (["--from", "{src}", "--config", "{d}/c.toml"], "--config and --out go together"),
+        (["--from", "{src}", "--out", "{d}/w.db"], "--config and --out go together"),
+        (
+            ["--from", "{src}", "--config", "{d}/c.toml", "--out", "{d}/exists.db"],
+            "exists.db is an empty file (0 bytes), not a journal",
+        ),
+        (["--from", "{src}", "--replace"], "--replace and --format are for a what-if replay"),
+        (["--from", "{src}", "--format", "json"], "--replace and --format are for a what-if replay"),
+        (
+            ["--from", "{src}", "--config", "{d}/cal.toml", "--out", "{d}/w.db"],
+            "run.calendar is '24/7' but the journal's",
+        ),
+        (
+            ["--from", "{d}/c.toml", "--config", "{d}/c.toml", "--out", "{d}/w.db"],
+            "c.toml is not a journal (not an SQLite database)",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     toml(tmp_path / "c.toml", BASE_TOML)
     toml(tmp_path / "cal.toml", '[run]\ncalendar = "24/7"\n')
     toml(tmp_path / "exists.db", "")
@@ -289,13 +308,15 @@ def test_usage_errors_are_one_line_with_exit_2(recorded: Path, tmp_path: Path, c
     assert not (tmp_path / "w.db").exists()
 
 
-def test_an_existing_out_is_replaced_with_replace(recorded: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_existing_out_is_replaced_with_replace(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = toml(tmp_path / "c.toml", BASE_TOML)
     out_db = tmp_path / "w.db"
     run_whatif(recorded, out_db, with_risk(max_correlation="-1"))
-    code, out, err = cli(capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(out_db), "--replace",
-                         "--format", "json")
+    code, out, err = cli(
+        capsys, "--from", str(recorded), "--config", str(cfg), "--out", str(out_db), "--replace", "--format", "json"
+    )
     assert code == 0, err
     assert zero(json.loads(out)["difference"])  # the same config as the recorded run this time
     assert payloads(out_db)[2:-1] == payloads(recorded)[2:-1]  # all but the header (RunStarted, RunManifest)
@@ -303,7 +324,8 @@ def test_an_existing_out_is_replaced_with_replace(recorded: Path, tmp_path: Path
 
 @needs_pg
 def test_a_what_if_writes_its_journal_to_postgres_and_the_comparison_to_the_working_directory(
-        recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = toml(tmp_path / "c.toml", BASE_TOML)
     monkeypatch.chdir(tmp_path)
     with fresh_table() as table:

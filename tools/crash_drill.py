@@ -64,8 +64,14 @@ class DrillReport:
     audit: Audit = field(default_factory=Audit)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cycles": self.cycles, "kills": dict(sorted(self.kills.items())), "seconds": round(self.seconds, 1),
-                "ok": self.audit.ok, "problems": self.audit.problems, **self.audit.figures}  # fmt: skip
+        return {
+            "cycles": self.cycles,
+            "kills": dict(sorted(self.kills.items())),
+            "seconds": round(self.seconds, 1),
+            "ok": self.audit.ok,
+            "problems": self.audit.problems,
+            **self.audit.figures,
+        }
 
 
 def _crash_point(log: Path, seen: int) -> tuple[str | None, int]:
@@ -142,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of kill times, crash points and faults")
     parser.add_argument("--days", type=int, default=300, help="sessions of bars the venue replays")
     parser.add_argument("--workdir", type=Path, help="where to keep the venue db, journal and logs (default: temp)")
-    parser.add_argument("--journal-url", metavar="URL", help="journal on PostgreSQL, postgresql://...?table=NAME "
-                        "(replaced at the start; default: journal.db in the workdir)")
+    parser.add_argument(
+        "--journal-url",
+        metavar="URL",
+        help="journal on PostgreSQL, postgresql://...?table=NAME "
+        "(replaced at the start; default: journal.db in the workdir)",
+    )
     args = parser.parse_args(argv)
     if args.journal_url is not None and not is_postgres(args.journal_url):
         parser.error("--journal-url takes a postgresql://...?table=NAME address (the default is a SQLite file)")

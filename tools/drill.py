@@ -49,12 +49,16 @@ def bar_file(path: Path, symbols: tuple[str, ...] = ("AAPL", "MSFT"), days: int 
     stamps = sorted(set(frame["ts"].to_list()))[:days]
     frame = frame.filter(pl.col("ts").is_in(stamps))
     rows = [
-        (datetime.fromtimestamp(r["ts"] / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), r["symbol"],
-         *(exact(r[k]) for k in ("open", "high", "low", "close", "volume")))
+        (
+            datetime.fromtimestamp(r["ts"] / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            r["symbol"],
+            *(exact(r[k]) for k in ("open", "high", "low", "close", "volume")),
+        )
         for r in frame.iter_rows(named=True)
-    ]  # fmt: skip
-    pl.DataFrame(rows, schema=["timestamp", "symbol", "open", "high", "low", "close", "volume"],
-                 orient="row").write_csv(path)  # fmt: skip
+    ]
+    pl.DataFrame(
+        rows, schema=["timestamp", "symbol", "open", "high", "low", "close", "volume"], orient="row"
+    ).write_csv(path)
     return path
 
 
@@ -91,13 +95,42 @@ class Venue:
     """``engine venue`` as a separate process on a free port; ``config`` (TOML text, e.g. a
     ``[paper]`` section for its fill simulator) becomes its ``--config``."""
 
-    def __init__(self, workdir: Path, bars: Path, *, speed: float, faults: dict[str, float], seed: int,
-                 hold: float = 1.0, retry_after: float = 1.0, config: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        bars: Path,
+        *,
+        speed: float,
+        faults: dict[str, float],
+        seed: int,
+        hold: float = 1.0,
+        retry_after: float = 1.0,
+        config: str = "",
+    ) -> None:
         self.port_file = workdir / "venue.port"
         self.port_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "engine.cli", "venue", "--bars", str(bars), "--port", "0", "--port-file",
-               str(self.port_file), "--db", str(workdir / "venue.db"), "--speed", str(speed), "--fault-seed",
-               str(seed), "--hold", str(hold), "--retry-after", str(retry_after)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "venue",
+            "--bars",
+            str(bars),
+            "--port",
+            "0",
+            "--port-file",
+            str(self.port_file),
+            "--db",
+            str(workdir / "venue.db"),
+            "--speed",
+            str(speed),
+            "--fault-seed",
+            str(seed),
+            "--hold",
+            str(hold),
+            "--retry-after",
+            str(retry_after),
+        ]
         if config:
             (workdir / "venue.toml").write_text(config)
             cmd += ["--config", str(workdir / "venue.toml")]
@@ -115,8 +148,9 @@ class Venue:
 
     def call(self, method: str, path: str, body: object = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={**AUTH, "Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={**AUTH, "Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=10) as answer:
             text = answer.read()
         return json.loads(text) if text else None
@@ -149,8 +183,16 @@ class Venue:
         self.log.close()
 
 
-def start_engine(config: Path, journal: str | Path, log: Path, *, cycles: int | None = None,
-                 crashpoints: str = "", crash_seed: str = "0", replace: bool = False) -> subprocess.Popen[bytes]:
+def start_engine(
+    config: Path,
+    journal: str | Path,
+    log: Path,
+    *,
+    cycles: int | None = None,
+    crashpoints: str = "",
+    crash_seed: str = "0",
+    replace: bool = False,
+) -> subprocess.Popen[bytes]:
     """``engine run`` on ``journal`` (a SQLite path or a ``postgresql://`` URL; ``replace`` starts it
     afresh), its output appended to ``log``, in the log's directory."""
     cmd = [sys.executable, "-m", "engine.cli", "run", "--config", str(config), "--journal", str(journal)]
@@ -166,8 +208,14 @@ def start_engine(config: Path, journal: str | Path, log: Path, *, cycles: int | 
 
 
 def engine_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True,
-                          env=_python_env(), timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        capture_output=True,
+        text=True,
+        env=_python_env(),
+        timeout=300,
+        check=False,
+    )
 
 
 @dataclass
@@ -232,20 +280,27 @@ def audit(journal: str | Path, venue: Venue) -> Audit:
             result.problems.append(f"engine {name} exit {done.returncode}: {done.stdout.strip()} {done.stderr.strip()}")
     status_counts = Counter(status[c] for c in intents)
     result.figures = {
-        "intents": len(intents), "order_status": dict(sorted(status_counts.items())),
-        "intent_outcomes": dict(sorted(outcomes.items())), "resubmits": types["OrderResubmitRequested"],
-        "submit_uncertain": types["OrderSubmitUncertain"], "not_found_at_broker": types["OrderNotFoundAtBroker"],
-        "cancel_requests": types["OrderCancelRequested"], "cancel_answers": types["OrderCancelAnswered"],
+        "intents": len(intents),
+        "order_status": dict(sorted(status_counts.items())),
+        "intent_outcomes": dict(sorted(outcomes.items())),
+        "resubmits": types["OrderResubmitRequested"],
+        "submit_uncertain": types["OrderSubmitUncertain"],
+        "not_found_at_broker": types["OrderNotFoundAtBroker"],
+        "cancel_requests": types["OrderCancelRequested"],
+        "cancel_answers": types["OrderCancelAnswered"],
         "venue_canceled": sum(1 for row in log if row["event"] == "canceled"),
-        "run_segments": types["RunStarted"], "clean_ends": types["RunEnded"], "alerts": types["AlertRaised"],
+        "run_segments": types["RunStarted"],
+        "clean_ends": types["RunEnded"],
+        "alerts": types["AlertRaised"],
         "venue_accepted": sum(accepted.values()),
         "venue_duplicates_refused": sum(1 for row in log if row["event"] == "duplicate_refused"),
         "venue_partial_fills": sum(1 for row in log if row["event"] == "partially_filled"),
         "fills_journaled": types["OrderPartiallyFilled"] + types["OrderFilled"],
         "venue_faults": venue.call("GET", "/venue/status")["faults"],
         "positions": {s: exact(q) for s, q in mine.items()},
-        "events": sum(types.values()), "replay": replay.stdout.strip(),
-    }  # fmt: skip
+        "events": sum(types.values()),
+        "replay": replay.stdout.strip(),
+    }
     return result
 
 

@@ -47,8 +47,9 @@ def backoff_seen(journal: Path) -> dict[str, int]:
 
 def run(seconds: float, seed: int, workdir: Path, days: int = 40) -> tuple[Audit, dict[str, Any]]:
     bars = bar_file(workdir / "bars.csv", days=days)
-    venue = Venue(workdir, bars, speed=86_400 / max(0.05, seconds / days), faults=VENUE_FAULTS, seed=seed,
-                  hold=0.6, retry_after=1)  # fmt: skip
+    venue = Venue(
+        workdir, bars, speed=86_400 / max(0.05, seconds / days), faults=VENUE_FAULTS, seed=seed, hold=0.6, retry_after=1
+    )
     journal, log = workdir / "journal.db", workdir / "engine.log"
     config = engine_config(workdir / "engine.toml", venue.port, timeout=0.3)
     figures: dict[str, Any] = {}
@@ -83,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = workdir_for(args.workdir, "fault-drill-")
     result, figures = run(args.seconds, args.seed, workdir)
-    print(json.dumps({"workdir": str(workdir), "ok": result.ok, "problems": result.problems, **result.figures,
-                      **figures}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {"workdir": str(workdir), "ok": result.ok, "problems": result.problems, **result.figures, **figures},
+            indent=2,
+        )
+    )
     return 0 if result.ok else 1
 
 

@@ -45,7 +45,8 @@ UNITS: dict[str, str] = {
 def _is_code_union(value: Any) -> bool:
     """A union of Literal aliases (e.g. ``IntentReason = SubmittedReason | ErrorCategory``)."""
     return typing.get_origin(value) in (Union, types.UnionType) and all(
-        typing.get_origin(a) is Literal for a in typing.get_args(value))
+        typing.get_origin(a) is Literal for a in typing.get_args(value)
+    )
 
 
 def _named_aliases() -> list[tuple[str, Any]]:
@@ -64,8 +65,9 @@ def _named_aliases() -> list[tuple[str, Any]]:
 
 ALIASES = _named_aliases()
 # Every Literal alias of reasons.py is a list of stable codes with a table of its own.
-REASON_TYPES = [name for name, value in vars(reasons).items()
-                if not name.startswith("_") and typing.get_origin(value) is Literal]
+REASON_TYPES = [
+    name for name, value in vars(reasons).items() if not name.startswith("_") and typing.get_origin(value) is Literal
+]
 
 
 def _alias_name(annotation: Any) -> str | None:
@@ -169,11 +171,7 @@ def reason_comments() -> dict[str, list[tuple[str, str]]]:
         if not (isinstance(target, ast.Name) and target.id in REASON_TYPES):
             continue
         elts = node.value.slice.elts if isinstance(node.value.slice, ast.Tuple) else [node.value.slice]
-        out[target.id] = [
-            (str(e.value), comments.get(e.lineno, ""))
-            for e in elts
-            if isinstance(e, ast.Constant)
-        ]
+        out[target.id] = [(str(e.value), comments.get(e.lineno, "")) for e in elts if isinstance(e, ast.Constant)]
     return out
 
 
@@ -187,7 +185,7 @@ def _header() -> Iterator[str]:
     yield "Conventions:"
     yield ""
     yield "- Every record is the canonical JSON of one event (msgspec, fields in the order listed"
-    yield "  below, preceded by the tag `\"type\": \"<TypeName>\"`), stored under the topic"
+    yield '  below, preceded by the tag `"type": "<TypeName>"`), stored under the topic'
     yield "  `<TypeName>.v<VERSION>`."
     yield "- `Fixed8` fields are integers counting 1e-8 units (price in USD, quantity in shares,"
     yield "  money in USD): `100000000` is 1. Nothing stored is a binary float."

@@ -25,8 +25,13 @@ from journal_schema.events import OrderSubmitRequested
 from journal_schema.units import to_decimal, to_fixed
 
 _TIMEFRAME = re.compile(r"^([1-9]\d*)(Min|Hour|Day|Week|Month)$")
-_UNITS = {"Min": TimeFrameUnit.Minute, "Hour": TimeFrameUnit.Hour, "Day": TimeFrameUnit.Day,
-          "Week": TimeFrameUnit.Week, "Month": TimeFrameUnit.Month}  # fmt: skip
+_UNITS = {
+    "Min": TimeFrameUnit.Minute,
+    "Hour": TimeFrameUnit.Hour,
+    "Day": TimeFrameUnit.Day,
+    "Week": TimeFrameUnit.Week,
+    "Month": TimeFrameUnit.Month,
+}
 BARS_PAGE_LIMIT = 10_000  # what alpaca-py's get_stock_bars asks for per page
 
 
@@ -42,9 +47,12 @@ def order_request(req: OrderSubmitRequested) -> MarketOrderRequest | LimitOrderR
     if req.qty <= 0:
         raise ValueError(f"qty must be positive, got {to_decimal(req.qty)}")
     common: dict[str, Any] = {
-        "symbol": req.symbol, "qty": wire_float(req.qty, "qty"), "side": OrderSide(req.side),
-        "time_in_force": TimeInForce(req.time_in_force), "client_order_id": req.client_order_id,
-    }  # fmt: skip
+        "symbol": req.symbol,
+        "qty": wire_float(req.qty, "qty"),
+        "side": OrderSide(req.side),
+        "time_in_force": TimeInForce(req.time_in_force),
+        "client_order_id": req.client_order_id,
+    }
     if req.order_type == "market":
         if req.limit_price is not None:
             raise ValueError("a market order must not carry a limit_price")
@@ -81,9 +89,13 @@ def bars_params(symbols: Sequence[str], timeframe_text: str, start: int, end: in
     if isinstance(symbols, str) or not symbols:
         raise ValueError("symbols must be a non-empty sequence of symbols")
     request = StockBarsRequest(
-        symbol_or_symbols=list(symbols), timeframe=timeframe(timeframe_text), start=ns_to_datetime(start),
-        end=None if end is None else ns_to_datetime(end), feed=DataFeed(feed), adjustment=Adjustment.RAW,
-    )  # fmt: skip
+        symbol_or_symbols=list(symbols),
+        timeframe=timeframe(timeframe_text),
+        start=ns_to_datetime(start),
+        end=None if end is None else ns_to_datetime(end),
+        feed=DataFeed(feed),
+        adjustment=Adjustment.RAW,
+    )
     params: dict[str, Any] = request.to_request_fields()
     params["limit"] = BARS_PAGE_LIMIT
     return params

@@ -157,10 +157,16 @@ class AlpacaBroker:
         self._redact = credentials.redact
         self._counters = _Counters()
         self._meter = Meter(bucket, sleep, wall_clock)
-        self._trading = TradingClient(credentials.key_id, credentials.secret_key, paper=endpoint.paper,
-                                      raw_data=True, url_override=endpoint.trading_url)  # fmt: skip
-        self._data = StockHistoricalDataClient(credentials.key_id, credentials.secret_key, raw_data=True,
-                                               url_override=endpoint.data_url)  # fmt: skip
+        self._trading = TradingClient(
+            credentials.key_id,
+            credentials.secret_key,
+            paper=endpoint.paper,
+            raw_data=True,
+            url_override=endpoint.trading_url,
+        )
+        self._data = StockHistoricalDataClient(
+            credentials.key_id, credentials.secret_key, raw_data=True, url_override=endpoint.data_url
+        )
         for client in (self._trading, self._data):
             install(client, self._meter, endpoint.timeout_seconds)
 
@@ -191,8 +197,9 @@ class AlpacaBroker:
             try:
                 return conv(raw)
             except _PARSE_ERRORS as exc:
-                failure = BrokerError("PROVIDER_SCHEMA", "unparseable", f"{op}: {one_line(str(exc))}",
-                                      self._meter.last_status)  # fmt: skip
+                failure = BrokerError(
+                    "PROVIDER_SCHEMA", "unparseable", f"{op}: {one_line(str(exc))}", self._meter.last_status
+                )
         raise self._fail(failure)
 
     def _write(self, op: Operation, fn: Callable[[], object], conv: Callable[[object], T]) -> T:
@@ -226,8 +233,11 @@ class AlpacaBroker:
         except ValueError as exc:
             failure = self._early("submit", exc)
         else:
-            return self._write("submit", lambda: self._trading.submit_order(request),
-                               lambda raw: _matching(parse.order(raw), req.client_order_id))  # fmt: skip
+            return self._write(
+                "submit",
+                lambda: self._trading.submit_order(request),
+                lambda raw: _matching(parse.order(raw), req.client_order_id),
+            )
         raise self._fail(failure)
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
@@ -235,8 +245,10 @@ class AlpacaBroker:
         if not client_order_id:
             raise self._fail(BrokerError("PROGRAMMING_ERROR", "bad_request", "read: empty client_order_id"))
         try:
-            return self._read(lambda: self._trading.get_order_by_client_id(client_order_id),
-                              lambda raw: _matching(parse.order(raw), client_order_id))  # fmt: skip
+            return self._read(
+                lambda: self._trading.get_order_by_client_id(client_order_id),
+                lambda raw: _matching(parse.order(raw), client_order_id),
+            )
         except BrokerError as error:
             if error.kind == "not_found":
                 return None
@@ -264,11 +276,14 @@ class AlpacaBroker:
             if len(page) < limit:
                 return list(seen.values())
             if new == 0 or after is None:
-                raise self._fail(BrokerError(
-                    "UNKNOWN", "unexpected",
-                    f"read: cannot page open orders: a full page of {len(page)} brought nothing new "
-                    "(at least a page's worth of orders share one submission microsecond)",
-                ))  # fmt: skip
+                raise self._fail(
+                    BrokerError(
+                        "UNKNOWN",
+                        "unexpected",
+                        f"read: cannot page open orders: a full page of {len(page)} brought nothing new "
+                        "(at least a page's worth of orders share one submission microsecond)",
+                    )
+                )
 
     def cancel_order(self, broker_order_id: str) -> None:
         """DELETE /v2/orders/{id} once (a request to cancel; read the order back for the outcome)."""
@@ -316,8 +331,9 @@ class AlpacaBroker:
             if token is None:
                 return sorted(out, key=lambda b: (b.t, b.symbol))
             if token in tokens:
-                raise self._fail(BrokerError("PROVIDER_SCHEMA", "unparseable",
-                                             f"read: bars next_page_token repeats: {token[:80]!r}"))  # fmt: skip
+                raise self._fail(
+                    BrokerError("PROVIDER_SCHEMA", "unparseable", f"read: bars next_page_token repeats: {token[:80]!r}")
+                )
             tokens.add(token)
 
     # --- numbers for the cycle summary ---------------------------------------------------
@@ -325,11 +341,16 @@ class AlpacaBroker:
     def stats(self) -> CallStats:
         state = self._bucket.state()
         return CallStats(
-            calls=self._meter.requests, by_category=dict(sorted(self._counters.by_category.items())),
-            rate_limited=self._meter.rate_limited, read_retries=self._counters.read_retries,
-            waited_seconds=state.waited_seconds, lockouts=state.lockouts, locked_for=state.locked_for,
-            tokens=state.tokens, backoff_seconds=self._counters.backoff_seconds,
-        )  # fmt: skip
+            calls=self._meter.requests,
+            by_category=dict(sorted(self._counters.by_category.items())),
+            rate_limited=self._meter.rate_limited,
+            read_retries=self._counters.read_retries,
+            waited_seconds=state.waited_seconds,
+            lockouts=state.lockouts,
+            locked_for=state.locked_for,
+            tokens=state.tokens,
+            backoff_seconds=self._counters.backoff_seconds,
+        )
 
 
 def _url(base: object) -> str:

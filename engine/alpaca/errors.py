@@ -23,9 +23,20 @@ from engine.net.ratelimit import retry_after_seconds
 from journal_schema.reasons import ErrorCategory
 
 BrokerErrorKind = Literal[
-    "connection", "timeout", "http_5xx", "rate_limited", "unauthorized", "forbidden", "rejected",
-    "duplicate_client_order_id", "not_cancelable", "not_found", "unparseable", "bad_request", "unexpected",
-]  # fmt: skip
+    "connection",
+    "timeout",
+    "http_5xx",
+    "rate_limited",
+    "unauthorized",
+    "forbidden",
+    "rejected",
+    "duplicate_client_order_id",
+    "not_cancelable",
+    "not_found",
+    "unparseable",
+    "bad_request",
+    "unexpected",
+]
 Operation = Literal["submit", "cancel", "cancel_all", "read"]
 
 OUTCOME_UNKNOWN_KINDS: frozenset[str] = frozenset({"connection", "timeout", "http_5xx", "unparseable"})

@@ -162,16 +162,27 @@ def order(raw: object) -> BrokerOrder:
     if not order_type:
         raise ParseError("order has neither order_type nor type")
     return BrokerOrder(
-        id=o.id, client_order_id=o.client_order_id, symbol=o.symbol, side=o.side, order_type=order_type,
-        time_in_force=o.time_in_force, qty=_opt_fixed("qty", o.qty), filled_qty=_fixed("filled_qty", o.filled_qty),
+        id=o.id,
+        client_order_id=o.client_order_id,
+        symbol=o.symbol,
+        side=o.side,
+        order_type=order_type,
+        time_in_force=o.time_in_force,
+        qty=_opt_fixed("qty", o.qty),
+        filled_qty=_fixed("filled_qty", o.filled_qty),
         filled_avg_price=_opt_fixed("filled_avg_price", o.filled_avg_price),
-        limit_price=_opt_fixed("limit_price", o.limit_price), status=o.status,
-        created_at=rfc3339_ns(o.created_at, "created_at"), updated_at=_opt_ns("updated_at", o.updated_at),
-        submitted_at=_opt_ns("submitted_at", o.submitted_at), filled_at=_opt_ns("filled_at", o.filled_at),
-        canceled_at=_opt_ns("canceled_at", o.canceled_at), expired_at=_opt_ns("expired_at", o.expired_at),
-        failed_at=_opt_ns("failed_at", o.failed_at), replaced_at=_opt_ns("replaced_at", o.replaced_at),
+        limit_price=_opt_fixed("limit_price", o.limit_price),
+        status=o.status,
+        created_at=rfc3339_ns(o.created_at, "created_at"),
+        updated_at=_opt_ns("updated_at", o.updated_at),
+        submitted_at=_opt_ns("submitted_at", o.submitted_at),
+        filled_at=_opt_ns("filled_at", o.filled_at),
+        canceled_at=_opt_ns("canceled_at", o.canceled_at),
+        expired_at=_opt_ns("expired_at", o.expired_at),
+        failed_at=_opt_ns("failed_at", o.failed_at),
+        replaced_at=_opt_ns("replaced_at", o.replaced_at),
         replaced_by=o.replaced_by,
-    )  # fmt: skip
+    )
 
 
 def raw_text(raw: object) -> str:
@@ -222,21 +233,35 @@ def positions(raw: object) -> list[BrokerPosition]:
         qty = _fixed(f"{p.symbol} qty", p.qty)
         if p.side == "long" and qty < 0:
             raise ParseError(f"{p.symbol}: long position with negative qty")
-        out.append(BrokerPosition(p.symbol, -abs(qty) if p.side == "short" else qty,
-                                  _fixed(f"{p.symbol} avg_entry_price", p.avg_entry_price)))  # fmt: skip
+        out.append(
+            BrokerPosition(
+                p.symbol,
+                -abs(qty) if p.side == "short" else qty,
+                _fixed(f"{p.symbol} avg_entry_price", p.avg_entry_price),
+            )
+        )
     return out
 
 
 def account(raw: object) -> BrokerAccount:
     a = msgspec.convert(raw, _Account)
-    return BrokerAccount(a.status, _fixed("cash", a.cash), _fixed("equity", a.equity),
-                         _fixed("buying_power", a.buying_power), a.trading_blocked)  # fmt: skip
+    return BrokerAccount(
+        a.status,
+        _fixed("cash", a.cash),
+        _fixed("equity", a.equity),
+        _fixed("buying_power", a.buying_power),
+        a.trading_blocked,
+    )
 
 
 def clock(raw: object) -> BrokerClock:
     c = msgspec.convert(raw, _Clock)
-    return BrokerClock(rfc3339_ns(c.timestamp, "timestamp"), c.is_open, rfc3339_ns(c.next_open, "next_open"),
-                       rfc3339_ns(c.next_close, "next_close"))  # fmt: skip
+    return BrokerClock(
+        rfc3339_ns(c.timestamp, "timestamp"),
+        c.is_open,
+        rfc3339_ns(c.next_open, "next_open"),
+        rfc3339_ns(c.next_close, "next_close"),
+    )
 
 
 def cancel_results(raw: object) -> list[tuple[str, int]]:
@@ -251,9 +276,16 @@ def bars_page(raw: object) -> tuple[list[BrokerBar], str | None]:
     """One ``/v2/stocks/bars`` page: its bars and the next page token (None on the last page)."""
     page = msgspec.convert(raw, _BarsPage)
     out = [
-        BrokerBar(symbol, rfc3339_ns(b.t, f"{symbol} t"), _number_text(b.o), _number_text(b.h), _number_text(b.low),
-                  _number_text(b.c), _number_text(b.v))
-        for symbol, rows in page.bars.items() for b in rows
-    ]  # fmt: skip
+        BrokerBar(
+            symbol,
+            rfc3339_ns(b.t, f"{symbol} t"),
+            _number_text(b.o),
+            _number_text(b.h),
+            _number_text(b.low),
+            _number_text(b.c),
+            _number_text(b.v),
+        )
+        for symbol, rows in page.bars.items()
+        for b in rows
+    ]
     return out, page.next_page_token or None
-

@@ -43,9 +43,15 @@ def check_hooks(client: object) -> None:
     missing = [name for name in PRIVATE_HOOKS if not hasattr(client, name)]
     if not missing:
         retry, session, base = (getattr(client, n) for n in ("_retry", "_session", "_base_url"))
-        missing = [name for name, ok in (("_retry (int)", isinstance(retry, int)),
-                                         ("_session (requests.Session)", isinstance(session, requests.Session)),
-                                         ("_base_url (str)", isinstance(base, str))) if not ok]  # fmt: skip
+        missing = [
+            name
+            for name, ok in (
+                ("_retry (int)", isinstance(retry, int)),
+                ("_session (requests.Session)", isinstance(session, requests.Session)),
+                ("_base_url (str)", isinstance(base, str)),
+            )
+            if not ok
+        ]
     if missing:
         raise RuntimeError(
             f"alpaca-py {alpaca_py_version()}: {type(client).__name__} lacks {', '.join(missing)}; the Alpaca "
@@ -98,9 +104,13 @@ class MeteredAdapter(HTTPAdapter):
     ) -> requests.Response:
         self._meter.before_send()
         response = super().send(
-            request, stream=stream, timeout=self._timeout if timeout is None else timeout, verify=verify, cert=cert,
+            request,
+            stream=stream,
+            timeout=self._timeout if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
             proxies=proxies,
-        )  # fmt: skip
+        )
         self._meter.after_response(str(request.method), str(request.url), response.status_code, response.headers)
         return response
 

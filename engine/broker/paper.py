@@ -18,7 +18,8 @@ import bisect
 from dataclasses import dataclass
 
 from engine.broker.fills import CostModel, FillSimulator, SliceFill, WorkingOrder
-from engine.config import EngineConfig, PaperSection, bps_to_centi
+from engine.config import EngineConfig, bps_to_centi
+from engine.config_broker import PaperSection
 from engine.feeds.calendar import Sessions
 from journal_schema.events import (
     BarClosed,
@@ -69,13 +70,15 @@ class _Working:
 
     def view(self) -> WorkingOrder:
         r = self.request
-        return WorkingOrder(r.client_order_id, r.side, r.order_type, r.limit_price, self.leaves, r.ts,
-                            self.accepted_ts, self.slices)  # fmt: skip
+        return WorkingOrder(
+            r.client_order_id, r.side, r.order_type, r.limit_price, self.leaves, r.ts, self.accepted_ts, self.slices
+        )
 
 
 class PaperBroker:
-    def __init__(self, model: CostModel, seed: int, universe: list[str],
-                 session_closes: list[int] | None = None) -> None:
+    def __init__(
+        self, model: CostModel, seed: int, universe: list[str], session_closes: list[int] | None = None
+    ) -> None:
         self.model = model
         self.seed = seed
         self.sim = FillSimulator(model, seed)
@@ -90,11 +93,23 @@ class PaperBroker:
 
     def submit(self, req: OrderSubmitRequested) -> list[Event]:
         if req.symbol not in self.universe:
-            return [OrderRejected(ts=req.ts, client_order_id=req.client_order_id, reason="UNKNOWN_SYMBOL",
-                                  detail=f"paper venue does not trade {req.symbol}")]
+            return [
+                OrderRejected(
+                    ts=req.ts,
+                    client_order_id=req.client_order_id,
+                    reason="UNKNOWN_SYMBOL",
+                    detail=f"paper venue does not trade {req.symbol}",
+                )
+            ]
         if req.qty <= 0 or req.qty % SCALE:
-            return [OrderRejected(ts=req.ts, client_order_id=req.client_order_id, reason="INVALID_QUANTITY",
-                                  detail="paper venue trades whole shares only")]
+            return [
+                OrderRejected(
+                    ts=req.ts,
+                    client_order_id=req.client_order_id,
+                    reason="INVALID_QUANTITY",
+                    detail="paper venue trades whole shares only",
+                )
+            ]
         self._count += 1
         broker_id = f"paper-{self._count:08d}"
         close = self._session_close_after(req.ts) if req.time_in_force == "day" else None
@@ -106,8 +121,14 @@ class PaperBroker:
         for book in self._working.values():
             w = book.pop(req.client_order_id, None)
             if w is not None:
-                return [OrderCanceled(ts=req.ts, client_order_id=req.client_order_id, canceled_qty=w.leaves,
-                                      reason="canceled on request")]  # fmt: skip
+                return [
+                    OrderCanceled(
+                        ts=req.ts,
+                        client_order_id=req.client_order_id,
+                        canceled_qty=w.leaves,
+                        reason="canceled on request",
+                    )
+                ]
         return []
 
     def on_bar(self, bar: BarClosed) -> list[Event]:
@@ -129,9 +150,17 @@ class PaperBroker:
         if final:
             del book[f.client_order_id]
         return (OrderFilled if final else OrderPartiallyFilled)(
-            ts=ts, client_order_id=f.client_order_id, fill_id=f"{w.broker_order_id}-{f.n}", fill_qty=f.qty,
-            fill_price=f.price, fee=f.fee, cum_qty=w.cum_qty, leaves_qty=w.leaves, bid=f.bid, ask=f.ask,
-        )  # fmt: skip
+            ts=ts,
+            client_order_id=f.client_order_id,
+            fill_id=f"{w.broker_order_id}-{f.n}",
+            fill_qty=f.qty,
+            fill_price=f.price,
+            fee=f.fee,
+            cum_qty=w.cum_qty,
+            leaves_qty=w.leaves,
+            bid=f.bid,
+            ask=f.ask,
+        )
 
     def on_session_closed(self, ev: SessionClosed) -> list[Event]:
         """Expire day orders whose session ends with this close."""
@@ -139,8 +168,14 @@ class PaperBroker:
         for book in self._working.values():
             for cid in [c for c, w in book.items() if w.session_close is not None and w.session_close <= ev.ts]:
                 w = book.pop(cid)
-                reports.append(OrderExpired(ts=ev.ts, client_order_id=cid, expired_qty=w.leaves,
-                                            reason="day order not filled by the session close"))
+                reports.append(
+                    OrderExpired(
+                        ts=ev.ts,
+                        client_order_id=cid,
+                        expired_qty=w.leaves,
+                        reason="day order not filled by the session close",
+                    )
+                )
         return reports
 
 

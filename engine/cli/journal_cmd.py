@@ -29,14 +29,25 @@ def add_parser(subparsers: Any) -> None:
     )
     copy.add_argument("src", metavar="SRC", help=f"the journal to copy: {JOURNAL_HELP}")
     copy.add_argument("dst", metavar="DST", help="the new journal (same forms); it must hold no records")
-    copy.add_argument("--replace", action="store_true",
-                      help="delete DST's records first (refused while another process writes DST)")
-    copy.add_argument("--encrypt", action="store_true",
-                      help=f"make DST encrypted with the key in env {KEY_ENV} (SRC may be plaintext or encrypted)")
-    copy.add_argument("--decrypt", action="store_true",
-                      help="copy an encrypted SRC into a plaintext DST (without it, an encrypted SRC needs --encrypt)")
-    copy.add_argument("--source-key-env", metavar="VAR", default=KEY_ENV,
-                      help=f"the environment variable holding SRC's key, to re-key a journal (default: {KEY_ENV})")
+    copy.add_argument(
+        "--replace", action="store_true", help="delete DST's records first (refused while another process writes DST)"
+    )
+    copy.add_argument(
+        "--encrypt",
+        action="store_true",
+        help=f"make DST encrypted with the key in env {KEY_ENV} (SRC may be plaintext or encrypted)",
+    )
+    copy.add_argument(
+        "--decrypt",
+        action="store_true",
+        help="copy an encrypted SRC into a plaintext DST (without it, an encrypted SRC needs --encrypt)",
+    )
+    copy.add_argument(
+        "--source-key-env",
+        metavar="VAR",
+        default=KEY_ENV,
+        help=f"the environment variable holding SRC's key, to re-key a journal (default: {KEY_ENV})",
+    )
     copy.set_defaults(func=run_copy)
     new_key = actions.add_parser(
         "new-key",
@@ -65,8 +76,15 @@ def run_copy(args: argparse.Namespace) -> int:
     if args.source_key_env != KEY_ENV and src_key is None:
         raise UsageError(f"--source-key-env {args.source_key_env}: that environment variable is not set")
     try:
-        result = copy_journal(args.src, args.dst, replace=args.replace, encrypt=args.encrypt, decrypt=args.decrypt,
-                              src_key=src_key, dst_key=os.environ.get(KEY_ENV) or None)  # fmt: skip
+        result = copy_journal(
+            args.src,
+            args.dst,
+            replace=args.replace,
+            encrypt=args.encrypt,
+            decrypt=args.decrypt,
+            src_key=src_key,
+            dst_key=os.environ.get(KEY_ENV) or None,
+        )
     except (JournalError, JournalLockedError) as exc:
         raise UsageError(str(exc)) from None
     except CopyFailed as exc:
@@ -77,8 +95,10 @@ def run_copy(args: argparse.Namespace) -> int:
         print(f"FAILED: the copy {dst} does not verify: TAMPERED at seq {v.bad_seq}: {v.problem}")
         return EXIT_CHECK_FAILED
     if not result.ok:
-        print(f"FAILED: the copy {dst} has {v.records} records, chain digest {v.digest.hex()}; "
-              f"the source {src} has {result.records} records, chain digest {result.digest.hex()}")
+        print(
+            f"FAILED: the copy {dst} has {v.records} records, chain digest {v.digest.hex()}; "
+            f"the source {src} has {result.records} records, chain digest {result.digest.hex()}"
+        )
         return EXIT_CHECK_FAILED
     print(f"copied {result.records} records from {src} to {dst}, chain digest {result.digest.hex()} (verified)")
     return EXIT_OK

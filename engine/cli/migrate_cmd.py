@@ -35,20 +35,36 @@ def add_parser(subparsers: Any) -> None:
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     journal = argparse.ArgumentParser(add_help=False)
-    journal.add_argument("--journal", required=True, metavar="JOURNAL",
-                         help="journal file (journal.db) or postgresql://user@host:port/db?table=NAME")  # fmt: skip
-    status = actions.add_parser("status", parents=[journal], help="print the current, latest and each version",
-                                description="Print the journal's current and latest version and each migration's "
-                                "state (applied at, pending, or present but unrecorded).")  # fmt: skip
+    journal.add_argument(
+        "--journal",
+        required=True,
+        metavar="JOURNAL",
+        help="journal file (journal.db) or postgresql://user@host:port/db?table=NAME",
+    )
+    status = actions.add_parser(
+        "status",
+        parents=[journal],
+        help="print the current, latest and each version",
+        description="Print the journal's current and latest version and each migration's "
+        "state (applied at, pending, or present but unrecorded).",
+    )
     status.set_defaults(func=run)
-    up = actions.add_parser("up", parents=[journal], help="apply pending migrations",
-                            description="Apply the pending migrations in order, each in its own transaction.")
+    up = actions.add_parser(
+        "up",
+        parents=[journal],
+        help="apply pending migrations",
+        description="Apply the pending migrations in order, each in its own transaction.",
+    )
     up.add_argument("--to", type=int, metavar="VERSION", help="stop at this version (default: the latest)")
     up.set_defaults(func=run)
-    down = actions.add_parser("down", parents=[journal], help="revert migrations above --to",
-                              description="Revert the migrations above VERSION in reverse order, each in its own "
-                              "transaction. Version 0 removes the journal's table: refused while it holds "
-                              "records unless --force.")  # fmt: skip
+    down = actions.add_parser(
+        "down",
+        parents=[journal],
+        help="revert migrations above --to",
+        description="Revert the migrations above VERSION in reverse order, each in its own "
+        "transaction. Version 0 removes the journal's table: refused while it holds "
+        "records unless --force.",
+    )
     down.add_argument("--to", type=int, metavar="VERSION", required=True, help="the version to go down to (0: none)")
     down.add_argument("--force", action="store_true", help="drop the events table even when it holds records")
     down.set_defaults(func=run)
@@ -74,9 +90,11 @@ def _summary(status: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from engine.journal import pg
+    from engine.journal.address import open_backend
     from engine.journal.lock import JournalLockedError, WriterLock, lock_problem
-    from engine.journal.migrations import SQLITE_MIGRATIONS, MigrationError, downgrade, open_backend, upgrade
+    from engine.journal.migrations import MigrationError, downgrade, upgrade
     from engine.journal.migrations_pg import PG_MIGRATIONS
+    from engine.journal.migrations_sqlite import SQLITE_MIGRATIONS
 
     lock: WriterLock | pg.PgWriterLock | None = None
     try:
@@ -94,8 +112,11 @@ def run(args: argparse.Namespace) -> int:
             raise MigrationError(problem)
         backend = open_backend(args.journal, read_only=args.action == "status", create=args.action == "up")
         if args.action != "status":
-            lock = (pg.PgWriterLock(pg.PgLocation(args.journal)) if pg.is_postgres(args.journal)
-                    else WriterLock(Path(args.journal).resolve()))  # fmt: skip
+            lock = (
+                pg.PgWriterLock(pg.PgLocation(args.journal))
+                if pg.is_postgres(args.journal)
+                else WriterLock(Path(args.journal).resolve())
+            )
             try:
                 lock.acquire()
             except (JournalLockedError, pg.PgJournalError):

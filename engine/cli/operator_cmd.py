@@ -71,16 +71,19 @@ NOT_FOUND (no decision of that id is waiting for review).
 
 def add_parser(subparsers: Any) -> None:
     """Add ``kill``, ``resume`` and ``approve`` (one module, three subcommands)."""
-    kill = _subparser(subparsers, "kill", "engage the kill switch (no new orders; --cancel-all cancels open ones)",
-                      KILL_HELP)  # fmt: skip
+    kill = _subparser(
+        subparsers, "kill", "engage the kill switch (no new orders; --cancel-all cancels open ones)", KILL_HELP
+    )
     kill.add_argument("--reason", required=True, help="why (journaled with the command)")
-    kill.add_argument("--cancel-all", action="store_true",
-                      help="also cancel every open order once (cancel reason KILL_SWITCH)")  # fmt: skip
+    kill.add_argument(
+        "--cancel-all", action="store_true", help="also cancel every open order once (cancel reason KILL_SWITCH)"
+    )
     _common(kill)
     kill.set_defaults(func=run, kind="KILL")
 
-    resume = _subparser(subparsers, "resume", "release the kill switch and lift a halt or reduce-only state",
-                        RESUME_HELP)  # fmt: skip
+    resume = _subparser(
+        subparsers, "resume", "release the kill switch and lift a halt or reduce-only state", RESUME_HELP
+    )
     resume.add_argument("--reason", required=True, help="why (journaled with the command)")
     _common(resume)
     resume.set_defaults(func=run, kind="RESUME")
@@ -94,19 +97,30 @@ def add_parser(subparsers: Any) -> None:
 
 def _subparser(subparsers: Any, name: str, help_: str, description: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_, description=description, epilog=EXIT_CODES,
+        name,
+        help=help_,
+        description=description,
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--journal", required=True, metavar="JOURNAL",
-                        help="the run's journal: journal.db or postgresql://user@host:port/db?table=T")  # fmt: skip
+    parser.add_argument(
+        "--journal",
+        required=True,
+        metavar="JOURNAL",
+        help="the run's journal: journal.db or postgresql://user@host:port/db?table=T",
+    )
     parser.add_argument("--actor", default=None, help="who gives the command (default: $USER@hostname)")
-    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
-                        help=f"how long to wait for a running engine to journal it (default {DEFAULT_WAIT:g}; "
-                        "exit 3 if it has not)")  # fmt: skip
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"how long to wait for a running engine to journal it (default {DEFAULT_WAIT:g}; exit 3 if it has not)",
+    )
 
 
 def default_actor() -> str:
@@ -131,8 +145,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("DECISION_ID must not be empty")
     journal = existing_journal(args.journal, args.wait)
     actor = args.actor if args.actor is not None else default_actor()
-    cmd = Command(command_id=new_command_id(), kind=args.kind, reason=reason, actor=actor,
-                  cancel_all=bool(getattr(args, "cancel_all", False)), decision_id=decision_id)  # fmt: skip
+    cmd = Command(
+        command_id=new_command_id(),
+        kind=args.kind,
+        reason=reason,
+        actor=actor,
+        cancel_all=bool(getattr(args, "cancel_all", False)),
+        decision_id=decision_id,
+    )
     return deliver(journal, cmd, float(args.wait))
 
 
@@ -213,11 +233,15 @@ def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> 
         seq = inbox.status(command_id)
         if seq is not None:
             if by_us:
-                print(f"journaled {cmd.event_name} at seq {seq} (command {command_id}; the engine that held the "
-                      "journal has stopped)")  # fmt: skip
+                print(
+                    f"journaled {cmd.event_name} at seq {seq} (command {command_id}; the engine that held the "
+                    "journal has stopped)"
+                )
             elif seq == UNKNOWN_SEQ:  # journaled, then the engine restarted before marking it
-                print(f"journaled {cmd.event_name} by the running engine ({holder}); its seq was not recorded "
-                      f"(command {command_id})")  # fmt: skip
+                print(
+                    f"journaled {cmd.event_name} by the running engine ({holder}); its seq was not recorded "
+                    f"(command {command_id})"
+                )
             else:
                 print(f"journaled {cmd.event_name} at seq {seq} by the running engine ({holder})")
             return cmd, seq
@@ -231,8 +255,10 @@ def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> 
                 by_us = True
                 continue  # the status now says where it went
         if expired:
-            print(f"queued as command {command_id}: the running engine has not journaled it within {wait:g}s; "
-                  "it will when its next cycle runs")  # fmt: skip
+            print(
+                f"queued as command {command_id}: the running engine has not journaled it within {wait:g}s; "
+                "it will when its next cycle runs"
+            )
             return None
         time.sleep(POLL_SECONDS)
 

@@ -23,20 +23,27 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--journal", required=True, metavar="URL", help="postgresql://user@host:port/db?table=T")
     parser.add_argument(
-        "--projection", required=True, choices=tuple(SPECS),
+        "--projection",
+        required=True,
+        choices=tuple(SPECS),
         help="which projection to keep: orders (the rows of `engine query orders`), positions (one row per "
         "symbol) or tca (one row per submitted order: the per-order frame of `engine tca`, docs/tca.md)",
-    )  # fmt: skip
+    )
     parser.add_argument("--once", action="store_true", help="fold up to the current head, then exit")
     parser.add_argument(
-        "--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, metavar="S",
-        help="read the journal at least every S seconds, notified or not "
-        f"(default: {DEFAULT_POLL_SECONDS:g})",
-    )  # fmt: skip
+        "--poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        metavar="S",
+        help=f"read the journal at least every S seconds, notified or not (default: {DEFAULT_POLL_SECONDS:g})",
+    )
     parser.add_argument(
-        "--batch", type=int, default=DEFAULT_BATCH, metavar="N",
+        "--batch",
+        type=int,
+        default=DEFAULT_BATCH,
+        metavar="N",
         help=f"records per transaction, at most (default: {DEFAULT_BATCH})",
-    )  # fmt: skip
+    )
     parser.set_defaults(func=run)
 
 
@@ -81,7 +88,9 @@ def _work(worker: ProjectionWorker, args: argparse.Namespace, stopping: Any) -> 
             if not stopping():
                 worker.wait(args.poll_seconds, stopping)
     table = output_table(worker.loc.table, args.projection)
-    print(f"{args.projection}: position {p.position} (journal head {worker.head()}); {p.records} record(s) folded "
-          f"in {p.transactions} transaction(s), {p.rows_written} row(s) written since seq {p.resumed_at}; "
-          f"tables {table}, {position_table(worker.loc.table)}")  # fmt: skip
+    print(
+        f"{args.projection}: position {p.position} (journal head {worker.head()}); {p.records} record(s) folded "
+        f"in {p.transactions} transaction(s), {p.rows_written} row(s) written since seq {p.resumed_at}; "
+        f"tables {table}, {position_table(worker.loc.table)}"
+    )
     return EXIT_OK

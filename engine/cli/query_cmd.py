@@ -22,12 +22,12 @@ def add_parser(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--journal", required=True, metavar="PATH", help="journal file")
     common.add_argument(
-        "--at", type=int, metavar="SEQ",
+        "--at",
+        type=int,
+        metavar="SEQ",
         help="state as of this sequence number (inclusive); default: the last record",
     )
-    common.add_argument(
-        "--format", choices=FORMATS, default="table", help="output format (default: table)"
-    )
+    common.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser = subparsers.add_parser(
         "query",
         help="orders, positions, P&L, cost model or events of a journal, at any sequence number",
@@ -37,7 +37,10 @@ def add_parser(subparsers: Any) -> None:
     views = parser.add_subparsers(dest="view", required=True, metavar="VIEW")
     events = views.add_parser("events", parents=[common], help="list journal records")
     events.add_argument(
-        "--type", action="append", default=[], metavar="NAME",
+        "--type",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="only this event type, e.g. OrderFilled (repeatable)",
     )
     events.add_argument("--limit", type=int, metavar="N", help="at most N records (the first N)")

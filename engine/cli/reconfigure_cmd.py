@@ -43,9 +43,12 @@ cost settings restart the cost model's calibration.
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "reconfigure", help="change a running engine's configuration (journaled as ConfigChanged)",
-        description=HELP, epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+        "reconfigure",
+        help="change a running engine's configuration (journaled as ConfigChanged)",
+        description=HELP,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", required=True, metavar="NEW.toml", help="the whole new configuration")
     parser.add_argument("--reason", required=True, help="why (journaled with the command)")
     parser.add_argument("--dry-run", action="store_true", help="print the changes and stop; journal nothing")
@@ -103,8 +106,10 @@ def new_snapshot(current: dict[str, Any], loaded: Loaded, name: str) -> dict[str
         if value != running:
             refused.append(f"{dotted} ({sources[-1].label})")
     if refused:
-        raise UsageError(f"{', '.join(refused)} cannot change while running (read at start-up: restart the run "
-                         f"with the new file); only {', '.join(LIVE_TABLES)} may, not strategy.name")  # fmt: skip
+        raise UsageError(
+            f"{', '.join(refused)} cannot change while running (read at start-up: restart the run "
+            f"with the new file); only {', '.join(LIVE_TABLES)} may, not strategy.name"
+        )
     merged = {table: loaded.snapshot[table] if table in LIVE_TABLES else current[table] for table in current}
     merged["strategy"] = {**loaded.snapshot["strategy"], "name": current["strategy"]["name"]}
     try:
@@ -130,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
     diff = changes(current, snapshot)
     new_hash = config_hash(snapshot)
     if not diff:
-        raise UsageError(f"{args.config} gives the running configuration (config_hash {current_hash}): "
-                         "nothing to change")  # fmt: skip
+        raise UsageError(
+            f"{args.config} gives the running configuration (config_hash {current_hash}): nothing to change"
+        )
     for key, was, now in diff:
         print(f"  {key}: {_shown(key, was)} -> {_shown(key, now)}")
     print(f"config_hash {current_hash} -> {new_hash}")
@@ -139,8 +145,15 @@ def run(args: argparse.Namespace) -> int:
         print("dry run: nothing journaled")
         return 0
     actor = args.actor if args.actor is not None else default_actor()
-    cmd = Command(command_id=new_command_id(), kind="CONFIG", reason=str(args.reason), actor=actor, config=snapshot,
-                  config_hash=new_hash, previous_config_hash=current_hash)  # fmt: skip
+    cmd = Command(
+        command_id=new_command_id(),
+        kind="CONFIG",
+        reason=str(args.reason),
+        actor=actor,
+        config=snapshot,
+        config_hash=new_hash,
+        previous_config_hash=current_hash,
+    )
     return deliver(journal, cmd, float(args.wait))
 
 

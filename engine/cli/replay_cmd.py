@@ -28,11 +28,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--from", dest="journal", required=True, metavar="JOURNAL", help="journal to replay")
     w = p.add_argument_group("what-if replay (--config and --out together)")
     w.add_argument("--config", metavar="FILE.toml", help="the config to run the recorded market inputs under")
-    w.add_argument("--out", metavar="JOURNAL",
-                   help="the new journal to write (not the --from journal): a SQLite file or "
-                   "postgresql://user@host:port/db?table=T")  # fmt: skip
-    w.add_argument("--replace", action="store_true",
-                   help="delete an existing --out first (refused while another process writes it)")
+    w.add_argument(
+        "--out",
+        metavar="JOURNAL",
+        help="the new journal to write (not the --from journal): a SQLite file or "
+        "postgresql://user@host:port/db?table=T",
+    )
+    w.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete an existing --out first (refused while another process writes it)",
+    )
     w.add_argument("--format", choices=("table", "json"), help="print the comparison as a table (default) or JSON")
     p.set_defaults(func=run)
 
@@ -63,8 +69,10 @@ def _verify(args: argparse.Namespace) -> int:
         raise UsageError(f"the journal's config does not validate under the current code: {one_line(exc)}") from None
     d = result.divergence
     if d is None:
-        print(f"identical: {result.records} records ({result.inputs} inputs, {result.derived} derived), "
-              f"digest {result.digest}")
+        print(
+            f"identical: {result.records} records ({result.inputs} inputs, {result.derived} derived), "
+            f"digest {result.digest}"
+        )
         return EXIT_OK
     print(f"DIVERGED at seq {d.seq}: {d.kind}: {d.message}")
     if d.recorded is not None:

@@ -21,11 +21,16 @@ def add_parser(subparsers: Any) -> None:
         "and one row per order. The same journal gives the same bytes.",
     )
     parser.add_argument("--journal", required=True, metavar="PATH", help="journal file")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="HTML file to write: a new path, or an earlier report (replaced); anything else, and "
-                        "the journal itself, is refused untouched")  # fmt: skip
-    parser.add_argument("--at", type=int, metavar="SEQ",
-                        help="state as of this sequence number (inclusive); default: the last record")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="HTML file to write: a new path, or an earlier report (replaced); anything else, and "
+        "the journal itself, is refused untouched",
+    )
+    parser.add_argument(
+        "--at", type=int, metavar="SEQ", help="state as of this sequence number (inclusive); default: the last record"
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,8 +47,14 @@ def collect(journal: str | Path, at: int | None = None) -> ReportData:
     from engine.journal.pg import PgLocation, is_postgres
 
     name = str(PgLocation(journal)) if isinstance(journal, str) and is_postgres(journal) else Path(journal).name
-    return ReportData(journal=name, run=curve.run, capital=curve.capital, equity=curve.frame(),
-                      snapshot=snapshot_of(curve.ledger), tca=load_tca(journal, at=at))
+    return ReportData(
+        journal=name,
+        run=curve.run,
+        capital=curve.capital,
+        equity=curve.frame(),
+        snapshot=snapshot_of(curve.ledger),
+        tca=load_tca(journal, at=at),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,23 +27,43 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "resumes an existing journal, and stops cleanly on SIGINT/SIGTERM (exit 0). Every input and decision "
         "is journaled.",
     )
-    p.add_argument("--bars", metavar="FILE", help="bars as .csv, .csv.gz or .parquet with columns "
-                   "timestamp,symbol,open,high,low,close,volume (default: bundled data)")
+    p.add_argument(
+        "--bars",
+        metavar="FILE",
+        help="bars as .csv, .csv.gz or .parquet with columns "
+        "timestamp,symbol,open,high,low,close,volume (default: bundled data)",
+    )
     p.add_argument("--config", metavar="FILE.toml", help="run configuration (default: built-in defaults)")
-    p.add_argument("--journal", metavar="PATH", default="journal.db",
-                   help="journal to create; a paper or live run resumes an existing one (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=4096, metavar="N",
-                   help="commit at least every N journal records (default: %(default)s)")
-    p.add_argument("--replace", action="store_true",
-                   help="delete an existing journal at --journal first (refused while another process writes it)")
+    p.add_argument(
+        "--journal",
+        metavar="PATH",
+        default="journal.db",
+        help="journal to create; a paper or live run resumes an existing one (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="commit at least every N journal records (default: %(default)s)",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete an existing journal at --journal first (refused while another process writes it)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     live = p.add_argument_group("paper and live runs")
-    live.add_argument("--broker", choices=("sim", "venue", "alpaca"),
-                      help="sets broker.kind: sim (historical, default), venue (the local paper venue) or alpaca "
-                      "(Alpaca's paper endpoint; live needs [run] mode = \"live\" and --confirm-live)")
+    live.add_argument(
+        "--broker",
+        choices=("sim", "venue", "alpaca"),
+        help="sets broker.kind: sim (historical, default), venue (the local paper venue) or alpaca "
+        '(Alpaca\'s paper endpoint; live needs [run] mode = "live" and --confirm-live)',
+    )
     live.add_argument("--venue-url", metavar="URL", help="sets broker.venue_url (default http://127.0.0.1:8765)")
-    live.add_argument("--confirm-live", action="store_true",
-                      help="required to trade real money when [run] mode = \"live\"")
+    live.add_argument(
+        "--confirm-live", action="store_true", help='required to trade real money when [run] mode = "live"'
+    )
     live.add_argument("--cycles", type=int, metavar="N", help="stop after N poll cycles (default: run until stopped)")
     p.set_defaults(func=run)
 
@@ -127,8 +147,9 @@ def _live(args: argparse.Namespace, loaded: Loaded) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     install_log_redaction()  # no URL password reaches the log, whatever a library puts in a message
     try:
-        result = live_run(cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles,
-                          replace=args.replace)
+        result = live_run(
+            cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles, replace=args.replace
+        )
     except (LiveSetupError, CrashPointError) as exc:
         raise UsageError(str(exc)) from None
     except RunCancelled as exc:

@@ -19,9 +19,7 @@ def add_parser(subparsers: Any) -> None:
         description="Print the JSON Schema of every journaled event type (keys sorted), "
         "or with --fingerprint only its sha256 fingerprint (as recorded in RunStarted).",
     )
-    parser.add_argument(
-        "--fingerprint", action="store_true", help="print only the schema fingerprint"
-    )
+    parser.add_argument("--fingerprint", action="store_true", help="print only the schema fingerprint")
     parser.set_defaults(func=run)
 
 

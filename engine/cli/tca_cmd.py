@@ -53,7 +53,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--journal", required=True, metavar="PATH", help="journal file")
     parser.add_argument(
-        "--at", type=int, metavar="SEQ",
+        "--at",
+        type=int,
+        metavar="SEQ",
         help="as of this sequence number (inclusive); default: the last record",
     )
     parser.add_argument("--by", choices=GROUPINGS, default="day", help="one row per ... (default: day, the session)")

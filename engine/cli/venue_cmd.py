@@ -34,30 +34,61 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "paper fill model. State (orders, fills, positions, cash, the replay position) lives in --db, so a "
         "restart resumes. Serves until SIGINT or SIGTERM (exit 0). Admin endpoints under /venue/.",
     )
-    p.add_argument("--bars", required=True, metavar="FILE",
-                   help="bars as .csv, .csv.gz or .parquet with columns timestamp,symbol,open,high,low,close,volume")
+    p.add_argument(
+        "--bars",
+        required=True,
+        metavar="FILE",
+        help="bars as .csv, .csv.gz or .parquet with columns timestamp,symbol,open,high,low,close,volume",
+    )
     p.add_argument("--port", type=int, default=8765, metavar="P", help="TCP port (default: %(default)s; 0: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--speed", type=float, default=60.0, metavar="X",
-                   help="simulated seconds per wall second (default: %(default)g)")
-    p.add_argument("--manual", action="store_true",
-                   help="no replay driver: the clock moves only on POST /venue/step")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        metavar="X",
+        help="simulated seconds per wall second (default: %(default)g)",
+    )
+    p.add_argument("--manual", action="store_true", help="no replay driver: the clock moves only on POST /venue/step")
     p.add_argument("--db", default="venue.db", metavar="PATH", help="venue database (default: %(default)s)")
-    p.add_argument("--config", metavar="FILE.toml",
-                   help="run configuration: [paper] fill costs, [run] seed and calendar (default: built-in defaults)")
-    p.add_argument("--cash", default="100000", metavar="USD",
-                   help="starting cash of a new database (default: %(default)s)")
-    p.add_argument("--fault", action="append", default=[], metavar="KIND=PROB",
-                   help="inject fault KIND with probability PROB (repeatable); kinds: http_429, http_500, "
-                   "http_502, http_503, http_504, timeout, accept_then_timeout, accept_then_drop")
-    p.add_argument("--fault-seed", type=int, metavar="N",
-                   help="seed of the fault draws (default: [run] seed of --config, else 0)")
-    p.add_argument("--retry-after", type=float, default=1.0, metavar="S",
-                   help="Retry-After of an injected 429, whole seconds rounded up (default: %(default)g)")
-    p.add_argument("--hold", type=float, default=15.0, metavar="S",
-                   help="how long a timeout fault holds the connection (default: %(default)g)")
-    p.add_argument("--port-file", metavar="PATH",
-                   help="once listening, write the port number to PATH (atomically; removed at a clean stop)")
+    p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="run configuration: [paper] fill costs, [run] seed and calendar (default: built-in defaults)",
+    )
+    p.add_argument(
+        "--cash", default="100000", metavar="USD", help="starting cash of a new database (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND=PROB",
+        help="inject fault KIND with probability PROB (repeatable); kinds: http_429, http_500, "
+        "http_502, http_503, http_504, timeout, accept_then_timeout, accept_then_drop",
+    )
+    p.add_argument(
+        "--fault-seed", type=int, metavar="N", help="seed of the fault draws (default: [run] seed of --config, else 0)"
+    )
+    p.add_argument(
+        "--retry-after",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="Retry-After of an injected 429, whole seconds rounded up (default: %(default)g)",
+    )
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="how long a timeout fault holds the connection (default: %(default)g)",
+    )
+    p.add_argument(
+        "--port-file",
+        metavar="PATH",
+        help="once listening, write the port number to PATH (atomically; removed at a clean stop)",
+    )
     p.set_defaults(func=run)
 
 
@@ -94,11 +125,15 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     replay = server.market.replay if server.market is not None else None
     count = sum(len(rows) for rows in replay.by_ts.values()) if replay else 0
     symbols = sorted(replay.by_symbol) if replay else []
-    shown = ",".join(symbols[:MAX_SYMBOLS_SHOWN]) + (f",... (+{len(symbols) - MAX_SYMBOLS_SHOWN} more)"
-                                                     if len(symbols) > MAX_SYMBOLS_SHOWN else "")  # fmt: skip
+    shown = ",".join(symbols[:MAX_SYMBOLS_SHOWN]) + (
+        f",... (+{len(symbols) - MAX_SYMBOLS_SHOWN} more)" if len(symbols) > MAX_SYMBOLS_SHOWN else ""
+    )
     pace = "manual" if args.manual else f"speed {args.speed:g}"
-    print(f"venue: serving http://{args.host}:{server.port} (bars {args.bars}: {count} bars, {shown}, {pace}, "
-          f"db {args.db})", flush=True)  # fmt: skip
+    print(
+        f"venue: serving http://{args.host}:{server.port} (bars {args.bars}: {count} bars, {shown}, {pace}, "
+        f"db {args.db})",
+        flush=True,
+    )
     plan = server.faults.plan
     if plan.active():
         print(f"venue: faults {plan.describe()}", flush=True)
@@ -186,8 +221,16 @@ def _build(args: argparse.Namespace) -> VenueServer:
     plan = _plan(args, cfg.run.seed)
     market = MarketConfig(bars=bars, calendar=cfg.run.calendar, costs=cost_model(cfg.paper), seed=cfg.run.seed)
     try:
-        return VenueServer(args.db, None, cash, host=args.host, port=args.port, market=market,
-                           speed=None if args.manual else args.speed, faults=plan)  # fmt: skip
+        return VenueServer(
+            args.db,
+            None,
+            cash,
+            host=args.host,
+            port=args.port,
+            market=market,
+            speed=None if args.manual else args.speed,
+            faults=plan,
+        )
     except sqlite3.Error as exc:
         raise UsageError(f"cannot use venue database {args.db}: {exc}") from None
     except OSError as exc:

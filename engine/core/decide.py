@@ -50,9 +50,19 @@ def trading_state(state: CoreState) -> str:
     return "REDUCING" if state.risk.reducing is not None else "ACTIVE"
 
 
-def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, signal_id: str,
-           target: Target, *, data_age: tuple[int, int] = (0, 0), in_session: bool | None = None,
-           waived: bool = False) -> list[Event]:
+def decide(
+    state: CoreState,
+    cfg: CoreConfig,
+    symbol: str,
+    ts: int,
+    seq: int,
+    signal_id: str,
+    target: Target,
+    *,
+    data_age: tuple[int, int] = (0, 0),
+    in_session: bool | None = None,
+    waived: bool = False,
+) -> list[Event]:
     """Decide ``target`` for ``symbol`` now (a new signal, a pending one whose cancels are done, or
     one an operator approved). ``in_session``: whether the signal's bar lies in the open session
     (default: a session is open)."""
@@ -71,10 +81,18 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         outcome, reasons = "SKIPPED", ["ALREADY_AT_TARGET"]
     else:
         verdict = gate.evaluate(
-            state.risk, state.positions, state.orders, symbol=symbol, ts=ts, order_qty=order_qty,
-            confidence=target.confidence, in_session=state.session is not None and in_session is not False,
-            data_age=data_age, trading_state=trading_state(state), waive_review=waived,
-        )  # fmt: skip
+            state.risk,
+            state.positions,
+            state.orders,
+            symbol=symbol,
+            ts=ts,
+            order_qty=order_qty,
+            confidence=target.confidence,
+            in_session=state.session is not None and in_session is not False,
+            data_age=data_age,
+            trading_state=trading_state(state),
+            waive_review=waived,
+        )
         outcome = {"REJECT": "REJECTED", "REVIEW": "REVIEW", "APPROVE": "ACCEPTED"}[verdict.verdict]
         reasons = verdict.reasons if outcome != "ACCEPTED" else ["SIGNAL_ACCEPTED", *verdict.reasons]
         if waived and outcome == "ACCEPTED":
@@ -82,29 +100,48 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     approved = verdict.approved_qty if verdict is not None and outcome != "REJECTED" else 0
     context = verdict.context if verdict is not None else None
     if outcome == "ACCEPTED" and context is not None:
-        costs = cost_gate.check(state.costs, context, symbol=symbol, ts=ts, qty=approved,
-                                increase=portfolio.split(position + working, approved)[1], edge_cbp=target.edge_cbp)
+        costs = cost_gate.check(
+            state.costs,
+            context,
+            symbol=symbol,
+            ts=ts,
+            qty=approved,
+            increase=portfolio.split(position + working, approved)[1],
+            edge_cbp=target.edge_cbp,
+        )
         context = costs.context
         if costs.outcome is not None:
             outcome, reasons, approved = costs.outcome, [costs.reason or ""], 0
     opposite = [o for o in state.orders.open_orders(symbol) if o.side != side] if outcome == "ACCEPTED" else []
     if opposite:
-        if not pretrade.cancels_allowed(state.risk.p, state.risk.log, ts,
-                                        sum(o.cancel_state is None for o in opposite)):  # ints
+        cancels = sum(o.cancel_state is None for o in opposite)  # ints
+        if not pretrade.cancels_allowed(state.risk.p, state.risk.log, ts, cancels):
             outcome, reasons, approved, opposite = "REJECTED", ["CANCEL_THROTTLED"], 0, []
         else:
             outcome, reasons = "SKIPPED", ["OPPOSITE_ORDER_CANCEL_REQUESTED"]
     if state.risk.p.canary:
         reasons = [*reasons, "CANARY_MODE"]  # every decision of a canary run says so, last
     expires = ts + state.risk.p.review_ns if outcome == "REVIEW" else None
-    decision_id = content_id("dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty,
-                             approved, waived)  # fmt: skip
+    decision_id = content_id(
+        "dec", signal_id, cfg.config_hash, outcome, reasons, position, working, order_qty, approved, waived
+    )
     decision = DecisionMade(
-        ts=ts, cause_seq=seq, decision_id=decision_id, signal_id=signal_id, symbol=symbol,
-        outcome=outcome, reason_codes=reasons, config_hash=cfg.config_hash,  # type: ignore[arg-type]
-        position_qty=position, open_order_qty=working, target_qty=target.qty, order_qty=order_qty,
-        approved_qty=approved, expires_ts=expires, context=context,
-    )  # fmt: skip
+        ts=ts,
+        cause_seq=seq,
+        decision_id=decision_id,
+        signal_id=signal_id,
+        symbol=symbol,
+        outcome=outcome,  # type: ignore[arg-type]
+        reason_codes=reasons,  # type: ignore[arg-type]
+        config_hash=cfg.config_hash,
+        position_qty=position,
+        open_order_qty=working,
+        target_qty=target.qty,
+        order_qty=order_qty,
+        approved_qty=approved,
+        expires_ts=expires,
+        context=context,
+    )
     out.append(decision)
     state.risk.tally.decisions[outcome] += 1
     state.risk.decisions[outcome] += 1
@@ -120,17 +157,34 @@ def decide(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
         return out
     if outcome == "REVIEW":
         state.risk.reviews[symbol] = Review(decision_id, symbol, signal_id, target, target.confidence, expires or ts)
-        out.append(AlertRaised(ts=ts, cause_seq=seq, severity="WARNING", code="REVIEW_REQUIRED", subject=decision_id,
-                               detail=f"{symbol} {side} {fmt_fixed(abs(approved), 2)} shares: {', '.join(reasons)}; "
-                                      f"engine approve {decision_id} before ts {expires}"))  # fmt: skip
+        out.append(
+            AlertRaised(
+                ts=ts,
+                cause_seq=seq,
+                severity="WARNING",
+                code="REVIEW_REQUIRED",
+                subject=decision_id,
+                detail=f"{symbol} {side} {fmt_fixed(abs(approved), 2)} shares: {', '.join(reasons)}; "
+                f"engine approve {decision_id} before ts {expires}",
+            )
+        )
         return out
     if outcome != "ACCEPTED":
         return out
     return [*out, *_order(state, cfg, symbol, ts, seq, signal_id, target, decision_id, approved)]
 
 
-def _order(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, signal_id: str, target: Target,
-           decision_id: str, approved: int) -> list[Event]:
+def _order(
+    state: CoreState,
+    cfg: CoreConfig,
+    symbol: str,
+    ts: int,
+    seq: int,
+    signal_id: str,
+    target: Target,
+    decision_id: str,
+    approved: int,
+) -> list[Event]:
     """The pre-trade checks, then an intent and its write-ahead submit request, or ``OrderBlocked``."""
     side = "buy" if approved > 0 else "sell"
     qty = abs(approved)
@@ -138,30 +192,76 @@ def _order(state: CoreState, cfg: CoreConfig, symbol: str, ts: int, seq: int, si
     last = state.positions.get(symbol).last_price or 0
     limit_price = _limit_price(last, side, cfg) if cfg.order_type == "limit" else None
     cid = client_order_id(
-        strategy=cfg.strategy_name, symbol=symbol, side=side, session=session,
-        horizon=target.horizon, signal_id=signal_id, qty=qty,
-    )  # fmt: skip
-    blocked = pretrade.check(state.risk.p, state.orders, state.risk.log, cid=cid, symbol=symbol, side=side, qty=qty,
-                             ts=ts, limit_price=limit_price, last=last)  # fmt: skip
+        strategy=cfg.strategy_name,
+        symbol=symbol,
+        side=side,
+        session=session,
+        horizon=target.horizon,
+        signal_id=signal_id,
+        qty=qty,
+    )
+    blocked = pretrade.check(
+        state.risk.p,
+        state.orders,
+        state.risk.log,
+        cid=cid,
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        ts=ts,
+        limit_price=limit_price,
+        last=last,
+    )
     if blocked is not None:
         code, detail = blocked
         return [
-            OrderBlocked(ts=ts, cause_seq=seq, decision_id=decision_id, client_order_id=cid, symbol=symbol,
-                         side=side, qty=qty, limit_price=limit_price, reason=code, detail=detail),  # type: ignore[arg-type]
-            AlertRaised(ts=ts, cause_seq=seq, severity="WARNING", code="PRE_TRADE_BLOCK", subject=cid,
-                        detail=f"{code}: {detail}"),
-        ]  # fmt: skip
+            OrderBlocked(
+                ts=ts,
+                cause_seq=seq,
+                decision_id=decision_id,
+                client_order_id=cid,
+                symbol=symbol,
+                side=side,  # type: ignore[arg-type]
+                qty=qty,
+                limit_price=limit_price,
+                reason=code,  # type: ignore[arg-type]
+                detail=detail,
+            ),
+            AlertRaised(
+                ts=ts,
+                cause_seq=seq,
+                severity="WARNING",
+                code="PRE_TRADE_BLOCK",
+                subject=cid,
+                detail=f"{code}: {detail}",
+            ),
+        ]
     intent_id = content_id("int", decision_id, side, qty, cfg.order_type, limit_price, cfg.time_in_force)
     intent = OrderIntentCreated(
-        ts=ts, cause_seq=seq, intent_id=intent_id, decision_id=decision_id, client_order_id=cid, symbol=symbol,
-        side=side, qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
+        ts=ts,
+        cause_seq=seq,
+        intent_id=intent_id,
+        decision_id=decision_id,
+        client_order_id=cid,
+        symbol=symbol,
+        side=side,  # type: ignore[arg-type]
+        qty=qty,
+        order_type=cfg.order_type,  # type: ignore[arg-type]
+        limit_price=limit_price,
         time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     request = OrderSubmitRequested(
-        ts=ts, cause_seq=seq, client_order_id=cid, intent_id=intent_id, symbol=symbol, side=side,  # type: ignore[arg-type]
-        qty=qty, order_type=cfg.order_type, limit_price=limit_price,  # type: ignore[arg-type]
+        ts=ts,
+        cause_seq=seq,
+        client_order_id=cid,
+        intent_id=intent_id,
+        symbol=symbol,
+        side=side,  # type: ignore[arg-type]
+        qty=qty,
+        order_type=cfg.order_type,  # type: ignore[arg-type]
+        limit_price=limit_price,
         time_in_force=cfg.time_in_force,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     state.orders.apply_derived(intent)
     state.orders.apply_derived(request)
     state.risk.log.order_sent(symbol, ts)
@@ -187,8 +287,17 @@ def _supersede(state: CoreState, symbol: str, ts: int, seq: int, signal_id: str)
     if review is None or review.signal_id == signal_id:
         return []
     del state.risk.reviews[symbol]
-    return [ReviewResolved(ts=ts, cause_seq=seq, decision_id=review.decision_id, symbol=symbol,
-                           outcome="SUPERSEDED", actor="", detail=f"a newer signal {signal_id} replaced it")]
+    return [
+        ReviewResolved(
+            ts=ts,
+            cause_seq=seq,
+            decision_id=review.decision_id,
+            symbol=symbol,
+            outcome="SUPERSEDED",
+            actor="",
+            detail=f"a newer signal {signal_id} replaced it",
+        )
+    ]
 
 
 def decide_pending(state: CoreState, symbol: str, ts: int, seq: int) -> list[Event]:
@@ -198,8 +307,9 @@ def decide_pending(state: CoreState, symbol: str, ts: int, seq: int) -> list[Eve
         return []
     if any(o.cancel_state is not None for o in state.orders.open_orders(symbol)):
         return []
-    return decide(state, cfg, symbol, ts, seq, pending.signal_id, pending.target, data_age=pending.data_age,
-                  waived=pending.waived)  # fmt: skip
+    return decide(
+        state, cfg, symbol, ts, seq, pending.signal_id, pending.target, data_age=pending.data_age, waived=pending.waived
+    )
 
 
 CENT = 1_000_000  # $0.01 in 1e-8 units

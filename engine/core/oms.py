@@ -49,9 +49,15 @@ def halt(state: CoreState, ev: Event, seq: int, code: str, detail: str) -> list[
     state.halted = code
     return [
         TradingHalted(ts=ev.ts, cause_seq=seq, reason=code, detail=detail),  # type: ignore[arg-type]
-        AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="TRADING_HALTED", subject="run",
-                    detail=f"{code}: {detail}"),
-    ]  # fmt: skip
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="CRITICAL",
+            code="TRADING_HALTED",
+            subject="run",
+            detail=f"{code}: {detail}",
+        ),
+    ]
 
 
 def violation(state: CoreState, ev: Event, seq: int, v: OrderViolation) -> list[Event]:
@@ -59,8 +65,16 @@ def violation(state: CoreState, ev: Event, seq: int, v: OrderViolation) -> list[
     same, so that no refused report goes unrecorded."""
     if state.halted is None:
         return halt(state, ev, seq, v.code, v.detail)
-    return [AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="INVARIANT_VIOLATION", subject="run",
-                        detail=f"{v.code}: {v.detail} (not applied; trading already halted: {state.halted})")]
+    return [
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="CRITICAL",
+            code="INVARIANT_VIOLATION",
+            subject="run",
+            detail=f"{v.code}: {v.detail} (not applied; trading already halted: {state.halted})",
+        )
+    ]
 
 
 def on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
@@ -71,11 +85,24 @@ def on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
     except ReportRefused as r:
         cid = r.order.client_order_id
         return [
-            OrderReportRejected(ts=ev.ts, cause_seq=seq, client_order_id=cid, report=type(ev).__name__,
-                                status=r.order.status, reason=r.code, detail=r.detail),  # type: ignore[arg-type]
-            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code=r.code, subject=cid,  # type: ignore[arg-type]
-                        detail=r.detail),
-        ]  # fmt: skip
+            OrderReportRejected(
+                ts=ev.ts,
+                cause_seq=seq,
+                client_order_id=cid,
+                report=type(ev).__name__,
+                status=r.order.status,
+                reason=r.code,  # type: ignore[arg-type]
+                detail=r.detail,
+            ),
+            AlertRaised(
+                ts=ev.ts,
+                cause_seq=seq,
+                severity="WARNING",
+                code=r.code,  # type: ignore[arg-type]
+                subject=cid,
+                detail=r.detail,
+            ),
+        ]
     out = _after_report(state, order, ev, seq)
     if order.status in TERMINAL_STATUSES and order.symbol in state.pending:
         out = [*out, *decide_pending(state, order.symbol, ev.ts, seq)]  # a cancel it waited for is done
@@ -100,17 +127,30 @@ def _after_report(state: CoreState, order: Order, ev: Event, seq: int) -> list[E
     return _resolve(state, order, ev, seq, "SUBMITTED", "BROKER_ACKNOWLEDGED", "")
 
 
-def _resolve(state: CoreState, order: Order, ev: Event, seq: int, outcome: str, reason: str,
-             detail: str) -> list[Event]:
+def _resolve(
+    state: CoreState, order: Order, ev: Event, seq: int, outcome: str, reason: str, detail: str
+) -> list[Event]:
     resolved = OrderIntentResolved(
-        ts=ev.ts, cause_seq=seq, intent_id=order.intent_id, client_order_id=order.client_order_id,
-        outcome=outcome, reason=reason, attempts=max(order.attempts, 1), detail=detail,  # type: ignore[arg-type]
-    )  # fmt: skip
+        ts=ev.ts,
+        cause_seq=seq,
+        intent_id=order.intent_id,
+        client_order_id=order.client_order_id,
+        outcome=outcome,  # type: ignore[arg-type]
+        reason=reason,  # type: ignore[arg-type]
+        attempts=max(order.attempts, 1),
+        detail=detail,
+    )
     state.orders.apply_derived(resolved)
     if outcome != "FAILED":
         return [resolved]
-    alert = AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="ORDER_SUBMIT_FAILED",
-                        subject=order.client_order_id, detail=f"{reason}: {detail}")  # fmt: skip
+    alert = AlertRaised(
+        ts=ev.ts,
+        cause_seq=seq,
+        severity="WARNING",
+        code="ORDER_SUBMIT_FAILED",
+        subject=order.client_order_id,
+        detail=f"{reason}: {detail}",
+    )
     return [resolved, alert]
 
 
@@ -127,10 +167,18 @@ def _on_not_found(state: CoreState, order: Order, ev: Event, seq: int) -> list[E
     if skip is not None:
         return _resolve(state, order, ev, seq, "SKIPPED", skip, f"not at the broker after {order.attempts} attempt(s)")
     if order.attempts >= cfg.max_submit_attempts:
-        return _resolve(state, order, ev, seq, "FAILED", order.last_error or "UNKNOWN",
-                        f"not at the broker after {order.attempts} attempt(s)")  # fmt: skip
-    again = OrderResubmitRequested(ts=ev.ts, cause_seq=seq, client_order_id=order.client_order_id,
-                                   attempt=order.attempts + 1)  # fmt: skip
+        return _resolve(
+            state,
+            order,
+            ev,
+            seq,
+            "FAILED",
+            order.last_error or "UNKNOWN",
+            f"not at the broker after {order.attempts} attempt(s)",
+        )
+    again = OrderResubmitRequested(
+        ts=ev.ts, cause_seq=seq, client_order_id=order.client_order_id, attempt=order.attempts + 1
+    )
     state.orders.apply_derived(again)
     return [again]
 
@@ -145,8 +193,11 @@ def on_cancel_answered(state: CoreState, ev: OrderCancelAnswered, seq: int) -> l
 
 def on_edge_rejection(state: CoreState, ev: BrokerReportRejected, seq: int) -> list[Event]:
     state.orders.note_edge_rejection(ev)
-    return [AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code=ev.reason, subject=ev.client_order_id,
-                        detail=ev.detail)]  # fmt: skip
+    return [
+        AlertRaised(
+            ts=ev.ts, cause_seq=seq, severity="WARNING", code=ev.reason, subject=ev.client_order_id, detail=ev.detail
+        )
+    ]
 
 
 def on_mismatch(state: CoreState, ev: ReconciliationMismatch, seq: int) -> list[Event]:
@@ -156,14 +207,32 @@ def on_mismatch(state: CoreState, ev: ReconciliationMismatch, seq: int) -> list[
     if ev.kind == "POSITION_QTY" and cfg.adopt_broker_positions:
         state.positions.adopt(ev.symbol, ev.broker_qty, ev.broker_avg_price)
         return [
-            PositionAdopted(ts=ev.ts, cause_seq=seq, symbol=ev.symbol, journal_qty=ev.journal_qty,
-                            broker_qty=ev.broker_qty, broker_avg_price=ev.broker_avg_price),
-            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="RECONCILIATION_MISMATCH",
-                        subject=subject, detail=f"adopted the broker's position: {ev.detail}"),
-        ]  # fmt: skip
+            PositionAdopted(
+                ts=ev.ts,
+                cause_seq=seq,
+                symbol=ev.symbol,
+                journal_qty=ev.journal_qty,
+                broker_qty=ev.broker_qty,
+                broker_avg_price=ev.broker_avg_price,
+            ),
+            AlertRaised(
+                ts=ev.ts,
+                cause_seq=seq,
+                severity="WARNING",
+                code="RECONCILIATION_MISMATCH",
+                subject=subject,
+                detail=f"adopted the broker's position: {ev.detail}",
+            ),
+        ]
     state.unadopted_mismatches += 1
-    alert = AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="RECONCILIATION_MISMATCH",
-                        subject=subject, detail=f"{ev.kind}: {ev.detail}")  # fmt: skip
+    alert = AlertRaised(
+        ts=ev.ts,
+        cause_seq=seq,
+        severity="CRITICAL",
+        code="RECONCILIATION_MISMATCH",
+        subject=subject,
+        detail=f"{ev.kind}: {ev.detail}",
+    )
     return [alert, *halt(state, ev, seq, "RECONCILIATION_MISMATCH", f"{ev.kind} {subject}: {ev.detail}")]
 
 

@@ -44,18 +44,34 @@ from journal_schema.live_events import (
 from journal_schema.units import div_round_half_even
 
 Status = Literal[
-    "NEW", "SUBMIT_REQUESTED", "ACCEPTED", "PARTIALLY_FILLED",
-    "FILLED", "CANCELED", "REJECTED", "EXPIRED", "FAILED", "REPLACED",
-]  # fmt: skip
+    "NEW",
+    "SUBMIT_REQUESTED",
+    "ACCEPTED",
+    "PARTIALLY_FILLED",
+    "FILLED",
+    "CANCELED",
+    "REJECTED",
+    "EXPIRED",
+    "FAILED",
+    "REPLACED",
+]
 STATUSES: tuple[str, ...] = get_args(Status)
 TERMINAL_STATUSES: frozenset[str] = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "FAILED", "REPLACED"})
 WORKING_STATUSES: frozenset[str] = frozenset({"ACCEPTED", "PARTIALLY_FILLED"})  # live at the broker
 
 # Inputs that speak about one order (they carry ``client_order_id``).
 REPORT_TYPES: tuple[type[Event], ...] = (
-    OrderAccepted, OrderRejected, OrderPartiallyFilled, OrderFilled, OrderCanceled, OrderExpired,
-    OrderReplaced, OrderSubmitFailed, OrderSubmitUncertain, OrderNotFoundAtBroker,
-)  # fmt: skip
+    OrderAccepted,
+    OrderRejected,
+    OrderPartiallyFilled,
+    OrderFilled,
+    OrderCanceled,
+    OrderExpired,
+    OrderReplaced,
+    OrderSubmitFailed,
+    OrderSubmitUncertain,
+    OrderNotFoundAtBroker,
+)
 _BROKER_FINAL = (OrderPartiallyFilled, OrderFilled, OrderCanceled, OrderExpired)
 
 # Which report each non-terminal status accepts. SUBMIT_REQUESTED accepts every first answer (the
@@ -63,16 +79,26 @@ _BROKER_FINAL = (OrderPartiallyFilled, OrderFilled, OrderCanceled, OrderExpired)
 # shell's observations about an unanswered submit; a working order takes fills and endings.
 ALLOWED: dict[str, frozenset[type[Event]]] = {
     "NEW": frozenset(),
-    "SUBMIT_REQUESTED": frozenset({
-        OrderAccepted, OrderRejected, *_BROKER_FINAL, OrderSubmitFailed, OrderSubmitUncertain, OrderNotFoundAtBroker,
-    }),
+    "SUBMIT_REQUESTED": frozenset(
+        {
+            OrderAccepted,
+            OrderRejected,
+            *_BROKER_FINAL,
+            OrderSubmitFailed,
+            OrderSubmitUncertain,
+            OrderNotFoundAtBroker,
+        }
+    ),
     "ACCEPTED": frozenset({*_BROKER_FINAL, OrderRejected, OrderReplaced}),
     "PARTIALLY_FILLED": frozenset({*_BROKER_FINAL, OrderReplaced}),
-}  # fmt: skip
+}
 _ENDING: dict[type[Event], str] = {
-    OrderRejected: "REJECTED", OrderCanceled: "CANCELED", OrderExpired: "EXPIRED",
-    OrderReplaced: "REPLACED", OrderSubmitFailed: "FAILED",
-}  # fmt: skip
+    OrderRejected: "REJECTED",
+    OrderCanceled: "CANCELED",
+    OrderExpired: "EXPIRED",
+    OrderReplaced: "REPLACED",
+    OrderSubmitFailed: "FAILED",
+}
 
 
 class OrderViolation(Exception):
@@ -173,8 +199,18 @@ class OrderBook:
                 self._end(order, "REJECTED" if ev.outcome == "SKIPPED" else "FAILED", ev.reason, ev.ts)
 
     def _intent(self, ev: OrderIntentCreated) -> None:
-        order = Order(ev.client_order_id, ev.intent_id, ev.symbol, ev.side, ev.qty, ev.order_type,
-                      ev.limit_price, ev.time_in_force, ev.ts, last_ts=ev.ts)  # fmt: skip
+        order = Order(
+            ev.client_order_id,
+            ev.intent_id,
+            ev.symbol,
+            ev.side,
+            ev.qty,
+            ev.order_type,
+            ev.limit_price,
+            ev.time_in_force,
+            ev.ts,
+            last_ts=ev.ts,
+        )
         self.orders[ev.client_order_id] = order
         self.open_by_symbol.setdefault(ev.symbol, {})[ev.client_order_id] = order
 
@@ -194,8 +230,9 @@ class OrderBook:
         """The broker's answer to a cancel request: taken (SENT) or still to send (UNCERTAIN)."""
         order = self.orders.get(ev.client_order_id)
         if order is None:
-            raise OrderViolation("UNKNOWN_ORDER_REPORT", f"OrderCancelAnswered for unknown client_order_id "
-                                 f"{ev.client_order_id}")  # fmt: skip
+            raise OrderViolation(
+                "UNKNOWN_ORDER_REPORT", f"OrderCancelAnswered for unknown client_order_id {ev.client_order_id}"
+            )
         if ev.result != "UNCERTAIN" and order.cancel_state == "REQUESTED":
             order.cancel_state = "SENT"
         return order
@@ -245,9 +282,14 @@ class OrderBook:
         cum = order.cum_qty + ev.fill_qty
         final = type(ev) is OrderFilled
         if ev.cum_qty != cum or ev.leaves_qty != order.qty - cum or final != (cum == order.qty):
-            raise ReportRefused("INCONSISTENT_FILL", order, (
-                f"{type(ev).__name__} for {cid}: cum_qty {ev.cum_qty} / leaves_qty {ev.leaves_qty} do not follow "
-                f"from cum {order.cum_qty} + fill {ev.fill_qty} of qty {order.qty}"))  # fmt: skip
+            raise ReportRefused(
+                "INCONSISTENT_FILL",
+                order,
+                (
+                    f"{type(ev).__name__} for {cid}: cum_qty {ev.cum_qty} / leaves_qty {ev.leaves_qty} do not follow "
+                    f"from cum {order.cum_qty} + fill {ev.fill_qty} of qty {order.qty}"
+                ),
+            )
         order.cum_qty = cum
         order.notional += ev.fill_qty * ev.fill_price
         order.fees += ev.fee

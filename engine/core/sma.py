@@ -26,7 +26,9 @@ class SmaCrossParams(BaseModel):
     qty: Decimal = Field(Decimal(100), gt=0, description="position size when in the market, shares")
     long_only: bool = Field(True, description="flat instead of short on a downward cross")
     edge_bps: Decimal | None = Field(
-        None, ge=0, description="expected edge of a cross trade in bps, from your research; the cost gate skips "
+        None,
+        ge=0,
+        description="expected edge of a cross trade in bps, from your research; the cost gate skips "
         "entries whose expected cost plus costs.edge_buffer_bps exceeds it (none: no cost gate)",
     )
 

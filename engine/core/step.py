@@ -173,8 +173,10 @@ def _on_report(state: CoreState, ev: Event, seq: int) -> list[Event]:
         tally.fees += fee
         bid, ask = ev.bid, ev.ask  # type: ignore[attr-defined]
         if bid is not None and ask is not None:
-            state.costs.on_fill(order.symbol, FillSample(ev.ts, 1 if order.side == "buy" else -1, order.cum_qty - cum,
-                                                         ev.fill_price, fee, bid, ask))  # type: ignore[attr-defined]
+            state.costs.on_fill(
+                order.symbol,
+                FillSample(ev.ts, 1 if order.side == "buy" else -1, order.cum_qty - cum, ev.fill_price, fee, bid, ask),  # type: ignore[attr-defined]
+            )
     first_ack = before is None and order.outcome == "SUBMITTED"
     return [*out, *controls.after_report(state, order, ev, seq, realized, first_ack, fee, qty)]
 
@@ -196,8 +198,10 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
         return risk_events
     problem = _contract_problem(target)
     if problem:
-        return [*risk_events, *oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION",
-                                        f"{cfg.strategy_name} on {symbol}: {problem}")]  # fmt: skip
+        return [
+            *risk_events,
+            *oms.halt(state, bar, seq, "STRATEGY_CONTRACT_VIOLATION", f"{cfg.strategy_name} on {symbol}: {problem}"),
+        ]
     return [*risk_events, *_signal(state, cfg, bar, seq, target)]
 
 
@@ -205,14 +209,25 @@ def _signal(state: CoreState, cfg: CoreConfig, bar: BarClosed, seq: int, target:
     symbol, ts = bar.symbol, bar.ts
     signal_id = content_id("sig", cfg.strategy_name, symbol, ts, target.direction, target.qty, target.features)
     signal = SignalGenerated(
-        ts=ts, cause_seq=seq, signal_id=signal_id, strategy=cfg.strategy_name, symbol=symbol,
-        session=state.session or "", direction=target.direction, target_qty=target.qty,  # type: ignore[arg-type]
-        features=target.features, confidence=target.confidence, edge_cbp=target.edge_cbp,
-    )  # fmt: skip
+        ts=ts,
+        cause_seq=seq,
+        signal_id=signal_id,
+        strategy=cfg.strategy_name,
+        symbol=symbol,
+        session=state.session or "",
+        direction=target.direction,  # type: ignore[arg-type]
+        target_qty=target.qty,
+        features=target.features,
+        confidence=target.confidence,
+        edge_cbp=target.edge_cbp,
+    )
     # a bar of another session than the open one (a live run catching up after a stop) is seen by
     # the strategy but never traded on
-    in_session = state.session_open is not None and state.session_close is not None and (
-        state.session_open < ts <= state.session_close)
+    in_session = (
+        state.session_open is not None
+        and state.session_close is not None
+        and (state.session_open < ts <= state.session_close)
+    )
     assert state.risk.params is not None
     age = state.risk.market.data_age(bar, state.risk.params.max_data_age_ns)
     return [signal, *decide(state, cfg, symbol, ts, seq, signal_id, target, data_age=age, in_session=in_session)]
@@ -228,8 +243,7 @@ def _contract_problem(t: object) -> str:
         return f"qty {t.qty!r} is not an int (1e-8 units)"
     if (t.qty > 0) - (t.qty < 0) != t.direction:
         return f"qty {t.qty} does not have the sign of direction {t.direction}"
-    if not isinstance(t.features, dict) or any(type(k) is not str or type(v) is not int
-                                               for k, v in t.features.items()):
+    if not isinstance(t.features, dict) or any(type(k) is not str or type(v) is not int for k, v in t.features.items()):
         return "features must map str to int (1e-8 units)"
     if type(t.horizon) is not str:
         return "horizon must be a str"

@@ -72,8 +72,11 @@ def resolve_strategy(name: str) -> StrategySpec:
     try:
         spec = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        hint = " (is its package importable? from the directory that holds it: PYTHONPATH=.)" if isinstance(
-            exc, ImportError) else ""  # fmt: skip
+        hint = (
+            " (is its package importable? from the directory that holds it: PYTHONPATH=.)"
+            if isinstance(exc, ImportError)
+            else ""
+        )
         raise StrategyError(f"cannot load strategy {name!r}: {exc}{hint}") from exc
     if not isinstance(spec, StrategySpec):
         raise StrategyError(f"{name!r} is not a StrategySpec")

@@ -50,7 +50,8 @@ def load_bundled(calendar: str = "XNYS") -> tuple[BarTable, Sessions]:
     for d in days:
         close = sessions.close_of(d)
         when = (
-            datetime.fromtimestamp(close / 1e9, ZoneInfo("UTC")) if close is not None
+            datetime.fromtimestamp(close / 1e9, ZoneInfo("UTC"))
+            if close is not None
             else datetime.combine(d, time(16), _NY)
         )
         stamps.append(when.isoformat())
@@ -59,8 +60,6 @@ def load_bundled(calendar: str = "XNYS") -> tuple[BarTable, Sessions]:
         ratio = Decimal(adj) / Decimal(c)
         for key, raw in (("open", o), ("high", h), ("low", lo), ("close", c)):
             cols[key].append(str((Decimal(raw) * ratio).quantize(_TICK, rounding=ROUND_HALF_EVEN)))
-    text = pl.DataFrame(
-        {"timestamp": stamps, "symbol": src["Ticker"], **cols, "volume": src["Volume"]}
-    )
+    text = pl.DataFrame({"timestamp": stamps, "symbol": src["Ticker"], **cols, "volume": src["Volume"]})
     fingerprint = hashlib.sha256(f"{SHA256}|{','.join(TICKERS)}|{TRANSFORM}|{calendar}".encode()).hexdigest()
     return BarTable.from_text(text, fingerprint, NAME), sessions

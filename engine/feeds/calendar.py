@@ -67,9 +67,9 @@ def load_sessions(calendar: str, first: date, last: date) -> Sessions:
     result is cached on disk keyed by the library version, calendar and date range: the
     same key always gives the same sessions. A cache file that cannot be read is rebuilt.
     """
-    key = hashlib.sha256(
-        f"v1|{metadata.version('exchange-calendars')}|{calendar}|{first}|{last}".encode()
-    ).hexdigest()[:32]
+    key = hashlib.sha256(f"v1|{metadata.version('exchange-calendars')}|{calendar}|{first}|{last}".encode()).hexdigest()[
+        :32
+    ]
     path = cache_dir() / "sessions" / f"{key}.npz"
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -97,8 +97,9 @@ def _compute_sessions(calendar: str, first: date, last: date) -> Sessions:
     import exchange_calendars as xc  # heavy import (pandas): only on a cache miss
 
     try:
-        cal = xc.get_calendar(calendar, start=(first - timedelta(days=7)).isoformat(),
-                              end=(last + timedelta(days=7)).isoformat())
+        cal = xc.get_calendar(
+            calendar, start=(first - timedelta(days=7)).isoformat(), end=(last + timedelta(days=7)).isoformat()
+        )
     except (xc.errors.InvalidCalendarName, ValueError) as exc:
         raise CalendarError(f"calendar {calendar!r}: {exc}") from None
     sched = cal.schedule

@@ -86,8 +86,9 @@ class SessionCursor:
             out.append(SessionClosed(ts=int(s.closes[i]), session=s.labels[i], calendar=s.calendar))
         while self.nxt < len(s) and s.opens[self.nxt] < ts:
             i = self.nxt
-            out.append(SessionOpened(ts=int(s.opens[i]), session=s.labels[i], close_ts=int(s.closes[i]),
-                                     calendar=s.calendar))  # fmt: skip
+            out.append(
+                SessionOpened(ts=int(s.opens[i]), session=s.labels[i], close_ts=int(s.closes[i]), calendar=s.calendar)
+            )
             if s.closes[i] < ts:
                 out.append(SessionClosed(ts=int(s.closes[i]), session=s.labels[i], calendar=s.calendar))
             else:
@@ -125,8 +126,14 @@ def _rows(table: BarTable, sessions: Sessions) -> Iterator[_Row]:
         yield from zip(cols[0], ts.tolist(), sessions.locate(ts).tolist(), *cols[1:], strict=True)
 
 
-def events(table: BarTable, sessions: Sessions, universe: list[str], stats: StreamStats,
-           clock: int = 0, cursor: SessionCursor | None = None) -> Iterator[Event]:
+def events(
+    table: BarTable,
+    sessions: Sessions,
+    universe: list[str],
+    stats: StreamStats,
+    clock: int = 0,
+    cursor: SessionCursor | None = None,
+) -> Iterator[Event]:
     """Session events and validated bars of ``table`` in processing order. Without ``cursor`` the
     stream starts at the first row's session and closes the last one at the end (a historical
     run); with one it continues from there and leaves the open session open (a live poll)."""
@@ -163,8 +170,11 @@ def events(table: BarTable, sessions: Sessions, universe: list[str], stats: Stre
         if reason not in examples:
             examples[reason] = (row, str(raw["timestamp"]), detail)
         yield BarRejected(
-            ts=clock, reason=reason, detail=detail,  # type: ignore[arg-type]
-            source_row=row, raw=RawBar(**raw),
+            ts=clock,
+            reason=reason,  # type: ignore[arg-type]
+            detail=detail,
+            source_row=row,
+            raw=RawBar(**raw),
         )
     if historical:
         yield from cursor.close_open()

@@ -113,14 +113,17 @@ def read_bar_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, calendar: s
         raise FeedError(f"cannot read {p}: {exc.strerror or exc}") from None
     twice = [c for c in COLUMNS if f"{c}_duplicated_0" in raw.columns]  # the parser renames a repeated header
     if twice:
-        raise FeedError(f"{p}: column(s) {', '.join(twice)} appear more than once in the header; which to use is "
-                        "ambiguous")  # fmt: skip
+        raise FeedError(
+            f"{p}: column(s) {', '.join(twice)} appear more than once in the header; which to use is ambiguous"
+        )
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         header = ",".join(raw.columns)
         found = next((f"; the header holds {sep!r}" for sep in (";", "\t", "|") if sep in header), "")
-        raise FeedError(f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)} (lower case, "
-                        f"comma-separated{found})")  # fmt: skip
+        raise FeedError(
+            f"{p}: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)} (lower case, "
+            f"comma-separated{found})"
+        )
     return BarTable.from_text(raw, None, str(p), lambda first, last: load_sessions(calendar, first, last))
 
 
@@ -138,8 +141,9 @@ def _read_csv(p: Path) -> pl.DataFrame:
 
 def _read_parquet(p: Path, limits: Limits) -> pl.DataFrame:
     if p.stat().st_size > limits.max_file_bytes:
-        raise BoundsError(f"{p}: more than {limits.max_file_bytes} bytes (bars.max_file_bytes): split the file, "
-                          "or raise the limit")  # fmt: skip
+        raise BoundsError(
+            f"{p}: more than {limits.max_file_bytes} bytes (bars.max_file_bytes): split the file, or raise the limit"
+        )
     try:
         raw = _stringify(pl.read_parquet(p))
     except pl.exceptions.PolarsError as exc:

@@ -21,10 +21,11 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from engine.journal import migrations, pg, target
+from engine.journal import migrations, migrations_sqlite, pg
 from engine.journal.cipher import CipherError, JournalCipher, open_cipher
 from engine.journal.errors import JournalError
 from engine.journal.migrations import SETTINGS_TABLE
+from engine.journal.uris import read_only_uri
 
 TABLE = migrations.TABLE
 ORIGINATOR = "journal"
@@ -62,13 +63,9 @@ class JournalRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = TABLE) -> None:
         super().__init__(datastore, events_table_name)
-        self._multi_insert = f"INSERT INTO {self.events_table_name} VALUES " + ",".join(
-            ["(?,?,?,?)"] * ROWS_PER_INSERT
-        )
+        self._multi_insert = f"INSERT INTO {self.events_table_name} VALUES " + ",".join(["(?,?,?,?)"] * ROWS_PER_INSERT)
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
-    ) -> Sequence[int] | None:
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
         self._insert_rows(c, [(str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events])
         return None
 
@@ -110,7 +107,7 @@ class JournalRecorder(SQLiteApplicationRecorder):
         if full:
             flat = list(chain.from_iterable(rows[:full]))
             width = 4 * ROWS_PER_INSERT
-            c.executemany(self._multi_insert, [flat[i:i + width] for i in range(0, len(flat), width)])
+            c.executemany(self._multi_insert, [flat[i : i + width] for i in range(0, len(flat), width)])
         if full < len(rows):
             c.executemany(self.insert_events_statement, rows[full:])
         c.execute(f"SELECT MAX(rowid) FROM {TABLE}")
@@ -125,7 +122,7 @@ class ReadOnlyDatastore(SQLiteDatastore):
     switched to WAL (the library switches a file on its first connection unless it is known to be WAL)."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(target.read_only_uri(path), pool_size=1, max_overflow=2, originator_id_type="text")
+        super().__init__(read_only_uri(path), pool_size=1, max_overflow=2, originator_id_type="text")
         self.pool.is_journal_mode_wal = True  # a reader leaves the journal mode as it is
 
 
@@ -134,7 +131,7 @@ def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalReco
     (``write``; ``new`` makes the journal through the migrations) or a reader's (read-only)."""
     try:
         if write:
-            migrations.prepare_sqlite(path, new=new)
+            migrations_sqlite.prepare_sqlite(path, new=new)
     except migrations.MigrationError as exc:
         raise JournalError(str(exc)) from None
     if write:
@@ -144,10 +141,12 @@ def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalReco
     recorder = JournalRecorder(datastore, events_table_name=TABLE)
     try:
         with datastore.transaction(commit=False) as c:
-            status = migrations.sqlite_status(c, str(path))
+            status = migrations_sqlite.sqlite_status(c, str(path))
             if not status.exists and status.foreign is None:
-                raise JournalError(f"{path} holds no journal (its events table was dropped): `engine migrate up "
-                                   f"--journal {path}` makes it again")  # fmt: skip
+                raise JournalError(
+                    f"{path} holds no journal (its events table was dropped): `engine migrate up "
+                    f"--journal {path}` makes it again"
+                )
             problem = migrations.version_error(status)
             if problem:
                 raise JournalError(problem)

@@ -44,8 +44,10 @@ class JournalCipher:
         try:
             self._cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
         except (ValueError, binascii.Error, OSError) as exc:
-            raise CipherError(f"{KEY_ENV} is not a usable key ({exc}): it must be the base64 text of "
-                              f"16, 24 or 32 bytes; {NEW_KEY_HINT}") from None  # fmt: skip
+            raise CipherError(
+                f"{KEY_ENV} is not a usable key ({exc}): it must be the base64 text of "
+                f"16, 24 or 32 bytes; {NEW_KEY_HINT}"
+            ) from None
 
     def encrypt(self, plaintext: bytes) -> bytes:
         return self._cipher.encrypt(plaintext)
@@ -82,8 +84,9 @@ def settings_for(cipher: JournalCipher) -> dict[str, bytes]:
     return {"cipher": CIPHER_NAME.encode(), "key_check": cipher.key_check()}
 
 
-def open_cipher(journal: str, settings: Mapping[str, bytes], key: str | None, *, encrypt: bool,
-                records: int) -> tuple[JournalCipher | None, dict[str, bytes]]:
+def open_cipher(
+    journal: str, settings: Mapping[str, bytes], key: str | None, *, encrypt: bool, records: int
+) -> tuple[JournalCipher | None, dict[str, bytes]]:
     """The cipher of a journal with these settings, and the settings to add (a new encrypted journal).
 
     ``encrypt``: the opener asks for encryption (a writer making or continuing a journal); readers pass
@@ -94,9 +97,11 @@ def open_cipher(journal: str, settings: Mapping[str, bytes], key: str | None, *,
         if not encrypt:
             return None, {}
         if records:
-            raise CipherError(f"journal {journal} holds {records} unencrypted records and cannot be encrypted in "
-                              f"place: copy it with `engine journal copy {journal} NEW --encrypt`, or turn "
-                              "run.encrypt_journal off")  # fmt: skip
+            raise CipherError(
+                f"journal {journal} holds {records} unencrypted records and cannot be encrypted in "
+                f"place: copy it with `engine journal copy {journal} NEW --encrypt`, or turn "
+                "run.encrypt_journal off"
+            )
         if key is None:
             raise CipherError(f"run.encrypt_journal is on but {KEY_ENV} is not set: {NEW_KEY_HINT}")
         cipher = JournalCipher(key)

@@ -83,14 +83,24 @@ def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str | Pat
     try:
         writer.append_stored(page)
     except (JournalError, EnvelopeError) as exc:
-        raise CopyFailed(f"{shown(src)} cannot be copied: {exc} (engine verify names the damage); "
-                         f"the destination keeps the {writer.committed_seq} records copied before it") from None
+        raise CopyFailed(
+            f"{shown(src)} cannot be copied: {exc} (engine verify names the damage); "
+            f"the destination keeps the {writer.committed_seq} records copied before it"
+        ) from None
     writer.flush()
 
 
-def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, page_size: int = DEFAULT_PAGE_SIZE,
-                 encrypt: bool = False, decrypt: bool = False, src_key: str | None = None,
-                 dst_key: str | None = None) -> CopyResult:  # fmt: skip
+def copy_journal(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    replace: bool = False,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    encrypt: bool = False,
+    decrypt: bool = False,
+    src_key: str | None = None,
+    dst_key: str | None = None,
+) -> CopyResult:
     """Copy ``src`` into ``dst`` (which must hold no records unless ``replace``) and verify ``dst``.
     ``encrypt``: the copy is encrypted with ``dst_key``; an encrypted source needs ``encrypt`` or
     ``decrypt`` (a plaintext copy is never made unasked). Keys: None takes ``ENGINE_CIPHER_KEY``.
@@ -102,8 +112,10 @@ def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, pag
         raise JournalError("--encrypt and --decrypt exclude each other")
     with JournalReader(src, page_size=page_size, key=src_key) as reader:
         if reader.encrypted and not (encrypt or decrypt):
-            raise JournalError(f"{shown(src)} is encrypted: pass --encrypt to keep the copy encrypted or "
-                               "--decrypt to write it in plaintext")  # fmt: skip
+            raise JournalError(
+                f"{shown(src)} is encrypted: pass --encrypt to keep the copy encrypted or "
+                "--decrypt to write it in plaintext"
+            )
         if decrypt and not reader.encrypted:
             raise JournalError(f"{shown(src)} is not encrypted: --decrypt has nothing to do")
         head = reader.last_seq()
@@ -112,8 +124,9 @@ def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, pag
             if decrypt and writer.encrypted:
                 raise JournalError(f"{shown(dst)} is encrypted: a decrypted copy needs a plaintext destination")
             if writer.last_seq:
-                raise JournalError(f"{shown(dst)} already holds {writer.last_seq} records; "
-                                   "--replace deletes them first")  # fmt: skip
+                raise JournalError(
+                    f"{shown(dst)} already holds {writer.last_seq} records; --replace deletes them first"
+                )
             digest, page, last = GENESIS, [], b""
             for record in reader.records(1, head):
                 page.append(record)
@@ -128,4 +141,3 @@ def copy_journal(src: str | Path, dst: str | Path, *, replace: bool = False, pag
             if writer.last_seq != head:
                 raise CopyFailed(f"{shown(src)} ended at record {writer.last_seq}, before its head {head}")
     return CopyResult(head, digest, verify_journal(dst, page_size=page_size, key=dst_key))
-

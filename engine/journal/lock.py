@@ -46,8 +46,10 @@ class WriterLock:
             raise JournalLockedError(f"cannot open the writer lock {self.path}: {reason}") from None
         if not _is_lock_file(fd):
             os.close(fd)
-            raise JournalLockedError(f"{self.path} exists and is not a writer lock of this engine: it is left as it "
-                                     "is; move it away, or name the journal otherwise")  # fmt: skip
+            raise JournalLockedError(
+                f"{self.path} exists and is not a writer lock of this engine: it is left as it "
+                "is; move it away, or name the journal otherwise"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,9 +121,6 @@ def _read_holder(fd: int) -> str:
     raw = os.pread(fd, 4096, 0)
     try:
         info = orjson.loads(raw)
-        return (
-            f"pid {info['pid']} on {info['host']} since {info['since']} "
-            f"(command: {info['command']})"
-        )
+        return f"pid {info['pid']} on {info['host']} since {info['since']} (command: {info['command']})"
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return "another process (holder details unreadable)"

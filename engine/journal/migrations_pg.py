@@ -42,76 +42,124 @@ FUNCTION_NAME = "es_insert_events_text"
 
 PG_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events_table", "table <table> and its unique index <table>_notification_id_idx"),
-    Migration(2, "append_only_guards", "function <table>_append_only(), triggers <table>_no_change (UPDATE, "
-                                       "DELETE) and <table>_no_truncate (TRUNCATE)"),  # fmt: skip
-    Migration(3, "library_insert_function", f"type {TYPE_NAME} and function {FUNCTION_NAME}() (the library's, "
-                                            "shared by the schema's journals)"),  # fmt: skip
+    Migration(
+        2,
+        "append_only_guards",
+        "function <table>_append_only(), triggers <table>_no_change (UPDATE, "
+        "DELETE) and <table>_no_truncate (TRUNCATE)",
+    ),
+    Migration(
+        3,
+        "library_insert_function",
+        f"type {TYPE_NAME} and function {FUNCTION_NAME}() (the library's, shared by the schema's journals)",
+    ),
     Migration(4, SETTINGS_MIGRATION, "table <table>_settings (key -> value: the journal's encryption, if any)"),
     Migration(5, "operator_inbox", "table <table>_inbox (operator commands for the running engine)"),
 )
 
 
 def _ids(table: str) -> dict[str, sql.Composable]:
-    return {"s": sql.Identifier(SCHEMA), "t": sql.Identifier(table), "guard": sql.Identifier(f"{table}_append_only"),
-            "no_change": sql.Identifier(f"{table}_no_change"), "no_truncate": sql.Identifier(f"{table}_no_truncate"),
-            "index": sql.Identifier(f"{table}_notification_id_idx"), "type": sql.Identifier(TYPE_NAME),
-            "fn": sql.Identifier(FUNCTION_NAME), "channel": sql.Identifier(table),
-            "settings": sql.Identifier(f"{table}_settings"), "inbox": sql.Identifier(f"{table}_inbox")}  # fmt: skip
+    return {
+        "s": sql.Identifier(SCHEMA),
+        "t": sql.Identifier(table),
+        "guard": sql.Identifier(f"{table}_append_only"),
+        "no_change": sql.Identifier(f"{table}_no_change"),
+        "no_truncate": sql.Identifier(f"{table}_no_truncate"),
+        "index": sql.Identifier(f"{table}_notification_id_idx"),
+        "type": sql.Identifier(TYPE_NAME),
+        "fn": sql.Identifier(FUNCTION_NAME),
+        "channel": sql.Identifier(table),
+        "settings": sql.Identifier(f"{table}_settings"),
+        "inbox": sql.Identifier(f"{table}_inbox"),
+    }
 
 
 _UP = {
-    1: ("CREATE TABLE {s}.{t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
+    1: (
+        "CREATE TABLE {s}.{t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
         "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("
         "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5, "
         "autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)",
-        "CREATE UNIQUE INDEX {index} ON {s}.{t} (notification_id ASC)"),
-    2: ("CREATE OR REPLACE FUNCTION {s}.{guard}() RETURNS trigger LANGUAGE plpgsql AS "
+        "CREATE UNIQUE INDEX {index} ON {s}.{t} (notification_id ASC)",
+    ),
+    2: (
+        "CREATE OR REPLACE FUNCTION {s}.{guard}() RETURNS trigger LANGUAGE plpgsql AS "
         "$$BEGIN RAISE EXCEPTION 'journal is append-only: % refused', TG_OP; END;$$",
         "CREATE TRIGGER {no_change} BEFORE UPDATE OR DELETE ON {s}.{t} FOR EACH ROW EXECUTE FUNCTION {s}.{guard}()",
-        "CREATE TRIGGER {no_truncate} BEFORE TRUNCATE ON {s}.{t} FOR EACH STATEMENT EXECUTE FUNCTION {s}.{guard}()"),
-    3: ("DO $$BEGIN CREATE TYPE {s}.{type} AS (originator_id text, originator_version bigint, topic text, "
+        "CREATE TRIGGER {no_truncate} BEFORE TRUNCATE ON {s}.{t} FOR EACH STATEMENT EXECUTE FUNCTION {s}.{guard}()",
+    ),
+    3: (
+        "DO $$BEGIN CREATE TYPE {s}.{type} AS (originator_id text, originator_version bigint, topic text, "
         "state bytea); EXCEPTION WHEN duplicate_object THEN NULL; END$$",
         "CREATE OR REPLACE FUNCTION {s}.{fn}(events {s}.{type}[]) RETURNS SETOF bigint LANGUAGE plpgsql AS "
         "$BODY$BEGIN    SET LOCAL lock_timeout = '0s';    NOTIFY {channel};    RETURN QUERY    INSERT INTO {s}.{t} "
         "AS t (    originator_id, originator_version, topic, state)    SELECT originator_id, originator_version, "
-        "topic, state    FROM unnest(events)    RETURNING notification_id;END;$BODY$"),
+        "topic, state    FROM unnest(events)    RETURNING notification_id;END;$BODY$",
+    ),
     4: ("CREATE TABLE {s}.{settings} (key text PRIMARY KEY, value bytea NOT NULL)",),
-    5: ("CREATE TABLE {s}.{inbox} (seq bigserial PRIMARY KEY, command_id text UNIQUE NOT NULL, kind text NOT NULL, "
-        "payload text NOT NULL, created_at text NOT NULL, journaled_seq bigint)",),
-}  # fmt: skip
+    5: (
+        "CREATE TABLE {s}.{inbox} (seq bigserial PRIMARY KEY, command_id text UNIQUE NOT NULL, kind text NOT NULL, "
+        "payload text NOT NULL, created_at text NOT NULL, journaled_seq bigint)",
+    ),
+}
 _DOWN = {
     1: ("DROP TABLE IF EXISTS {s}.{t}",),
-    2: ("DROP TRIGGER IF EXISTS {no_change} ON {s}.{t}", "DROP TRIGGER IF EXISTS {no_truncate} ON {s}.{t}",
-        "DROP FUNCTION IF EXISTS {s}.{guard}()"),
+    2: (
+        "DROP TRIGGER IF EXISTS {no_change} ON {s}.{t}",
+        "DROP TRIGGER IF EXISTS {no_truncate} ON {s}.{t}",
+        "DROP FUNCTION IF EXISTS {s}.{guard}()",
+    ),
     3: ("DROP FUNCTION IF EXISTS {s}.{fn}({s}.{type}[])", "DROP TYPE IF EXISTS {s}.{type}"),
     4: ("DROP TABLE IF EXISTS {s}.{settings}",),
     5: ("DROP TABLE IF EXISTS {s}.{inbox}",),
-}  # fmt: skip
-_VERSION_TABLE = ("CREATE TABLE IF NOT EXISTS {s}.{v} (version integer PRIMARY KEY, name text NOT NULL, "
-                  "applied_at timestamptz NOT NULL)")  # fmt: skip
-_OTHER_VERSION_TABLES = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                         "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'version' "
-                         "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE '%%\\_migrations' "
-                         "AND c.relname <> %s")  # fmt: skip
+}
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS {s}.{v} (version integer PRIMARY KEY, name text NOT NULL, "
+    "applied_at timestamptz NOT NULL)"
+)
+_OTHER_VERSION_TABLES = (
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'version' "
+    "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE '%%\\_migrations' "
+    "AND c.relname <> %s"
+)
 
 
 # the columns of the journal's tables as the migrations make them: (name, type, NOT NULL), in order
 _COLUMNS: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "": (("originator_id", "text", True), ("originator_version", "bigint", True), ("topic", "text", False),
-         ("state", "bytea", False), ("notification_id", "bigint", True)),
-    "_migrations": (("version", "integer", True), ("name", "text", True),
-                    ("applied_at", "timestamp with time zone", True)),
+    "": (
+        ("originator_id", "text", True),
+        ("originator_version", "bigint", True),
+        ("topic", "text", False),
+        ("state", "bytea", False),
+        ("notification_id", "bigint", True),
+    ),
+    "_migrations": (
+        ("version", "integer", True),
+        ("name", "text", True),
+        ("applied_at", "timestamp with time zone", True),
+    ),
     "_settings": (("key", "text", True), ("value", "bytea", True)),
-    "_inbox": (("seq", "bigint", True), ("command_id", "text", True), ("kind", "text", True), ("payload", "text", True),
-               ("created_at", "text", True), ("journaled_seq", "bigint", False)),
-}  # fmt: skip
-_SHAPES = ("SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
-           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
-           "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
-           "ORDER BY c.relname, a.attnum")  # fmt: skip
-_PRIMARY_KEY = ("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
-                "ORDER BY array_position(i.indkey, a.attnum)")  # fmt: skip
+    "_inbox": (
+        ("seq", "bigint", True),
+        ("command_id", "text", True),
+        ("kind", "text", True),
+        ("payload", "text", True),
+        ("created_at", "text", True),
+        ("journaled_seq", "bigint", False),
+    ),
+}
+_SHAPES = (
+    "SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+    "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY c.relname, a.attnum"
+)
+_PRIMARY_KEY = (
+    "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+    "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+    "ORDER BY array_position(i.indkey, a.attnum)"
+)
 
 
 def _fail(loc: PgLocation, exc: psycopg.Error) -> MigrationError:
@@ -130,8 +178,9 @@ class PgBackend:
         self._ids = {**_ids(loc.table), "v": sql.Identifier(self.version_table)}
         options = "-c default_transaction_read_only=on" if read_only else ""
         try:
-            self._conn: psycopg.Connection[Any] = psycopg.connect(**loc.conninfo(), autocommit=True,
-                                                                  connect_timeout=5, options=options)  # fmt: skip
+            self._conn: psycopg.Connection[Any] = psycopg.connect(
+                **loc.conninfo(), autocommit=True, connect_timeout=5, options=options
+            )
         except psycopg.Error as exc:
             raise MigrationError(f"cannot open journal {loc}: {str(exc).splitlines()[0]}") from None
 
@@ -144,8 +193,14 @@ class PgBackend:
             row = self._conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, to_regprocedure(%s) IS NOT NULL, "
                 "(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = ANY(%s))",
-                (t, v, f"{SCHEMA}.{self.loc.table}_append_only()", t,
-                 [f"{self.loc.table}_no_change", f"{self.loc.table}_no_truncate"])).fetchone()  # fmt: skip
+                (
+                    t,
+                    v,
+                    f"{SCHEMA}.{self.loc.table}_append_only()",
+                    t,
+                    [f"{self.loc.table}_no_change", f"{self.loc.table}_no_truncate"],
+                ),
+            ).fetchone()
             assert row is not None
             exists, has_versions, has_guard, triggers = row
             applied = None
@@ -156,8 +211,7 @@ class PgBackend:
             raise _fail(self.loc, exc) from None
         implied = 0 if not exists else 2 if has_guard and triggers == 2 else 1
         foreign = self._foreign()
-        return Status(str(self.loc), "Postgres", self.loc.table, PG_MIGRATIONS, applied, implied, bool(exists),
-                      foreign)  # fmt: skip
+        return Status(str(self.loc), "Postgres", self.loc.table, PG_MIGRATIONS, applied, implied, bool(exists), foreign)
 
     def _foreign(self) -> str | None:
         """Why the tables named like the journal's are not a journal of this engine: another kind of relation,
@@ -193,8 +247,10 @@ class PgBackend:
                 names = {m.version: m.name for m in PG_MIGRATIONS}
                 for version, name in self._conn.execute(self._sql("SELECT version, name FROM {s}.{v}")).fetchall():
                     if names.get(int(version), str(name)) != str(name):
-                        return (f"{self.loc} is not a journal of this engine: its version table names migration "
-                                f"{version} {name!r}")  # fmt: skip
+                        return (
+                            f"{self.loc} is not a journal of this engine: its version table names migration "
+                            f"{version} {name!r}"
+                        )
             if f"{self.loc.table}_settings" in tables:
                 rows = self._conn.execute(self._sql("SELECT key, value FROM {s}.{settings}")).fetchall()
                 return foreign_settings({str(k): bytes(v) for k, v in rows}, str(self.loc))
@@ -225,7 +281,8 @@ class PgBackend:
             try:
                 with self._conn.transaction():
                     query = sql.SQL("SELECT 1 FROM {s}.{v} WHERE version = %s").format(
-                        s=sql.Identifier(SCHEMA), v=sql.Identifier(name))  # fmt: skip
+                        s=sql.Identifier(SCHEMA), v=sql.Identifier(name)
+                    )
                     if self._conn.execute(query, (version,)).fetchone():
                         others.append(str(name).removesuffix("_migrations"))
             except psycopg.Error:
@@ -251,8 +308,10 @@ class PgBackend:
                             self._conn.execute(self._sql(statement))
                     self._conn.execute(self._sql("DELETE FROM {s}.{v} WHERE version = %s"), (v,))
         except psycopg.Error as exc:
-            raise MigrationError(f"migration {v} {migration.name} {'up' if up else 'down'} failed on {self.loc}: "
-                                 f"{str(exc).splitlines()[0]}") from None  # fmt: skip
+            raise MigrationError(
+                f"migration {v} {migration.name} {'up' if up else 'down'} failed on {self.loc}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
         return note
 
     def adopt(self, versions: Sequence[Migration]) -> None:

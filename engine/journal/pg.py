@@ -56,8 +56,9 @@ class PgLocation:
         query = parse_qs(parts.query)
         table = query.pop("table", [DEFAULT_TABLE])[-1]
         if query:
-            raise PgJournalError(f"unknown parameter(s) {', '.join(sorted(query))} in {self.redact(url)}; "
-                                 "only ?table=NAME is understood")  # fmt: skip
+            raise PgJournalError(
+                f"unknown parameter(s) {', '.join(sorted(query))} in {self.redact(url)}; only ?table=NAME is understood"
+            )
         if not table or set(table) - _TABLE_CHARS or table[0].isdigit() or len(table) > 50:
             raise PgJournalError(f"table {table!r}: use 1-50 lowercase letters, digits and _ (not first a digit)")
         dbname = unquote(parts.path.lstrip("/"))
@@ -79,8 +80,13 @@ class PgLocation:
         return self.redact(self.url)
 
     def conninfo(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password,
-                "dbname": self.dbname}  # fmt: skip
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.dbname,
+        }
 
     def lock_key(self) -> int:
         """A stable signed 64-bit advisory-lock key of the database and table (sha256, not ``hash()``)."""
@@ -110,8 +116,12 @@ class PgRecorder(PostgresApplicationRecorder):
 
     def state_of(self, seq: int) -> bytes:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql.SQL("SELECT state FROM {t} WHERE originator_id = %s AND originator_version = %s").format(
-                t=self._table), (ORIGINATOR, seq))  # fmt: skip
+            c.execute(
+                sql.SQL("SELECT state FROM {t} WHERE originator_id = %s AND originator_version = %s").format(
+                    t=self._table
+                ),
+                (ORIGINATOR, seq),
+            )
             row = c.fetchone()
             if row is None:
                 raise PgJournalError(f"record {seq} is missing")
@@ -119,9 +129,11 @@ class PgRecorder(PostgresApplicationRecorder):
 
     def rows(self, start: int, limit: int, stop: int | None) -> list[tuple[int, str, bytes]]:
         """(seq, topic, state) of records ``start <= seq <= stop``, in order, at most ``limit``."""
-        query = sql.SQL("SELECT originator_version AS seq, topic, state FROM {t} WHERE originator_id = %s "
-                        "AND originator_version >= %s AND originator_version <= %s "
-                        "ORDER BY originator_version LIMIT %s").format(t=self._table)  # fmt: skip
+        query = sql.SQL(
+            "SELECT originator_version AS seq, topic, state FROM {t} WHERE originator_id = %s "
+            "AND originator_version >= %s AND originator_version <= %s "
+            "ORDER BY originator_version LIMIT %s"
+        ).format(t=self._table)
         with self.datastore.transaction(commit=False) as c:
             c.execute(query, (ORIGINATOR, start, stop if stop is not None else 2**62, limit))
             return [(int(r["seq"]), str(r["topic"]), bytes(r["state"])) for r in c.fetchall()]
@@ -134,7 +146,8 @@ class PgRecorder(PostgresApplicationRecorder):
 
     def add_settings(self, settings: Mapping[str, bytes]) -> None:
         query = sql.SQL("INSERT INTO {t} (key, value) VALUES (%s, %s)").format(
-            t=sql.Identifier(f"{self.events_table_name}_settings"))  # fmt: skip
+            t=sql.Identifier(f"{self.events_table_name}_settings")
+        )
         with self.datastore.transaction(commit=True) as c:
             c.executemany(query, list(settings.items()))
 
@@ -142,8 +155,9 @@ class PgRecorder(PostgresApplicationRecorder):
         """Insert rows in one transaction; the sequence must continue the stored one densely."""
         if not rows:
             return
-        query = sql.SQL("INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
-                        ).format(t=self._table)  # fmt: skip
+        query = sql.SQL(
+            "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+        ).format(t=self._table)
         with self.datastore.transaction(commit=True) as c:
             c.execute(sql.SQL("SELECT MAX(originator_version) AS m FROM {t}").format(t=self._table))
             row = c.fetchone()
@@ -180,8 +194,17 @@ def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> Pg
         raise PgJournalError(str(exc)) from None
     try:
         kind = PostgresDatastore if create else ReadOnlyPgDatastore
-        datastore = kind(loc.dbname, loc.host, loc.port, loc.user, loc.password, pool_size=1, max_overflow=1,
-                         originator_id_type="text", pool_open_timeout=5.0)  # fmt: skip
+        datastore = kind(
+            loc.dbname,
+            loc.host,
+            loc.port,
+            loc.user,
+            loc.password,
+            pool_size=1,
+            max_overflow=1,
+            originator_id_type="text",
+            pool_open_timeout=5.0,
+        )
         recorder = PgRecorder(datastore, loc.table)
         if not recorder.exists():
             datastore.close()
@@ -191,8 +214,10 @@ def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> Pg
     return recorder
 
 
-_HOLDER = ("SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-           "WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint")
+_HOLDER = (
+    "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint"
+)
 
 
 def _holder(conn: psycopg.Connection[Any], key: int) -> str | None:
@@ -229,8 +254,9 @@ class PgWriterLock:
             holder = _holder(conn, key)
             conn.close()
             who = holder or "another session"
-            raise JournalLockedError(f"journal {self.loc} is already open for writing by {who}; "
-                                     "only one writer may append to a journal")  # fmt: skip
+            raise JournalLockedError(
+                f"journal {self.loc} is already open for writing by {who}; only one writer may append to a journal"
+            )
         self._conn = conn
         return self
 

@@ -39,8 +39,17 @@ from engine.journal.lock import WriterLock
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
 
-__all__ = ["DEFAULT_PAGE_SIZE", "ROWS_PER_INSERT", "TABLE", "JournalError", "JournalReader", "JournalWriter",
-           "StoredRecord", "UndecryptableRecord", "journal_name"]  # fmt: skip
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "ROWS_PER_INSERT",
+    "TABLE",
+    "JournalError",
+    "JournalReader",
+    "JournalWriter",
+    "StoredRecord",
+    "UndecryptableRecord",
+    "journal_name",
+]
 
 DEFAULT_PAGE_SIZE = 10_000
 WRITER_CACHE_KIB = 65_536
@@ -125,8 +134,9 @@ class JournalWriter:
     transaction; callers must flush before any side effect visible outside the process.
     """
 
-    def __init__(self, path: str | Path, *, replace: bool = False, encrypt: bool = False,
-                 key: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, replace: bool = False, encrypt: bool = False, key: str | None = None
+    ) -> None:
         """Open (or create) a journal for appending. ``replace`` deletes an existing journal and
         its operator inbox (``<journal>.inbox``: commands queued for the old journal must not reach
         the new one) first, only after taking the writer lock, so a journal being written is never removed.

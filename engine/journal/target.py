@@ -3,7 +3,7 @@
 The rules (docs/operations.md, "What each command may write"):
 
 * A command writes a journal only at a path that does not exist or that holds a journal of this engine,
-  judged by its schema objects, recorded versions and settings (``migrations.sqlite_status``), never by a
+  judged by its schema objects, recorded versions and settings (``migrations_sqlite.sqlite_status``), never by a
   table name. ``--replace`` deletes only such a journal. Anything else (a text file, another program's
   database, an empty or zero-byte file, a directory, a device) is refused with one line before a byte of
   it is touched: not its content, not its mode, not its mtime.
@@ -30,9 +30,9 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from urllib.parse import quote
 
 from engine.journal.errors import JournalError
+from engine.journal.uris import inspect_uri
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 INBOX_TABLES = frozenset({"commands", "commands_widened"})  # engine.operator.inbox (widened: mid-upgrade)
@@ -40,17 +40,6 @@ INBOX_TABLES = frozenset({"commands", "commands_widened"})  # engine.operator.in
 
 class PathRefused(JournalError):
     """A path a command may not use as asked; the message is one line and names the path."""
-
-
-def read_only_uri(path: Path) -> str:
-    """The URI that opens ``path`` read-only: nothing can be written through it, not even the WAL switch."""
-    return f"file:{quote(str(path.resolve()))}?mode=ro"
-
-
-def inspect_uri(path: Path) -> str:
-    """The URI that reads ``path`` to judge it: read-only, and ``immutable`` when no ``-wal`` is beside it (the
-    file is then all there is, and SQLite makes no ``-wal`` / ``-shm`` of its own)."""
-    return read_only_uri(path) + ("" if Path(f"{path}-wal").exists() else "&immutable=1")
 
 
 def resolved(path: str | Path) -> Path:
@@ -148,7 +137,7 @@ def existing_journal_file(path: str | Path, *, write: bool) -> Path:
 
 def journal_problem(p: Path, shown: str) -> str | None:
     """Why the SQLite file ``p`` is not a journal of this engine, or None (read through ``inspect_uri``)."""
-    from engine.journal.migrations import sqlite_status
+    from engine.journal.migrations_sqlite import sqlite_status
 
     try:
         db = sqlite3.connect(inspect_uri(p), uri=True, timeout=5.0)

@@ -85,8 +85,15 @@ def _iso(ns: int) -> str:
     return to_utc(ns).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def bar_events(bars: list[BrokerBar], timeframe: Timeframe, cursor: SessionCursor, universe: list[str],
-               last_close: dict[str, int], now: int, stats: StreamStats) -> list[Event]:
+def bar_events(
+    bars: list[BrokerBar],
+    timeframe: Timeframe,
+    cursor: SessionCursor,
+    universe: list[str],
+    last_close: dict[str, int],
+    now: int,
+    stats: StreamStats,
+) -> list[Event]:
     """Journal inputs for the bars of one poll that closed after ``last_close[symbol]`` and at or
     before ``now``, with the session events between them; each bar carries ``received_ts = now``
     (its data age for the policy gate). Updates ``last_close``."""
@@ -101,11 +108,14 @@ def bar_events(bars: list[BrokerBar], timeframe: Timeframe, cursor: SessionCurso
     rows.sort(key=lambda r: (r[0], r[1].symbol))
     text = pl.DataFrame(
         [[_iso(ts), b.symbol, b.open, b.high, b.low, b.close, b.volume] for ts, b in rows],
-        schema=list(COLUMNS), orient="row",
-    )  # fmt: skip
+        schema=list(COLUMNS),
+        orient="row",
+    )
     table = BarTable.from_text(text, "", "broker")
-    out = [msgspec.structs.replace(e, received_ts=now) if type(e) is BarClosed else e
-           for e in events(table, sessions, universe, stats, clock=rows[0][0], cursor=cursor)]
+    out = [
+        msgspec.structs.replace(e, received_ts=now) if type(e) is BarClosed else e
+        for e in events(table, sessions, universe, stats, clock=rows[0][0], cursor=cursor)
+    ]
     for ts, b in rows:
         last_close[b.symbol] = max(last_close.get(b.symbol, -1), ts)
     return out

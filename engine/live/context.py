@@ -132,19 +132,34 @@ class Context:
         if c.category == "RATE_LIMIT":  # a 429 locks the token bucket for Retry-After instead of counting here;
             self.succeeded(dep)  # it is the broker answering, so a probe that gets one closes the breaker
         else:
-            opened = self.breakers.get(dep).failure(self.wall_ns(), c.category, c.detail,
-                                                    disable=c.action == "DISABLE_PROVIDER")  # fmt: skip
+            opened = self.breakers.get(dep).failure(
+                self.wall_ns(), c.category, c.detail, disable=c.action == "DISABLE_PROVIDER"
+            )
         if not self.journaling:
             return  # before RunStarted: the breaker counts, the journal hears of it from the first cycle on
         if opened is not None:
-            log.warning("breaker %s open for %d s: %d failure(s) in %d s (%s)", dep, opened.open_seconds,
-                        opened.failures, opened.window_seconds, c.category)  # fmt: skip
+            log.warning(
+                "breaker %s open for %d s: %d failure(s) in %d s (%s)",
+                dep,
+                opened.open_seconds,
+                opened.failures,
+                opened.window_seconds,
+                c.category,
+            )
             self.input(opened_event(opened, self.now, self.now + opened.open_seconds * 1_000_000_000))
         halts = ACTIONS[c.category] == "HALT_TRADING" and self.engine.state.halted is None
         if halts and (dep, c.category) not in self.reported:
             self.reported.add((dep, c.category))
-            self.input(ShellErrorReported(ts=self.now, dependency=dep, category=c.category,
-                                          action="HALT_TRADING", error_type=c.error_type, detail=c.detail))
+            self.input(
+                ShellErrorReported(
+                    ts=self.now,
+                    dependency=dep,
+                    category=c.category,
+                    action="HALT_TRADING",
+                    error_type=c.error_type,
+                    detail=c.detail,
+                )
+            )
 
     def flush(self) -> None:
         """Commit everything staged: from here on the broker may see the requests."""

@@ -66,24 +66,40 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
     cid = order.client_order_id
     why = conflict(order, snap)
     if why:
-        return [ReconciliationMismatch(
-            ts=snap.updated_at or snap.created_at, kind="CLIENT_ORDER_ID_CONFLICT", symbol=order.symbol,
-            client_order_id=cid, journal_qty=order.qty, broker_qty=snap.qty or 0, broker_avg_price=0,
-            detail=f"broker order {snap.id} is not the order the journal requested: {why}",
-        )]  # fmt: skip
+        return [
+            ReconciliationMismatch(
+                ts=snap.updated_at or snap.created_at,
+                kind="CLIENT_ORDER_ID_CONFLICT",
+                symbol=order.symbol,
+                client_order_id=cid,
+                journal_qty=order.qty,
+                broker_qty=snap.qty or 0,
+                broker_avg_price=0,
+                detail=f"broker order {snap.id} is not the order the journal requested: {why}",
+            )
+        ]
     try:
         lifecycle = meaning(snap.status).lifecycle
     except UnknownBrokerStatus as exc:
         return _edge(order, snap, "UNKNOWN_BROKER_STATUS", str(exc))
     if snap.filled_qty < order.cum_qty:
-        return _edge(order, snap, "FILLED_QTY_DECREASED",
-                     f"broker filled_qty {exact(snap.filled_qty)} < journaled {exact(order.cum_qty)}")  # fmt: skip
+        return _edge(
+            order,
+            snap,
+            "FILLED_QTY_DECREASED",
+            f"broker filled_qty {exact(snap.filled_qty)} < journaled {exact(order.cum_qty)}",
+        )
     if lifecycle == "FILLED" and snap.filled_qty != order.qty:
-        return _edge(order, snap, "INCONSISTENT_BROKER_ORDER",
-                     f"status filled but filled_qty {exact(snap.filled_qty)} of qty {exact(order.qty)}")  # fmt: skip
+        return _edge(
+            order,
+            snap,
+            "INCONSISTENT_BROKER_ORDER",
+            f"status filled but filled_qty {exact(snap.filled_qty)} of qty {exact(order.qty)}",
+        )
     if lifecycle == "REJECTED" and snap.filled_qty:
-        return _edge(order, snap, "INCONSISTENT_BROKER_ORDER",
-                     f"status rejected but filled_qty {exact(snap.filled_qty)}")  # fmt: skip
+        return _edge(
+            order, snap, "INCONSISTENT_BROKER_ORDER", f"status rejected but filled_qty {exact(snap.filled_qty)}"
+        )
     delta = snap.filled_qty - order.cum_qty
     if delta and (snap.filled_avg_price is None or snap.filled_avg_price <= 0):
         return _edge(order, snap, "INCONSISTENT_BROKER_ORDER", f"filled_qty {exact(snap.filled_qty)} without a price")
@@ -92,34 +108,57 @@ def reports_for(order: Order, snap: BrokerOrder) -> list[Event]:
     if order.status == "SUBMIT_REQUESTED":
         if lifecycle == "REJECTED" and not delta:
             detail = f"broker order {snap.id} status rejected"
-            return [OrderRejected(ts=snap.failed_at or stamp, client_order_id=cid, reason="BROKER_REJECTED",
-                                  detail=detail)]  # fmt: skip
-        out.append(OrderAccepted(ts=snap.submitted_at or snap.created_at, client_order_id=cid,
-                                 broker_order_id=snap.id))  # fmt: skip
+            return [
+                OrderRejected(ts=snap.failed_at or stamp, client_order_id=cid, reason="BROKER_REJECTED", detail=detail)
+            ]
+        out.append(OrderAccepted(ts=snap.submitted_at or snap.created_at, client_order_id=cid, broker_order_id=snap.id))
     if delta:
         assert snap.filled_avg_price is not None
         cum = snap.filled_qty
         price = fill_price(cum, snap.filled_avg_price, order.notional, delta)
         final = cum == order.qty
         fill_ts = (snap.filled_at or stamp) if final else stamp
-        out.append((OrderFilled if final else OrderPartiallyFilled)(
-            ts=fill_ts, client_order_id=cid, fill_id=f"{snap.id}:{cum}", fill_qty=delta, fill_price=price, fee=0,
-            cum_qty=cum, leaves_qty=order.qty - cum,
-        ))  # fmt: skip
+        out.append(
+            (OrderFilled if final else OrderPartiallyFilled)(
+                ts=fill_ts,
+                client_order_id=cid,
+                fill_id=f"{snap.id}:{cum}",
+                fill_qty=delta,
+                fill_price=price,
+                fee=0,
+                cum_qty=cum,
+                leaves_qty=order.qty - cum,
+            )
+        )
     rest = order.qty - snap.filled_qty
     if not rest:
         return out  # all of it filled: a "canceled" / "expired" / "replaced" status adds nothing (Alpaca-API #71)
     if lifecycle == "CANCELED":
-        out.append(OrderCanceled(ts=snap.canceled_at or stamp, client_order_id=cid, canceled_qty=rest,
-                                 reason="canceled at the broker"))  # fmt: skip
+        out.append(
+            OrderCanceled(
+                ts=snap.canceled_at or stamp, client_order_id=cid, canceled_qty=rest, reason="canceled at the broker"
+            )
+        )
     elif lifecycle == "EXPIRED":
-        out.append(OrderExpired(ts=snap.expired_at or stamp, client_order_id=cid, expired_qty=rest,
-                                reason="expired at the broker (time in force)"))  # fmt: skip
+        out.append(
+            OrderExpired(
+                ts=snap.expired_at or stamp,
+                client_order_id=cid,
+                expired_qty=rest,
+                reason="expired at the broker (time in force)",
+            )
+        )
     elif lifecycle == "REPLACED":
         out.append(OrderReplaced(ts=snap.replaced_at or stamp, client_order_id=cid, replaced_by=snap.replaced_by))
     elif lifecycle == "REJECTED":
-        out.append(OrderRejected(ts=snap.failed_at or stamp, client_order_id=cid, reason="BROKER_REJECTED",
-                                 detail=f"broker order {snap.id} status rejected"))  # fmt: skip
+        out.append(
+            OrderRejected(
+                ts=snap.failed_at or stamp,
+                client_order_id=cid,
+                reason="BROKER_REJECTED",
+                detail=f"broker order {snap.id} status rejected",
+            )
+        )
     return out
 
 
@@ -139,5 +178,12 @@ def _edge(order: Order, snap: BrokerOrder, reason: str, detail: str) -> list[Eve
     key = snapshot_key(snap)
     if order.rejected_snapshot == key:
         return []  # journaled already (this poll or an earlier one)
-    return [BrokerReportRejected(ts=snap.updated_at or snap.created_at, client_order_id=order.client_order_id,
-                                 reason=reason, detail=detail, raw=key)]  # type: ignore[arg-type]  # fmt: skip
+    return [
+        BrokerReportRejected(
+            ts=snap.updated_at or snap.created_at,
+            client_order_id=order.client_order_id,
+            reason=reason,  # type: ignore[arg-type]
+            detail=detail,
+            raw=key,
+        )
+    ]

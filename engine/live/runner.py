@@ -27,35 +27,32 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from engine.alpaca.client import AlpacaBroker
 from engine.alpaca.errors import BrokerError
-from engine.config import EngineConfig, config_hash
-from engine.core.ids import content_id
+from engine.config import EngineConfig
 from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
-from engine.live.bars import Timeframe, bar_events, last_bar_close, query_start, to_utc
+from engine.live.bars import Timeframe, bar_events, query_start, to_utc
 from engine.live.breakers import Breakers
 from engine.live.context import Context, Tally
 from engine.live.crashpoints import CrashPoints
+from engine.live.outcome import LiveResult, Resumed
 from engine.live.setup import BrokerTarget, connect
 from engine.live.submit import cancel, submit
 from engine.live.summary import summarize_cycle
 from engine.live.sync import reconcile, sync_orders
 from engine.live.taxonomy import ACTIONS, classify, retry_read
-from engine.manifest import run_manifest
 from engine.operator import InboxError, drain_inbox
 from engine.redact import shown
 from engine.runner import RunCancelled, RunError, StopRequest
+from engine.segment import open_segment
 from engine.shell import Engine
-from engine.version import code_version
-from journal_schema.catalogue import schema_fingerprint
-from journal_schema.events import Event, RunEnded, RunStarted, SessionClosed, SessionOpened
+from journal_schema.events import RunEnded, SessionClosed, SessionOpened
 from journal_schema.reasons import Dependency
 
 log = logging.getLogger("engine.live")
@@ -66,47 +63,25 @@ SLICE = 0.05  # seconds: how often a sleep looks at the stop request
 CALLS_PER_CYCLE = 3  # clock, open orders, bars: the calls of a cycle without lookups or submits
 
 
-@dataclass
-class LiveResult:
-    journal: str
-    run_id: str
-    target: str
-    cycles: int
-    end_reason: str
-    counts: dict[str, int]
-    last_seq: int
-    digest: str
-    halted: str | None
-    positions: dict[str, int] = field(default_factory=dict)
-    open_orders: int = 0
-
-
-@dataclass
-class _Resumed:
-    """What reopening the journal tells the shell (beyond the core state)."""
-
-    last_close: dict[str, int] = field(default_factory=dict)
-    origin: int | None = None  # ts of the journal's first RunStarted
-    last_session: str | None = None  # label of the last SessionOpened / SessionClosed
-
-    def observe(self, ev: Event) -> None:
-        last_bar_close(ev, self.last_close)
-        t = type(ev)
-        if t is RunStarted and self.origin is None:
-            self.origin = ev.ts
-        elif t is SessionOpened or t is SessionClosed:
-            self.last_session = ev.session  # type: ignore[attr-defined]
-
-
 class LiveRunner:
-    def __init__(self, cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, where: BrokerTarget,
-                 broker: AlpacaBroker, stop: StopRequest, *, crash: CrashPoints | None = None,
-                 cycles: int | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        snapshot: dict[str, Any],
+        journal: str | Path,
+        where: BrokerTarget,
+        broker: AlpacaBroker,
+        stop: StopRequest,
+        *,
+        crash: CrashPoints | None = None,
+        cycles: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.cfg, self.snapshot, self.where, self.stop = cfg, snapshot, where, stop
         self.crash = crash or CrashPoints()
         self.max_cycles = cycles
         self.sleep = sleep
-        self.resumed = _Resumed()
+        self.resumed = Resumed()
         self.engine = Engine.open(journal, observe=self.resumed.observe, encrypt=cfg.run.encrypt_journal)
         self.journal = shown(journal)  # no password
         self.ctx = Context(self.engine, broker, [*cfg.run.universe], breakers=Breakers.of(cfg.breakers.rule_tuples()))
@@ -118,9 +93,14 @@ class LiveRunner:
         self._stats = StreamStats()
         floor = CALLS_PER_CYCLE * 60 / cfg.broker.rate_limit_per_minute
         if self.interval < floor:
-            log.warning("broker.poll_interval_seconds %s is below what rate_limit_per_minute %d allows for about %d "
-                        "calls a cycle (%.2f s): cycles will wait for tokens", cfg.broker.poll_interval_seconds,
-                        cfg.broker.rate_limit_per_minute, CALLS_PER_CYCLE, floor)  # fmt: skip
+            log.warning(
+                "broker.poll_interval_seconds %s is below what rate_limit_per_minute %d allows for about %d "
+                "calls a cycle (%.2f s): cycles will wait for tokens",
+                cfg.broker.poll_interval_seconds,
+                cfg.broker.rate_limit_per_minute,
+                CALLS_PER_CYCLE,
+                floor,
+            )
         self._last_stats = broker.stats()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -148,8 +128,13 @@ class LiveRunner:
         done = self._until_answered(lambda: reconcile(self.ctx, self.run_id), "BROKER_READS")
         if done is None:
             return "INTERRUPTED"
-        log.info("reconciled: %d open order(s) checked, %d not found, %d mismatch(es), %d foreign", done.orders_checked,
-                 done.orders_not_found, done.mismatches, done.foreign)  # fmt: skip
+        log.info(
+            "reconciled: %d open order(s) checked, %d not found, %d mismatch(es), %d foreign",
+            done.orders_checked,
+            done.orders_not_found,
+            done.mismatches,
+            done.foreign,
+        )
         self._perform()
         backoff = 0.0
         while not self.stop.requested:
@@ -161,18 +146,18 @@ class LiveRunner:
         return "INTERRUPTED"
 
     def _start_segment(self) -> None:
-        cfg, snap = self.cfg, self.snapshot
-        chash, version = config_hash(snap), code_version(str(cfg.strategy.name))
         dataset = f"{self.where.description}; bars {self.timeframe.text}"
-        dataset_fp = hashlib.sha256(dataset.encode()).hexdigest()
-        seq = self.engine.writer.last_seq
-        self.run_id = content_id("run", version, chash, dataset_fp, cfg.run.seed, seq, self.ctx.now, length=16)
-        started = RunStarted(
-            ts=self.ctx.now, run_id=self.run_id, code_version=version, config=snap, config_hash=chash,
-            schema_fingerprint=schema_fingerprint(), dataset_fingerprint=dataset_fp, dataset=dataset,
-            universe=list(cfg.run.universe), seed=cfg.run.seed, mode=cfg.run.mode,
-        )  # fmt: skip
-        for ev in (started, run_manifest(started, [(dataset, dataset_fp)])):  # the broker endpoint is the dataset
+        segment = open_segment(
+            self.cfg,
+            self.snapshot,
+            ts=self.ctx.now,
+            dataset=dataset,
+            fingerprint=hashlib.sha256(dataset.encode()).hexdigest(),  # the broker endpoint is the dataset
+            universe=list(self.cfg.run.universe),
+            run_id_parts=(self.engine.writer.last_seq, self.ctx.now),
+        )
+        self.run_id = segment.run_id
+        for ev in segment.events:
             self.ctx.input(ev)
         self.ctx.flush()
         self.ctx.journaling = True
@@ -192,12 +177,17 @@ class LiveRunner:
                 self.ctx.failed(error, dep)
                 if ACTIONS[error.category] == "HALT_TRADING":  # waiting will not help: halted, and stop
                     self.ctx.flush()
-                    hint = ("check the API keys and the account" if error.category == "AUTH"
-                            else "trading is halted in the journal; see the log and docs/risk.md")
-                    raise RunError(f"the broker call failed with {error.category} ({error.kind}: {error.detail}); "
-                                   f"{hint}") from None
-                log.warning("broker not ready (%s %s: %s); again in %.1fs", error.category, error.kind,
-                            error.detail, wait)  # fmt: skip
+                    hint = (
+                        "check the API keys and the account"
+                        if error.category == "AUTH"
+                        else "trading is halted in the journal; see the log and docs/risk.md"
+                    )
+                    raise RunError(
+                        f"the broker call failed with {error.category} ({error.kind}: {error.detail}); {hint}"
+                    ) from None
+                log.warning(
+                    "broker not ready (%s %s: %s); again in %.1fs", error.category, error.kind, error.detail, wait
+                )
                 self.ctx.flush()
                 self._nap(wait)
                 wait = min(MAX_BACKOFF, 2 * wait)
@@ -307,8 +297,9 @@ class LiveRunner:
             log.error("operator inbox not drained: %s", error)
             return
         for cmd, seq in done:
-            log.info("operator %s (command %s, actor %s): journaled at seq %d", cmd.kind, cmd.command_id,
-                     cmd.actor, seq)  # fmt: skip
+            log.info(
+                "operator %s (command %s, actor %s): journaled at seq %d", cmd.kind, cmd.command_id, cmd.actor, seq
+            )
 
     def _cross_sessions(self) -> None:
         """Journal the session opens and closes the broker clock has passed (closes ``grace`` late).
@@ -327,8 +318,7 @@ class LiveRunner:
                 self.ctx.failed(error, "BROKER_READS")  # the next close, or the next start, tries again
             else:
                 self.ctx.succeeded("BROKER_READS")
-                log.info("session close reconciled: %d order(s), %d mismatch(es)", done.orders_checked,
-                         done.mismatches)  # fmt: skip
+                log.info("session close reconciled: %d order(s), %d mismatch(es)", done.orders_checked, done.mismatches)
 
     def _poll_bars(self) -> None:
         ctx, cursor = self.ctx, self.cursor
@@ -337,8 +327,12 @@ class LiveRunner:
         origin = self.resumed.origin if self.resumed.origin is not None else ctx.now
         start = min(query_start(last.get(s, origin), self.timeframe) for s in ctx.universe)
         try:  # an idempotent read: one bounded retry of a transient failure before the cycle goes on
-            bars = retry_read(lambda: ctx.broker.bars(ctx.universe, self.timeframe.text, start), attempts=2,
-                              sleep=self.sleep, base_delay=min(0.2, self.interval))  # fmt: skip
+            bars = retry_read(
+                lambda: ctx.broker.bars(ctx.universe, self.timeframe.text, start),
+                attempts=2,
+                sleep=self.sleep,
+                base_delay=min(0.2, self.interval),
+            )
         except BrokerError as error:
             ctx.failed(error, "MARKET_DATA")
             return
@@ -372,21 +366,25 @@ class LiveRunner:
                 cancel(ctx, order, self.crash)
         ctx.probe("BROKER_SUBMIT", ctx.broker.account)
 
+    def _result(self, reason: str) -> LiveResult:
+        where = self.where.description
+        return LiveResult.of(
+            self.engine, journal=self.journal, run_id=self.run_id, target=where, cycles=self.cycle, reason=reason
+        )
+
     def _summarize(self, tally: Tally, backoff: float) -> None:
         self._last_stats = summarize_cycle(self.ctx, self._last_stats, self.run_id, self.cycle, tally, backoff)
 
-    def _result(self, reason: str) -> LiveResult:
-        state, writer = self.engine.state, self.engine.writer
-        return LiveResult(
-            journal=self.journal, run_id=self.run_id, target=self.where.description, cycles=self.cycle,
-            end_reason=reason, counts=self.engine.counts, last_seq=writer.last_seq, digest=writer.last_hash.hex(),
-            halted=state.halted, positions={s: p.qty for s, p in state.positions.traded()},
-            open_orders=len(state.orders.with_status("SUBMIT_REQUESTED", "ACCEPTED", "PARTIALLY_FILLED")),
-        )  # fmt: skip
 
-
-def live_run(cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, *, confirm_live: bool = False,
-             cycles: int | None = None, replace: bool = False) -> LiveResult:
+def live_run(
+    cfg: EngineConfig,
+    snapshot: dict[str, Any],
+    journal: str | Path,
+    *,
+    confirm_live: bool = False,
+    cycles: int | None = None,
+    replace: bool = False,
+) -> LiveResult:
     """``engine run --broker venue|alpaca``: refuse unsafe starts, then run until stopped."""
     from engine.journal.store import JournalWriter
 
@@ -397,4 +395,3 @@ def live_run(cfg: EngineConfig, snapshot: dict[str, Any], journal: str | Path, *
     stop = StopRequest()
     with stop.installed():
         return LiveRunner(cfg, snapshot, journal, where, broker, stop, crash=crash, cycles=cycles).run()
-

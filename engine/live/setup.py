@@ -52,8 +52,9 @@ def _credentials(env: Mapping[str, str], required: bool, why: str) -> Credential
     return None
 
 
-def target(cfg: EngineConfig, env: Mapping[str, str] = os.environ, confirm_live: bool = False
-           ) -> tuple[BrokerTarget, Credentials]:
+def target(
+    cfg: EngineConfig, env: Mapping[str, str] = os.environ, confirm_live: bool = False
+) -> tuple[BrokerTarget, Credentials]:
     """Resolve the broker of a paper or live run; raises LiveSetupError when it must not start."""
     kind, mode, b = cfg.broker.kind, cfg.run.mode, cfg.broker
     if kind == "sim":
@@ -74,8 +75,9 @@ def target(cfg: EngineConfig, env: Mapping[str, str] = os.environ, confirm_live:
     return BrokerTarget(kind, mode, endpoint, f"alpaca {mode} ({url}, {b.data_feed} data)"), keys
 
 
-def connect(cfg: EngineConfig, env: Mapping[str, str] = os.environ, confirm_live: bool = False
-            ) -> tuple[BrokerTarget, AlpacaBroker]:
+def connect(
+    cfg: EngineConfig, env: Mapping[str, str] = os.environ, confirm_live: bool = False
+) -> tuple[BrokerTarget, AlpacaBroker]:
     """The target and an adapter for it, sharing one token bucket for every broker call."""
     where, creds = target(cfg, env, confirm_live)
     bucket = TokenBucket(cfg.broker.rate_limit_per_minute)

@@ -46,10 +46,17 @@ _DEFINITIVE_FAILURES = frozenset({"AUTH", "PROGRAMMING_ERROR", "BAD_DATA", "INVA
 def request_of(order: Order) -> OrderSubmitRequested:
     """The submit request of ``order`` (what the broker is sent on every attempt)."""
     return OrderSubmitRequested(
-        ts=order.requested_ts, cause_seq=1, client_order_id=order.client_order_id, intent_id=order.intent_id,
-        symbol=order.symbol, side=order.side, qty=order.qty, order_type=order.order_type,  # type: ignore[arg-type]
-        limit_price=order.limit_price, time_in_force=order.time_in_force,  # type: ignore[arg-type]
-    )  # fmt: skip
+        ts=order.requested_ts,
+        cause_seq=1,
+        client_order_id=order.client_order_id,
+        intent_id=order.intent_id,
+        symbol=order.symbol,
+        side=order.side,  # type: ignore[arg-type]
+        qty=order.qty,
+        order_type=order.order_type,  # type: ignore[arg-type]
+        limit_price=order.limit_price,
+        time_in_force=order.time_in_force,  # type: ignore[arg-type]
+    )
 
 
 def submit(ctx: Context, cid: str, attempt: int, crash: CrashPoints) -> None:
@@ -87,8 +94,15 @@ def _failed(ctx: Context, order: Order, attempt: int, error: BrokerError) -> Non
     elif error.category in _DEFINITIVE_FAILURES:
         ctx.input(OrderSubmitFailed(ts=ctx.now, client_order_id=cid, category=error.category, detail=error.detail))
     else:
-        ctx.input(OrderSubmitUncertain(ts=ctx.now, client_order_id=cid, attempt=attempt, category=error.category,
-                                       detail=f"{error.kind}: {error.detail}"))  # fmt: skip
+        ctx.input(
+            OrderSubmitUncertain(
+                ts=ctx.now,
+                client_order_id=cid,
+                attempt=attempt,
+                category=error.category,
+                detail=f"{error.kind}: {error.detail}",
+            )
+        )
 
 
 def cancel(ctx: Context, order: Order, crash: CrashPoints) -> None:
@@ -101,12 +115,22 @@ def cancel(ctx: Context, order: Order, crash: CrashPoints) -> None:
     except BrokerError as error:
         ctx.failed(error, "BROKER_SUBMIT")
         if error.kind in ("not_cancelable", "not_found"):
-            ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="NOT_CANCELABLE", category=None,
-                                          detail=error.detail))  # fmt: skip
+            ctx.input(
+                OrderCancelAnswered(
+                    ts=ctx.now, client_order_id=cid, result="NOT_CANCELABLE", category=None, detail=error.detail
+                )
+            )
         else:
             log.warning("cancel %s: %s %s: %s", cid, error.category, error.kind, error.detail)
-            ctx.input(OrderCancelAnswered(ts=ctx.now, client_order_id=cid, result="UNCERTAIN",
-                                          category=error.category, detail=f"{error.kind}: {error.detail}"))  # fmt: skip
+            ctx.input(
+                OrderCancelAnswered(
+                    ts=ctx.now,
+                    client_order_id=cid,
+                    result="UNCERTAIN",
+                    category=error.category,
+                    detail=f"{error.kind}: {error.detail}",
+                )
+            )
         return
     ctx.succeeded("BROKER_SUBMIT")
     crash.hit("cancel.after")

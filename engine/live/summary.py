@@ -11,8 +11,9 @@ from journal_schema.live_events import CycleCompleted
 log = logging.getLogger("engine.live")
 
 
-def summarize_cycle(ctx: Context, before: CallStats, run_id: str, cycle: int, tally: Tally,
-                    backoff: float) -> CallStats:
+def summarize_cycle(
+    ctx: Context, before: CallStats, run_id: str, cycle: int, tally: Tally, backoff: float
+) -> CallStats:
     """Journal ``CycleCompleted`` unless the cycle was idle (nothing came in, nothing failed, no
     429); broker counters cover every cycle since the last one journaled. Returns the broker
     counters the next summary counts from."""
@@ -24,17 +25,33 @@ def summarize_cycle(ctx: Context, before: CallStats, run_id: str, cycle: int, ta
         return before
     book = ctx.engine.state.orders
     summary = CycleCompleted(
-        ts=ctx.now, run_id=run_id, cycle=cycle, bars=tally.bars, reports=tally.reports,
-        intents=dict(sorted(tally.intents.items())), errors=errors,
-        broker_calls=after.calls - before.calls, rate_limited=after.rate_limited - before.rate_limited,
-        lockouts=lockouts, locked_ms=round(after.locked_for * 1000), waited_ms=waited_ms,
-        backoff_ms=round(backoff * 1000), pending_lookups=len(book.with_status("SUBMIT_REQUESTED")),
+        ts=ctx.now,
+        run_id=run_id,
+        cycle=cycle,
+        bars=tally.bars,
+        reports=tally.reports,
+        intents=dict(sorted(tally.intents.items())),
+        errors=errors,
+        broker_calls=after.calls - before.calls,
+        rate_limited=after.rate_limited - before.rate_limited,
+        lockouts=lockouts,
+        locked_ms=round(after.locked_for * 1000),
+        waited_ms=waited_ms,
+        backoff_ms=round(backoff * 1000),
+        pending_lookups=len(book.with_status("SUBMIT_REQUESTED")),
         open_orders=len(book.with_status("ACCEPTED", "PARTIALLY_FILLED")),
-    )  # fmt: skip
+    )
     ctx.input(summary)
-    log.info("cycle %d: %d bar(s), %d report(s), intents %s, errors %s, waited %d ms, backoff %d ms",
-             cycle, tally.bars, tally.reports, dict(tally.intents) or "{}", errors or "{}",
-             waited_ms, summary.backoff_ms)  # fmt: skip
+    log.info(
+        "cycle %d: %d bar(s), %d report(s), intents %s, errors %s, waited %d ms, backoff %d ms",
+        cycle,
+        tally.bars,
+        tally.reports,
+        dict(tally.intents) or "{}",
+        errors or "{}",
+        waited_ms,
+        summary.backoff_ms,
+    )
     return after
 
 

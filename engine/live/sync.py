@@ -66,8 +66,9 @@ def sync_orders(ctx: Context, *, report_foreign: bool) -> SyncResult:
     return result
 
 
-def _sync_one(ctx: Context, order: Order, snap: BrokerOrder | None, broken: UnparseableOrder | None,
-              result: SyncResult) -> None:
+def _sync_one(
+    ctx: Context, order: Order, snap: BrokerOrder | None, broken: UnparseableOrder | None, result: SyncResult
+) -> None:
     cid = order.client_order_id
     if broken is not None:
         _unparseable(ctx, order, broken.detail, broken.raw)
@@ -86,11 +87,18 @@ def _sync_one(ctx: Context, order: Order, snap: BrokerOrder | None, broken: Unpa
         if order.status == "SUBMIT_REQUESTED":
             ctx.input(OrderNotFoundAtBroker(ts=ctx.now, client_order_id=cid))
         else:
-            ctx.input(ReconciliationMismatch(
-                ts=ctx.now, kind="ORDER_MISSING_AT_BROKER", symbol=order.symbol, client_order_id=cid,
-                journal_qty=order.qty, broker_qty=0, broker_avg_price=0,
-                detail=f"journal has {cid} {order.status} (broker id {order.broker_order_id}); the broker does not",
-            ))  # fmt: skip
+            ctx.input(
+                ReconciliationMismatch(
+                    ts=ctx.now,
+                    kind="ORDER_MISSING_AT_BROKER",
+                    symbol=order.symbol,
+                    client_order_id=cid,
+                    journal_qty=order.qty,
+                    broker_qty=0,
+                    broker_avg_price=0,
+                    detail=f"journal has {cid} {order.status} (broker id {order.broker_order_id}); the broker does not",
+                )
+            )
         return
     result.found += 1
     key = snapshot_key(snap)
@@ -107,8 +115,15 @@ def _unparseable(ctx: Context, order: Order, detail: str, raw: str) -> None:
     text = raw[:RAW_LIMIT]
     if order.rejected_snapshot == text:
         return
-    ctx.input(BrokerReportRejected(ts=ctx.now, client_order_id=order.client_order_id,
-                                   reason="UNPARSEABLE_BROKER_PAYLOAD", detail=detail, raw=text))  # fmt: skip
+    ctx.input(
+        BrokerReportRejected(
+            ts=ctx.now,
+            client_order_id=order.client_order_id,
+            reason="UNPARSEABLE_BROKER_PAYLOAD",
+            detail=detail,
+            raw=text,
+        )
+    )
 
 
 def _foreign_order(ctx: Context, item: BrokerOrder | UnparseableOrder) -> int:
@@ -118,15 +133,34 @@ def _foreign_order(ctx: Context, item: BrokerOrder | UnparseableOrder) -> int:
         if (cid and cid in book) or (oid or item.raw) in ctx.foreign_seen:
             return 0
         ctx.foreign_seen.add(oid or item.raw)
-        ctx.input(ForeignActivitySeen(ts=ctx.now, kind="ORDER", symbol="", broker_order_id=oid, client_order_id=cid,
-                                      side=None, qty=0, status=f"unparseable: {item.detail}"[:RAW_LIMIT]))  # fmt: skip
+        ctx.input(
+            ForeignActivitySeen(
+                ts=ctx.now,
+                kind="ORDER",
+                symbol="",
+                broker_order_id=oid,
+                client_order_id=cid,
+                side=None,
+                qty=0,
+                status=f"unparseable: {item.detail}"[:RAW_LIMIT],
+            )
+        )
         return 1
     if item.client_order_id in book or item.id in ctx.foreign_seen:
         return 0
     ctx.foreign_seen.add(item.id)
-    ctx.input(ForeignActivitySeen(ts=ctx.now, kind="ORDER", symbol=item.symbol, broker_order_id=item.id,
-                                  client_order_id=item.client_order_id, side=item.side, qty=item.qty or 0,
-                                  status=item.status))  # fmt: skip
+    ctx.input(
+        ForeignActivitySeen(
+            ts=ctx.now,
+            kind="ORDER",
+            symbol=item.symbol,
+            broker_order_id=item.id,
+            client_order_id=item.client_order_id,
+            side=item.side,
+            qty=item.qty or 0,
+            status=item.status,
+        )
+    )
     return 1
 
 
@@ -142,9 +176,18 @@ def _position_differences(ctx: Context, held: list[BrokerPosition]) -> tuple[lis
             key = f"position:{symbol}:{theirs.qty if theirs else 0}"
             if theirs is not None and key not in ctx.foreign_seen:
                 ctx.foreign_seen.add(key)
-                ctx.input(ForeignActivitySeen(ts=ctx.now, kind="POSITION", symbol=symbol, broker_order_id=None,
-                                              client_order_id=None, side="long" if theirs.qty > 0 else "short",
-                                              qty=theirs.qty, status="held"))  # fmt: skip
+                ctx.input(
+                    ForeignActivitySeen(
+                        ts=ctx.now,
+                        kind="POSITION",
+                        symbol=symbol,
+                        broker_order_id=None,
+                        client_order_id=None,
+                        side="long" if theirs.qty > 0 else "short",
+                        qty=theirs.qty,
+                        status="held",
+                    )
+                )
                 foreign += 1
             continue
         if book.qty(symbol) != (theirs.qty if theirs else 0):
@@ -169,15 +212,27 @@ def reconcile(ctx: Context, run_id: str) -> ReconciliationCompleted:
         for symbol in differ:
             theirs = by_symbol.get(symbol)
             mine, qty = positions.qty(symbol), theirs.qty if theirs else 0
-            ctx.input(ReconciliationMismatch(
-                ts=ctx.now, kind="POSITION_QTY", symbol=symbol, client_order_id=None, journal_qty=mine,
-                broker_qty=qty, broker_avg_price=theirs.avg_entry_price if theirs else 0,
-                detail=f"{symbol}: journal {exact(mine)}, broker {exact(qty)}",
-            ))  # fmt: skip
+            ctx.input(
+                ReconciliationMismatch(
+                    ts=ctx.now,
+                    kind="POSITION_QTY",
+                    symbol=symbol,
+                    client_order_id=None,
+                    journal_qty=mine,
+                    broker_qty=qty,
+                    broker_avg_price=theirs.avg_entry_price if theirs else 0,
+                    detail=f"{symbol}: journal {exact(mine)}, broker {exact(qty)}",
+                )
+            )
     done = ReconciliationCompleted(
-        ts=ctx.now, run_id=run_id, orders_checked=orders.checked, orders_found=orders.found,
-        orders_not_found=orders.not_found, positions_checked=len(set(ctx.universe) | {p for p, _ in
-        ctx.engine.state.positions.traded()}), mismatches=len(differ), foreign=orders.foreign + foreign,
-    )  # fmt: skip
+        ts=ctx.now,
+        run_id=run_id,
+        orders_checked=orders.checked,
+        orders_found=orders.found,
+        orders_not_found=orders.not_found,
+        positions_checked=len(set(ctx.universe) | {p for p, _ in ctx.engine.state.positions.traded()}),
+        mismatches=len(differ),
+        foreign=orders.foreign + foreign,
+    )
     ctx.input(done)
     return done

@@ -30,8 +30,12 @@ class BucketState:
 
 
 class TokenBucket:
-    def __init__(self, rate_per_minute: float = DEFAULT_RATE_PER_MINUTE, burst: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # shell: a rate is per wall second
+    def __init__(
+        self,
+        rate_per_minute: float = DEFAULT_RATE_PER_MINUTE,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,  # shell: a rate is per wall second
+    ) -> None:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
         self.rate = rate_per_minute / 60.0  # tokens per second
@@ -87,8 +91,9 @@ class TokenBucket:
     def state(self) -> BucketState:
         now = self._clock()
         self._refill(now)
-        return BucketState(self._tokens, max(0.0, self._locked_until - now), self._waited,
-                           self._granted, self._lockouts)
+        return BucketState(
+            self._tokens, max(0.0, self._locked_until - now), self._waited, self._granted, self._lockouts
+        )
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None, default: float = 1.0) -> float:

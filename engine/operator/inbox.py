@@ -54,16 +54,14 @@ CREATE TABLE IF NOT EXISTS {table} (
 """
 
 
-
 def new_command_id() -> str:
     """A fresh operator command id. Shell only: a random uuid4 is fine here because the id is
     journaled as part of the input (the core only compares it, never makes one)."""
     return uuid.uuid4().hex  # shell: the id is an input once journaled; the core never makes one
 
+
 class InboxError(RuntimeError):
     """The inbox cannot be read or written as asked."""
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,31 +81,50 @@ class Command:
 
     def payload(self) -> str:
         """The command's fields as the inbox stores them (JSON text)."""
-        fields: dict[str, Any] = {"reason": self.reason, "actor": self.actor, "cancel_all": self.cancel_all,
-                                  "decision_id": self.decision_id}  # fmt: skip
+        fields: dict[str, Any] = {
+            "reason": self.reason,
+            "actor": self.actor,
+            "cancel_all": self.cancel_all,
+            "decision_id": self.decision_id,
+        }
         if self.kind == "CONFIG":
-            fields |= {"config": self.config, "config_hash": self.config_hash,
-                       "previous_config_hash": self.previous_config_hash}  # fmt: skip
+            fields |= {
+                "config": self.config,
+                "config_hash": self.config_hash,
+                "previous_config_hash": self.previous_config_hash,
+            }
         return orjson.dumps(fields).decode()
 
     def event(self, ts: int) -> Event:
         """The input at event time ``ts``: KillSwitchEngaged, KillSwitchReleased or ReviewApproved."""
         if self.kind == "KILL":
-            return KillSwitchEngaged(ts=ts, reason=self.reason, actor=self.actor, cancel_all=self.cancel_all,
-                                     command_id=self.command_id)  # fmt: skip
+            return KillSwitchEngaged(
+                ts=ts, reason=self.reason, actor=self.actor, cancel_all=self.cancel_all, command_id=self.command_id
+            )
         if self.kind == "RESUME":
             return KillSwitchReleased(ts=ts, reason=self.reason, actor=self.actor, command_id=self.command_id)
         if self.kind == "CONFIG":
-            return ConfigChanged(ts=ts, config=self.config or {}, config_hash=self.config_hash,
-                                 previous_config_hash=self.previous_config_hash, actor=self.actor, reason=self.reason,
-                                 command_id=self.command_id)  # fmt: skip
-        return ReviewApproved(ts=ts, decision_id=self.decision_id, actor=self.actor, reason=self.reason,
-                              command_id=self.command_id)  # fmt: skip
+            return ConfigChanged(
+                ts=ts,
+                config=self.config or {},
+                config_hash=self.config_hash,
+                previous_config_hash=self.previous_config_hash,
+                actor=self.actor,
+                reason=self.reason,
+                command_id=self.command_id,
+            )
+        return ReviewApproved(
+            ts=ts, decision_id=self.decision_id, actor=self.actor, reason=self.reason, command_id=self.command_id
+        )
 
     @property
     def event_name(self) -> str:
-        return {"KILL": "KillSwitchEngaged", "RESUME": "KillSwitchReleased", "APPROVE": "ReviewApproved",
-                "CONFIG": "ConfigChanged"}[self.kind]  # fmt: skip
+        return {
+            "KILL": "KillSwitchEngaged",
+            "RESUME": "KillSwitchReleased",
+            "APPROVE": "ReviewApproved",
+            "CONFIG": "ConfigChanged",
+        }[self.kind]
 
 
 class CommandQueue(ABC):
@@ -132,11 +149,15 @@ class CommandQueue(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def put(self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False,
-            decision_id: str = "") -> str:
+    def put(
+        self, kind: Kind, *, reason: str = "", actor: str = "", cancel_all: bool = False, decision_id: str = ""
+    ) -> str:
         """Queue a KILL, RESUME or APPROVE command; returns its new ``command_id``."""
-        return self.queue(Command(command_id="", kind=kind, reason=reason, actor=actor, cancel_all=cancel_all,
-                                  decision_id=decision_id))  # fmt: skip
+        return self.queue(
+            Command(
+                command_id="", kind=kind, reason=reason, actor=actor, cancel_all=cancel_all, decision_id=decision_id
+            )
+        )
 
 
 class Inbox(CommandQueue):
@@ -181,8 +202,10 @@ class Inbox(CommandQueue):
     def queue(self, cmd: Command) -> str:
         """Queue a command under a new ``command_id``; returns it."""
         command_id, payload, created_at = stamped(cmd)
-        self._execute("INSERT INTO commands (command_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-                      (command_id, cmd.kind, payload, created_at))  # fmt: skip
+        self._execute(
+            "INSERT INTO commands (command_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+            (command_id, cmd.kind, payload, created_at),
+        )
         return command_id
 
     def pending(self) -> list[Command]:
@@ -238,12 +261,18 @@ def command_of(command_id: str, kind: str, payload: str, created_at: str) -> Com
         if kind not in KINDS or not isinstance(fields, dict):
             raise TypeError(kind)
         config = fields.get("config")
-        return Command(command_id=command_id, kind=kind, reason=str(fields.get("reason", "")),
-                       actor=str(fields.get("actor", "")), cancel_all=bool(fields.get("cancel_all", False)),
-                       decision_id=str(fields.get("decision_id", "")), created_at=created_at,
-                       config=config if isinstance(config, dict) else None,
-                       config_hash=str(fields.get("config_hash", "")),
-                       previous_config_hash=str(fields.get("previous_config_hash", "")))  # fmt: skip
+        return Command(
+            command_id=command_id,
+            kind=kind,
+            reason=str(fields.get("reason", "")),
+            actor=str(fields.get("actor", "")),
+            cancel_all=bool(fields.get("cancel_all", False)),
+            decision_id=str(fields.get("decision_id", "")),
+            created_at=created_at,
+            config=config if isinstance(config, dict) else None,
+            config_hash=str(fields.get("config_hash", "")),
+            previous_config_hash=str(fields.get("previous_config_hash", "")),
+        )
     except (orjson.JSONDecodeError, TypeError) as exc:
         raise InboxError(f"operator command {command_id} has an unreadable payload: {exc}") from None
 
@@ -271,8 +300,9 @@ def open_inbox(journal: str | Path) -> CommandQueue:
     return Inbox(journal)
 
 
-def drain(engine: Engine, inbox: CommandQueue, ts: int,
-          apply: Callable[[Event], object] | None = None) -> list[tuple[Command, int]]:
+def drain(
+    engine: Engine, inbox: CommandQueue, ts: int, apply: Callable[[Event], object] | None = None
+) -> list[tuple[Command, int]]:
     """Journal every pending command in queue order at event time ``ts`` (not earlier than the
     journal's last event: the caller's stream time), committing each before marking it. A command
     whose id the core already knows (journaled before a crash, not marked) is marked

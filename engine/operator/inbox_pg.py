@@ -28,25 +28,33 @@ class PgInbox(CommandQueue):
         self._table = sql.Identifier(f"{self.loc.table}_inbox")
         try:
             self._conn: psycopg.Connection[Any] = psycopg.connect(
-                **self.loc.conninfo(), autocommit=True, connect_timeout=5,
-                application_name=f"engine operator inbox {self.loc.table}"[:63])  # fmt: skip
+                **self.loc.conninfo(),
+                autocommit=True,
+                connect_timeout=5,
+                application_name=f"engine operator inbox {self.loc.table}"[:63],
+            )
         except psycopg.Error as exc:
             raise InboxError(f"cannot open the operator inbox of {self.loc}: {str(exc).splitlines()[0]}") from None
         found = self._execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{self.loc.table}_inbox",)).fetchone()
         if not found or not found[0]:
             self._conn.close()
-            raise InboxError(f"journal {self.loc} has no operator inbox table {self.loc.table}_inbox: "
-                             f"run `engine migrate up --journal {self.loc}`")  # fmt: skip
+            raise InboxError(
+                f"journal {self.loc} has no operator inbox table {self.loc.table}_inbox: "
+                f"run `engine migrate up --journal {self.loc}`"
+            )
 
     def queue(self, cmd: Command) -> str:
         command_id, payload, created_at = stamped(cmd)
-        self._execute("INSERT INTO {t} (command_id, kind, payload, created_at) VALUES (%s, %s, %s, %s)",
-                      (command_id, cmd.kind, payload, created_at))  # fmt: skip
+        self._execute(
+            "INSERT INTO {t} (command_id, kind, payload, created_at) VALUES (%s, %s, %s, %s)",
+            (command_id, cmd.kind, payload, created_at),
+        )
         return command_id
 
     def pending(self) -> list[Command]:
-        rows = self._execute("SELECT command_id, kind, payload, created_at FROM {t} WHERE journaled_seq IS NULL "
-                             "ORDER BY seq").fetchall()  # fmt: skip
+        rows = self._execute(
+            "SELECT command_id, kind, payload, created_at FROM {t} WHERE journaled_seq IS NULL ORDER BY seq"
+        ).fetchall()
         return [command_of(*row) for row in rows]
 
     def mark(self, command_id: str, seq: int) -> None:

@@ -46,9 +46,7 @@ def _opt_text(units: int | None) -> str | None:
 
 
 class AdminApi:
-    def __init__(
-        self, store: VenueStore, market: VenueMarket | None, faults: FaultInjector, clock: VenueClock
-    ) -> None:
+    def __init__(self, store: VenueStore, market: VenueMarket | None, faults: FaultInjector, clock: VenueClock) -> None:
         self.store = store
         self.market = market
         self.faults = faults
@@ -88,10 +86,18 @@ class AdminApi:
         with self.store.reading() as cur:
             fills = ledger.fill_count(cur)
             faults = faultlog.counts(cur)
-        return json_response(200, {
-            "sim_time": self._sim_time(), "next_bar": None if nxt is None else utc_text(ns_to_datetime(nxt)),
-            "exhausted": nxt is None, "orders": orders, "open_orders": open_orders, "fills": fills, "faults": faults,
-        })  # fmt: skip
+        return json_response(
+            200,
+            {
+                "sim_time": self._sim_time(),
+                "next_bar": None if nxt is None else utc_text(ns_to_datetime(nxt)),
+                "exhausted": nxt is None,
+                "orders": orders,
+                "open_orders": open_orders,
+                "fills": fills,
+                "faults": faults,
+            },
+        )
 
     def get_faults(self, body: bytes) -> Response:
         return json_response(200, self.faults.plan.to_json())
@@ -122,21 +128,40 @@ class AdminApi:
     def fault_log(self, body: bytes) -> Response:
         with self.store.reading() as cur:
             rows = faultlog.entries(cur)
-        return json_response(200, [
-            {"seq": r.seq, "at": r.at, "kind": r.kind, "method": r.method, "path": r.path,
-             "client_order_id": r.client_order_id}
-            for r in rows
-        ])  # fmt: skip
+        return json_response(
+            200,
+            [
+                {
+                    "seq": r.seq,
+                    "at": r.at,
+                    "kind": r.kind,
+                    "method": r.method,
+                    "path": r.path,
+                    "client_order_id": r.client_order_id,
+                }
+                for r in rows
+            ],
+        )
 
     def fills(self, body: bytes) -> Response:
         with self.store.reading() as cur:
             rows = ledger.fills(cur)
         out: list[dict[str, Any]] = [
-            {"fill_id": f.fill_id, "order_id": f.order_id, "client_order_id": f.client_order_id, "symbol": f.symbol,
-             "side": f.side, "qty": fixed_text(f.qty), "price": fixed_text(f.price), "fee": fixed_text(f.fee),
-             "bid": _opt_text(f.bid), "ask": _opt_text(f.ask), "at": utc_text(ns_to_datetime(f.ts))}
+            {
+                "fill_id": f.fill_id,
+                "order_id": f.order_id,
+                "client_order_id": f.client_order_id,
+                "symbol": f.symbol,
+                "side": f.side,
+                "qty": fixed_text(f.qty),
+                "price": fixed_text(f.price),
+                "fee": fixed_text(f.fee),
+                "bid": _opt_text(f.bid),
+                "ask": _opt_text(f.ask),
+                "at": utc_text(ns_to_datetime(f.ts)),
+            }
             for f in rows
-        ]  # fmt: skip
+        ]
         return json_response(200, out)
 
     def positions(self, body: bytes) -> Response:

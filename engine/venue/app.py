@@ -51,7 +51,8 @@ from engine.venue.market import VenueMarket
 from engine.venue.marketdata import MAX_LIMIT as MAX_BARS_PAGE
 from engine.venue.marketdata import bars_page
 from engine.venue.messages import Outcome, Request, Response, json_response
-from engine.venue.store import Direction, OrderQuery, StatusFilter, VenueStore
+from engine.venue.orders import Direction, OrderQuery, StatusFilter
+from engine.venue.store import VenueStore
 from engine.venue.wire import (
     account_json,
     clock_json,
@@ -256,11 +257,15 @@ class VenueApp:
             return []
         return [
             position_json(
-                p.symbol, to_decimal(p.qty), to_decimal(p.cost), to_decimal(p.avg_entry_price),
-                to_decimal(p.current_price), None if p.lastday_price is None else to_decimal(p.lastday_price),
+                p.symbol,
+                to_decimal(p.qty),
+                to_decimal(p.cost),
+                to_decimal(p.avg_entry_price),
+                to_decimal(p.current_price),
+                None if p.lastday_price is None else to_decimal(p.lastday_price),
             )
             for p in self.market.positions()
-        ]  # fmt: skip
+        ]
 
     def list_positions(self, call: _Call) -> Response:
         return _json(200, self._positions())
@@ -295,10 +300,14 @@ class VenueApp:
         symbols = tuple(sorted({s.strip().upper() for s in raw_symbols.split(",") if s.strip()}))
         after, until = _one(query, "after"), _one(query, "until")
         return OrderQuery(
-            status=status, limit=min(int(raw_limit), MAX_ORDERS_LIMIT), direction=direction, symbols=symbols,
-            side=side, after=parse_query_time(after, "after") if after else None,
+            status=status,
+            limit=min(int(raw_limit), MAX_ORDERS_LIMIT),
+            direction=direction,
+            symbols=symbols,
+            side=side,
+            after=parse_query_time(after, "after") if after else None,
             until=parse_query_time(until, "until") if until else None,
-        )  # fmt: skip
+        )
 
 
 _PREFIX_ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (

@@ -59,6 +59,8 @@ def session_reading(sessions: Sessions, now_ns: int) -> ClockReading:
     next_open = int(opens[j]) if j < len(opens) else now_ns
     next_close = int(closes[i]) if i < len(closes) else now_ns
     return ClockReading(
-        timestamp=ns_to_datetime(now_ns), is_open=is_open,
-        next_open=ns_to_datetime(next_open), next_close=ns_to_datetime(next_close),
-    )  # fmt: skip
+        timestamp=ns_to_datetime(now_ns),
+        is_open=is_open,
+        next_open=ns_to_datetime(next_open),
+        next_close=ns_to_datetime(next_close),
+    )

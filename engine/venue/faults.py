@@ -29,8 +29,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = (
-    "http_429", "http_500", "http_502", "http_503", "http_504", "timeout", "accept_then_timeout", "accept_then_drop",
-)  # fmt: skip
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_504",
+    "timeout",
+    "accept_then_timeout",
+    "accept_then_drop",
+)
 SUBMIT_ONLY_KINDS = frozenset({"accept_then_timeout", "accept_then_drop"})
 HOLDING_KINDS = frozenset({"timeout", "accept_then_timeout"})
 # status, Alpaca-style code, message. 42910000 is the commonly documented rate-limit code
@@ -133,8 +140,7 @@ class FaultPlan:
     def describe(self) -> str:
         """One line for people: ``http_429=0.05, accept_then_drop=0.1 (seed 0, retry-after 1s, hold 15s)``."""
         kinds = ", ".join(f"{k}={p:g}" for k, p in self.active().items()) or "none"
-        return (f"{kinds} (seed {self.seed}, retry-after {self.retry_after_header}s, "
-                f"hold {self.hold_seconds:g}s)")  # fmt: skip
+        return f"{kinds} (seed {self.seed}, retry-after {self.retry_after_header}s, hold {self.hold_seconds:g}s)"
 
 
 def parse_fault_args(items: Iterable[str]) -> dict[str, float]:

@@ -121,8 +121,7 @@ def get_text(cur: sqlite3.Cursor, key: str) -> str | None:
 
 def set_text(cur: sqlite3.Cursor, key: str, value: str) -> None:
     cur.execute(
-        "INSERT INTO venue_text_state (key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO venue_text_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
 
@@ -134,8 +133,19 @@ def holdings(cur: sqlite3.Cursor) -> list[Holding]:
 
 def _fill(row: Any) -> Fill:  # a sqlite3 row of _FILL_COLUMNS
     fill_id, oid, cid, symbol, side, qty, price, fee, ts, bid, ask = row
-    return Fill(str(fill_id), str(oid), str(cid), str(symbol), str(side), int(qty), int(price), int(fee), int(ts),
-                None if bid is None else int(bid), None if ask is None else int(ask))  # fmt: skip
+    return Fill(
+        str(fill_id),
+        str(oid),
+        str(cid),
+        str(symbol),
+        str(side),
+        int(qty),
+        int(price),
+        int(fee),
+        int(ts),
+        None if bid is None else int(bid),
+        None if ask is None else int(ask),
+    )
 
 
 def fills(cur: sqlite3.Cursor, order_id: str | None = None) -> list[Fill]:
@@ -156,9 +166,20 @@ def record_fill(cur: sqlite3.Cursor, fill: Fill) -> None:
     """Append ``fill`` and move its position and the cash."""
     cur.execute(
         f"INSERT INTO fills ({_FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (fill.fill_id, fill.order_id, fill.client_order_id, fill.symbol, fill.side, fill.qty, fill.price,
-         fill.fee, fill.ts, fill.bid, fill.ask),
-    )  # fmt: skip
+        (
+            fill.fill_id,
+            fill.order_id,
+            fill.client_order_id,
+            fill.symbol,
+            fill.side,
+            fill.qty,
+            fill.price,
+            fill.fee,
+            fill.ts,
+            fill.bid,
+            fill.ask,
+        ),
+    )
     notional = mul_fixed(fill.qty, fill.price)
     buy = fill.side == "buy"
     cash = get_state(cur, CASH) or 0

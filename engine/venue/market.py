@@ -37,8 +37,9 @@ from engine.feeds.table import BarTable
 from engine.venue import ledger
 from engine.venue.clock import ClockReading, ns_to_datetime, session_reading
 from engine.venue.errors import VenueConfigError
+from engine.venue.orders import VenueOrder
 from engine.venue.replay import Bar, BarReplay
-from engine.venue.store import VenueOrder, VenueStore
+from engine.venue.store import VenueStore
 from engine.venue.wire import decimal_text, utc_text
 from journal_schema.units import div_round_half_even, to_decimal, to_fixed
 
@@ -83,8 +84,9 @@ class _Working:
         o = self.order
         at = text_to_ns(o.submitted_at)
         limit = None if o.limit_price is None else to_fixed(o.limit_price)
-        return WorkingOrder(o.client_order_id, o.side, o.type, limit, to_fixed(o.qty) - self.filled, at, at,
-                            len(self.fills))  # fmt: skip
+        return WorkingOrder(
+            o.client_order_id, o.side, o.type, limit, to_fixed(o.qty) - self.filled, at, at, len(self.fills)
+        )
 
 
 def text_to_ns(text: str) -> int:
@@ -176,10 +178,22 @@ class VenueMarket:
 
     def _record(self, cur: sqlite3.Cursor, w: _Working, s: SliceFill, ts: int, at: str) -> None:
         o = w.order
-        ledger.record_fill(cur, ledger.Fill(
-            fill_id=f"{o.id}-{s.n}", order_id=o.id, client_order_id=o.client_order_id, symbol=o.symbol,
-            side=o.side, qty=s.qty, price=s.price, fee=s.fee, ts=ts, bid=s.bid, ask=s.ask,
-        ))  # fmt: skip
+        ledger.record_fill(
+            cur,
+            ledger.Fill(
+                fill_id=f"{o.id}-{s.n}",
+                order_id=o.id,
+                client_order_id=o.client_order_id,
+                symbol=o.symbol,
+                side=o.side,
+                qty=s.qty,
+                price=s.price,
+                fee=s.fee,
+                ts=ts,
+                bid=s.bid,
+                ask=s.ask,
+            ),
+        )
         cum = w.filled + s.qty
         avg = div_round_half_even(w.notional + s.qty * s.price, cum)
         self.store.mark_fill(cur, o, fixed_text(cum), fixed_text(avg), at, done=cum == to_fixed(o.qty))
@@ -209,8 +223,14 @@ class VenueMarket:
             bar = self.replay.last_bar(h.symbol, now)
             current = bar.close if bar is not None else h.avg_entry_price
             prev = self.replay.last_bar(h.symbol, lastday_cut) if lastday_cut is not None else None
-            marked.append(MarkedPosition(
-                symbol=h.symbol, qty=h.qty, cost=h.cost, avg_entry_price=h.avg_entry_price, current_price=current,
-                lastday_price=prev.close if prev is not None else None,
-            ))  # fmt: skip
+            marked.append(
+                MarkedPosition(
+                    symbol=h.symbol,
+                    qty=h.qty,
+                    cost=h.cost,
+                    avg_entry_price=h.avg_entry_price,
+                    current_price=current,
+                    lastday_price=prev.close if prev is not None else None,
+                )
+            )
         return marked

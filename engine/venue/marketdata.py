@@ -95,8 +95,16 @@ def bar_json(bar: Bar, t_ns: int) -> dict[str, Any]:
     t = ns_to_datetime(t_ns).strftime("%Y-%m-%dT%H:%M:%SZ")
     volume = to_decimal(bar.volume)
     v: float | int = int(volume) if volume == volume.to_integral_value() else float(volume)
-    return {"t": t, "o": _number(bar.open), "h": _number(bar.high), "l": _number(bar.low),
-            "c": _number(bar.close), "v": v, "n": None, "vw": None}  # fmt: skip
+    return {
+        "t": t,
+        "o": _number(bar.open),
+        "h": _number(bar.high),
+        "l": _number(bar.low),
+        "c": _number(bar.close),
+        "v": v,
+        "n": None,
+        "vw": None,
+    }
 
 
 def bars_page(replay: BarReplay, query: dict[str, list[str]], page_size: int = MAX_LIMIT) -> dict[str, Any]:
@@ -131,8 +139,11 @@ def bars_page(replay: BarReplay, query: dict[str, list[str]], page_size: int = M
 
     selected: list[Bar] = []
     for symbol in symbols:
-        rows = [b for b in replay.closed_bars(symbol, now)
-                if (start is None or t_of(b) >= start) and (end is None or t_of(b) <= end)]  # fmt: skip
+        rows = [
+            b
+            for b in replay.closed_bars(symbol, now)
+            if (start is None or t_of(b) >= start) and (end is None or t_of(b) <= end)
+        ]
         selected.extend(reversed(rows) if sort == "desc" else rows)
     if after is not None:
         keys = [(b.symbol, b.ts) for b in selected]

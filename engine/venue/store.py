@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +39,7 @@ from engine.venue.errors import (
     not_found,
     validation,
 )
+from engine.venue.orders import ORDER_COLUMNS, SCHEMA, NewOrder, OrderQuery, VenueOrder, optional_text, row_to_order
 
 
 class VenueDbError(ValueError):
@@ -47,112 +48,6 @@ class VenueDbError(ValueError):
 
 ORDER_ID_NAMESPACE = uuid.UUID("6f1b7c52-3c1e-5f0a-9d0b-2a4c1e8f7a10")
 GENERATED_CID_NAMESPACE = uuid.UUID("0e9d4c8a-61f2-5b7e-8a43-7c2d9f1b3e55")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    client_order_id TEXT NOT NULL UNIQUE,
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    type TEXT NOT NULL,
-    time_in_force TEXT NOT NULL,
-    qty TEXT NOT NULL,
-    limit_price TEXT,
-    extended_hours INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    filled_qty TEXT NOT NULL,
-    filled_avg_price TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    submitted_at TEXT NOT NULL,
-    filled_at TEXT,
-    canceled_at TEXT,
-    expired_at TEXT
-);
-CREATE TABLE IF NOT EXISTS order_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    event TEXT NOT NULL,
-    client_order_id TEXT NOT NULL,
-    order_id TEXT
-);
-"""
-
-_COLUMNS = (
-    "id, client_order_id, symbol, side, type, time_in_force, qty, limit_price, extended_hours, status, "
-    "filled_qty, filled_avg_price, created_at, updated_at, submitted_at, filled_at, canceled_at, expired_at"
-)
-
-StatusFilter = Literal["open", "closed", "all"]
-Direction = Literal["asc", "desc"]
-
-
-@dataclass(frozen=True)
-class NewOrder:
-    """A validated submit request (decimal fields already normalised text)."""
-
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    qty: str
-    limit_price: str | None
-    extended_hours: bool
-    client_order_id: str | None
-
-
-@dataclass(frozen=True)
-class VenueOrder:
-    id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    qty: str
-    limit_price: str | None
-    extended_hours: bool
-    status: str
-    filled_qty: str
-    filled_avg_price: str | None
-    created_at: str
-    updated_at: str
-    submitted_at: str
-    filled_at: str | None
-    canceled_at: str | None
-    expired_at: str | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in TERMINAL_ALPACA_STATUSES
-
-
-@dataclass(frozen=True)
-class OrderQuery:
-    status: StatusFilter = "open"
-    limit: int = 50
-    direction: Direction = "desc"
-    symbols: tuple[str, ...] = ()
-    side: str | None = None
-    after: str | None = None  # UTC "...Z" text, exclusive
-    until: str | None = None  # UTC "...Z" text, exclusive
-
-
-def _row_to_order(row: tuple[object, ...]) -> VenueOrder:
-    (oid, cid, symbol, side, typ, tif, qty, limit_price, ext, status, filled_qty, avg, created, updated,
-     submitted, filled_at, canceled_at, expired_at) = row  # fmt: skip
-    return VenueOrder(
-        id=str(oid), client_order_id=str(cid), symbol=str(symbol), side=str(side), type=str(typ),
-        time_in_force=str(tif), qty=str(qty), limit_price=_opt(limit_price), extended_hours=bool(ext),
-        status=str(status), filled_qty=str(filled_qty), filled_avg_price=_opt(avg), created_at=str(created),
-        updated_at=str(updated), submitted_at=str(submitted), filled_at=_opt(filled_at),
-        canceled_at=_opt(canceled_at), expired_at=_opt(expired_at),
-    )  # fmt: skip
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 @functools.cache
@@ -216,14 +111,15 @@ class VenueStore:
     def open_orders(cur: sqlite3.Cursor) -> list[VenueOrder]:
         terminal = sorted(TERMINAL_ALPACA_STATUSES)
         rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM orders WHERE status NOT IN ({','.join('?' * len(terminal))}) ORDER BY seq",
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE status NOT IN ({','.join('?' * len(terminal))}) ORDER BY seq",
             terminal,
         ).fetchall()
-        return [_row_to_order(tuple(r)) for r in rows]
+        return [row_to_order(tuple(r)) for r in rows]
 
     @classmethod
-    def mark_fill(cls, cur: sqlite3.Cursor, order: VenueOrder, filled_qty: str, avg_price: str, at: str,
-                  done: bool) -> None:  # fmt: skip
+    def mark_fill(
+        cls, cur: sqlite3.Cursor, order: VenueOrder, filled_qty: str, avg_price: str, at: str, done: bool
+    ) -> None:
         """A fill at ``at`` brought the order to ``filled_qty`` at the average ``avg_price`` (exact
         decimal text): ``filled`` (with ``filled_at``) when ``done``, else ``partially_filled``."""
         status = "filled" if done else "partially_filled"
@@ -266,10 +162,28 @@ class VenueStore:
                     raise validation(MSG_DUPLICATE_CID)
                 oid = str(uuid.uuid5(ORDER_ID_NAMESPACE, cid))
                 cur.execute(
-                    f"INSERT INTO orders ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (oid, cid, new.symbol, new.side, new.type, new.time_in_force, new.qty, new.limit_price,
-                     int(new.extended_hours), "accepted", "0", None, now, now, now, None, None, None),
-                )  # fmt: skip
+                    f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        oid,
+                        cid,
+                        new.symbol,
+                        new.side,
+                        new.type,
+                        new.time_in_force,
+                        new.qty,
+                        new.limit_price,
+                        int(new.extended_hours),
+                        "accepted",
+                        "0",
+                        None,
+                        now,
+                        now,
+                        now,
+                        None,
+                        None,
+                        None,
+                    ),
+                )
                 self._log(cur, now, "accepted", cid, oid)
                 if fault is not None:
                     faultlog.record(cur, now, replace(fault, client_order_id=cid))
@@ -313,13 +227,13 @@ class VenueStore:
             where.append("submitted_at < ?")
             args.append(query.until)
         order = "ASC" if query.direction == "asc" else "DESC"
-        sql = f"SELECT {_COLUMNS} FROM orders"
+        sql = f"SELECT {ORDER_COLUMNS} FROM orders"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY submitted_at {order}, seq {order} LIMIT ?"
         args.append(query.limit)
         with self._lock:
-            return [_row_to_order(r) for r in self._conn.execute(sql, args).fetchall()]
+            return [row_to_order(r) for r in self._conn.execute(sql, args).fetchall()]
 
     def cancel(self, order_id: str, now: str) -> VenueOrder:
         """Cancel the unfilled rest of an open order at once (a partially filled order keeps its
@@ -357,7 +271,7 @@ class VenueStore:
         """The order log as ``(at, event, client_order_id, order_id)``, oldest first."""
         with self._lock:
             rows = self._conn.execute("SELECT at, event, client_order_id, order_id FROM order_log ORDER BY seq")
-            return [(str(a), str(e), str(c), _opt(o)) for a, e, c, o in rows.fetchall()]
+            return [(str(a), str(e), str(c), optional_text(o)) for a, e, c, o in rows.fetchall()]
 
     @staticmethod
     def _log(cur: sqlite3.Cursor, now: str, event: str, cid: str, oid: str | None) -> None:
@@ -367,7 +281,7 @@ class VenueStore:
 
     @staticmethod
     def _get(cur: sqlite3.Cursor, column: Literal["id", "client_order_id"], value: str) -> VenueOrder:
-        row = cur.execute(f"SELECT {_COLUMNS} FROM orders WHERE {column} = ?", (value,)).fetchone()
+        row = cur.execute(f"SELECT {ORDER_COLUMNS} FROM orders WHERE {column} = ?", (value,)).fetchone()
         if row is None:
             raise not_found()
-        return _row_to_order(tuple(row))
+        return row_to_order(tuple(row))

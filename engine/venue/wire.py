@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from engine.venue.clock import ClockReading
 from engine.venue.errors import CODE_MALFORMED, VenueError, validation
-from engine.venue.store import NewOrder, VenueOrder
+from engine.venue.orders import NewOrder, VenueOrder
 
 _NY = ZoneInfo("America/New_York")
 ASSET_NAMESPACE = uuid.UUID("2b8e6d14-7a3f-5c09-b1e2-9f4d6a7c8e31")
@@ -107,9 +107,15 @@ def decode_new_order(body: bytes) -> NewOrder:
         if len(cid) > MAX_CLIENT_ORDER_ID:
             raise validation(f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID} characters")
     return NewOrder(
-        symbol=symbol.strip().upper(), side=side, type=order_type, time_in_force=tif, qty=qty,
-        limit_price=limit_price, extended_hours=extended, client_order_id=cid,
-    )  # fmt: skip
+        symbol=symbol.strip().upper(),
+        side=side,
+        type=order_type,
+        time_in_force=tif,
+        qty=qty,
+        limit_price=limit_price,
+        extended_hours=extended,
+        client_order_id=cid,
+    )
 
 
 def parse_query_time(raw: str, name: str) -> str:
@@ -194,7 +200,7 @@ def account_json(
         "account_blocked": False,
         "shorting_enabled": False,
         "trade_suspended_by_user": False,
-    }  # fmt: skip
+    }
 
 
 def asset_id(symbol: str) -> str:
@@ -236,12 +242,14 @@ def position_json(
     }
     if lastday_price is not None:
         intraday = qty * (current_price - lastday_price)
-        body.update({
-            "lastday_price": decimal_text(lastday_price),
-            "change_today": _ratio(current_price - lastday_price, lastday_price),
-            "unrealized_intraday_pl": decimal_text(intraday),
-            "unrealized_intraday_plpc": _ratio(intraday, abs(qty * lastday_price)),
-        })  # fmt: skip
+        body.update(
+            {
+                "lastday_price": decimal_text(lastday_price),
+                "change_today": _ratio(current_price - lastday_price, lastday_price),
+                "unrealized_intraday_pl": decimal_text(intraday),
+                "unrealized_intraday_plpc": _ratio(intraday, abs(qty * lastday_price)),
+            }
+        )
     return body
 
 

@@ -81,8 +81,10 @@ _PL_TYPES = {pl.String: "text", pl.Int64: "bigint", pl.Float64: "double precisio
 
 
 def _tca_columns() -> list[tuple[str, str]]:
-    return [(name, _PL_TYPES[type(dtype)] + (" NOT NULL" if name == "client_order_id" else ""))
-            for name, dtype in order_schema().items()]  # fmt: skip
+    return [
+        (name, _PL_TYPES[type(dtype)] + (" NOT NULL" if name == "client_order_id" else ""))
+        for name, dtype in order_schema().items()
+    ]
 
 
 def _tca_records(state: TcaFold) -> Iterable[Record]:
@@ -94,12 +96,26 @@ def _tca_records(state: TcaFold) -> Iterable[Record]:
 
 
 SPECS: dict[str, ProjectionSpec[Any]] = {
-    "orders": ProjectionSpec("orders", _dataclass_columns(OrderRow), "client_order_id", "row_no", Ledger,
-                             lambda led: _dataclass_records(order_rows(led.orders)), True),
-    "positions": ProjectionSpec("positions", _dataclass_columns(PositionRow), "symbol", "symbol", Ledger,
-                                lambda led: _dataclass_records(position_rows(led.positions)), False),
+    "orders": ProjectionSpec(
+        "orders",
+        _dataclass_columns(OrderRow),
+        "client_order_id",
+        "row_no",
+        Ledger,
+        lambda led: _dataclass_records(order_rows(led.orders)),
+        True,
+    ),
+    "positions": ProjectionSpec(
+        "positions",
+        _dataclass_columns(PositionRow),
+        "symbol",
+        "symbol",
+        Ledger,
+        lambda led: _dataclass_records(position_rows(led.positions)),
+        False,
+    ),
     "tca": ProjectionSpec("tca", _tca_columns, "client_order_id", "row_no", TcaFold, _tca_records, True),
-}  # fmt: skip
+}
 
 
 def output_table(journal_table: str, projection: str) -> str:
@@ -114,9 +130,11 @@ def check_names(journal_table: str) -> None:
     """Refuse a journal table whose projection table names would exceed PostgreSQL's 63 bytes."""
     longest = max([position_table(journal_table)] + [output_table(journal_table, n) for n in SPECS], key=len)
     if len(longest) > MAX_IDENTIFIER:
-        raise ValueError(f"journal table {journal_table!r} is too long for its projection tables "
-                         f"({longest!r} exceeds {MAX_IDENTIFIER} characters); use at most "
-                         f"{MAX_IDENTIFIER - len(longest) + len(journal_table)}")  # fmt: skip
+        raise ValueError(
+            f"journal table {journal_table!r} is too long for its projection tables "
+            f"({longest!r} exceeds {MAX_IDENTIFIER} characters); use at most "
+            f"{MAX_IDENTIFIER - len(longest) + len(journal_table)}"
+        )
 
 
 class RowCodec:
@@ -141,10 +159,14 @@ class RowCodec:
         return out
 
     def create(self, cur: psycopg.Cursor[Any]) -> None:
-        cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(self.types[c]))
-                                  for c in self.columns)  # fmt: skip
-        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {t} ({cols}, PRIMARY KEY ({key}))").format(
-            t=self.table, cols=cols, key=sql.Identifier(self.spec.key)))
+        cols = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(self.types[c])) for c in self.columns
+        )
+        cur.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {t} ({cols}, PRIMARY KEY ({key}))").format(
+                t=self.table, cols=cols, key=sql.Identifier(self.spec.key)
+            )
+        )
 
     def load(self, cur: psycopg.Cursor[Any]) -> dict[str, Record]:
         names = sql.SQL(", ").join(map(sql.Identifier, self.columns))
@@ -156,14 +178,21 @@ class RowCodec:
         if upserts:
             names = sql.SQL(", ").join(map(sql.Identifier, self.columns))
             marks = sql.SQL(", ").join(sql.Placeholder() * len(self.columns))
-            sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                                      for c in self.columns if c != self.spec.key)  # fmt: skip
+            sets = sql.SQL(", ").join(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in self.columns if c != self.spec.key
+            )
             query = sql.SQL("INSERT INTO {t} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {sets}")
-            cur.executemany(query.format(t=self.table, names=names, marks=marks, key=sql.Identifier(self.spec.key),
-                                         sets=sets), upserts)  # fmt: skip
+            cur.executemany(
+                query.format(t=self.table, names=names, marks=marks, key=sql.Identifier(self.spec.key), sets=sets),
+                upserts,
+            )
         if deletes:
-            cur.execute(sql.SQL("DELETE FROM {t} WHERE {key} = ANY(%s)").format(
-                t=self.table, key=sql.Identifier(self.spec.key)), (list(deletes),))
+            cur.execute(
+                sql.SQL("DELETE FROM {t} WHERE {key} = ANY(%s)").format(
+                    t=self.table, key=sql.Identifier(self.spec.key)
+                ),
+                (list(deletes),),
+            )
 
 
 def _value(v: object) -> Value:
@@ -183,9 +212,12 @@ class PositionTable:
         self.table = sql.Identifier(position_table(journal_table))
 
     def create(self, cur: psycopg.Cursor[Any]) -> None:
-        cur.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {t} (name text PRIMARY KEY, last_seq bigint NOT NULL, "
-                            "last_hash bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
-                            ).format(t=self.table))  # fmt: skip
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} (name text PRIMARY KEY, last_seq bigint NOT NULL, "
+                "last_hash bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(t=self.table)
+        )
 
     def read(self, cur: psycopg.Cursor[Any], name: str, *, lock: bool = False) -> tuple[int, bytes]:
         """(last_seq, last_hash); (0, b"") before the first commit. ``lock`` takes the row for update."""
@@ -195,9 +227,14 @@ class PositionTable:
         return (int(row[0]), bytes(row[1])) if row else (0, b"")
 
     def write(self, cur: psycopg.Cursor[Any], name: str, seq: int, hash_: bytes) -> None:
-        cur.execute(sql.SQL("INSERT INTO {t} (name, last_seq, last_hash) VALUES (%s, %s, %s) ON CONFLICT (name) "
-                            "DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash, "
-                            "updated_at = now()").format(t=self.table), (name, seq, hash_))  # fmt: skip
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {t} (name, last_seq, last_hash) VALUES (%s, %s, %s) ON CONFLICT (name) "
+                "DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash, "
+                "updated_at = now()"
+            ).format(t=self.table),
+            (name, seq, hash_),
+        )
 
 
 def diff(old: dict[str, Record], new: dict[str, Record]) -> tuple[list[Record], list[str]]:

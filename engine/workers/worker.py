@@ -134,10 +134,13 @@ class ProjectionWorker:
         holder = self._listen.execute(
             "SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
             "WHERE l.locktype = 'advisory' AND l.granted AND "
-            "((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint", (key,)).fetchone()  # fmt: skip
+            "((l.classid::bigint << 32) | l.objid::bigint) = %s::bigint",
+            (key,),
+        ).fetchone()
         who = f"backend pid {holder[0]} ({holder[1]})" if holder else "another session"
-        raise WorkerError(f"projection {self.name!r} of {self.loc} is already kept by {who}; "
-                          "run one worker per projection")  # fmt: skip
+        raise WorkerError(
+            f"projection {self.name!r} of {self.loc} is already kept by {who}; run one worker per projection"
+        )
 
     def recover(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Rebuild the in-memory state at the stored position (re-fold ``1..P``), fixing rows that differ."""
@@ -147,13 +150,17 @@ class ProjectionWorker:
                 self._written = self.codec.load(cur)
             head = self.reader.last_seq()
             if seq > head:
-                raise WorkerError(f"stored position {seq} of projection {self.name!r} is beyond the journal head "
-                                  f"{head}: the journal was replaced; {self._rebuild_hint()}")
+                raise WorkerError(
+                    f"stored position {seq} of projection {self.name!r} is beyond the journal head "
+                    f"{head}: the journal was replaced; {self._rebuild_hint()}"
+                )
             if seq:
                 (rec,) = self.reader.records(seq, seq)
                 if unwrap(rec.state)[0] != stored_hash:
-                    raise WorkerError(f"record {seq} of {self.loc} is not the one projection {self.name!r} folded "
-                                      f"(chain hash differs): the journal was replaced; {self._rebuild_hint()}")
+                    raise WorkerError(
+                        f"record {seq} of {self.loc} is not the one projection {self.name!r} folded "
+                        f"(chain hash differs): the journal was replaced; {self._rebuild_hint()}"
+                    )
                 fold(self.address, [_Stoppable(self.state, stopping)], at=seq)
         except (JournalError, ProjectionError, EnvelopeError, psycopg.Error) as exc:
             raise WorkerError(_first_line(exc)) from None
@@ -195,8 +202,10 @@ class ProjectionWorker:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 stored, _ = self.positions.read(cur, self.name, lock=True)
                 if stored != self.progress.position:
-                    raise WorkerError(f"position of projection {self.name!r} moved from {self.progress.position} "
-                                      f"to {stored} under this worker")  # fmt: skip
+                    raise WorkerError(
+                        f"position of projection {self.name!r} moved from {self.progress.position} "
+                        f"to {stored} under this worker"
+                    )
                 self.codec.write(cur, upserts, deletes)
                 self.positions.write(cur, self.name, seq, hash_)
         except psycopg.Error as exc:

@@ -103,10 +103,18 @@ def code_state() -> dict[str, Any]:
             h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
     head, dirty = None, None
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "engine", "journal_schema", "replay"],
-                                    cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip())
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "engine", "journal_schema", "replay"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         pass
     return {"git_head": head, "uncommitted_changes": dirty, "source_sha256": h.hexdigest()}
@@ -177,8 +185,9 @@ def child(args: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"child {' '.join(args)} failed ({proc.returncode}):\n"
-                           f"{proc.stderr.decode(errors='replace')}")
+        raise RuntimeError(
+            f"child {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.decode(errors='replace')}"
+        )
     return {"stdout": proc.stdout.decode(), "wall_s": wall}
 
 
@@ -209,8 +218,13 @@ def time_appends(writer: JournalWriter, events: Sequence[Event], batch: int) -> 
     return t1 - t0, in_flush + (t1 - f0)
 
 
-def events_main(name: str, doc: str, run: Callable[[int, int, int], dict[str, Any]],
-                report: Callable[[dict[str, Any]], str], argv: list[str] | None) -> int:
+def events_main(
+    name: str,
+    doc: str,
+    run: Callable[[int, int, int], dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    argv: list[str] | None,
+) -> int:
     """The command line of the append-style benchmarks: ``--events``, ``--batch``, ``--repeat``; prints the
     report and writes ``bench-out/NAME.json``."""
     import argparse
@@ -258,26 +272,53 @@ def profile_call(fn: Callable[[], Any], name: str, top: int = 25) -> dict[str, A
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     rows = []
     for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.items():
-        rows.append({"where": f"{file}:{line}({func})", "calls": nc, "tottime_s": tt, "cumtime_s": ct,
-                     "tottime_pct": 100 * tt / wall, "cumtime_pct": 100 * ct / wall,
-                     "project": any(d in file for d in PROJECT_DIRS)})
+        rows.append(
+            {
+                "where": f"{file}:{line}({func})",
+                "calls": nc,
+                "tottime_s": tt,
+                "cumtime_s": ct,
+                "tottime_pct": 100 * tt / wall,
+                "cumtime_pct": 100 * ct / wall,
+                "project": any(d in file for d in PROJECT_DIRS),
+            }
+        )
     rows.sort(key=lambda r: r["tottime_s"], reverse=True)
     project = [r for r in rows if r["project"]]
-    return {"total_s": wall, "prof": str(prof_path), "top_tottime": rows[:top], "top_tottime_project": project[:top],
-            "top_cumtime_project": sorted(project, key=lambda r: r["cumtime_s"], reverse=True)[:top]}
+    return {
+        "total_s": wall,
+        "prof": str(prof_path),
+        "top_tottime": rows[:top],
+        "top_tottime_project": project[:top],
+        "top_cumtime_project": sorted(project, key=lambda r: r["cumtime_s"], reverse=True)[:top],
+    }
 
 
 def profile_report(res: dict[str, Any], what: str) -> str:
     root = str(ROOT) + "/"
 
     def rows(key: str) -> list[list[str]]:
-        return [[r["where"].replace(root, ""), fmt(r["calls"]), f"{r['tottime_s']:.3f}", f"{r['tottime_pct']:.1f}%",
-                 f"{r['cumtime_s']:.3f}", f"{r['cumtime_pct']:.1f}%"] for r in res[key]]
+        return [
+            [
+                r["where"].replace(root, ""),
+                fmt(r["calls"]),
+                f"{r['tottime_s']:.3f}",
+                f"{r['tottime_pct']:.1f}%",
+                f"{r['cumtime_s']:.3f}",
+                f"{r['cumtime_pct']:.1f}%",
+            ]
+            for r in res[key]
+        ]
 
     headers = ("function", "calls", "tottime", "tot %", "cumtime", "cum %")
-    return "\n\n".join([
-        table(f"cProfile of {what} ({res['total_s']:.2f} s under the profiler; % of that): "
-              "top by tottime, all code", headers, rows("top_tottime")),
-        table("top by tottime, project code only", headers, rows("top_tottime_project")),
-        table("top by cumtime, project code only", headers, rows("top_cumtime_project")),
-    ])
+    return "\n\n".join(
+        [
+            table(
+                f"cProfile of {what} ({res['total_s']:.2f} s under the profiler; % of that): top by tottime, all code",
+                headers,
+                rows("top_tottime"),
+            ),
+            table("top by tottime, project code only", headers, rows("top_tottime_project")),
+            table("top by cumtime, project code only", headers, rows("top_cumtime_project")),
+        ]
+    )

@@ -24,12 +24,22 @@ from typing import Any
 
 from tools.bench._common import OUT, ROOT, fmt, table
 
-FULL = {"gen_minute_bars": ["--bars", "100000"], "bench_append": ["--events", "200000"],
-        "bench_run": ["--bars", "100000"], "bench_replay": ["--bars", "1000000"], "bench_tca": ["--fills", "1000000"],
-        "bench_pg": ["--events", "200000", "--rates", "1000,5000", "--seconds", "10"]}
-QUICK = {"gen_minute_bars": ["--bars", "10000"], "bench_append": ["--events", "20000"],
-         "bench_run": ["--bars", "10000"], "bench_replay": ["--bars", "50000"], "bench_tca": ["--fills", "40000"],
-         "bench_pg": ["--quick"]}
+FULL = {
+    "gen_minute_bars": ["--bars", "100000"],
+    "bench_append": ["--events", "200000"],
+    "bench_run": ["--bars", "100000"],
+    "bench_replay": ["--bars", "1000000"],
+    "bench_tca": ["--fills", "1000000"],
+    "bench_pg": ["--events", "200000", "--rates", "1000,5000", "--seconds", "10"],
+}
+QUICK = {
+    "gen_minute_bars": ["--bars", "10000"],
+    "bench_append": ["--events", "20000"],
+    "bench_run": ["--bars", "10000"],
+    "bench_replay": ["--bars", "50000"],
+    "bench_tca": ["--fills", "40000"],
+    "bench_pg": ["--quick"],
+}
 REPEATABLE = ("bench_append", "bench_run", "bench_replay", "bench_tca", "bench_pg")
 SKIPPED = 2  # exit code of a benchmark whose prerequisite (the Postgres server) is missing
 
@@ -44,64 +54,138 @@ def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
 
     if a := load("bench_append"):
         r = a["ratio_journal_over_raw"]
-        rows.append(["append: journal", fmt(a["journal"]["events_per_s"]["median"], "ev/s"),
-                     f"batch {a['batch']}, {fmt(a['params']['events'])} events"])
-        rows.append(["append: raw sqlite3", fmt(a["raw_sqlite3"]["events_per_s"]["median"], "ev/s"),
-                     f"synchronous={a['params']['synchronous']}"])
-        rows.append(["append: ratio journal/raw", fmt(r["median"], "x"),
-                     f"goal >= {a['goal_ratio']}: {'met' if a['meets_goal'] else 'NOT met'}"])
-        data["append"] = {"journal_ev_s": a["journal"]["events_per_s"]["median"],
-                          "raw_ev_s": a["raw_sqlite3"]["events_per_s"]["median"], "ratio": r["median"]}
+        rows.append(
+            [
+                "append: journal",
+                fmt(a["journal"]["events_per_s"]["median"], "ev/s"),
+                f"batch {a['batch']}, {fmt(a['params']['events'])} events",
+            ]
+        )
+        rows.append(
+            [
+                "append: raw sqlite3",
+                fmt(a["raw_sqlite3"]["events_per_s"]["median"], "ev/s"),
+                f"synchronous={a['params']['synchronous']}",
+            ]
+        )
+        rows.append(
+            [
+                "append: ratio journal/raw",
+                fmt(r["median"], "x"),
+                f"goal >= {a['goal_ratio']}: {'met' if a['meets_goal'] else 'NOT met'}",
+            ]
+        )
+        data["append"] = {
+            "journal_ev_s": a["journal"]["events_per_s"]["median"],
+            "raw_ev_s": a["raw_sqlite3"]["events_per_s"]["median"],
+            "ratio": r["median"],
+        }
     if r := load("bench_run"):
         g = r["goal_bars_per_s"]
-        rows.append(["run: end to end", fmt(r["end_to_end"]["bars_per_s"]["median"], "bars/s"),
-                     f"goal {fmt(g)}: {'met' if r['meets_goal_end_to_end'] else 'NOT met'}"])
-        rows.append(["run: excluding load/calendar", fmt(r["excluding_load"]["bars_per_s"]["median"], "bars/s"),
-                     f"goal {fmt(g)}: {'met' if r['meets_goal_excluding_load'] else 'NOT met'}"])
+        rows.append(
+            [
+                "run: end to end",
+                fmt(r["end_to_end"]["bars_per_s"]["median"], "bars/s"),
+                f"goal {fmt(g)}: {'met' if r['meets_goal_end_to_end'] else 'NOT met'}",
+            ]
+        )
+        rows.append(
+            [
+                "run: excluding load/calendar",
+                fmt(r["excluding_load"]["bars_per_s"]["median"], "bars/s"),
+                f"goal {fmt(g)}: {'met' if r['meets_goal_excluding_load'] else 'NOT met'}",
+            ]
+        )
         rows.append(["run: events journaled", fmt(r["params"]["journal_events"]), f"{fmt(r['params']['bars'])} bars"])
         rows.append(["run: peak RSS (fresh process)", fmt(r["peak_rss_mb"]["median"], "MB"), ""])
-        data["run"] = {"e2e_bars_s": r["end_to_end"]["bars_per_s"]["median"],
-                       "excl_load_bars_s": r["excluding_load"]["bars_per_s"]["median"],
-                       "events": r["params"]["journal_events"], "peak_rss_mb": r["peak_rss_mb"]["median"]}
+        data["run"] = {
+            "e2e_bars_s": r["end_to_end"]["bars_per_s"]["median"],
+            "excl_load_bars_s": r["excluding_load"]["bars_per_s"]["median"],
+            "events": r["params"]["journal_events"],
+            "peak_rss_mb": r["peak_rss_mb"]["median"],
+        }
     if p := load("bench_replay"):
         n = p["params"]["journal_events"]
-        rows.append(["replay", fmt(p["replay"]["events_per_s"]["median"], "ev/s"),
-                     f"{fmt(n)} events, peak RSS {p['replay']['peak_rss_mb']['median']:.0f} MB"])
-        rows.append(["verify", fmt(p["verify"]["events_per_s"]["median"], "ev/s"),
-                     f"{fmt(n)} events, peak RSS {p['verify']['peak_rss_mb']['median']:.0f} MB"])
-        data["replay"] = {"events": n, "replay_ev_s": p["replay"]["events_per_s"]["median"],
-                          "verify_ev_s": p["verify"]["events_per_s"]["median"],
-                          "replay_rss_mb": p["replay"]["peak_rss_mb"]["median"],
-                          "verify_rss_mb": p["verify"]["peak_rss_mb"]["median"]}
+        rows.append(
+            [
+                "replay",
+                fmt(p["replay"]["events_per_s"]["median"], "ev/s"),
+                f"{fmt(n)} events, peak RSS {p['replay']['peak_rss_mb']['median']:.0f} MB",
+            ]
+        )
+        rows.append(
+            [
+                "verify",
+                fmt(p["verify"]["events_per_s"]["median"], "ev/s"),
+                f"{fmt(n)} events, peak RSS {p['verify']['peak_rss_mb']['median']:.0f} MB",
+            ]
+        )
+        data["replay"] = {
+            "events": n,
+            "replay_ev_s": p["replay"]["events_per_s"]["median"],
+            "verify_ev_s": p["verify"]["events_per_s"]["median"],
+            "replay_rss_mb": p["replay"]["peak_rss_mb"]["median"],
+            "verify_rss_mb": p["verify"]["peak_rss_mb"]["median"],
+        }
     if t := load("bench_tca"):
         n, s = t["params"]["fills"], t["tca"]["seconds"]["median"]
         rss, ratio = t["tca"]["peak_rss_mb"]["median"], t["ratio_tca_over_baseline"]["median"]
-        rows.append(["tca: load_tca", fmt(s, "s"),
-                     f"{fmt(n)} fills, peak RSS {rss:.0f} MB, {ratio:.2f}x reading the same records"])
-        data["tca"] = {"fills": n, "seconds": s, "peak_rss_mb": t["tca"]["peak_rss_mb"]["median"],
-                       "ratio_over_baseline": t["ratio_tca_over_baseline"]["median"]}
+        rows.append(
+            [
+                "tca: load_tca",
+                fmt(s, "s"),
+                f"{fmt(n)} fills, peak RSS {rss:.0f} MB, {ratio:.2f}x reading the same records",
+            ]
+        )
+        data["tca"] = {
+            "fills": n,
+            "seconds": s,
+            "peak_rss_mb": t["tca"]["peak_rss_mb"]["median"],
+            "ratio_over_baseline": t["ratio_tca_over_baseline"]["median"],
+        }
     if g := load("bench_pg"):
         a = g["append"]
-        rows.append(["pg append: journal", fmt(a["journal"]["events_per_s"]["median"], "ev/s"),
-                     f"batch {a['batch']}, {fmt(a['events'])} events"])
-        rows.append(["pg append: raw executemany / COPY",
-                     f"{fmt(a['raw_executemany']['events_per_s']['median'])} / "
-                     f"{fmt(a['raw_copy']['events_per_s']['median'], 'ev/s')}", ""])
-        rows.append(["pg append: ratio journal/executemany", fmt(a["ratio_journal_over_executemany"]["median"], "x"),
-                     f"goal >= {a['goal_ratio']}: {'met' if a['meets_goal'] else 'NOT met'}; "
-                     f"journal/COPY {a['ratio_journal_over_copy']['median']:.3f}x"])
+        rows.append(
+            [
+                "pg append: journal",
+                fmt(a["journal"]["events_per_s"]["median"], "ev/s"),
+                f"batch {a['batch']}, {fmt(a['events'])} events",
+            ]
+        )
+        rows.append(
+            [
+                "pg append: raw executemany / COPY",
+                f"{fmt(a['raw_executemany']['events_per_s']['median'])} / "
+                f"{fmt(a['raw_copy']['events_per_s']['median'], 'ev/s')}",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "pg append: ratio journal/executemany",
+                fmt(a["ratio_journal_over_executemany"]["median"], "x"),
+                f"goal >= {a['goal_ratio']}: {'met' if a['meets_goal'] else 'NOT met'}; "
+                f"journal/COPY {a['ratio_journal_over_copy']['median']:.3f}x",
+            ]
+        )
         for lag in g["lag"]:
             lm = lag["lag_ms"] or {}
-            rows.append([f"pg worker lag at {fmt(lag['target_records_per_s'])} rec/s",
-                         fmt(lm.get("median", float("nan")), "ms"),
-                         f"p95 {fmt(lm.get('p95', float('nan')))} ms, max {fmt(lm.get('max', float('nan')))} ms, "
-                         f"kept up: {'yes' if lag['kept_up'] else 'NO'}"])
-        data["pg"] = {"journal_ev_s": a["journal"]["events_per_s"]["median"],
-                      "executemany_ev_s": a["raw_executemany"]["events_per_s"]["median"],
-                      "copy_ev_s": a["raw_copy"]["events_per_s"]["median"],
-                      "ratio_executemany": a["ratio_journal_over_executemany"]["median"],
-                      "ratio_copy": a["ratio_journal_over_copy"]["median"],
-                      "lag_ms": {str(lag["target_records_per_s"]): lag["lag_ms"] for lag in g["lag"]}}
+            rows.append(
+                [
+                    f"pg worker lag at {fmt(lag['target_records_per_s'])} rec/s",
+                    fmt(lm.get("median", float("nan")), "ms"),
+                    f"p95 {fmt(lm.get('p95', float('nan')))} ms, max {fmt(lm.get('max', float('nan')))} ms, "
+                    f"kept up: {'yes' if lag['kept_up'] else 'NO'}",
+                ]
+            )
+        data["pg"] = {
+            "journal_ev_s": a["journal"]["events_per_s"]["median"],
+            "executemany_ev_s": a["raw_executemany"]["events_per_s"]["median"],
+            "copy_ev_s": a["raw_copy"]["events_per_s"]["median"],
+            "ratio_executemany": a["ratio_journal_over_executemany"]["median"],
+            "ratio_copy": a["ratio_journal_over_copy"]["median"],
+            "lag_ms": {str(lag["target_records_per_s"]): lag["lag_ms"] for lag in g["lag"]},
+        }
     return rows, data
 
 
@@ -137,12 +221,27 @@ def main(argv: list[str] | None = None) -> int:
             failed.append("bench_run --profile")
     rows, data = headline(out)
     print()
-    print(table(f"summary ({'quick' if args.quick else 'full'} sizes; medians of {args.repeat} runs)",
-                ("figure", "median", "note"), rows))
-    (out / "all.json").write_text(json.dumps({"quick": args.quick, "repeat": args.repeat, "headline": data,
-                                              "failed": failed, "skipped": skipped,
-                                              "seconds": time.perf_counter() - t_all},
-                                             indent=2) + "\n")
+    print(
+        table(
+            f"summary ({'quick' if args.quick else 'full'} sizes; medians of {args.repeat} runs)",
+            ("figure", "median", "note"),
+            rows,
+        )
+    )
+    (out / "all.json").write_text(
+        json.dumps(
+            {
+                "quick": args.quick,
+                "repeat": args.repeat,
+                "headline": data,
+                "failed": failed,
+                "skipped": skipped,
+                "seconds": time.perf_counter() - t_all,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"-> {out / 'all.json'}")
     if skipped:
         print(f"skipped (no PostgreSQL server): {', '.join(skipped)}", file=sys.stderr)

@@ -63,8 +63,15 @@ def make_events(n: int, seed: int = 11) -> list[BarClosed]:
     ts = t0 + np.arange(n, dtype=np.int64) * 60 * 10**9
     o, c = open_ * (SCALE // 100), close * (SCALE // 100)
     return [
-        BarClosed(ts=int(ts[i]), symbol="SYN", open=int(o[i]), high=int(high[i]), low=int(low[i]),
-                  close=int(c[i]), volume=int(vol[i]))
+        BarClosed(
+            ts=int(ts[i]),
+            symbol="SYN",
+            open=int(o[i]),
+            high=int(high[i]),
+            low=int(low[i]),
+            close=int(c[i]),
+            volume=int(vol[i]),
+        )
         for i in range(n)
     ]
 
@@ -100,20 +107,26 @@ def stored_rows(path: Path) -> list[tuple[str, int, str, bytes]]:
     con = sqlite3.connect(path)
     try:
         return con.execute(
-            f"SELECT originator_id, originator_version, topic, state FROM {TABLE} ORDER BY rowid").fetchall()
+            f"SELECT originator_id, originator_version, topic, state FROM {TABLE} ORDER BY rowid"
+        ).fetchall()
     finally:
         con.close()
 
 
-PLAIN_SCHEMA = ("CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT, state BLOB)",
-                "INSERT INTO events VALUES (?,?,?)")
-JOURNAL_SCHEMA = ("CREATE TABLE events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
-                  "state BLOB, PRIMARY KEY (originator_id, originator_version))",
-                  "INSERT INTO events VALUES (?,?,?,?)")
+PLAIN_SCHEMA = (
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT, state BLOB)",
+    "INSERT INTO events VALUES (?,?,?)",
+)
+JOURNAL_SCHEMA = (
+    "CREATE TABLE events (originator_id TEXT, originator_version INTEGER, topic TEXT, "
+    "state BLOB, PRIMARY KEY (originator_id, originator_version))",
+    "INSERT INTO events VALUES (?,?,?,?)",
+)
 
 
-def time_raw(rows: list[tuple[Any, ...]], path: Path, batch: int, synchronous: int,
-             schema: tuple[str, str] = PLAIN_SCHEMA) -> float:
+def time_raw(
+    rows: list[tuple[Any, ...]], path: Path, batch: int, synchronous: int, schema: tuple[str, str] = PLAIN_SCHEMA
+) -> float:
     remove_journal(path)
     con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
@@ -124,7 +137,7 @@ def time_raw(rows: list[tuple[Any, ...]], path: Path, batch: int, synchronous: i
     t0 = time.perf_counter()
     for i in range(0, len(rows), batch):
         cur.execute("BEGIN")
-        cur.executemany(stmt, rows[i:i + batch])
+        cur.executemany(stmt, rows[i : i + batch])
         cur.execute("COMMIT")
     secs = time.perf_counter() - t0
     (count,) = con.execute("SELECT COUNT(*) FROM events").fetchone()
@@ -155,9 +168,12 @@ def measure(events: list[BarClosed], batch: int, repeat: int, sync: int) -> dict
     return {
         "batch": batch,
         "mean_state_bytes": round(sum(len(row[3]) for row in rows4) / n, 1),
-        "journal": {"seconds": j, "events_per_s": rate(n, j),
-                    "flush_seconds": summary(f_times),
-                    "append_seconds": summary([a - b for a, b in zip(j_times, f_times, strict=True)])},
+        "journal": {
+            "seconds": j,
+            "events_per_s": rate(n, j),
+            "flush_seconds": summary(f_times),
+            "append_seconds": summary([a - b for a, b in zip(j_times, f_times, strict=True)]),
+        },
         "raw_sqlite3": {"seconds": r, "events_per_s": rate(n, r)},
         "raw_sqlite3_journal_schema": {"seconds": rs, "events_per_s": rate(n, rs)},
         "ratio_journal_over_raw": ratios,  # per repetition: raw time / journal time
@@ -177,8 +193,15 @@ def run(n_events: int = 200_000, batch: int = 4096, repeat: int = 5) -> dict[str
     batches = [batch] + ([DEFAULT_BATCH] if batch != DEFAULT_BATCH else [])
     results = [measure(events, b, repeat, sync) for b in batches]
     return {
-        "params": {"events": n_events, "batch": batch, "engine_default_batch": DEFAULT_BATCH, "repeat": repeat,
-                   "event_type": "BarClosed", "synchronous": sync, "journal_mode": mode},
+        "params": {
+            "events": n_events,
+            "batch": batch,
+            "engine_default_batch": DEFAULT_BATCH,
+            "repeat": repeat,
+            "event_type": "BarClosed",
+            "synchronous": sync,
+            "journal_mode": mode,
+        },
         **results[0],
         "goal_ratio": GOAL_RATIO,
         "other_batches": results[1:],
@@ -194,10 +217,15 @@ def _rows(res: dict[str, Any]) -> list[list[str]]:
     return [
         stat_row("journal (JournalWriter)", j["events_per_s"], "ev/s"),
         stat_row("raw sqlite3 executemany", res["raw_sqlite3"]["events_per_s"], "ev/s"),
-        stat_row("ratio journal/raw", res["ratio_journal_over_raw"], "x",
-                 f"goal >= {GOAL_RATIO}: {'met' if res['meets_goal'] else 'NOT met'}"),
-        stat_row("raw sqlite3, journal schema", res["raw_sqlite3_journal_schema"]["events_per_s"], "ev/s",
-                 "attribution"),
+        stat_row(
+            "ratio journal/raw",
+            res["ratio_journal_over_raw"],
+            "x",
+            f"goal >= {GOAL_RATIO}: {'met' if res['meets_goal'] else 'NOT met'}",
+        ),
+        stat_row(
+            "raw sqlite3, journal schema", res["raw_sqlite3_journal_schema"]["events_per_s"], "ev/s", "attribution"
+        ),
         stat_row("journal: time in append()", j["append_seconds"], "s", "attribution"),
         stat_row("journal: time in flush()", j["flush_seconds"], "s", f"{100 * share:.0f}% of journal time"),
     ]
@@ -207,9 +235,11 @@ def report(res: dict[str, Any]) -> str:
     p = res["params"]
     out = []
     for r in [res, *res["other_batches"]]:
-        title = (f"bench_append: {fmt(p['events'])} BarClosed, flush every {r['batch']}, "
-                 f"synchronous={SYNC_NAMES.get(p['synchronous'], p['synchronous'])}, "
-                 f"journal_mode={p['journal_mode']}, {r['mean_state_bytes']} B/record")
+        title = (
+            f"bench_append: {fmt(p['events'])} BarClosed, flush every {r['batch']}, "
+            f"synchronous={SYNC_NAMES.get(p['synchronous'], p['synchronous'])}, "
+            f"journal_mode={p['journal_mode']}, {r['mean_state_bytes']} B/record"
+        )
         if r is not res:
             title += " (engine's current default batch; secondary)"
         out.append(table(title, STAT_HEADERS, _rows(r)))

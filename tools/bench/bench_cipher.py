@@ -72,8 +72,13 @@ def run(n_events: int = 200_000, batch: int = 4096, repeat: int = 5) -> dict[str
         remove_journal(p)
     s = {name: summary(v) for name, v in times.items()}
     return {
-        "params": {"events": n_events, "batch": batch, "repeat": repeat, "event_type": "BarClosed",
-                   "cipher": "AES-256-GCM (eventsourcing.cryptography.AESCipher)"},  # fmt: skip
+        "params": {
+            "events": n_events,
+            "batch": batch,
+            "repeat": repeat,
+            "event_type": "BarClosed",
+            "cipher": "AES-256-GCM (eventsourcing.cryptography.AESCipher)",
+        },
         "seconds": s,
         "events_per_s": {name: rate(n_events, v) for name, v in s.items()},
         "ratio_append_enc_over_plain": s["append_enc"]["median"] / s["append_plain"]["median"],
@@ -88,16 +93,25 @@ def report(res: dict[str, Any]) -> str:
     p, r = res["params"], res["events_per_s"]
     rows = [
         stat_row("append, plaintext", r["append_plain"], "ev/s"),
-        stat_row("append, encrypted", r["append_enc"], "ev/s",
-                 f"time x{res['ratio_append_enc_over_plain']:.2f}, "
-                 f"+{res['extra_us_per_record_append']:.2f} us/record"),
+        stat_row(
+            "append, encrypted",
+            r["append_enc"],
+            "ev/s",
+            f"time x{res['ratio_append_enc_over_plain']:.2f}, +{res['extra_us_per_record_append']:.2f} us/record",
+        ),
         stat_row("read, plaintext", r["read_plain"], "rec/s"),
-        stat_row("read, encrypted", r["read_enc"], "rec/s",
-                 f"time x{res['ratio_read_enc_over_plain']:.2f}, +{res['extra_us_per_record_read']:.2f} us/record"),
-    ]  # fmt: skip
+        stat_row(
+            "read, encrypted",
+            r["read_enc"],
+            "rec/s",
+            f"time x{res['ratio_read_enc_over_plain']:.2f}, +{res['extra_us_per_record_read']:.2f} us/record",
+        ),
+    ]
     size = res["file_bytes"]
-    title = (f"bench_cipher: {fmt(p['events'])} BarClosed, flush every {p['batch']}, SQLite; file "
-             f"{size['plain'] / 1e6:.1f} MB plaintext, {size['encrypted'] / 1e6:.1f} MB encrypted")
+    title = (
+        f"bench_cipher: {fmt(p['events'])} BarClosed, flush every {p['batch']}, SQLite; file "
+        f"{size['plain'] / 1e6:.1f} MB plaintext, {size['encrypted'] / 1e6:.1f} MB encrypted"
+    )
     return table(title, STAT_HEADERS, rows)
 
 

@@ -71,13 +71,16 @@ EXIT_SKIP = 2
 FULL: dict[str, Any] = {"events": 200_000, "repeat": 5, "rates": "1000,5000", "seconds": 10.0}
 QUICK: dict[str, Any] = {"events": 20_000, "repeat": 3, "rates": "1000,5000", "seconds": 2.0}
 
-RAW_DDL = ("CREATE TABLE {t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
-           "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("
-           "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5, "
-           "autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)",
-           "CREATE UNIQUE INDEX {idx} ON {t} (notification_id ASC)")  # fmt: skip
+RAW_DDL = (
+    "CREATE TABLE {t} (originator_id text NOT NULL, originator_version bigint NOT NULL, topic text, "
+    "state bytea, notification_id bigserial, PRIMARY KEY (originator_id, originator_version)) WITH ("
+    "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5, "
+    "autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)",
+    "CREATE UNIQUE INDEX {idx} ON {t} (notification_id ASC)",
+)
 INSERT = "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
 COPY = "COPY {t} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+
 
 # ------------------------------------------------------------------ append
 def time_journal(url: str, events: Sequence[Any], batch: int) -> tuple[float, float, str]:
@@ -93,8 +96,9 @@ def time_journal(url: str, events: Sequence[Any], batch: int) -> tuple[float, fl
 
 def stored_rows(url: str, name: str) -> list[Row]:
     with connect(url) as conn:
-        query = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
-                        "ORDER BY originator_version").format(sql.Identifier(name))  # fmt: skip
+        query = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} ORDER BY originator_version"
+        ).format(sql.Identifier(name))
         return [(str(a), int(b), str(c), bytes(d)) for a, b, c, d in conn.execute(query).fetchall()]
 
 
@@ -110,8 +114,13 @@ def _count(conn: psycopg.Connection[Any], t: sql.Identifier) -> int:
     return int(row[0]) if row else 0
 
 
-def _time_raw(url: str, rows: list[Row], batch: int, kind: str,
-              write: Callable[[psycopg.Cursor[Any], sql.Identifier, list[Row]], None]) -> float:
+def _time_raw(
+    url: str,
+    rows: list[Row],
+    batch: int,
+    kind: str,
+    write: Callable[[psycopg.Cursor[Any], sql.Identifier, list[Row]], None],
+) -> float:
     """Seconds to write ``rows`` into a fresh plain table, one transaction per ``batch`` rows."""
     name = fresh_name(kind)
     try:
@@ -121,7 +130,7 @@ def _time_raw(url: str, rows: list[Row], batch: int, kind: str,
             t0 = time.perf_counter()
             for i in range(0, len(rows), batch):
                 with conn.transaction():
-                    write(cur, t, rows[i:i + batch])
+                    write(cur, t, rows[i : i + batch])
             secs = time.perf_counter() - t0
             assert _count(conn, t) == len(rows)
     finally:
@@ -173,8 +182,12 @@ def measure_append(url: str, n_events: int, batch: int, repeat: int) -> dict[str
         "events": n_events,
         "batch": batch,
         "mean_state_bytes": round(sum(len(r[3]) for r in rows) / n_events, 1),
-        "journal": {"seconds": j, "events_per_s": rate(n_events, j), "flush_seconds": summary(f_times),
-                    "append_seconds": summary([a - b for a, b in zip(j_times, f_times, strict=True)])},
+        "journal": {
+            "seconds": j,
+            "events_per_s": rate(n_events, j),
+            "flush_seconds": summary(f_times),
+            "append_seconds": summary([a - b for a, b in zip(j_times, f_times, strict=True)]),
+        },
         "raw_executemany": {"seconds": m, "events_per_s": rate(n_events, m)},
         "raw_copy": {"seconds": c, "events_per_s": rate(n_events, c)},
         "ratio_journal_over_executemany": over_m,  # per repetition: raw time / journal time
@@ -185,8 +198,16 @@ def measure_append(url: str, n_events: int, batch: int, repeat: int) -> dict[str
 
 
 # ------------------------------------------------------------------ driver
-def run(url: str, n_events: int, batch: int, repeat: int, rates: list[float], seconds: float,
-        bars: int | None, group_size: int = GROUP) -> dict[str, Any]:
+def run(
+    url: str,
+    n_events: int,
+    batch: int,
+    repeat: int,
+    rates: list[float],
+    seconds: float,
+    bars: int | None,
+    group_size: int = GROUP,
+) -> dict[str, Any]:
     ensure_dirs()
     from engine.workers import DEFAULT_BATCH, DEFAULT_POLL_SECONDS
 
@@ -195,10 +216,20 @@ def run(url: str, n_events: int, batch: int, repeat: int, rates: list[float], se
     records, source = source_records(needed, bars)
     lag = [measure_lag(url, records, r, seconds, group_size) for r in rates]
     return {
-        "params": {"url": url, "events": n_events, "batch": batch, "repeat": repeat, "event_type": "BarClosed",
-                   "rates": rates, "seconds": seconds, "lag_group": group_size, "poll_s": POLL_S,
-                   "worker_batch": DEFAULT_BATCH, "worker_poll_seconds": DEFAULT_POLL_SECONDS,
-                   "projection": "orders"},
+        "params": {
+            "url": url,
+            "events": n_events,
+            "batch": batch,
+            "repeat": repeat,
+            "event_type": "BarClosed",
+            "rates": rates,
+            "seconds": seconds,
+            "lag_group": group_size,
+            "poll_s": POLL_S,
+            "worker_batch": DEFAULT_BATCH,
+            "worker_poll_seconds": DEFAULT_POLL_SECONDS,
+            "projection": "orders",
+        },
         "server": server_info(url),
         "append": append,
         "lag_source": source,
@@ -214,29 +245,63 @@ def report(res: dict[str, Any]) -> str:
         stat_row("journal (JournalWriter)", j["events_per_s"], "ev/s"),
         stat_row("raw psycopg executemany", a["raw_executemany"]["events_per_s"], "ev/s"),
         stat_row("raw psycopg COPY (binary)", a["raw_copy"]["events_per_s"], "ev/s"),
-        stat_row("ratio journal/executemany", a["ratio_journal_over_executemany"], "x",
-                 f"goal >= {GOAL_RATIO}: {'met' if a['meets_goal'] else 'NOT met'}"),
+        stat_row(
+            "ratio journal/executemany",
+            a["ratio_journal_over_executemany"],
+            "x",
+            f"goal >= {GOAL_RATIO}: {'met' if a['meets_goal'] else 'NOT met'}",
+        ),
         stat_row("ratio journal/COPY", a["ratio_journal_over_copy"], "x"),
         stat_row("journal: time in append()", j["append_seconds"], "s", "attribution"),
         stat_row("journal: time in flush()", j["flush_seconds"], "s", f"{100 * share:.0f}% of journal time"),
     ]
-    out = [table(f"bench_pg append: {fmt(a['events'])} BarClosed, flush every {a['batch']}, "
-                 f"{a['mean_state_bytes']} B/record, PostgreSQL {s['server_version']}, "
-                 f"synchronous_commit={s['synchronous_commit']}", STAT_HEADERS, rows)]  # fmt: skip
+    out = [
+        table(
+            f"bench_pg append: {fmt(a['events'])} BarClosed, flush every {a['batch']}, "
+            f"{a['mean_state_bytes']} B/record, PostgreSQL {s['server_version']}, "
+            f"synchronous_commit={s['synchronous_commit']}",
+            STAT_HEADERS,
+            rows,
+        )
+    ]
     lag_rows = []
     for r in res["lag"]:
         lm = r["lag_ms"] or {}
-        lag_rows.append([fmt(r["target_records_per_s"]), fmt(r["achieved_records_per_s"]), fmt(r["records"]),
-                         fmt(lm.get("median", math.nan)), fmt(lm.get("p95", math.nan)), fmt(lm.get("max", math.nan)),
-                         fmt(r["final_lag_ms"]), f"{100 * r['worker_cpu_share']:.0f}%",
-                         "yes" if r["kept_up"] else "NO",
-                         f"{fmt(r['flush_ms']['median'])} ms" + ("" if r["rate_reached"] else "; rate NOT reached")])
+        lag_rows.append(
+            [
+                fmt(r["target_records_per_s"]),
+                fmt(r["achieved_records_per_s"]),
+                fmt(r["records"]),
+                fmt(lm.get("median", math.nan)),
+                fmt(lm.get("p95", math.nan)),
+                fmt(lm.get("max", math.nan)),
+                fmt(r["final_lag_ms"]),
+                f"{100 * r['worker_cpu_share']:.0f}%",
+                "yes" if r["kept_up"] else "NO",
+                f"{fmt(r['flush_ms']['median'])} ms" + ("" if r["rate_reached"] else "; rate NOT reached"),
+            ]
+        )
     src = res["lag_source"]
-    out.append(table(f"bench_pg worker lag: projection {p['projection']}, records of a {fmt(src['bars'])}-bar run "
-                     f"appended in commits of {p['lag_group']}, {p['seconds']:g} s per rate; lag in ms "
-                     f"(position polled every {1000 * p['poll_s']:g} ms)",
-                     ("rate target", "achieved", "records", "lag median", "p95", "max", "final", "worker CPU",
-                      "kept up", "commit (flush)"), lag_rows))  # fmt: skip
+    out.append(
+        table(
+            f"bench_pg worker lag: projection {p['projection']}, records of a {fmt(src['bars'])}-bar run "
+            f"appended in commits of {p['lag_group']}, {p['seconds']:g} s per rate; lag in ms "
+            f"(position polled every {1000 * p['poll_s']:g} ms)",
+            (
+                "rate target",
+                "achieved",
+                "records",
+                "lag median",
+                "p95",
+                "max",
+                "final",
+                "worker CPU",
+                "kept up",
+                "commit (flush)",
+            ),
+            lag_rows,
+        )
+    )
     return "\n\n".join(out)
 
 
@@ -251,16 +316,22 @@ def _reachable(url: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.bench.bench_pg", description=__doc__.split("\n")[0])
-    ap.add_argument("--url", default=os.environ.get("BENCH_PG_URL", DEFAULT_URL),
-                    help=f"server and database, without ?table= (default: $BENCH_PG_URL or {DEFAULT_URL})")
-    ap.add_argument("--events", type=int,
-                    help=f"appended events (default {FULL['events']:,}; quick {QUICK['events']:,})")
+    ap.add_argument(
+        "--url",
+        default=os.environ.get("BENCH_PG_URL", DEFAULT_URL),
+        help=f"server and database, without ?table= (default: $BENCH_PG_URL or {DEFAULT_URL})",
+    )
+    ap.add_argument(
+        "--events", type=int, help=f"appended events (default {FULL['events']:,}; quick {QUICK['events']:,})"
+    )
     ap.add_argument("--batch", type=int, default=4096)
-    ap.add_argument("--repeat", type=int,
-                    help=f"append repetitions (default {FULL['repeat']}; quick {QUICK['repeat']})")
+    ap.add_argument(
+        "--repeat", type=int, help=f"append repetitions (default {FULL['repeat']}; quick {QUICK['repeat']})"
+    )
     ap.add_argument("--rates", help=f"records/s of the lag runs, comma-separated (default {FULL['rates']})")
-    ap.add_argument("--seconds", type=float, help=f"seconds per lag rate (default {FULL['seconds']:g}; "
-                                                  f"quick {QUICK['seconds']:g})")  # fmt: skip
+    ap.add_argument(
+        "--seconds", type=float, help=f"seconds per lag rate (default {FULL['seconds']:g}; quick {QUICK['seconds']:g})"
+    )
     ap.add_argument("--group", type=int, default=GROUP, help=f"records per commit of the lag runs (default {GROUP})")
     ap.add_argument("--bars", type=int, help="bars of the run whose records the lag runs append (default: enough)")
     ap.add_argument("--quick", action="store_true", help="small defaults for a smoke run")
@@ -275,9 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_pg: skipped: PostgreSQL at {args.url} is unreachable ({problem})", file=sys.stderr)
         return EXIT_SKIP
     start = load_snapshot()
-    res = {**run(args.url, events, args.batch, check_repeat(repeat), rates, seconds, args.bars,
-               args.group),
-           "quick": args.quick, "load_start": start}
+    res = {
+        **run(args.url, events, args.batch, check_repeat(repeat), rates, seconds, args.bars, args.group),
+        "quick": args.quick,
+        "load_start": start,
+    }
     print(report(res))
     print(f"-> {write_json('bench_pg', res)}")
     return 0

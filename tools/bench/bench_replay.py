@@ -68,8 +68,18 @@ def child_build(csv: str, journal: str) -> int:
     t0 = time.perf_counter()
     result = historical_run(cfg, snapshot, journal, bars=csv)
     secs = time.perf_counter() - t0
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": secs, "events": result.last_seq,
-                      "bars": result.stats.bars_read, "digest": result.digest, "counts": dict(result.counts)}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": secs,
+                "events": result.last_seq,
+                "bars": result.stats.bars_read,
+                "digest": result.digest,
+                "counts": dict(result.counts),
+            }
+        )
+    )
     return 0
 
 
@@ -80,9 +90,20 @@ def child_replay(journal: str) -> int:
     res = replay_journal(journal)
     secs = time.perf_counter() - t0
     div = res.divergence
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": secs, "records": res.records,
-                      "inputs": res.inputs, "derived": res.derived, "digest": res.digest, "identical": res.identical,
-                      "divergence": None if div is None else f"{div.kind} at {div.seq}: {div.message}"}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": secs,
+                "records": res.records,
+                "inputs": res.inputs,
+                "derived": res.derived,
+                "digest": res.digest,
+                "identical": res.identical,
+                "divergence": None if div is None else f"{div.kind} at {div.seq}: {div.message}",
+            }
+        )
+    )
     return 0
 
 
@@ -93,8 +114,18 @@ def child_verify(journal: str) -> int:
     res = verify_journal(journal)
     secs = time.perf_counter() - t0
     digest = res.digest.hex() if isinstance(res.digest, bytes) else str(res.digest)
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": secs, "records": res.records, "ok": res.ok,
-                      "digest": digest, "problem": None if res.ok else f"seq {res.bad_seq}: {res.problem}"}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": secs,
+                "records": res.records,
+                "ok": res.ok,
+                "digest": digest,
+                "problem": None if res.ok else f"seq {res.bad_seq}: {res.problem}",
+            }
+        )
+    )
     return 0
 
 
@@ -151,18 +182,41 @@ def run(n_bars: int = 1_000_000, repeat: int = 5, rebuild: bool = False) -> dict
     rp_s, vf_s = summary([r["seconds"] for r in replays]), summary([v["seconds"] for v in verifies])
     rp_rss, vf_rss = summary([r["peak_rss_mb"] for r in replays]), summary([v["peak_rss_mb"] for v in verifies])
     return {
-        "params": {"bars": n_bars, "symbols": list(SYMBOLS), "seed": SEED, "repeat": repeat, "journal": str(path),
-                   "journal_events": events, "journal_bytes": meta["bytes"], "digest": meta["digest"],
-                   "counts": meta.get("counts")},
-        "build": {"seconds": meta["seconds"], "bars_per_s": meta["bars"] / meta["seconds"],
-                  "events_per_s": events / meta["seconds"], "peak_rss_mb": meta["peak_rss_mb"],
-                  "n": 1, "built_now": meta.get("built_now", False)},
-        "replay": {"seconds": rp_s, "events_per_s": rate(events, rp_s), "peak_rss_mb": rp_rss,
-                   "process_wall_s": summary([r["wall_s"] for r in replays])},
-        "verify": {"seconds": vf_s, "events_per_s": rate(events, vf_s), "peak_rss_mb": vf_rss,
-                   "process_wall_s": summary([v["wall_s"] for v in verifies])},
-        "baseline_process": {"peak_rss_mb": summary([b["peak_rss_mb"] for b in bases]),
-                             "import_s": summary([b["seconds"] for b in bases])},
+        "params": {
+            "bars": n_bars,
+            "symbols": list(SYMBOLS),
+            "seed": SEED,
+            "repeat": repeat,
+            "journal": str(path),
+            "journal_events": events,
+            "journal_bytes": meta["bytes"],
+            "digest": meta["digest"],
+            "counts": meta.get("counts"),
+        },
+        "build": {
+            "seconds": meta["seconds"],
+            "bars_per_s": meta["bars"] / meta["seconds"],
+            "events_per_s": events / meta["seconds"],
+            "peak_rss_mb": meta["peak_rss_mb"],
+            "n": 1,
+            "built_now": meta.get("built_now", False),
+        },
+        "replay": {
+            "seconds": rp_s,
+            "events_per_s": rate(events, rp_s),
+            "peak_rss_mb": rp_rss,
+            "process_wall_s": summary([r["wall_s"] for r in replays]),
+        },
+        "verify": {
+            "seconds": vf_s,
+            "events_per_s": rate(events, vf_s),
+            "peak_rss_mb": vf_rss,
+            "process_wall_s": summary([v["wall_s"] for v in verifies]),
+        },
+        "baseline_process": {
+            "peak_rss_mb": summary([b["peak_rss_mb"] for b in bases]),
+            "import_s": summary([b["seconds"] for b in bases]),
+        },
         "goal_rss_mb": GOAL_RSS_MB,
         "meets_goal_replay": rp_rss["max"] < GOAL_RSS_MB,
         "meets_goal_verify": vf_rss["max"] < GOAL_RSS_MB,
@@ -189,19 +243,35 @@ def report(res: dict[str, Any]) -> str:
     rows = [
         stat_row("replay throughput", res["replay"]["events_per_s"], "ev/s"),
         stat_row("verify throughput", res["verify"]["events_per_s"], "ev/s"),
-        stat_row("replay peak RSS", res["replay"]["peak_rss_mb"], "MB",
-                 f"goal < {goal} MB: {'met' if res['meets_goal_replay'] else 'NOT met'}"),
-        stat_row("verify peak RSS", res["verify"]["peak_rss_mb"], "MB",
-                 f"goal < {goal} MB: {'met' if res['meets_goal_verify'] else 'NOT met'}"),
+        stat_row(
+            "replay peak RSS",
+            res["replay"]["peak_rss_mb"],
+            "MB",
+            f"goal < {goal} MB: {'met' if res['meets_goal_replay'] else 'NOT met'}",
+        ),
+        stat_row(
+            "verify peak RSS",
+            res["verify"]["peak_rss_mb"],
+            "MB",
+            f"goal < {goal} MB: {'met' if res['meets_goal_verify'] else 'NOT met'}",
+        ),
         stat_row("baseline process peak RSS", res["baseline_process"]["peak_rss_mb"], "MB", "imports only"),
         stat_row("replay time", res["replay"]["seconds"], "s"),
         stat_row("verify time", res["verify"]["seconds"], "s"),
-        ["build (historical_run)", fmt(b["bars_per_s"], "bars/s"), "", "", "1",
-         f"{b['seconds']:.1f} s, {b['events_per_s']:,.0f} ev/s, RSS {b['peak_rss_mb']:.0f} MB"
-         + ("" if b["built_now"] else " (cached)")],
+        [
+            "build (historical_run)",
+            fmt(b["bars_per_s"], "bars/s"),
+            "",
+            "",
+            "1",
+            f"{b['seconds']:.1f} s, {b['events_per_s']:,.0f} ev/s, RSS {b['peak_rss_mb']:.0f} MB"
+            + ("" if b["built_now"] else " (cached)"),
+        ],
     ]
-    title = (f"bench_replay: journal of {fmt(p['journal_events'])} events from {fmt(p['bars'])} minute bars "
-             f"({p['journal_bytes'] / 1e6:.0f} MB)")
+    title = (
+        f"bench_replay: journal of {fmt(p['journal_events'])} events from {fmt(p['bars'])} minute bars "
+        f"({p['journal_bytes'] / 1e6:.0f} MB)"
+    )
     return table(title, STAT_HEADERS, rows)
 
 
@@ -221,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bars", type=int, default=1_000_000, help="bars of the run that builds the journal")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached journal")
-    ap.add_argument("--profile", action="store_true",
-                    help="instead: cProfile one replay and one verify in-process (bench-out/bench_replay_*.prof)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: cProfile one replay and one verify in-process (bench-out/bench_replay_*.prof)",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         return profile(args.bars, args.rebuild)

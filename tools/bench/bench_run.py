@@ -169,8 +169,18 @@ def child_main(csv: str, journal: str) -> int:
     t0 = time.perf_counter()
     result = historical_run(cfg, snapshot, journal, bars=csv)
     secs = time.perf_counter() - t0
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": secs, "import_s": t_imported - t_start,
-                      "events": result.last_seq, "bars": result.stats.bars_read, "digest": result.digest}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": secs,
+                "import_s": t_imported - t_start,
+                "events": result.last_seq,
+                "bars": result.stats.bars_read,
+                "digest": result.digest,
+            }
+        )
+    )
     return 0
 
 
@@ -223,8 +233,7 @@ def run(n_bars: int = 100_000, repeat: int = 5) -> dict[str, Any]:
     del loaded, res
     one_run(cfg, snapshot, csv, journal)
     journal_bytes = sum(f.stat().st_size for f in (journal, Path(f"{journal}-wal")) if f.exists())
-    children = [child_json(["-m", "tools.bench.bench_run", "--child", str(csv), str(journal)])
-                for _ in range(repeat)]
+    children = [child_json(["-m", "tools.bench.bench_run", "--child", str(csv), str(journal)]) for _ in range(repeat)]
     remove_journal(journal)
     for c in children:
         assert (c["events"], c["digest"]) == (events, digest)
@@ -234,19 +243,31 @@ def run(n_bars: int = 100_000, repeat: int = 5) -> dict[str, Any]:
     wall_s = summary([c["wall_s"] for c in children])
     rss = summary([c["peak_rss_mb"] for c in children])
     return {
-        "params": {"bars": bars, "repeat": repeat, "csv": str(csv), "config": snapshot["strategy"],
-                   "batch": _default_batch(), "journal_events": events, "digest": digest,
-                   "journal_bytes": journal_bytes},
+        "params": {
+            "bars": bars,
+            "repeat": repeat,
+            "csv": str(csv),
+            "config": snapshot["strategy"],
+            "batch": _default_batch(),
+            "journal_events": events,
+            "digest": digest,
+            "journal_bytes": journal_bytes,
+        },
         "counts": dict(first.counts),
         "end_to_end": {"seconds": e2e_s, "bars_per_s": rate(bars, e2e_s), "events_per_s": rate(events, e2e_s)},
-        "excluding_load": {"seconds": excl_s, "bars_per_s": rate(bars, excl_s),
-                           "events_per_s": rate(events, excl_s)},
+        "excluding_load": {"seconds": excl_s, "bars_per_s": rate(bars, excl_s), "events_per_s": rate(events, excl_s)},
         "load_only": {"seconds": load_s},
-        "bounds_check": {"seconds": summary(bounds), "share_of_load": summary([b / x for b, x in zip(bounds, loads,
-                                                                                                 strict=True)])},
+        "bounds_check": {
+            "seconds": summary(bounds),
+            "share_of_load": summary([b / x for b, x in zip(bounds, loads, strict=True)]),
+        },
         "no_journal": {"seconds": null_s, "bars_per_s": rate(bars, null_s)},
-        "fresh_process": {"seconds": fresh_s, "bars_per_s": rate(bars, fresh_s), "process_wall_s": wall_s,
-                          "import_s": summary([c["import_s"] for c in children])},
+        "fresh_process": {
+            "seconds": fresh_s,
+            "bars_per_s": rate(bars, fresh_s),
+            "process_wall_s": wall_s,
+            "import_s": summary([c["import_s"] for c in children]),
+        },
         "peak_rss_mb": rss,
         "first_in_process_run_s": cold_s,
         "goal_bars_per_s": GOAL_BARS_PER_S,
@@ -263,10 +284,15 @@ def report(res: dict[str, Any]) -> str:
         return f"goal {fmt(goal)}: {'met' if ok else 'NOT met'}"
 
     rows = [
-        stat_row("end to end (in-process)", res["end_to_end"]["bars_per_s"], "bars/s",
-                 met(res["meets_goal_end_to_end"])),
-        stat_row("excluding file load/calendar", res["excluding_load"]["bars_per_s"], "bars/s",
-                 met(res["meets_goal_excluding_load"])),
+        stat_row(
+            "end to end (in-process)", res["end_to_end"]["bars_per_s"], "bars/s", met(res["meets_goal_end_to_end"])
+        ),
+        stat_row(
+            "excluding file load/calendar",
+            res["excluding_load"]["bars_per_s"],
+            "bars/s",
+            met(res["meets_goal_excluding_load"]),
+        ),
         stat_row("fresh process (cold imports)", res["fresh_process"]["bars_per_s"], "bars/s"),
         stat_row("no journal (attribution)", res["no_journal"]["bars_per_s"], "bars/s", "null writer"),
         stat_row("end to end time", res["end_to_end"]["seconds"], "s"),
@@ -278,8 +304,10 @@ def report(res: dict[str, Any]) -> str:
         stat_row("peak RSS (fresh process)", res["peak_rss_mb"], "MB", "VmHWM"),
         stat_row("events/s end to end", res["end_to_end"]["events_per_s"], "ev/s"),
     ]
-    title = (f"bench_run: {fmt(p['bars'])} minute bars, sma_cross 10/30 qty 100 long_only, "
-             f"{fmt(p['journal_events'])} events journaled per run, commit batch {p['batch']}")
+    title = (
+        f"bench_run: {fmt(p['bars'])} minute bars, sma_cross 10/30 qty 100 long_only, "
+        f"{fmt(p['journal_events'])} events journaled per run, commit batch {p['batch']}"
+    )
     return table(title, STAT_HEADERS, rows)
 
 
@@ -291,9 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.bench.bench_run", description=__doc__.split("\n")[0])
     ap.add_argument("--bars", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--profile", action="store_true",
-                    help="instead: cProfile one warm end-to-end run (bench-out/bench_run.prof, "
-                    "bench-out/bench_run_profile.json)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead: cProfile one warm end-to-end run (bench-out/bench_run.prof, bench-out/bench_run_profile.json)",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         prof = profile(args.bars)

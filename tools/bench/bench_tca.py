@@ -79,9 +79,23 @@ def build(path: Path, n_fills: int) -> dict[str, Any]:
     records = fills = 0
     with JournalWriter(path) as w:
         config = {"orders": {"type": "market"}, "strategy": {"name": "synthetic"}}
-        w.append([RunStarted(ts=T0, run_id="run-bench-tca", code_version="bench", config=config, config_hash=HASH,
-                             schema_fingerprint=HASH, dataset_fingerprint=HASH, dataset="synthetic",
-                             universe=list(SYMBOLS), seed=0, mode="backtest")])  # fmt: skip
+        w.append(
+            [
+                RunStarted(
+                    ts=T0,
+                    run_id="run-bench-tca",
+                    code_version="bench",
+                    config=config,
+                    config_hash=HASH,
+                    schema_fingerprint=HASH,
+                    dataset_fingerprint=HASH,
+                    dataset="synthetic",
+                    universe=list(SYMBOLS),
+                    seed=0,
+                    mode="backtest",
+                )
+            ]
+        )
         records += 1
         pending: dict[str, tuple[str, int, str]] = {}  # symbol -> the order waiting for its next bar
         k = 0
@@ -99,12 +113,32 @@ def build(path: Path, n_fills: int) -> dict[str, Any]:
                     for f in range(FILLS_PER_ORDER):
                         last = f == FILLS_PER_ORDER - 1
                         cls = OrderFilled if last else OrderPartiallyFilled
-                        groups.append([cls(ts=ts, client_order_id=cid, fill_id=f"{cid}-{f}", fill_qty=part,
-                                           fill_price=(ask if s > 0 else bid) + s * f * U // 1000, fee=U // 100,
-                                           cum_qty=part * (f + 1), leaves_qty=qty - part * (f + 1), bid=bid, ask=ask)])
+                        groups.append(
+                            [
+                                cls(
+                                    ts=ts,
+                                    client_order_id=cid,
+                                    fill_id=f"{cid}-{f}",
+                                    fill_qty=part,
+                                    fill_price=(ask if s > 0 else bid) + s * f * U // 1000,
+                                    fee=U // 100,
+                                    cum_qty=part * (f + 1),
+                                    leaves_qty=qty - part * (f + 1),
+                                    bid=bid,
+                                    ask=ask,
+                                )
+                            ]
+                        )
                     fills += FILLS_PER_ORDER
-                bar = BarClosed(ts=ts, symbol=sym, open=opn, high=max(opn, close) + U // 10,
-                                low=min(opn, close) - U // 10, close=close, volume=10_000 * U)
+                bar = BarClosed(
+                    ts=ts,
+                    symbol=sym,
+                    open=opn,
+                    high=max(opn, close) + U // 10,
+                    low=min(opn, close) - U // 10,
+                    close=close,
+                    volume=10_000 * U,
+                )
                 group: list[Event] = [bar]
                 wanted: list[tuple[Kind, int]] = [] if k >= orders or r == rounds else [("ACCEPTED", k)]
                 if r % SKIP_EVERY == 0 and r < rounds:
@@ -113,19 +147,53 @@ def build(path: Path, n_fills: int) -> dict[str, Any]:
                     sid, did = f"sig-{r}-{sym}-{outcome}", f"dec-{r}-{sym}-{outcome}"
                     side = "buy" if (n % 2 == 0) else "sell"
                     qty = (100 + 4 * (n % 25)) * U
-                    group.append(SignalGenerated(ts=ts, cause_seq=1, signal_id=sid, strategy="synthetic", symbol=sym,
-                                                 session="2024-01-02", direction=1, target_qty=qty, features={}))
-                    group.append(DecisionMade(
-                        ts=ts, cause_seq=1, decision_id=did, signal_id=sid, symbol=sym, outcome=outcome,
-                        reason_codes=["SIGNAL_ACCEPTED" if n >= 0 else "ALREADY_AT_TARGET"], config_hash=HASH,
-                        position_qty=0, open_order_qty=0, target_qty=qty, order_qty=qty, approved_qty=qty,
-                        expires_ts=None, context=None))  # fmt: skip
+                    group.append(
+                        SignalGenerated(
+                            ts=ts,
+                            cause_seq=1,
+                            signal_id=sid,
+                            strategy="synthetic",
+                            symbol=sym,
+                            session="2024-01-02",
+                            direction=1,
+                            target_qty=qty,
+                            features={},
+                        )
+                    )
+                    group.append(
+                        DecisionMade(
+                            ts=ts,
+                            cause_seq=1,
+                            decision_id=did,
+                            signal_id=sid,
+                            symbol=sym,
+                            outcome=outcome,
+                            reason_codes=["SIGNAL_ACCEPTED" if n >= 0 else "ALREADY_AT_TARGET"],
+                            config_hash=HASH,
+                            position_qty=0,
+                            open_order_qty=0,
+                            target_qty=qty,
+                            order_qty=qty,
+                            approved_qty=qty,
+                            expires_ts=None,
+                            context=None,
+                        )
+                    )
                     if n < 0:
                         continue
                     cid = f"cid-{n:08d}"
-                    common: dict[str, Any] = dict(ts=ts, cause_seq=1, client_order_id=cid, intent_id=f"int-{n}",
-                                                  symbol=sym, side=side, qty=qty, order_type="market",
-                                                  limit_price=None, time_in_force="day")  # fmt: skip
+                    common: dict[str, Any] = dict(
+                        ts=ts,
+                        cause_seq=1,
+                        client_order_id=cid,
+                        intent_id=f"int-{n}",
+                        symbol=sym,
+                        side=side,
+                        qty=qty,
+                        order_type="market",
+                        limit_price=None,
+                        time_in_force="day",
+                    )
                     group += [OrderIntentCreated(decision_id=did, **common), OrderSubmitRequested(**common)]
                     pending[sym] = (cid, qty, side)
                     k += 1
@@ -143,8 +211,11 @@ def build(path: Path, n_fills: int) -> dict[str, Any]:
 
 def source_key() -> str:
     h = hashlib.sha256()
-    for f in [*sorted((ROOT / "journal_schema").rglob("*.py")), *sorted((ROOT / "engine" / "journal").rglob("*.py")),
-              Path(__file__)]:  # fmt: skip
+    for f in [
+        *sorted((ROOT / "journal_schema").rglob("*.py")),
+        *sorted((ROOT / "engine" / "journal").rglob("*.py")),
+        Path(__file__),
+    ]:
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
@@ -174,15 +245,24 @@ def child_tca(journal: str) -> int:
     tca = load_tca(journal)
     secs = time.perf_counter() - t0
     o = tca.orders
-    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": secs, "orders": o.height,
-                      "fills": int(o["n_fills"].sum()), "blocks": tca.blocks.height,
-                      "quote_mid": int((o["arrival_source"] == "QUOTE_MID").sum())}))
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": secs,
+                "orders": o.height,
+                "fills": int(o["n_fills"].sum()),
+                "blocks": tca.blocks.height,
+                "quote_mid": int((o["arrival_source"] == "QUOTE_MID").sum()),
+            }
+        )
+    )
     return 0
 
 
 def child_baseline(journal: str) -> int:
     from projections.fold import iter_events
-    from projections.tca import TCA_TYPES
+    from projections.tca_collect import TCA_TYPES
 
     t0 = time.perf_counter()
     n = sum(1 for _ in iter_events(journal, only=TCA_TYPES))
@@ -203,11 +283,22 @@ def run(n_fills: int, repeat: int, rebuild: bool) -> dict[str, Any]:
             raise RuntimeError(f"load_tca did not see every order and fill: {t} vs {meta}")
     tca_s, base_s = summary([t["seconds"] for t in tcas]), summary([b["seconds"] for b in bases])
     return {
-        "params": {"fills": n_fills, "orders": meta["orders"], "records": meta["records"], "symbols": len(SYMBOLS),
-                   "journal": str(path), "journal_bytes": meta["bytes"], "repeat": repeat},
+        "params": {
+            "fills": n_fills,
+            "orders": meta["orders"],
+            "records": meta["records"],
+            "symbols": len(SYMBOLS),
+            "journal": str(path),
+            "journal_bytes": meta["bytes"],
+            "repeat": repeat,
+        },
         "build": {"seconds": meta["build_s"], "n": 1},
-        "tca": {"seconds": tca_s, "peak_rss_mb": summary([t["peak_rss_mb"] for t in tcas]),
-                "fills_per_s": n_fills / tca_s["median"], "process_wall_s": summary([t["wall_s"] for t in tcas])},
+        "tca": {
+            "seconds": tca_s,
+            "peak_rss_mb": summary([t["peak_rss_mb"] for t in tcas]),
+            "fills_per_s": n_fills / tca_s["median"],
+            "process_wall_s": summary([t["wall_s"] for t in tcas]),
+        },
         "baseline": {"seconds": base_s, "peak_rss_mb": summary([b["peak_rss_mb"] for b in bases])},
         "ratio_tca_over_baseline": summary([t["seconds"] / b["seconds"] for t, b in zip(tcas, bases, strict=True)]),
     }
@@ -223,8 +314,10 @@ def report(res: dict[str, Any]) -> str:
         stat_row("baseline peak RSS", res["baseline"]["peak_rss_mb"], "MB"),
         ["build (not timed)", f"{res['build']['seconds']:.1f} s", "", "", "1", ""],
     ]
-    title = (f"bench_tca: {fmt(p['fills'])} fills, {fmt(p['orders'])} orders, {fmt(p['records'])} records "
-             f"({p['journal_bytes'] / 1e6:.0f} MB)")
+    title = (
+        f"bench_tca: {fmt(p['fills'])} fills, {fmt(p['orders'])} orders, {fmt(p['records'])} records "
+        f"({p['journal_bytes'] / 1e6:.0f} MB)"
+    )
     return table(title, STAT_HEADERS, rows)
 
 

@@ -63,8 +63,9 @@ def session_minute_closes(n_minutes: int, start: date = START) -> np.ndarray:
 
 
 def _cents_text(cents: pl.Expr) -> pl.Expr:
-    return pl.concat_str([(cents // 100).cast(pl.String), pl.lit("."),
-                          (cents % 100).cast(pl.String).str.pad_start(2, "0")])
+    return pl.concat_str(
+        [(cents // 100).cast(pl.String), pl.lit("."), (cents % 100).cast(pl.String).str.pad_start(2, "0")]
+    )
 
 
 def generate(n_bars: int, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, seed: int = 7) -> pl.DataFrame:
@@ -86,10 +87,20 @@ def generate(n_bars: int, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, seed: int 
         high = np.maximum(open_, close) + up
         low = np.maximum(np.minimum(open_, close) - down, 1)
         volume = rng.integers(100, 20_000, n_minutes) * rng.integers(1, 6, n_minutes)
-        frames.append(pl.DataFrame({
-            "ts": ts, "order": np.full(n_minutes, j, dtype=np.int64), "symbol": [sym] * n_minutes,
-            "o": open_, "h": high, "l": low, "c": close, "volume": volume.astype(np.int64),
-        }))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ts": ts,
+                    "order": np.full(n_minutes, j, dtype=np.int64),
+                    "symbol": [sym] * n_minutes,
+                    "o": open_,
+                    "h": high,
+                    "l": low,
+                    "c": close,
+                    "volume": volume.astype(np.int64),
+                }
+            )
+        )
     df = pl.concat(frames).sort(["ts", "order"]).head(n_bars)
     stamp = pl.from_epoch(pl.col("ts"), time_unit="ns").dt.replace_time_zone("UTC").dt.convert_time_zone(TZ)
     return df.select(
@@ -141,15 +152,29 @@ def main(argv: list[str] | None = None) -> int:
     df = pl.read_csv(path, infer_schema=False, n_rows=1)
     tail = pl.read_csv(path, infer_schema=False).tail(1)
     digest = sha256(path)
-    print(f"wrote {path}  rows={args.bars:,}  symbols={','.join(symbols)}  seed={args.seed}  "
-          f"{path.stat().st_size / 1e6:.1f} MB  {secs:.2f} s")
+    print(
+        f"wrote {path}  rows={args.bars:,}  symbols={','.join(symbols)}  seed={args.seed}  "
+        f"{path.stat().st_size / 1e6:.1f} MB  {secs:.2f} s"
+    )
     print(f"first {df['timestamp'][0]}  last {tail['timestamp'][0]}  sha256 {digest}")
-    write_json("gen_minute_bars", {
-        "params": {"bars": args.bars, "symbols": list(symbols), "seed": args.seed, "calendar": CALENDAR,
-                   "start": START.isoformat()},
-        "path": str(path), "sha256": digest, "bytes": path.stat().st_size, "seconds": secs,
-        "first_timestamp": df["timestamp"][0], "last_timestamp": tail["timestamp"][0],
-    })
+    write_json(
+        "gen_minute_bars",
+        {
+            "params": {
+                "bars": args.bars,
+                "symbols": list(symbols),
+                "seed": args.seed,
+                "calendar": CALENDAR,
+                "start": START.isoformat(),
+            },
+            "path": str(path),
+            "sha256": digest,
+            "bytes": path.stat().st_size,
+            "seconds": secs,
+            "first_timestamp": df["timestamp"][0],
+            "last_timestamp": tail["timestamp"][0],
+        },
+    )
     return 0
 
 

@@ -30,8 +30,21 @@ def fresh_name(kind: str) -> str:
 def drop(url: str, name: str) -> None:
     """Drop a journal (or raw) table with what the migrations and the worker made next to it."""
     with connect(url) as conn:
-        tables = [name, *(f"{name}_{suffix}" for suffix in ("migrations", "settings", "inbox", "proj_orders",
-                                                            "proj_positions", "proj_tca", "proj_position"))]
+        tables = [
+            name,
+            *(
+                f"{name}_{suffix}"
+                for suffix in (
+                    "migrations",
+                    "settings",
+                    "inbox",
+                    "proj_orders",
+                    "proj_positions",
+                    "proj_tca",
+                    "proj_position",
+                )
+            ),
+        ]
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.SQL(", ").join(map(sql.Identifier, tables))))
         conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}() CASCADE").format(sql.Identifier(f"{name}_append_only")))
 
@@ -43,5 +56,3 @@ def server_info(url: str) -> dict[str, Any]:
             row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(setting))).fetchone()
             info[setting] = row[0] if row else None
         return info
-
-

@@ -49,8 +49,7 @@ def source_records(n_needed: int, bars: int | None) -> tuple[list[StoredRecord],
     with JournalReader(path) as reader:
         records = list(reader.records())
     remove_journal(path)
-    return records, {"bars": n_bars, "records": len(records), "digest": result.digest,
-                     "counts": dict(result.counts)}
+    return records, {"bars": n_bars, "records": len(records), "digest": result.digest, "counts": dict(result.counts)}
 
 
 class Poller(threading.Thread):
@@ -59,8 +58,7 @@ class Poller(threading.Thread):
     def __init__(self, url: str, name: str, projection: str) -> None:
         super().__init__(daemon=True)
         self.conn = connect(url)
-        self.query = sql.SQL("SELECT last_seq FROM {} WHERE name = %s").format(
-            sql.Identifier(f"{name}_proj_position"))
+        self.query = sql.SQL("SELECT last_seq FROM {} WHERE name = %s").format(sql.Identifier(f"{name}_proj_position"))
         self.projection = projection
         self.times: list[float] = []
         self.seqs: list[int] = []
@@ -107,9 +105,13 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 
 def _start_worker(address: str, projection: str) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "project", "--journal", address,
-                             "--projection", projection], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "project", "--journal", address, "--projection", projection],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     ready = threading.Event()
 
@@ -128,12 +130,18 @@ def _start_worker(address: str, projection: str) -> tuple[subprocess.Popen[str],
     return proc, lines
 
 
-def measure_lag(url: str, records: list[StoredRecord], target: float, seconds: float, group_size: int = GROUP,
-                projection: str = "orders") -> dict[str, Any]:
+def measure_lag(
+    url: str,
+    records: list[StoredRecord],
+    target: float,
+    seconds: float,
+    group_size: int = GROUP,
+    projection: str = "orders",
+) -> dict[str, Any]:
     name = fresh_name("w")
     address = journal_url(url, name)
     n = min(len(records), int(target * seconds))
-    groups = [records[i:i + group_size] for i in range(0, n, group_size)]
+    groups = [records[i : i + group_size] for i in range(0, n, group_size)]
     writer = JournalWriter(address)  # makes the journal table the worker follows
     proc: subprocess.Popen[str] | None = None
     poller: Poller | None = None
@@ -206,10 +214,17 @@ def measure_lag(url: str, records: list[StoredRecord], target: float, seconds: f
         "commits_late": late,
         "rate_reached": n / append_s >= RATE_REACHED * target,
         "flush_ms": {k: v * 1000 if k != "n" else v for k, v in summary(flush_s).items() if k != "values"},
-        "lag_ms": {"median": 1000 * statistics.median(lags), "p95": 1000 * _pct(lags, 0.95),
-                   "p99": 1000 * _pct(lags, 0.99), "max": 1000 * max(lags), "n": len(lags),
-                   "first_fifth_median": 1000 * statistics.median(lags[:fifth]),
-                   "last_fifth_median": 1000 * statistics.median(lags[-fifth:])} if lags else None,
+        "lag_ms": {
+            "median": 1000 * statistics.median(lags),
+            "p95": 1000 * _pct(lags, 0.95),
+            "p99": 1000 * _pct(lags, 0.99),
+            "max": 1000 * max(lags),
+            "n": len(lags),
+            "first_fifth_median": 1000 * statistics.median(lags[:fifth]),
+            "last_fifth_median": 1000 * statistics.median(lags[-fifth:]),
+        }
+        if lags
+        else None,
         "final_lag_ms": 1000 * final_lag,
         "caught_up": caught_up,
         "kept_up": caught_up and final_lag <= KEPT_UP_FINAL_LAG_S,
@@ -222,5 +237,3 @@ def measure_lag(url: str, records: list[StoredRecord], target: float, seconds: f
         "worker_stdout": stdout.strip(),
         "worker_stderr": stderr_lines,
     }
-
-

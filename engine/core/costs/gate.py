@@ -24,17 +24,22 @@ class CostCheck:
     context: PolicyContext
 
 
-def check(book: CostBook, context: PolicyContext, *, symbol: str, ts: int, qty: int, increase: int,
-          edge_cbp: int | None) -> CostCheck:
+def check(
+    book: CostBook, context: PolicyContext, *, symbol: str, ts: int, qty: int, increase: int, edge_cbp: int | None
+) -> CostCheck:
     """``qty``: the approved order (signed); ``increase``: the part of it that adds risk."""
     if increase == 0:
         return CostCheck(None, None, context)
     p = book.p
     est = book.estimate(symbol, abs(qty), ts)
     context = msgspec.structs.replace(
-        context, expected_cost_cbp=est.cost_cbp, expected_edge_cbp=edge_cbp, cost_buffer_cbp=p.edge_buffer_cbp,
-        cost_samples=est.samples, cost_age_ns=est.age_ns,
-    )  # fmt: skip
+        context,
+        expected_cost_cbp=est.cost_cbp,
+        expected_edge_cbp=edge_cbp,
+        cost_buffer_cbp=p.edge_buffer_cbp,
+        cost_samples=est.samples,
+        cost_age_ns=est.age_ns,
+    )
     if p.block_when_stale and est.stale:
         return CostCheck("REJECTED", "COST_MODEL_STALE_BLOCK", context)
     if p.gate and edge_cbp is not None and edge_cbp < est.cost_cbp + p.edge_buffer_cbp:

@@ -137,8 +137,13 @@ class CostBook:
         s = self.symbols.get(symbol)
         if s is None or s.samples < p.min_samples or s.s0 <= 0:
             hi = p.max_cost_cbp
-            return (_clamp(p.prior_half_spread_cbp, hi), _clamp(p.prior_slippage_cbp, hi), _clamp(p.prior_k, p.max_k),
-                    0.0, False)  # fmt: skip
+            return (
+                _clamp(p.prior_half_spread_cbp, hi),
+                _clamp(p.prior_slippage_cbp, hi),
+                _clamp(p.prior_k, p.max_k),
+                0.0,
+                False,
+            )
         mx, my = s.sx / s.s0, s.sy / s.s0
         var = s.sxx / s.s0 - mx * mx
         cov = s.sxy / s.s0 - mx * my
@@ -159,5 +164,13 @@ class CostBook:
         last = s.last_sample_ts if s is not None else None
         age = ts - last if last is not None else None
         stale = not calibrated or age is None or age > p.max_age_ns
-        return Estimate(round(total), round(half), round(slip), round(fee), s.samples if s is not None else 0, age,
-                        calibrated, stale)  # fmt: skip
+        return Estimate(
+            round(total),
+            round(half),
+            round(slip),
+            round(fee),
+            s.samples if s is not None else 0,
+            age,
+            calibrated,
+            stale,
+        )

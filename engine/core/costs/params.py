@@ -33,11 +33,17 @@ class CostParams:
     @classmethod
     def from_snapshot(cls, c: dict[str, Any]) -> CostParams:
         return cls(
-            gate=bool(c["gate"]), edge_buffer_cbp=_cbp(c["edge_buffer_bps"]),
-            block_when_stale=bool(c["block_when_stale"]), min_samples=int(c["min_samples"]),
-            max_age_ns=int(Decimal(c["max_age_days"]) * DAY_NS), alpha=float(Decimal(c["ewma_alpha"])),
-            prior_half_spread_cbp=_cbp(c["prior_half_spread_bps"]), prior_slippage_cbp=_cbp(c["prior_slippage_bps"]),
-            prior_k=float(Decimal(c["prior_impact_k"])), max_cost_cbp=_cbp(c["max_cost_bps"]),
-            max_k=float(Decimal(c["max_impact_k"])), vol_window=int(c["vol_window_bars"]),
+            gate=bool(c["gate"]),
+            edge_buffer_cbp=_cbp(c["edge_buffer_bps"]),
+            block_when_stale=bool(c["block_when_stale"]),
+            min_samples=int(c["min_samples"]),
+            max_age_ns=int(Decimal(c["max_age_days"]) * DAY_NS),
+            alpha=float(Decimal(c["ewma_alpha"])),
+            prior_half_spread_cbp=_cbp(c["prior_half_spread_bps"]),
+            prior_slippage_cbp=_cbp(c["prior_slippage_bps"]),
+            prior_k=float(Decimal(c["prior_impact_k"])),
+            max_cost_cbp=_cbp(c["max_cost_bps"]),
+            max_k=float(Decimal(c["max_impact_k"])),
+            vol_window=int(c["vol_window_bars"]),
             volume_window=int(c["volume_window_bars"]),
-        )  # fmt: skip
+        )

@@ -36,8 +36,11 @@ from journal_schema.units import fmt_fixed
 
 NO_EVENTS = oms.NO_EVENTS
 EXPOSURE_LIMITS = frozenset({"GROSS_EXPOSURE_LIMIT", "NET_EXPOSURE_LIMIT", "SYMBOL_WEIGHT_LIMIT"})
-SHELL_HALTS = {"AUTH": "BROKER_AUTH_FAILED", "INVARIANT_VIOLATION": "SHELL_INVARIANT_VIOLATION",
-               "PROGRAMMING_ERROR": "SHELL_PROGRAMMING_ERROR"}  # fmt: skip
+SHELL_HALTS = {
+    "AUTH": "BROKER_AUTH_FAILED",
+    "INVARIANT_VIOLATION": "SHELL_INVARIANT_VIOLATION",
+    "PROGRAMMING_ERROR": "SHELL_PROGRAMMING_ERROR",
+}
 
 
 # --- trading state ---------------------------------------------------------------------------
@@ -48,9 +51,17 @@ def reduce(state: CoreState, ev: Event, seq: int, reason: str, detail: str) -> l
     if state.halted is not None or state.risk.reducing is not None:
         return NO_EVENTS
     state.risk.reducing = reason
-    return [TradingReduced(ts=ev.ts, cause_seq=seq, reason=reason, detail=detail),  # type: ignore[arg-type]
-            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="TRADING_REDUCED", subject="run",
-                        detail=f"{reason}: {detail}")]  # fmt: skip
+    return [
+        TradingReduced(ts=ev.ts, cause_seq=seq, reason=reason, detail=detail),  # type: ignore[arg-type]
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="WARNING",
+            code="TRADING_REDUCED",
+            subject="run",
+            detail=f"{reason}: {detail}",
+        ),
+    ]
 
 
 def _resume_reducing(state: CoreState, ev: Event, seq: int, reason: str) -> list[Event]:
@@ -61,8 +72,11 @@ def _resume_reducing(state: CoreState, ev: Event, seq: int, reason: str) -> list
 def after_mark(state: CoreState, ev: Event, seq: int, symbol: str) -> list[Event]:
     """After a bar marked ``symbol``: review expiries, quarantine ends, then the limits, when the
     mark moved equity (a held symbol; fills check the limits themselves)."""
-    out = [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq)] if (
-        state.risk.reviews or state.risk.quarantine.until) else []
+    out = (
+        [*expire_reviews(state, ev, seq), *lift_quarantines(state, ev, seq)]
+        if (state.risk.reviews or state.risk.quarantine.until)
+        else []
+    )
     if state.positions.qty(symbol):
         out += check_limits(state, ev, seq)
     return out
@@ -80,8 +94,7 @@ def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
     start = risk.session_start_equity
     loss = start is not None and start - eq >= p.max_daily_loss
     if loss and start is not None:
-        detail = (f"session loss {fmt_fixed(start - eq, 2)} reached max_daily_loss "
-                  f"{fmt_fixed(p.max_daily_loss, 2)}")  # fmt: skip
+        detail = f"session loss {fmt_fixed(start - eq, 2)} reached max_daily_loss {fmt_fixed(p.max_daily_loss, 2)}"
         if p.on_daily_loss == "HALTED":
             out += oms.halt(state, ev, seq, "DAILY_LOSS_LIMIT", detail)
         elif risk.reducing in EXPOSURE_LIMITS:
@@ -103,8 +116,16 @@ def check_limits(state: CoreState, ev: Event, seq: int) -> list[Event]:
 def on_kill(state: CoreState, ev: KillSwitchEngaged, seq: int) -> list[Event]:
     state.kill_switch = True
     state.commands.add(ev.command_id)
-    out: list[Event] = [AlertRaised(ts=ev.ts, cause_seq=seq, severity="CRITICAL", code="KILL_SWITCH_ENGAGED",
-                                    subject="run", detail=f"{ev.actor}: {ev.reason}")]  # fmt: skip
+    out: list[Event] = [
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="CRITICAL",
+            code="KILL_SWITCH_ENGAGED",
+            subject="run",
+            detail=f"{ev.actor}: {ev.reason}",
+        )
+    ]
     if ev.cancel_all:
         out += cancel_open(state, ev, seq, "KILL_SWITCH", lambda o: True)
     return out
@@ -129,18 +150,45 @@ def on_review_approved(state: CoreState, ev: ReviewApproved, seq: int) -> list[E
     assert cfg is not None
     review = next((r for r in risk.reviews.values() if r.decision_id == ev.decision_id), None)
     if review is None:
-        return [ReviewResolved(ts=ev.ts, cause_seq=seq, decision_id=ev.decision_id, symbol="", outcome="NOT_FOUND",
-                               actor=ev.actor, detail="no decision with this id waits for review")]  # fmt: skip
+        return [
+            ReviewResolved(
+                ts=ev.ts,
+                cause_seq=seq,
+                decision_id=ev.decision_id,
+                symbol="",
+                outcome="NOT_FOUND",
+                actor=ev.actor,
+                detail="no decision with this id waits for review",
+            )
+        ]
     del risk.reviews[review.symbol]
     if ev.ts > review.expires_ts:
-        return [ReviewResolved(ts=ev.ts, cause_seq=seq, decision_id=review.decision_id, symbol=review.symbol,
-                               outcome="EXPIRED", actor=ev.actor, detail=f"expired at ts {review.expires_ts}")]
-    resolved = ReviewResolved(ts=ev.ts, cause_seq=seq, decision_id=review.decision_id, symbol=review.symbol,
-                              outcome="APPROVED", actor=ev.actor, detail=ev.reason)  # fmt: skip
+        return [
+            ReviewResolved(
+                ts=ev.ts,
+                cause_seq=seq,
+                decision_id=review.decision_id,
+                symbol=review.symbol,
+                outcome="EXPIRED",
+                actor=ev.actor,
+                detail=f"expired at ts {review.expires_ts}",
+            )
+        ]
+    resolved = ReviewResolved(
+        ts=ev.ts,
+        cause_seq=seq,
+        decision_id=review.decision_id,
+        symbol=review.symbol,
+        outcome="APPROVED",
+        actor=ev.actor,
+        detail=ev.reason,
+    )
     stats = risk.market.symbols.get(review.symbol)
     age = (0, 0) if stats is None else (0, stats.interval)
-    return [resolved, *decide(state, cfg, review.symbol, ev.ts, seq, review.signal_id, review.target,
-                              data_age=age, waived=True)]  # fmt: skip
+    return [
+        resolved,
+        *decide(state, cfg, review.symbol, ev.ts, seq, review.signal_id, review.target, data_age=age, waived=True),
+    ]
 
 
 def expire_reviews(state: CoreState, ev: Event, seq: int) -> list[Event]:
@@ -151,8 +199,17 @@ def expire_reviews(state: CoreState, ev: Event, seq: int) -> list[Event]:
     for symbol, r in sorted(reviews.items()):
         if ev.ts > r.expires_ts:
             del reviews[symbol]
-            out.append(ReviewResolved(ts=ev.ts, cause_seq=seq, decision_id=r.decision_id, symbol=symbol,
-                                      outcome="EXPIRED", actor="", detail=f"not approved by ts {r.expires_ts}"))
+            out.append(
+                ReviewResolved(
+                    ts=ev.ts,
+                    cause_seq=seq,
+                    decision_id=r.decision_id,
+                    symbol=symbol,
+                    outcome="EXPIRED",
+                    actor="",
+                    detail=f"not approved by ts {r.expires_ts}",
+                )
+            )
     return out
 
 
@@ -161,8 +218,16 @@ def expire_reviews(state: CoreState, ev: Event, seq: int) -> list[Event]:
 
 def on_circuit_opened(state: CoreState, ev: CircuitOpened, seq: int) -> list[Event]:
     state.risk.circuits[ev.dependency] = ev.until_ts
-    out: list[Event] = [AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="CIRCUIT_OPEN",
-                                    subject=ev.dependency, detail=f"{ev.category}: {ev.detail}")]  # fmt: skip
+    out: list[Event] = [
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="WARNING",
+            code="CIRCUIT_OPEN",
+            subject=ev.dependency,
+            detail=f"{ev.category}: {ev.detail}",
+        )
+    ]
     metrics = quarantine.on_breaker_open(state.risk.quarantine, state.risk.p, ev.ts)
     if metrics is not None:
         out += _quarantine(state, ev, seq, "STRATEGY", quarantine.STRATEGY, "REPEATED_BREAKER_OPENS", metrics)
@@ -184,16 +249,32 @@ def on_shell_error(state: CoreState, ev: ShellErrorReported, seq: int) -> list[E
 # --- quarantine ------------------------------------------------------------------------------
 
 
-def _quarantine(state: CoreState, ev: Event, seq: int, scope: str, subject: str, reason: str,
-                metrics: dict[str, int]) -> list[Event]:
+def _quarantine(
+    state: CoreState, ev: Event, seq: int, scope: str, subject: str, reason: str, metrics: dict[str, int]
+) -> list[Event]:
     q, p = state.risk.quarantine, state.risk.p
     until = ev.ts + p.quarantine_ns
     q.until[(scope, subject)] = (until, reason)
     name = subject if scope == "SYMBOL" else (state.config.strategy_name if state.config else subject)
-    return [Quarantined(ts=ev.ts, cause_seq=seq, scope=scope, subject=name, reason=reason,  # type: ignore[arg-type]
-                        until_ts=until, metrics=metrics),
-            AlertRaised(ts=ev.ts, cause_seq=seq, severity="WARNING", code="QUARANTINED", subject=name,
-                        detail=f"{scope} {name} quarantined until ts {until}: {reason} {metrics}")]  # fmt: skip
+    return [
+        Quarantined(
+            ts=ev.ts,
+            cause_seq=seq,
+            scope=scope,  # type: ignore[arg-type]
+            subject=name,
+            reason=reason,  # type: ignore[arg-type]
+            until_ts=until,
+            metrics=metrics,
+        ),
+        AlertRaised(
+            ts=ev.ts,
+            cause_seq=seq,
+            severity="WARNING",
+            code="QUARANTINED",
+            subject=name,
+            detail=f"{scope} {name} quarantined until ts {until}: {reason} {metrics}",
+        ),
+    ]
 
 
 def lift_quarantines(state: CoreState, ev: Event, seq: int) -> list[Event]:
@@ -209,8 +290,16 @@ def lift_quarantines(state: CoreState, ev: Event, seq: int) -> list[Event]:
     return out
 
 
-def after_report(state: CoreState, order: Order, ev: Event, seq: int, realized_before: int, first_ack: bool,
-                 fill_fee: int, qty_before: int) -> list[Event]:
+def after_report(
+    state: CoreState,
+    order: Order,
+    ev: Event,
+    seq: int,
+    realized_before: int,
+    first_ack: bool,
+    fill_fee: int,
+    qty_before: int,
+) -> list[Event]:
     """Quarantine bookkeeping of one applied report (acknowledgement / rejection, closing fills: a
     fill that took the position towards flat, at a gain, a loss or even), then the limits after a fill."""
     p, q = state.risk.p, state.risk.quarantine
@@ -241,8 +330,9 @@ def after_report(state: CoreState, order: Order, ev: Event, seq: int, realized_b
 def cancel_open(state: CoreState, ev: Event, seq: int, reason: str, pick: Callable[[Order], bool]) -> list[Event]:
     """A cancel request for every open order ``pick`` picks that has none out yet (request order)."""
     todo = [o for book in state.orders.open_by_symbol.values() for o in book.values()]
-    return [request_cancel(state, o.client_order_id, ev.ts, seq, reason)
-            for o in todo if o.cancel_state is None and pick(o)]
+    return [
+        request_cancel(state, o.client_order_id, ev.ts, seq, reason) for o in todo if o.cancel_state is None and pick(o)
+    ]
 
 
 def on_run_started(state: CoreState, ev: Event, seq: int) -> list[Event]:
@@ -268,11 +358,20 @@ def on_session_closed(state: CoreState, ev: SessionClosed, seq: int) -> list[Eve
         out += cancel_open(state, ev, seq, "SESSION_END", lambda o: o.time_in_force == "day")
     t = risk.tally
     open_orders = sum(len(b) for b in state.orders.open_by_symbol.values())  # ints
-    out.append(SessionSummarized(
-        ts=ev.ts, cause_seq=seq, session=ev.session, decisions=dict(sorted(t.decisions.items())),
-        intents=dict(sorted(t.intents.items())), fills=t.fills, realized_pnl=t.realized, fees=t.fees,
-        equity=portfolio.equity(p, state.positions), open_orders=open_orders,
-        trading_state=trading_state(state),  # type: ignore[arg-type]
-    ))  # fmt: skip
+    out.append(
+        SessionSummarized(
+            ts=ev.ts,
+            cause_seq=seq,
+            session=ev.session,
+            decisions=dict(sorted(t.decisions.items())),
+            intents=dict(sorted(t.intents.items())),
+            fills=t.fills,
+            realized_pnl=t.realized,
+            fees=t.fees,
+            equity=portfolio.equity(p, state.positions),
+            open_orders=open_orders,
+            trading_state=trading_state(state),  # type: ignore[arg-type]
+        )
+    )
     risk.session_start_equity = risk.session_peak = None
     return out

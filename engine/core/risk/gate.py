@@ -33,9 +33,20 @@ class Verdict:
     context: PolicyContext
 
 
-def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, symbol: str, ts: int, order_qty: int,
-             confidence: int, in_session: bool, data_age: tuple[int, int], trading_state: str,
-             waive_review: bool) -> Verdict:
+def evaluate(
+    risk: RiskState,
+    positions: PositionBook,
+    orders: OrderBook,
+    *,
+    symbol: str,
+    ts: int,
+    order_qty: int,
+    confidence: int,
+    in_session: bool,
+    data_age: tuple[int, int],
+    trading_state: str,
+    waive_review: bool,
+) -> Verdict:
     """``data_age``: (age, limit) of the signal's bar when it was seen (a decision taken again after
     cancels or an approval keeps its signal's age)."""
     p = risk.params
@@ -44,8 +55,15 @@ def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, sym
     # canary mode: outside the canary symbols only the part towards flat may go (an exit is never trapped)
     to_flat, adds = portfolio.split(positions.qty(symbol) + orders.open_qty(symbol), order_qty)
     canary_cut = bool(p.canary) and symbol not in p.canary and adds != 0
-    sized = portfolio.size(p, positions, orders, symbol, to_flat if canary_cut and to_flat else order_qty, last,
-                           reducing_only=trading_state == "REDUCING")  # fmt: skip
+    sized = portfolio.size(
+        p,
+        positions,
+        orders,
+        symbol,
+        to_flat if canary_cut and to_flat else order_qty,
+        last,
+        reducing_only=trading_state == "REDUCING",
+    )
     rejects: list[str] = []
     reviews: list[str] = []
 
@@ -90,10 +108,19 @@ def evaluate(risk: RiskState, positions: PositionBook, orders: OrderBook, *, sym
     if canary_cut and to_flat and verdict != "REJECT":
         clip.append("CANARY_SYMBOL_EXCLUDED")  # a flip of a symbol outside the canary: approved to flat only
     context = PolicyContext(
-        trading_state=trading_state, data_age_ns=age, max_data_age_ns=max_age, market_open=in_session,  # type: ignore[arg-type]
-        blackout=blackout, liquidity_bp=liquidity, confidence_bp=confidence * 10_000 // SCALE,
-        correlation_bp=correlation, daily_drawdown_bp=drawdown_bp, equity=eq, gross_exposure=sized.gross,
-        net_exposure=sized.net, symbol_weight_bp=sized.weight_bp,
-    )  # fmt: skip
+        trading_state=trading_state,  # type: ignore[arg-type]
+        data_age_ns=age,
+        max_data_age_ns=max_age,
+        market_open=in_session,
+        blackout=blackout,
+        liquidity_bp=liquidity,
+        confidence_bp=confidence * 10_000 // SCALE,
+        correlation_bp=correlation,
+        daily_drawdown_bp=drawdown_bp,
+        equity=eq,
+        gross_exposure=sized.gross,
+        net_exposure=sized.net,
+        symbol_weight_bp=sized.weight_bp,
+    )
     approved = sized.approved if verdict != "REJECT" else 0
     return Verdict(verdict, rejects + reviews + clip, approved, context)

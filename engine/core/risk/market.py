@@ -37,8 +37,9 @@ class MarketBook:
     def on_bar(self, bar: BarClosed) -> None:
         s = self.symbols.get(bar.symbol)
         if s is None:
-            s = self.symbols[bar.symbol] = SymbolStats(dollar_volume=deque(maxlen=self.liquidity_window),
-                                                       returns=deque(maxlen=self.correlation_window))
+            s = self.symbols[bar.symbol] = SymbolStats(
+                dollar_volume=deque(maxlen=self.liquidity_window), returns=deque(maxlen=self.correlation_window)
+            )
         ts, close = bar.ts, bar.close
         if s.last_ts:
             s.interval = ts - s.last_ts

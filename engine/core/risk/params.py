@@ -97,8 +97,10 @@ class RiskParams:
         return cls(
             capital=to_fixed(risk["capital"]),
             allowlist=frozenset(risk["allowlist"]),
-            blackouts=tuple(Blackout(_ns(b["start"]), _ns(b["end"]), b["reason"], frozenset(b["symbols"]))
-                            for b in risk["blackouts"]),
+            blackouts=tuple(
+                Blackout(_ns(b["start"]), _ns(b["end"]), b["reason"], frozenset(b["symbols"]))
+                for b in risk["blackouts"]
+            ),
             max_data_age_ns=int(Decimal(p["max_data_age_seconds"]) * NS),
             max_drawdown_bp=_bp(p["max_daily_drawdown_pct"]),
             min_liquidity_bp=_unit_bp(p["min_liquidity_score"]),
@@ -110,9 +112,12 @@ class RiskParams:
             min_correlation_bars=p["min_correlation_bars"],
             review_ns=p["review_seconds"] * NS,
             actions={
-                "STALE_DATA": a["stale_data"], "SYMBOL_NOT_ALLOWED": a["symbol_not_allowed"],
-                "DAILY_DRAWDOWN_LIMIT": a["daily_drawdown"], "EVENT_BLACKOUT": a["event_blackout"],
-                "LOW_LIQUIDITY": a["low_liquidity"], "LOW_CONFIDENCE": a["low_confidence"],
+                "STALE_DATA": a["stale_data"],
+                "SYMBOL_NOT_ALLOWED": a["symbol_not_allowed"],
+                "DAILY_DRAWDOWN_LIMIT": a["daily_drawdown"],
+                "EVENT_BLACKOUT": a["event_blackout"],
+                "LOW_LIQUIDITY": a["low_liquidity"],
+                "LOW_CONFIDENCE": a["low_confidence"],
                 "HIGH_CORRELATION": a["high_correlation"],
             },
             max_order_notional=to_fixed(t["max_order_notional"]),
@@ -142,4 +147,4 @@ class RiskParams:
             cancel_day_orders_at_close=s["cancel_day_orders_at_close"],
             cancel_leftovers_at_start=s["cancel_leftovers_at_start"],
             canary=frozenset(canary),
-        )  # fmt: skip
+        )

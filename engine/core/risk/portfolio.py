@@ -63,8 +63,16 @@ def split(projected: int, order_qty: int) -> tuple[int, int]:
     return -projected, target  # a flip: to flat, then the far side
 
 
-def size(params: RiskParams, positions: PositionBook, orders: OrderBook, symbol: str, order_qty: int,
-         price: int, *, reducing_only: bool) -> Sized:
+def size(
+    params: RiskParams,
+    positions: PositionBook,
+    orders: OrderBook,
+    symbol: str,
+    order_qty: int,
+    price: int,
+    *,
+    reducing_only: bool,
+) -> Sized:
     """The quantity of ``order_qty`` the limits allow (``reducing_only``: trading is REDUCING)."""
     vals = values(positions, orders)
     projected = positions.qty(symbol) + orders.open_qty(symbol)

@@ -52,8 +52,19 @@ def cancels_allowed(params: RiskParams, log: MessageLog, ts: int, n: int) -> boo
     return _recent(log.cancels, ts - params.throttle_window_ns) + n <= params.max_cancels
 
 
-def check(params: RiskParams, orders: OrderBook, log: MessageLog, *, cid: str, symbol: str, side: str, qty: int,
-          ts: int, limit_price: int | None, last: int) -> tuple[str, str] | None:
+def check(
+    params: RiskParams,
+    orders: OrderBook,
+    log: MessageLog,
+    *,
+    cid: str,
+    symbol: str,
+    side: str,
+    qty: int,
+    ts: int,
+    limit_price: int | None,
+    last: int,
+) -> tuple[str, str] | None:
     """The first pre-trade check the order fails: (code, detail), or None when it may be sent."""
     if cid in orders.orders:
         return "DUPLICATE_ORDER_BLOCK", f"client_order_id {cid} already exists ({orders.orders[cid].status})"
@@ -63,14 +74,18 @@ def check(params: RiskParams, orders: OrderBook, log: MessageLog, *, cid: str, s
     ref = limit_price if limit_price is not None else last
     notional = qty * ref // SCALE
     if notional > params.max_order_notional:
-        return "ORDER_SIZE_BLOCK", (f"notional {fmt_fixed(notional, 2)} above max_order_notional "
-                                    f"{fmt_fixed(params.max_order_notional, 2)}")
+        return "ORDER_SIZE_BLOCK", (
+            f"notional {fmt_fixed(notional, 2)} above max_order_notional {fmt_fixed(params.max_order_notional, 2)}"
+        )
     if qty > params.max_order_shares:
-        return "ORDER_SIZE_BLOCK", (f"{fmt_fixed(qty, 2)} shares above max_order_shares "
-                                    f"{fmt_fixed(params.max_order_shares, 2)}")
+        return "ORDER_SIZE_BLOCK", (
+            f"{fmt_fixed(qty, 2)} shares above max_order_shares {fmt_fixed(params.max_order_shares, 2)}"
+        )
     if limit_price is not None and last > 0 and abs(limit_price - last) * 10_000 > last * params.collar_bp:
-        return "PRICE_COLLAR_BLOCK", (f"limit price {fmt_fixed(limit_price, 4)} more than {params.collar_bp} bps "
-                                      f"from the last close {fmt_fixed(last, 4)}")
+        return "PRICE_COLLAR_BLOCK", (
+            f"limit price {fmt_fixed(limit_price, 4)} more than {params.collar_bp} bps "
+            f"from the last close {fmt_fixed(last, 4)}"
+        )
     since = ts - params.throttle_window_ns
     if _recent(log.orders, since) >= params.max_orders:
         return "RATE_THROTTLE_BLOCK", f"{params.max_orders} orders already in the throttle window"
