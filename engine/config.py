@@ -50,9 +50,10 @@ from engine.config_env import (
 )
 from engine.config_fields import Section, plain
 from engine.config_risk import RiskSection
-from engine.core.strategy import StrategyError, resolve_strategy
+from engine.core.strategy import StrategyError
 from engine.feeds.symbols import symbol_problem
 from engine.redact import config_problem, strip_credentials, unset_references
+from engine.strategies import resolve_strategy
 from journal_schema.codec import canonical_json
 
 
@@ -248,7 +249,7 @@ def resolve(raw: dict[str, Any], origins: Origins | None = None) -> tuple[Engine
     name = strategy_raw.pop("name", cfg.strategy.name)
     try:
         spec = resolve_strategy(name)
-        params = spec.params_model.model_validate(strategy_raw)
+        params = spec.validate(strategy_raw)
     except StrategyError as exc:
         raise ConfigError(f"strategy: {exc}{given_by(('strategy', 'name'), origins)}") from None
     except ValidationError as exc:
@@ -321,8 +322,3 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 def config_hash(snapshot: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(snapshot)).hexdigest()
-
-
-def bps_to_centi(v: Decimal) -> int:
-    """Basis points (two decimals at most) to integer hundredths of a bp (1e-6 of a unit)."""
-    return int(v * 100)

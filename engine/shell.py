@@ -17,6 +17,7 @@ from engine.core.step import step
 from engine.journal.chain import unwrap
 from engine.journal.store import JournalReader, JournalWriter
 from engine.journal.transcoder import TRANSCODER
+from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET
 from journal_schema.events import BarClosed, Event, OrderCancelRequested, OrderSubmitRequested, SessionClosed
 
@@ -47,7 +48,7 @@ class Engine:
         batch: int = DEFAULT_BATCH,
     ) -> None:
         self.writer = writer
-        self.state = state if state is not None else CoreState()
+        self.state = state if state is not None else CoreState(resolver=resolve_strategy)
         self.broker = broker
         self.batch = batch
         self._counts: Counter[type[Event]] = Counter()
@@ -67,7 +68,7 @@ class Engine:
         ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
         ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""
         writer = JournalWriter(path, encrypt=encrypt)
-        state = CoreState()
+        state = CoreState(resolver=resolve_strategy)
         if writer.last_seq:
             try:
                 with JournalReader(path) as reader:

@@ -94,3 +94,8 @@ def div_round_half_even(num: int, den: int) -> int:
 def mul_fixed(a: int, b: int) -> int:
     """Product of two 1e-8 values (e.g. qty x price = money), rounded half-even."""
     return div_round_half_even(a * b, SCALE)
+
+
+def bps_to_centi(v: Decimal) -> int:
+    """Basis points (two decimals at most) to integer hundredths of a bp (1e-6 of a unit)."""
+    return int(v * 100)

@@ -15,6 +15,7 @@ from engine.core.state import CoreState
 from engine.core.step import step
 from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
 from engine.journal.store import DEFAULT_PAGE_SIZE, JournalReader
+from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET, TOPICS
 from journal_schema.codec import UnknownTopicError, decode_topic, encode
 from journal_schema.events import Event
@@ -45,7 +46,7 @@ class ReplayResult:
 
 
 def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> ReplayResult:
-    state = CoreState()
+    state = CoreState(resolver=resolve_strategy)
     prev = GENESIS
     pending: deque[Event] = deque()
     pending_seq = 0

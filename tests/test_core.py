@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.config import config_hash, resolve
 from engine.core.state import CoreState
 from engine.core.step import step
+from engine.strategies import resolve_strategy
 from journal_schema.events import (
     BarClosed,
     ConfigChanged,
@@ -51,7 +52,7 @@ UP_CROSS = [10, 9, 8, 9, 12]  # the 5th bar crosses upwards
 
 
 def started():
-    state = CoreState()
+    state = CoreState(resolver=resolve_strategy)
     feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=10**6, calendar="X")])
     return state
 
@@ -89,7 +90,7 @@ def test_working_order_counts_toward_the_target():
 
 
 def _short_state():
-    state = CoreState()
+    state = CoreState(resolver=resolve_strategy)
     cfg = {"strategy": {"fast": 2, "slow": 3, "qty": 10, "long_only": False}}
     feed(state, [run_started(cfg), SessionOpened(ts=1, session="2030-01-01", close_ts=10**6, calendar="X")])
     (buy,) = [e for e in feed(state, bars(UP_CROSS), start=10) if isinstance(e, OrderSubmitRequested)]
@@ -270,7 +271,7 @@ def test_config_change_applies_new_hash_and_restarts_warmup():
 
 
 def test_bar_without_open_session_is_skipped_with_reason():
-    state = CoreState()
+    state = CoreState(resolver=resolve_strategy)
     feed(state, [run_started(CFG)])
     out = feed(state, bars(UP_CROSS), start=10)
     assert (out[1].outcome, out[1].reason_codes) == ("REJECTED", ["SESSION_CLOSED"])
@@ -290,7 +291,7 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
     from journal_schema.live_events import OrderNotFoundAtBroker
 
     def request_at(ts_of_last_bar: int, close: int):
-        state = CoreState()
+        state = CoreState(resolver=resolve_strategy)
         feed(state, [run_started(CFG), SessionOpened(ts=1, session="2030-01-01", close_ts=close, calendar="X")])
         closes = UP_CROSS
         evs = [
@@ -337,7 +338,7 @@ def test_a_day_order_is_stale_once_the_session_it_was_for_is_over():
 def test_a_bar_of_an_earlier_session_is_seen_but_never_traded_on():
     """A live run catching up after a stop journals the sessions by the broker clock first, so the
     bars it missed arrive while a later session is open: the strategy sees them, the core skips."""
-    state = CoreState()
+    state = CoreState(resolver=resolve_strategy)
     feed(state, [run_started(CFG), SessionOpened(ts=5000, session="2030-01-02", close_ts=9000, calendar="X")])
     out = feed(state, bars(UP_CROSS, t0=1000), start=10)  # bars of 1000..1004: before this session opened
     (decision,) = [e for e in out if isinstance(e, DecisionMade)]

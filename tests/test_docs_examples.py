@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from docs.examples.breakout import SPEC, Breakout, BreakoutParams
 from engine.config import config_hash, resolve
-from engine.core.strategy import Target, resolve_strategy
+from engine.core.strategy import Target
+from engine.strategies import resolve_strategy
 from journal_schema.events import BarClosed
 
 REPO = Path(__file__).resolve().parent.parent

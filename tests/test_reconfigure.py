@@ -114,7 +114,9 @@ def test_reconfigure_refuses_start_up_settings_no_change_and_journals_nothing_on
     )
     assert "gives the running configuration" in capsys.readouterr().err
     renamed = (
-        new_config(tmp_path, "").read_text().replace("[strategy]\n", '[strategy]\nname = "engine.core.sma:SMA_CROSS"\n')
+        new_config(tmp_path, "")
+        .read_text()
+        .replace("[strategy]\n", '[strategy]\nname = "engine.strategies:SMA_CROSS"\n')
     )
     (tmp_path / "renamed.toml").write_text(renamed)
     assert (

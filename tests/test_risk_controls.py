@@ -1,4 +1,4 @@
-"""Risk controls outside one decision (engine.core.risk.controls): kill switch and resume,
+"""Risk controls outside one decision (engine.core.controls): kill switch and resume,
 dependency breakers, quarantines, shell and core errors, session hygiene, and the risk profiles."""
 
 from __future__ import annotations

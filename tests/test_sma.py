@@ -3,7 +3,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.core.sma import SmaCross, SmaCrossParams
+from engine.core.sma import SmaCross
+from engine.strategies import SmaCrossParams
 from journal_schema.events import BarClosed
 
 

@@ -18,7 +18,7 @@ import bisect
 from dataclasses import dataclass
 
 from engine.broker.fills import CostModel, FillSimulator, SliceFill, WorkingOrder
-from engine.config import EngineConfig, bps_to_centi
+from engine.config import EngineConfig
 from engine.config_broker import PaperSection
 from engine.feeds.calendar import Sessions
 from journal_schema.events import (
@@ -34,7 +34,7 @@ from journal_schema.events import (
     OrderSubmitRequested,
     SessionClosed,
 )
-from journal_schema.units import SCALE, to_fixed
+from journal_schema.units import SCALE, bps_to_centi, to_fixed
 
 
 def cost_model(cfg: PaperSection) -> CostModel:

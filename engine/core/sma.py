@@ -10,46 +10,32 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from engine.core.strategy import StrategySpec, Target
+from engine.core.strategy import Target
 from journal_schema.events import BarClosed
 from journal_schema.units import div_round_half_even, to_fixed
 
 
-class SmaCrossParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SmaCrossSettings(Protocol):
+    """The validated parameters (``engine.strategies.SmaCrossParams``)."""
 
-    fast: int = Field(10, ge=1, description="fast window, bars")
-    slow: int = Field(30, ge=2, description="slow window, bars")
-    qty: Decimal = Field(Decimal(100), gt=0, description="position size when in the market, shares")
-    long_only: bool = Field(True, description="flat instead of short on a downward cross")
-    edge_bps: Decimal | None = Field(
-        None,
-        ge=0,
-        description="expected edge of a cross trade in bps, from your research; the cost gate skips "
-        "entries whose expected cost plus costs.edge_buffer_bps exceeds it (none: no cost gate)",
-    )
-
-    @field_validator("edge_bps")
-    @classmethod
-    def _two_places(cls, v: Decimal | None) -> Decimal | None:
-        if v is not None and v != v.quantize(Decimal("0.01")):
-            raise ValueError("basis points are limited to two decimal places")
-        return v
-
-    @model_validator(mode="after")
-    def _windows(self) -> SmaCrossParams:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
-        return self
+    @property
+    def fast(self) -> int: ...
+    @property
+    def slow(self) -> int: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def long_only(self) -> bool: ...
+    @property
+    def edge_bps(self) -> Decimal | None: ...
 
 
 class SmaCross:
     __slots__ = ("fast", "slow", "qty", "long_only", "edge_cbp", "window", "fast_sum", "slow_sum", "relation")
 
-    def __init__(self, params: SmaCrossParams, symbol: str) -> None:
+    def __init__(self, params: SmaCrossSettings, symbol: str) -> None:
         self.fast = params.fast
         self.slow = params.slow
         self.qty = to_fixed(params.qty)
@@ -87,6 +73,3 @@ class SmaCross:
         if self.long_only:
             return Target(0, 0, features, edge_cbp=self.edge_cbp)
         return Target(-1, -self.qty, features, edge_cbp=self.edge_cbp)
-
-
-SMA_CROSS = StrategySpec("sma_cross", SmaCrossParams, SmaCross)

@@ -10,7 +10,7 @@ from engine.core.costs.model import CostBook
 from engine.core.orders import OrderBook
 from engine.core.positions import PositionBook
 from engine.core.risk.state import RiskState
-from engine.core.strategy import Strategy, StrategySpec, resolve_strategy
+from engine.core.strategy import Strategy, StrategySpec
 
 
 @dataclass(slots=True)
@@ -30,9 +30,12 @@ class CoreConfig:
 
 @dataclass(slots=True)
 class CoreState:
-    """Mutable state owned by one core. ``step`` updates it in place and returns it."""
+    """Mutable state owned by one core. ``step`` updates it in place and returns it.
 
-    resolver: Callable[[str], StrategySpec] = resolve_strategy
+    ``resolver`` turns a configured strategy name into its spec; the shell gives it
+    (``engine.strategies.resolve_strategy``), since resolving may import a user's module."""
+
+    resolver: Callable[[str], StrategySpec] | None = None
     config: CoreConfig | None = None
     strategies: dict[str, Strategy] = field(default_factory=dict)
     positions: PositionBook = field(default_factory=PositionBook)

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engine.config import bps_to_centi
 from engine.core import oms
 from engine.core.costs.model import CostBook, FillSample
 from engine.core.costs.params import CostParams
 from engine.core.decide import decide
 from engine.core.ids import content_id
 from engine.core.orders import REPORT_TYPES, OrderViolation
-from engine.core.risk import controls
+from engine.core import controls
 from engine.core.risk.params import RiskParams
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
@@ -41,6 +40,7 @@ from journal_schema.live_events import (
     ReconciliationMismatch,
 )
 from journal_schema.risk_events import CircuitClosed, CircuitOpened, ReviewApproved, ShellErrorReported
+from journal_schema.units import bps_to_centi
 
 NO_EVENTS = oms.NO_EVENTS
 
@@ -52,8 +52,10 @@ class CoreInvariantError(RuntimeError):
 def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> None:
     strategy_cfg = dict(config["strategy"])
     name = strategy_cfg.pop("name")
+    if state.resolver is None:
+        raise CoreInvariantError("CoreState has no strategy resolver: the shell gives it one")
     spec = state.resolver(name)
-    params = spec.params_model.model_validate(strategy_cfg)
+    params = spec.validate(strategy_cfg)
     orders = config["orders"]
     oms_cfg = config["oms"]
     new = CoreConfig(
