@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from engine.core.state import CoreState
-from engine.core.step import step
+from engine.core.step import apply_input
+from engine.core.strategy import StrategySpec
 from engine.journal.chain import unwrap
 from engine.journal.store import JournalReader, JournalWriter
 from engine.journal.transcoder import TRANSCODER
@@ -71,14 +73,7 @@ class Engine:
         state = CoreState(resolver=resolve_strategy)
         if writer.last_seq:
             try:
-                with JournalReader(path) as reader:
-                    for rec in reader.records():
-                        _, payload = unwrap(rec.state)
-                        ev = TRANSCODER.decode_stored(rec.topic, payload)
-                        if type(ev) in INPUT_TYPE_SET:
-                            step(state, ev, rec.seq)
-                            if observe is not None:
-                                observe(ev)
+                state = fold_inputs(path, resolver=resolve_strategy, observe=observe)
             except BaseException:
                 writer.close()
                 raise
@@ -113,7 +108,7 @@ class Engine:
         """Step the core on one input and stage it with its derived events; returns them.
         Commits every ``batch`` records; callers flush before effects outside the process."""
         writer = self.writer
-        _, derived = step(self.state, ev, writer.last_seq + 1)
+        self.state, derived = apply_input(self.state, ev, writer.last_seq + 1, self._state_before)
         counts = self._counts
         counts[type(ev)] += 1
         if derived:
@@ -125,6 +120,11 @@ class Engine:
         if writer.last_seq - writer.committed_seq >= self.batch:
             writer.flush()
         return derived
+
+    def _state_before(self) -> CoreState:
+        """The core state after every input journaled so far (the one being applied is not staged yet)."""
+        self.writer.flush()
+        return fold_inputs(self.writer.path, resolver=self.state.resolver or resolve_strategy)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -141,3 +141,29 @@ class Engine:
         finally:
             if self.inbox is not None:
                 self.inbox.close()
+
+
+def fold_inputs(
+    path: str | Path,
+    *,
+    resolver: Callable[[str], StrategySpec],
+    until: int | None = None,
+    observe: Callable[[Event], None] | None = None,
+) -> CoreState:
+    """The core state after the journal's inputs up to record ``until`` (default: all), folded again;
+    ``observe`` sees every input on the way. An input that faulted when it was journaled faults again
+    here, and its halt is derived on the state before it (``apply_input``), as it was then."""
+    state = CoreState(resolver=resolver)
+    with JournalReader(path) as reader:
+        for rec in reader.records():
+            seq = rec.seq
+            if until is not None and seq > until:
+                break
+            _, payload = unwrap(rec.state)
+            ev = TRANSCODER.decode_stored(rec.topic, payload)
+            if type(ev) in INPUT_TYPE_SET:
+                before = partial(fold_inputs, path, resolver=resolver, until=seq - 1)
+                state, _ = apply_input(state, ev, seq, before)
+                if observe is not None:
+                    observe(ev)
+    return state

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import msgspec
 
 from engine.core.state import CoreState
-from engine.core.step import step
+from engine.core.step import apply_input
 from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
 from engine.journal.store import DEFAULT_PAGE_SIZE, JournalReader
+from engine.shell import fold_inputs
 from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET, TOPICS
 from journal_schema.codec import UnknownTopicError, decode_topic, encode
@@ -84,7 +86,8 @@ def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> Repl
                 if pending:
                     return _stop(records, inputs, derived, prev, _missing(pending_seq, seq, pending[0]))
                 inputs += 1
-                _, produced = step(state, ev, seq)
+                before = partial(fold_inputs, path, resolver=resolve_strategy, until=seq - 1)
+                state, produced = apply_input(state, ev, seq, before)
                 pending.extend(produced)
                 pending_seq = seq
                 continue

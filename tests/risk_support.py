@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.state import CoreState
-from engine.core.step import step
+from engine.core.step import apply_input
 from engine.core.strategy import StrategySpec, Target
 from journal_schema.events import (
     BarClosed,
@@ -109,6 +110,21 @@ def bar(
     )
 
 
+def refold(inputs: Sequence[Event], resolver: Callable[[str], StrategySpec]) -> CoreState:
+    """The core state after ``inputs`` (numbered from 1), each applied whole or not at all: what the
+    shell's ``fold_inputs`` does over a journal."""
+    state = CoreState(resolver=resolver)
+    for seq, ev in enumerate(inputs, 1):
+        state, _ = apply_input(state, ev, seq, partial(refold, inputs[: seq - 1], resolver))
+    return state
+
+
+def apply_one(state: CoreState, ev: Event, seq: int, earlier: Sequence[Event]) -> tuple[CoreState, list[Event]]:
+    """``apply_input`` with the state before ``ev`` folded again from the ``earlier`` inputs."""
+    assert state.resolver is not None
+    return apply_input(state, ev, seq, partial(refold, list(earlier), state.resolver))
+
+
 class Run:
     """One core fed input by input. ``risk``: the [risk] table; ``cfg``: other tables."""
 
@@ -139,7 +155,7 @@ class Run:
         for ev in events:
             self.seq += 1
             self.inputs.append(ev)
-            _, derived = step(self.state, ev, self.seq)
+            self.state, derived = apply_one(self.state, ev, self.seq, self.inputs[:-1])
             out.extend(derived)
         self.log.extend(out)
         return out

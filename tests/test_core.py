@@ -33,7 +33,7 @@ S = 100_000_000
 def feed(state, events, start=1):
     out = []
     for i, ev in enumerate(events, start):
-        _, derived = step(state, ev, i)
+        derived = step(state, ev, i)
         out.extend(derived)
     return out
 

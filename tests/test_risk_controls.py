@@ -3,6 +3,7 @@ dependency breakers, quarantines, shell and core errors, session hygiene, and th
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -385,16 +386,21 @@ def test_the_halt_detail_carries_no_memory_addresses_and_replays_identically() -
     assert a == b
 
 
-def test_events_derived_before_a_strategy_raises_are_not_lost() -> None:
-    """A review expires on the bar whose strategy raises: the expiry is journaled with the halt
-    (the state already forgot the review, so the journal must say what became of it)."""
+def test_a_strategy_that_raises_undoes_its_whole_bar_and_halts_on_the_state_before_it() -> None:
+    """An input is applied whole or not at all: the bar whose strategy raises leaves the market book,
+    the review it would have expired and the strategies as they were before it; the halt is derived
+    on that state, and the review expires on a later input."""
     r = Run({"policy": {"review_seconds": 60}})
     d = r.signal("AAA", at(1), 100, tgt(10, confidence="0.5"))
+    market, inputs = copy.deepcopy(r.state.risk.market), r.state.inputs
     r.script[("BBB", at(3))] = lambda bar: 1 // 0
     out = r.bar("BBB", at(3), 50)
-    assert "AAA" not in r.state.risk.reviews
-    assert [(e.outcome, e.decision_id) for e in of(out, ReviewResolved)] == [("EXPIRED", d.decision_id)], names(out)
-    assert of(out, TradingHalted)
+    assert names(out) == ["TradingHalted", "AlertRaised"]
+    assert r.state.halted == "CORE_PROGRAMMING_ERROR"
+    assert r.state.risk.market == market  # the bar marked nothing
+    assert "AAA" in r.state.risk.reviews and r.state.inputs == inputs + 1
+    later = r.bar("BBB", at(4), 50)
+    assert [(e.outcome, e.decision_id) for e in of(later, ReviewResolved)] == [("EXPIRED", d.decision_id)]
 
 
 # --- session hygiene ------------------------------------------------------------------------------

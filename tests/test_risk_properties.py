@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.core.state import CoreState
-from engine.core.step import step
 from engine.core.strategy import Target
 from journal_schema.codec import encode
 from journal_schema.events import (
@@ -41,7 +40,7 @@ from journal_schema.events import (
     TradingResumed,
 )
 from journal_schema.risk_events import ReviewApproved, ShellErrorReported
-from tests.risk_support import CLOSE, DAY, OPEN, Script, at, label, scripted_spec
+from tests.risk_support import CLOSE, DAY, OPEN, Script, apply_one, at, label, scripted_spec
 from tests.support import run_started
 
 S = 100_000_000
@@ -185,7 +184,8 @@ def run_plan(plan: Plan) -> tuple[list[tuple[Event, list[Event]]], Script]:
             for report in broker.on_bar(ev):  # fills the bar makes are reported before it
                 feed(report)
             marks[ev.symbol] = ev.close
-        _, derived = step(state, ev, len(timeline) + 1)
+        nonlocal state
+        state, derived = apply_one(state, ev, len(timeline) + 1, [e for e, _ in timeline])
         timeline.append((ev, derived))
         answers: list[Event] = []
         for d in derived:
@@ -364,5 +364,5 @@ def test_replaying_the_inputs_derives_byte_identical_events(plan: Plan) -> None:
     timeline, script = run_plan(plan)
     state = fresh(script)
     for seq, (ev, derived) in enumerate(timeline, 1):
-        _, again = step(state, ev, seq)
+        state, again = apply_one(state, ev, seq, [e for e, _ in timeline[: seq - 1]])
         assert [encode(e) for e in again] == [encode(e) for e in derived], (seq, ev)

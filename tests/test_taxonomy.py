@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from engine.alpaca.errors import BrokerError
 from engine.core.orders import OrderViolation
 from engine.core.step import CoreInvariantError
-from engine.live.taxonomy import ACTIONS, Classified, check_actions, classify, retry_read
+from engine.live.taxonomy import ACTIONS, Classified, check_actions, classify
 from journal_schema.reasons import ERROR_ACTIONS, ERROR_CATEGORIES
 
 
@@ -183,95 +183,36 @@ def test_detail_of_a_broker_error_keeps_its_words() -> None:
     assert got.error_type == "BrokerError"
 
 
-# ---------------------------------------------------------------- retry_read
-class Flaky:
-    """Raises the given errors in turn, then returns ``value``."""
-
-    def __init__(self, errors: list[BaseException], value: int = 42) -> None:
-        self.errors = list(errors)
-        self.value = value
-        self.calls = 0
-
-    def __call__(self) -> int:
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.value
-
-
-def test_retry_read_retries_a_transient_read_then_succeeds() -> None:
-    call = Flaky([requests.exceptions.ReadTimeout("slow"), BrokerError("TRANSIENT_NETWORK", "http_5xx", "503")])
-    delays: list[float] = []
-    seen: list[Classified] = []
-    assert retry_read(call, sleep=delays.append, on_error=seen.append) == 42
-    assert call.calls == 3
-    assert delays == [0.2, 0.4]
-    assert [c.category for c in seen] == ["TRANSIENT_NETWORK", "TRANSIENT_NETWORK"]
-
-
-def test_retry_read_waits_at_least_retry_after() -> None:
-    call = Flaky(
-        [
-            BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=5.0),
-            BrokerError("RATE_LIMIT", "rate_limited", "429", 429, retry_after=0.1),  # less than the backoff
-        ]
-    )
-    delays: list[float] = []
-    assert retry_read(call, sleep=delays.append, base_delay=0.5) == 42
-    assert delays == [5.0, 1.0]
-
-
-def test_retry_read_gives_up_after_attempts_and_reraises_the_last_error() -> None:
-    errors: list[BaseException] = [OSError(f"down {i}") for i in range(10)]
-    call = Flaky(errors)
-    delays: list[float] = []
-    seen: list[Classified] = []
-    with pytest.raises(OSError, match="down 3"):
-        retry_read(call, attempts=4, sleep=delays.append, base_delay=0.1, on_error=seen.append)
-    assert call.calls == 4
-    assert delays == pytest.approx([0.1, 0.2, 0.4])
-    assert len(seen) == 4
-
-
-def test_retry_read_with_one_attempt_never_sleeps() -> None:
-    call = Flaky([TimeoutError("slow")])
-    delays: list[float] = []
-    with pytest.raises(TimeoutError):
-        retry_read(call, attempts=1, sleep=delays.append)
-    assert (call.calls, delays) == (1, [])
-    with pytest.raises(ValueError, match="attempts"):
-        retry_read(call, attempts=0, sleep=delays.append)
+# ---------------------------------------------------------------- one transport mapping
+def _http_error(status: int) -> requests.exceptions.HTTPError:
+    response = requests.Response()
+    response.status_code = status
+    return requests.exceptions.HTTPError(f"{status}", response=response)
 
 
 @pytest.mark.parametrize(
-    "error",
+    "exc",
     [
-        BrokerError("AUTH", "unauthorized", "401", 401),
-        BrokerError("ORDER_REJECTED", "rejected", "422", 422),
-        BrokerError("PROGRAMMING_ERROR", "bad_request", "400", 400),
-        BrokerError("BROKER_STATE", "not_found", "404", 404),
-        BrokerError("PROVIDER_SCHEMA", "unparseable", "not JSON", 200),
-        KeyError("field"),
-        ValueError("bad value"),
-        OrderViolation("OVERFILL", "too much"),
+        requests.exceptions.ReadTimeout("slow"),
+        requests.exceptions.ConnectTimeout("slow connect"),
+        requests.exceptions.ConnectionError("reset"),
+        requests.exceptions.ChunkedEncodingError("cut"),
+        requests.exceptions.InvalidURL("no"),
+        _http_error(503),
+        _http_error(429),
+        _http_error(401),
+        _http_error(403),
+        _http_error(409),
+        OSError("socket"),
+        TimeoutError("socket timeout"),
+        ConnectionResetError("peer"),
     ],
-    ids=lambda e: type(e).__name__ + (f"-{e.category}" if isinstance(e, BrokerError) else ""),
+    ids=lambda e: type(e).__name__ + (f"-{e.response.status_code}" if isinstance(e, requests.HTTPError) else ""),
 )
-def test_retry_read_never_retries_other_categories(error: Exception) -> None:
-    call = Flaky([error])
-    delays: list[float] = []
-    seen: list[Classified] = []
-    with pytest.raises(type(error)) as raised:
-        retry_read(call, sleep=delays.append, on_error=seen.append)
-    assert raised.value is error
-    assert (call.calls, delays, len(seen)) == (1, [], 1)
+def test_the_shell_and_the_broker_adapter_map_a_transport_error_alike(exc: Exception) -> None:
+    """One mapping of transport failures: the shell's classifier and the adapter's agree."""
+    from datetime import UTC, datetime
 
+    from engine.alpaca.errors import broker_error
 
-@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(2)])
-def test_retry_read_lets_interrupts_through(interrupt: BaseException) -> None:
-    call = Flaky([interrupt])
-    delays: list[float] = []
-    seen: list[Classified] = []
-    with pytest.raises(type(interrupt)):
-        retry_read(call, sleep=delays.append, on_error=seen.append)
-    assert (call.calls, delays, seen) == (1, [], [])
+    assert classify(exc).category == broker_error(exc, "read", None, datetime(2024, 1, 2, tzinfo=UTC)).category

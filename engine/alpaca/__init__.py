@@ -12,7 +12,7 @@ Modules, one job each:
 - ``transport``: under alpaca-py's session: timeout, token bucket, 429 lockout, call meter
 - ``client``: ``AlpacaBroker``, ``Endpoint``, ``Credentials``, ``CallStats``; read retries
 
-Error mapping (``errors.classify``; op = submit, cancel, cancel_all or read):
+Error mapping (``errors.broker_error``; op = submit, cancel, cancel_all or read):
 
 | what happened | category / kind | outcome unknown |
 | --- | --- | --- |

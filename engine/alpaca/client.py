@@ -35,7 +35,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
 from engine.alpaca import build, parse
-from engine.alpaca.errors import BrokerError, Operation, classify, one_line, redacted
+from engine.alpaca.errors import RETRYABLE_READ, BrokerError, Operation, broker_error, one_line, redacted
 from engine.alpaca.model import (
     BrokerAccount,
     BrokerBar,
@@ -192,7 +192,7 @@ class AlpacaBroker:
             raw = fn()
         except _CAUGHT as exc:
             responded = self._meter.last_status if self._meter.responses > before else None
-            failure = classify(exc, op, responded, self._wall())
+            failure = broker_error(exc, op, responded, self._wall())
         if failure is None:
             try:
                 return conv(raw)
@@ -210,7 +210,7 @@ class AlpacaBroker:
             try:
                 return self._attempt("read", fn, conv)
             except BrokerError as error:
-                if attempt == self._read_retries or error.category not in ("RATE_LIMIT", "TRANSIENT_NETWORK"):
+                if attempt == self._read_retries or error.category not in RETRYABLE_READ:
                     raise
                 self._counters.read_retries += 1
                 if error.category == "TRANSIENT_NETWORK":  # a 429's wait is the bucket lockout

@@ -3,7 +3,7 @@
 alpaca-py raises ``APIError`` (with ``.status_code``; the body is read here defensively because
 ``.code`` / ``.message`` raise on a non-JSON body, wire contract section 1.5), ``requests``
 transport errors, and ``ValueError`` / ``TypeError`` for bodies or arguments it cannot use.
-``classify`` turns each into a ``BrokerError`` with a journal ``ErrorCategory`` and a finer
+``broker_error`` turns each into a ``BrokerError`` with a journal ``ErrorCategory`` and a finer
 ``kind``. Which operation failed matters: a 403 or 422 on a submit is the broker refusing the
 order, on a read it is our fault or our credentials'. The table is in ``docs`` form in the
 module ``engine.alpaca`` docstring and tested case by case in tests/test_alpaca_client.py.
@@ -138,23 +138,60 @@ def _from_api_error(error: APIError, op: Operation, now: datetime) -> BrokerErro
     return made("UNKNOWN", "unexpected")
 
 
-def classify(exc: BaseException, op: Operation, responded: int | None, now: datetime) -> BrokerError:
-    """Map one exception from one attempt. ``responded`` is the HTTP status the transport saw
-    during the attempt (None when no response arrived); ``now`` is wall time for Retry-After dates."""
+RETRYABLE_READ: frozenset[str] = frozenset({"TRANSIENT_NETWORK", "RATE_LIMIT"})
+"""Categories after which a read is tried again (by the client, the one retry layer: ``read_retries``)."""
+
+
+def _http_status(exc: requests.exceptions.HTTPError) -> tuple[ErrorCategory, BrokerErrorKind]:
+    """``raise_for_status()``: the status says what happened (no status: the response got lost)."""
+    response = exc.response
+    status = response.status_code if isinstance(response, requests.Response) else None
+    if status is None or status >= 500:
+        return "TRANSIENT_NETWORK", "http_5xx"
+    if status == 429:
+        return "RATE_LIMIT", "rate_limited"
+    if status == 401:
+        return "AUTH", "unauthorized"
+    if status == 403:
+        return "AUTH", "forbidden"
+    return "UNKNOWN", "unexpected"
+
+
+def transport_error(exc: BaseException) -> tuple[ErrorCategory, BrokerErrorKind] | None:
+    """The category and kind of an exception of the HTTP transport (``requests``, or a socket error it
+    did not wrap), or None when ``exc`` is not one. The one mapping of transport failures: ``broker_error``
+    uses it for a broker call, ``engine.live.taxonomy.classify`` for any exception at the shell."""
+    if isinstance(exc, requests.exceptions.Timeout):  # before ConnectionError: ConnectTimeout is both
+        return "TRANSIENT_NETWORK", "timeout"
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return "TRANSIENT_NETWORK", "connection"
+    if isinstance(exc, requests.exceptions.JSONDecodeError):  # a 2xx body that is not JSON
+        return "PROVIDER_SCHEMA", "unparseable"
+    if isinstance(exc, requests.exceptions.HTTPError):
+        return _http_status(exc)
+    if isinstance(exc, requests.exceptions.RequestException):  # InvalidURL, TooManyRedirects, ...
+        return "UNKNOWN", "unexpected"
+    if isinstance(exc, OSError):  # TimeoutError and ConnectionError too: a socket error
+        return "TRANSIENT_NETWORK", "connection"
+    return None
+
+
+def broker_error(exc: BaseException, op: Operation, responded: int | None, now: datetime) -> BrokerError:
+    """Map one exception from one attempt of a broker call. ``responded`` is the HTTP status the
+    transport saw during the attempt (None when no response arrived); ``now`` is wall time for
+    Retry-After dates."""
     name = type(exc).__name__
     said = one_line(f"{name}: {exc}")
     if isinstance(exc, APIError):
         return _from_api_error(exc, op, now)
-    if isinstance(exc, requests.exceptions.Timeout):  # before ConnectionError: ConnectTimeout is both
-        return BrokerError("TRANSIENT_NETWORK", "timeout", f"{op}: {said}")
-    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return BrokerError("TRANSIENT_NETWORK", "connection", f"{op}: {said}", responded)
-    if isinstance(exc, requests.exceptions.JSONDecodeError):  # a 2xx body that is not JSON
-        return BrokerError("PROVIDER_SCHEMA", "unparseable", f"{op}: body is not JSON ({said})", responded)
-    if isinstance(exc, requests.exceptions.RequestException):  # InvalidURL, TooManyRedirects, ...
-        return BrokerError("UNKNOWN", "unexpected", f"{op}: {said}", responded)
-    if isinstance(exc, OSError):  # a socket error requests did not wrap
-        return BrokerError("TRANSIENT_NETWORK", "connection", f"{op}: {said}", responded)
+    transport = transport_error(exc)
+    if transport is not None:
+        category, kind = transport
+        if kind == "timeout":
+            return BrokerError(category, kind, f"{op}: {said}")
+        if kind == "unparseable":
+            return BrokerError(category, kind, f"{op}: body is not JSON ({said})", responded)
+        return BrokerError(category, kind, f"{op}: {said}", responded)
     if isinstance(exc, ValueError | TypeError | KeyError | AttributeError):
         if responded is not None and 200 <= responded < 300:  # alpaca-py choked on a 2xx body
             return BrokerError("PROVIDER_SCHEMA", "unparseable", f"{op}: {said}", responded)

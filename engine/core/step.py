@@ -1,7 +1,14 @@
-"""The deterministic core: ``step(state, input, seq) -> (state, derived events)``.
+"""The deterministic core: ``step(state, input, seq) -> derived events``.
 
 No I/O, no clock, no randomness. ``seq`` is the journal sequence number the shell gives
 the input; derived events cite it as ``cause_seq``. Event time is the input's ``ts``.
+
+``step`` changes ``state`` in place and returns the events the input derives. An input is
+applied whole or not at all: when core code raises while stepping it (a strategy's bug, a
+broken invariant), ``step`` raises ``CoreFault`` and the partly changed state must be thrown
+away. ``apply_input`` is what every caller (the shell, the fold of a reopened journal, replay)
+does with one input: on a fault it takes the state as it was before the input from
+``before()`` (the shell folds the journal's earlier inputs again) and derives the halt on it.
 """
 
 from __future__ import annotations
@@ -11,13 +18,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from engine.core import oms
+from engine.core import controls, oms
 from engine.core.costs.model import CostBook, FillSample
 from engine.core.costs.params import CostParams
 from engine.core.decide import decide
 from engine.core.ids import content_id
 from engine.core.orders import REPORT_TYPES, OrderViolation
-from engine.core import controls
 from engine.core.risk.params import RiskParams
 from engine.core.state import CoreConfig, CoreState
 from engine.core.strategy import Target
@@ -85,14 +91,36 @@ def configure(state: CoreState, config: dict[str, Any], config_hash: str) -> Non
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
-def step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
-    """One input. Code inside the core that raises (a strategy's bug, a broken invariant) halts
-    trading with a journaled reason instead of stopping the process: the input stays journaled, the
-    halt is derived from it, and replay derives the same halt. Paper runs too."""
+class CoreFault(Exception):
+    """Core code raised while stepping an input; ``state`` is partly changed and must be replaced."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+def step(state: CoreState, ev: Event, seq: int) -> list[Event]:
+    """Apply one input to ``state`` (in place) and return the events it derives; ``CoreFault`` when
+    core code raised (``state`` is then partly changed: use ``apply_input``)."""
     try:
         return _step(state, ev, seq)
-    except Exception as exc:  # noqa: BLE001 - every exception from core code is classified and halts
-        return state, _halt_on(state, ev, seq, exc)
+    except Exception as exc:  # noqa: BLE001 - every exception from core code is a fault of this input
+        raise CoreFault(exc) from exc
+
+
+def apply_input(
+    state: CoreState, ev: Event, seq: int, before: Callable[[], CoreState]
+) -> tuple[CoreState, list[Event]]:
+    """One input, applied whole or not at all: ``(state, derived)`` where ``state`` is the one given,
+    changed in place; or, when the input faults, the state ``before()`` returns (as it was before this
+    input) with the input counted and trading halted with a journaled reason instead of stopping the
+    process. The input stays journaled, the halt is derived from it, and replay derives the same halt."""
+    try:
+        return state, step(state, ev, seq)
+    except CoreFault as fault:
+        restored = before()
+        restored.inputs += 1
+        return restored, _halt_on(restored, ev, seq, fault.cause)
 
 
 def _halt_on(state: CoreState, ev: Event, seq: int, exc: Exception) -> list[Event]:
@@ -105,29 +133,29 @@ def _halt_on(state: CoreState, ev: Event, seq: int, exc: Exception) -> list[Even
     return oms.halt(state, ev, seq, code, f"while stepping {type(ev).__name__}: {detail}")
 
 
-def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]]:
+def _step(state: CoreState, ev: Event, seq: int) -> list[Event]:
     state.inputs += 1
     t = type(ev)
     if t is BarClosed:
-        return state, _on_bar(state, ev, seq)  # type: ignore[arg-type]
+        return _on_bar(state, ev, seq)  # type: ignore[arg-type]
     if t in REPORT_TYPES:
-        return state, _on_report(state, ev, seq)
+        return _on_report(state, ev, seq)
     if t is SessionOpened:
         assert isinstance(ev, SessionOpened)
         state.session = ev.session
         state.session_open, state.session_close = ev.ts, ev.close_ts
-        return state, controls.on_session_opened(state, ev, seq) if state.config is not None else NO_EVENTS
+        return controls.on_session_opened(state, ev, seq) if state.config is not None else NO_EVENTS
     elif t is SessionClosed:
         assert isinstance(ev, SessionClosed)
         state.session, state.session_open, state.session_close = None, None, None
         state.sessions_closed += 1
-        return state, controls.on_session_closed(state, ev, seq) if state.config is not None else NO_EVENTS
+        return controls.on_session_closed(state, ev, seq) if state.config is not None else NO_EVENTS
     elif t is RunStarted:
         assert isinstance(ev, RunStarted)
         state.run_id = ev.run_id
         state.unadopted_mismatches = 0
         configure(state, ev.config, ev.config_hash)
-        return state, controls.on_run_started(state, ev, seq)
+        return controls.on_run_started(state, ev, seq)
     elif t is ConfigChanged:
         assert isinstance(ev, ConfigChanged)
         configure(state, ev.config, ev.config_hash)
@@ -136,8 +164,8 @@ def _step(state: CoreState, ev: Event, seq: int) -> tuple[CoreState, list[Event]
     else:
         handler = _HANDLERS.get(t)
         if handler is not None:
-            return state, handler(state, ev, seq)
-    return state, NO_EVENTS
+            return handler(state, ev, seq)
+    return NO_EVENTS
 
 
 # Inputs whose whole meaning is one handler ``(state, event, seq) -> derived events``.
@@ -192,10 +220,7 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     state.risk.market.on_bar(bar)
     state.costs.on_bar(symbol, bar.ts, bar.close, bar.volume)
     risk_events = controls.after_mark(state, bar, seq, symbol)
-    try:
-        target = state.strategy_for(symbol).on_bar(bar)
-    except Exception as exc:  # noqa: BLE001 - a strategy's bug halts; what was derived before it stays
-        return [*risk_events, *_halt_on(state, bar, seq, exc)]
+    target = state.strategy_for(symbol).on_bar(bar)  # a strategy that raises faults the whole bar (apply_input)
     if target is None:
         return risk_events
     problem = _contract_problem(target)

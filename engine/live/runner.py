@@ -46,7 +46,7 @@ from engine.live.setup import BrokerTarget, connect
 from engine.live.submit import cancel, submit
 from engine.live.summary import summarize_cycle
 from engine.live.sync import reconcile, sync_orders
-from engine.live.taxonomy import ACTIONS, classify, retry_read
+from engine.live.taxonomy import ACTIONS, classify
 from engine.operator import InboxError, drain_inbox
 from engine.redact import shown
 from engine.runner import RunCancelled, RunError, StopRequest
@@ -326,13 +326,8 @@ class LiveRunner:
         last = self.resumed.last_close
         origin = self.resumed.origin if self.resumed.origin is not None else ctx.now
         start = min(query_start(last.get(s, origin), self.timeframe) for s in ctx.universe)
-        try:  # an idempotent read: one bounded retry of a transient failure before the cycle goes on
-            bars = retry_read(
-                lambda: ctx.broker.bars(ctx.universe, self.timeframe.text, start),
-                attempts=2,
-                sleep=self.sleep,
-                base_delay=min(0.2, self.interval),
-            )
+        try:  # an idempotent read: the client retries a transient failure (read_retries)
+            bars = ctx.broker.bars(ctx.universe, self.timeframe.text, start)
         except BrokerError as error:
             ctx.failed(error, "MARKET_DATA")
             return

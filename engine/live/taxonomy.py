@@ -5,7 +5,7 @@ the one ``ErrorAction`` of each category; the shell does what the action says:
 
 | category | action | what the shell does |
 | --- | --- | --- |
-| TRANSIENT_NETWORK | RETRY | idempotent reads: ``retry_read``; counts as a breaker failure |
+| TRANSIENT_NETWORK | RETRY | the broker client tries a read again (``read_retries``); a breaker failure |
 | RATE_LIMIT | RETRY | the same, waiting at least Retry-After |
 | AUTH | HALT_TRADING | journals ``ShellErrorReported``; the core halts trading |
 | BAD_DATA | SKIP_SYMBOL | drops this symbol's data or order for now, goes on with the rest |
@@ -16,28 +16,26 @@ the one ``ErrorAction`` of each category; the shell does what the action says:
 | PROGRAMMING_ERROR | HALT_TRADING | journals ``ShellErrorReported``; the core halts trading |
 | UNKNOWN | HALT_TRADING | journals ``ShellErrorReported``; the core halts trading |
 
-Submits and cancels are never retried here: the exactly-once protocol (engine.live.submit and
-engine.live.sync) decides what to do after an uncertain write. ``KeyboardInterrupt`` and
-``SystemExit`` are not errors to classify: ``classify`` refuses them so nothing swallows them.
+The one retry layer of broker reads is the client's (``engine.alpaca.client``, ``read_retries``);
+the shell does not wrap it in another. Submits and cancels are never retried: the exactly-once
+protocol (engine.live.submit and engine.live.sync) decides what to do after an uncertain write.
+``KeyboardInterrupt`` and ``SystemExit`` are not errors to classify: ``classify`` refuses them so
+nothing swallows them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 import msgspec
 import orjson
-import requests
 
-from engine.alpaca.errors import BrokerError, one_line
+from engine.alpaca.errors import BrokerError, one_line, transport_error
 from engine.core.orders import OrderViolation
 from engine.core.step import CoreInvariantError
 from journal_schema.reasons import ERROR_ACTIONS, ERROR_CATEGORIES, ErrorAction, ErrorCategory
-
-T = TypeVar("T")
 
 _ACTIONS: dict[ErrorCategory, ErrorAction] = {
     "TRANSIENT_NETWORK": "RETRY",
@@ -53,9 +51,6 @@ _ACTIONS: dict[ErrorCategory, ErrorAction] = {
 }
 ACTIONS: dict[str, str] = {category: action for category, action in _ACTIONS.items()}
 """ErrorCategory -> ErrorAction, for every category."""
-
-RETRYABLE_READ: frozenset[str] = frozenset({"TRANSIENT_NETWORK", "RATE_LIMIT"})
-"""Categories ``retry_read`` tries again at once (BROKER_STATE's RETRY is "look again next cycle")."""
 
 DETAIL_LIMIT = 400
 
@@ -84,11 +79,6 @@ class Classified:
 
 _SCHEMA = (msgspec.ValidationError, msgspec.DecodeError, orjson.JSONDecodeError, json.JSONDecodeError)
 _INVARIANT = (OrderViolation, CoreInvariantError)
-_TRANSPORT = (
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-)
 _PROGRAMMING = (
     AssertionError,
     TypeError,
@@ -101,19 +91,6 @@ _PROGRAMMING = (
 )
 
 
-def _http_error_category(exc: requests.exceptions.HTTPError) -> ErrorCategory:
-    """``raise_for_status()``: the status says what happened (no status: the response got lost)."""
-    response = exc.response
-    status = response.status_code if isinstance(response, requests.Response) else None
-    if status is None or status >= 500:
-        return "TRANSIENT_NETWORK"
-    if status == 429:
-        return "RATE_LIMIT"
-    if status in (401, 403):
-        return "AUTH"
-    return "UNKNOWN"
-
-
 def category_of(exc: Exception) -> ErrorCategory:
     """The category of one exception. Subclasses are tested before their bases: a
     ``json.JSONDecodeError`` is a ValueError, every ``requests`` error is an OSError."""
@@ -123,14 +100,9 @@ def category_of(exc: Exception) -> ErrorCategory:
         return "PROVIDER_SCHEMA"
     if isinstance(exc, _INVARIANT):  # CoreInvariantError is a RuntimeError
         return "INVARIANT_VIOLATION"
-    if isinstance(exc, _TRANSPORT):  # before the builtin ConnectionError / OSError
-        return "TRANSIENT_NETWORK"
-    if isinstance(exc, requests.exceptions.HTTPError):
-        return _http_error_category(exc)
-    if isinstance(exc, requests.exceptions.RequestException):  # InvalidURL, TooManyRedirects, ...
-        return "UNKNOWN"  # as engine.alpaca.errors.classify: not a network hiccup, not retried
-    if isinstance(exc, TimeoutError | ConnectionError | OSError):
-        return "TRANSIENT_NETWORK"
+    transport = transport_error(exc)  # requests and socket errors: the broker adapter's one mapping
+    if transport is not None:
+        return transport[0]
     if isinstance(exc, _PROGRAMMING):  # NotImplementedError is a RuntimeError, KeyError a LookupError
         return "PROGRAMMING_ERROR"
     if isinstance(exc, ValueError):
@@ -153,36 +125,3 @@ def classify(exc: BaseException) -> Classified:
         raise TypeError(f"{type(exc).__name__} is not an error and must not be classified")
     category = category_of(exc)
     return Classified(category, _ACTIONS[category], type(exc).__name__, _detail(exc))
-
-
-def retry_read(
-    call: Callable[[], T],
-    *,
-    attempts: int = 3,
-    sleep: Callable[[float], None],
-    base_delay: float = 0.2,
-    on_error: Callable[[Classified], None] | None = None,
-) -> T:
-    """``call()`` again after TRANSIENT_NETWORK or RATE_LIMIT failures, at most ``attempts`` calls in
-    all, sleeping ``base_delay * 2**i`` after failure ``i`` (at least a BrokerError's ``retry_after``).
-    Any other category, or the last failed attempt, re-raises the exception. ``on_error`` sees every
-    classified failure (e.g. to count it in a breaker).
-
-    Only for idempotent reads. Never use it for submits or cancels: the exactly-once protocol owns
-    them (an uncertain write is looked up by client_order_id, not sent again blindly)."""
-    if attempts < 1:
-        raise ValueError(f"attempts must be >= 1, not {attempts}")
-    for i in range(attempts):
-        try:
-            return call()
-        except Exception as exc:
-            classified = classify(exc)
-            if on_error is not None:
-                on_error(classified)
-            if classified.category not in RETRYABLE_READ or i == attempts - 1:
-                raise
-            delay = base_delay * 2**i
-            if isinstance(exc, BrokerError) and exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            sleep(delay)
-    raise AssertionError("unreachable: the last attempt returns or raises")
