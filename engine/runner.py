@@ -3,14 +3,10 @@ or over a recorded journal's market inputs (a what-if replay, ``replay.whatif``)
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from engine.broker.paper import paper_broker
 from engine.config import EngineConfig
@@ -19,42 +15,11 @@ from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import StreamStats, events, start_ts, universe_of
 from engine.feeds.table import BarTable, read_bar_file
 from engine.journal.store import JournalWriter
+from engine.kernel import RunCancelled, RunError, StopRequest, open_segment, run_segment
 from engine.operator import drain_inbox
 from engine.redact import shown
-from engine.segment import open_segment
 from engine.shell import DEFAULT_BATCH, Engine
-from journal_schema.events import BarClosed, BarRejected, Event, RunEnded
-
-
-class StopRequest:
-    """SIGINT/SIGTERM ask the run to stop at the next input boundary, so an input is
-    never separated from its derived events; the run then journals RunEnded(INTERRUPTED)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signals are delivered to the main thread only
-            return
-        previous = {s: signal.signal(s, self._handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, h in previous.items():
-                signal.signal(s, h)
-
-
-class RunCancelled(RuntimeError):
-    """The operator stopped the run before anything was journaled."""
-
-
-class RunError(ValueError):
-    """The run cannot start (the message is one line for the user)."""
+from journal_schema.events import BarClosed, BarRejected, Event
 
 
 @dataclass
@@ -198,28 +163,18 @@ def _simulate(
     broker = paper_broker(cfg, universe, inputs.sessions)
     engine = Engine(writer, broker=broker, batch=batch)
     stats = StreamStats()
-    reason = "END_OF_DATA"
-    last_ts = inputs.start_ts
-    try:
-        for opening in segment.events:
-            engine.feed(opening)
-        writer.flush()  # the run's start is committed at once: a run killed later leaves a journal that says so
+    with run_segment(engine, segment, engine.feed, writer.flush) as ending:
         for n, ev in enumerate(inputs.stream(stats), 1):
             engine.feed(ev)
-            last_ts = ev.ts
+            ending.ts = ev.ts
             if n % DEFAULT_BATCH == 0:
-                drain_inbox(engine, last_ts)  # operator commands (engine kill / resume / approve)
+                drain_inbox(engine, ending.ts)  # operator commands (engine kill / resume / approve)
             if stop.requested and type(ev) in (BarClosed, BarRejected):  # counted rows == journaled rows
-                reason = "INTERRUPTED"
+                ending.reason = "INTERRUPTED"
                 break
-        drain_inbox(engine, last_ts)  # before the end reason: a resume lifts a halt
-        if reason == "END_OF_DATA" and engine.state.halted:
-            reason = "HALTED"
-    except BaseException:
-        engine.close(failed=True)  # commit what was journaled (no RunEnded: the run did not end cleanly), or leave none
-        raise
-    engine.feed(RunEnded(ts=last_ts, run_id=run_id, reason=reason))  # type: ignore[arg-type]
-    engine.close()
+        drain_inbox(engine, ending.ts)  # before the end reason: a resume lifts a halt
+        if ending.reason == "END_OF_DATA" and engine.state.halted:
+            ending.reason = "HALTED"
     book = engine.state.positions
     positions = {
         sym: {
@@ -240,7 +195,7 @@ def _simulate(
         counts=dict(engine.counts),
         last_seq=engine.writer.last_seq,
         digest=engine.writer.last_hash.hex(),
-        end_reason=reason,
+        end_reason=ending.reason,
         halted=engine.state.halted,
         positions=positions,
         decisions=dict(sorted(engine.state.risk.decisions.items())),

@@ -27,7 +27,7 @@ _SOURCES = (
     "engine/redact.py",
     "engine/shell.py",
     "engine/runner.py",
-    "engine/segment.py",
+    "engine/kernel.py",
     "engine/live",
     "engine/alpaca",
     "engine/operator",

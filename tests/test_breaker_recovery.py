@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
+from engine.kernel import StopRequest
 from engine.live.breakers import SECOND_NS
 from engine.live.runner import LiveRunner
 from engine.live.setup import connect
-from engine.runner import StopRequest
 from engine.venue.server import VenueServer
 from journal_schema.events import DecisionMade, Event
 from journal_schema.reasons import Dependency

@@ -19,7 +19,8 @@ from engine.config import resolve
 from engine.feeds.calendar import CalendarError
 from engine.feeds.table import FeedError
 from engine.journal.verify import verify_journal
-from engine.runner import RunError, historical_run
+from engine.kernel import RunError
+from engine.runner import historical_run
 from journal_schema.units import EDGE_TS_MAX, EDGE_TS_MIN
 from replay import replay_journal
 

@@ -255,7 +255,8 @@ def test_out_of_order_row_after_a_row_without_zone_is_still_rejected(tmp_path):
 
 
 def test_stop_requested_while_loading_cancels_before_anything_is_journaled(tmp_path):
-    from engine.runner import RunCancelled, StopRequest, _run
+    from engine.kernel import RunCancelled, StopRequest
+    from engine.runner import _run
 
     stop = StopRequest()
     stop.requested = True  # as if SIGINT arrived during the parse

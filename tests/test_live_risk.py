@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from engine.alpaca.errors import BrokerError
+from engine.kernel import RunError
 from engine.live.breakers import SECOND_NS, Breakers
 from engine.live.runner import LiveRunner
 from engine.operator import Inbox
-from engine.runner import RunError
 from engine.venue.server import VenueServer
 from journal_schema.events import (
     DecisionMade,

@@ -22,11 +22,11 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
+from engine.kernel import StopRequest
 from engine.live import runner as live_runner
 from engine.live.breakers import SECOND_NS, BreakerRule, Breakers
 from engine.live.runner import LiveRunner
 from engine.live.setup import connect
-from engine.runner import StopRequest
 from engine.venue.server import VenueServer
 from journal_schema.events import Event
 from projections import build

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from engine.cli import EXIT_OK, UsageError
-from engine.runner import StopRequest
+from engine.kernel import StopRequest
 from engine.workers import DEFAULT_BATCH, DEFAULT_POLL_SECONDS, ProjectionWorker, WorkerError, WorkerStopped
 from engine.workers.tables import SPECS, output_table, position_table
 

@@ -89,7 +89,7 @@ def _whatif(args: argparse.Namespace) -> int:
 
     from engine.config import ConfigError, load
     from engine.journal import JournalError, JournalLockedError
-    from engine.runner import RunCancelled, RunError
+    from engine.kernel import RunCancelled, RunError
     from projections.fold import ProjectionError
     from replay.compare import comparison_dict, comparison_text
     from replay.whatif import WhatIfError, whatif

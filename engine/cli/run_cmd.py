@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.feeds.table import FeedError
     from engine.journal import JournalError, JournalLockedError
     from engine.journal.target import check_journal_target
+    from engine.kernel import RunCancelled, RunError
     from engine.operator import InboxError
-    from engine.runner import MarketInputs, RunCancelled, RunError, _bar_inputs, simulated_run
+    from engine.runner import MarketInputs, _bar_inputs, simulated_run
     from engine.summary import data_problem, summary_dict, summary_text
 
     if args.batch < 1:
@@ -125,11 +126,11 @@ def _live(args: argparse.Namespace, loaded: Loaded) -> int:
     import logging
     import os
 
+    from engine.kernel import RunCancelled
     from engine.live.crashpoints import CrashPointError
     from engine.live.runner import live_run
     from engine.live.setup import LiveSetupError, target
     from engine.redact import install_log_redaction
-    from engine.runner import RunCancelled
     from engine.summary import live_summary_text
 
     cfg, snapshot = loaded.cfg, loaded.snapshot

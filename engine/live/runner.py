@@ -37,6 +37,7 @@ from engine.config import EngineConfig
 from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
+from engine.kernel import RunCancelled, RunError, Segment, StopRequest, open_segment, run_segment
 from engine.live.bars import Timeframe, bar_events, query_start, to_utc
 from engine.live.breakers import Breakers
 from engine.live.context import Context, Tally
@@ -49,10 +50,8 @@ from engine.live.sync import reconcile, sync_orders
 from engine.live.taxonomy import ACTIONS, classify
 from engine.operator import InboxError, drain_inbox
 from engine.redact import shown
-from engine.runner import RunCancelled, RunError, StopRequest
-from engine.segment import open_segment
 from engine.shell import Engine
-from journal_schema.events import RunEnded, SessionClosed, SessionOpened
+from journal_schema.events import SessionClosed, SessionOpened
 from journal_schema.reasons import Dependency
 
 log = logging.getLogger("engine.live")
@@ -107,21 +106,22 @@ class LiveRunner:
 
     def run(self) -> LiveResult:
         try:
-            reason = self._run()
+            clock = self._until_answered(self.ctx.broker.clock, "CALENDAR")
+            if clock is None:
+                raise RunCancelled("stopped before the broker answered; nothing was journaled")
+            self.ctx.now = clock.timestamp
+            self._load_sessions()  # an unknown calendar fails here, before anything is journaled
+            segment = self._segment()
         except BaseException:
-            self.engine.close()  # commit what was journaled; no RunEnded: the run did not end cleanly
+            self.engine.close(failed=True)
             raise
-        self.ctx.input(RunEnded(ts=self.ctx.now, run_id=self.run_id, reason=reason))  # type: ignore[arg-type]
-        self.engine.close()
-        return self._result(reason)
+        with run_segment(self.engine, segment, self.ctx.input, self.ctx.flush) as ending:
+            self._started()
+            ending.reason = self._run()
+            ending.ts = self.ctx.now
+        return self._result(ending.reason)
 
     def _run(self) -> str:
-        clock = self._until_answered(self.ctx.broker.clock, "CALENDAR")
-        if clock is None:
-            raise RunCancelled("stopped before the broker answered; nothing was journaled")
-        self.ctx.now = clock.timestamp
-        self._load_sessions()  # an unknown calendar fails here, before anything is journaled
-        self._start_segment()
         self._cross_sessions()  # the core knows the broker's session before any lookup is decided
         self._drain_operator()
         log.info("run %s: %s, journal %s, reconciling", self.run_id, self.where.description, self.journal)
@@ -145,24 +145,28 @@ class LiveRunner:
             self._nap(self.interval + backoff)
         return "INTERRUPTED"
 
-    def _start_segment(self) -> None:
+    def _segment(self) -> Segment:
+        """The new segment of this journal: the broker endpoint and timeframe are its dataset, and its
+        run id depends on where in the journal and when (broker clock) it starts."""
         dataset = f"{self.where.description}; bars {self.timeframe.text}"
         segment = open_segment(
             self.cfg,
             self.snapshot,
             ts=self.ctx.now,
             dataset=dataset,
-            fingerprint=hashlib.sha256(dataset.encode()).hexdigest(),  # the broker endpoint is the dataset
+            fingerprint=hashlib.sha256(dataset.encode()).hexdigest(),
             universe=list(self.cfg.run.universe),
             run_id_parts=(self.engine.writer.last_seq, self.ctx.now),
         )
         self.run_id = segment.run_id
-        for ev in segment.events:
-            self.ctx.input(ev)
-        self.ctx.flush()
+        return segment
+
+    def _started(self) -> None:
+        """After the segment's start is committed: journal shell errors from now on, and reopen the
+        breakers that were open when the journal's last run stopped."""
         self.ctx.journaling = True
         wall = self.ctx.wall_ns()
-        for dep, until in sorted(self.engine.state.risk.circuits.items()):  # breakers open when the run stopped
+        for dep, until in sorted(self.engine.state.risk.circuits.items()):
             self.ctx.breakers.restore(dep, wall + max(0, until - self.ctx.now))  # type: ignore[arg-type]
         if self.resumed.origin is None:
             self.resumed.origin = self.ctx.now
