@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Protocol
 
 from engine.core.state import CoreState
 from engine.core.step import step
-from engine.journal.chain import unwrap
-from engine.journal.store import JournalReader, JournalWriter
-from engine.journal.transcoder import TRANSCODER
+from engine.journal.address import JournalLike
+from engine.journal.read import JournalReader
+from engine.journal.store import JournalWriter
 from journal_schema.catalogue import INPUT_TYPE_SET
 from journal_schema.events import BarClosed, Event, OrderCancelRequested, OrderSubmitRequested, SessionClosed
 
@@ -51,12 +50,14 @@ class Engine:
         self.broker = broker
         self.batch = batch
         self._counts: Counter[type[Event]] = Counter()
-        self.inbox: Closeable | None = None  # a Postgres journal's operator inbox, kept open (engine.operator)
+        self.inbox: Closeable | None = (
+            None  # the journal's operator inbox once it is opened, kept open (engine.operator)
+        )
 
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        journal: JournalLike,
         broker: SimBroker | None = None,
         batch: int = DEFAULT_BATCH,
         observe: Callable[[Event], None] | None = None,
@@ -66,18 +67,15 @@ class Engine:
         """Open (or create) a journal and rebuild the core state by folding its inputs;
         ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
         ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""
-        writer = JournalWriter(path, encrypt=encrypt)
+        writer = JournalWriter(journal, encrypt=encrypt)
         state = CoreState()
         if writer.last_seq:
             try:
-                with JournalReader(path) as reader:
-                    for rec in reader.records():
-                        _, payload = unwrap(rec.state)
-                        ev = TRANSCODER.decode_stored(rec.topic, payload)
-                        if type(ev) in INPUT_TYPE_SET:
-                            step(state, ev, rec.seq)
-                            if observe is not None:
-                                observe(ev)
+                with JournalReader(writer.address) as reader:  # derived events are skipped undecoded
+                    for seq, ev in reader.events(INPUT_TYPE_SET, stop=writer.last_seq):
+                        step(state, ev, seq)
+                        if observe is not None:
+                            observe(ev)
             except BaseException:
                 writer.close()
                 raise

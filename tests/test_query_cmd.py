@@ -187,6 +187,6 @@ def test_missing_journal(tmp_path, capsys):
     assert _run(capsys, "positions", "--journal", str(missing)) == (
         2,
         "",
-        f"engine query: error: cannot read journal {missing}: journal not found: {missing}\n",
+        f"engine query: error: journal not found: {missing}\n",
     )
     assert not missing.exists()

@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from engine.cli import EXIT_OK, UsageError
-from projections import ProjectionError, Snapshot, build, event_rows
+from engine.journal.errors import JournalError
+from projections import Snapshot, build, event_rows
 from projections.costs import build_costs, costs_table
 from projections.events import events_table
 from projections.orders import orders_table
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
     try:
         table, snap = _table(args)
-    except ProjectionError as exc:
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     fmt: Format = args.format
     out = render(table, fmt)
