@@ -14,6 +14,7 @@ from engine.feeds import bundled
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import StreamStats, events, start_ts, universe_of
 from engine.feeds.table import BarTable, read_bar_file
+from engine.journal.address import JournalLike
 from engine.journal.store import JournalWriter
 from engine.kernel import RunCancelled, RunError, StopRequest, open_segment, run_segment
 from engine.operator import drain_inbox
@@ -70,7 +71,7 @@ class MarketInputs:
 def historical_run(
     cfg: EngineConfig,
     snapshot: dict[str, object],
-    journal: str | Path,
+    journal: JournalLike,
     bars: str | Path | None = None,
     batch: int = DEFAULT_BATCH,
     replace: bool = False,
@@ -82,7 +83,7 @@ def historical_run(
 def simulated_run(
     cfg: EngineConfig,
     snapshot: dict[str, object],
-    journal: str | Path,
+    journal: JournalLike,
     load: Callable[[], MarketInputs],
     batch: int = DEFAULT_BATCH,
     replace: bool = False,
@@ -98,7 +99,7 @@ def simulated_run(
 def _run(
     cfg: EngineConfig,
     snapshot: dict[str, object],
-    journal: str | Path,
+    journal: JournalLike,
     bars: str | Path | None,
     batch: int,
     replace: bool,
@@ -131,7 +132,7 @@ def _bar_inputs(cfg: EngineConfig, bars: str | Path | None) -> MarketInputs:
 def _simulate(
     cfg: EngineConfig,
     snapshot: dict[str, object],
-    journal: str | Path,
+    journal: JournalLike,
     load: Callable[[], MarketInputs],
     batch: int,
     replace: bool,

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Protocol
 
 from engine.core.state import CoreState
 from engine.core.step import apply_input
 from engine.core.strategy import StrategySpec
-from engine.journal.chain import unwrap
-from engine.journal.store import JournalReader, JournalWriter
-from engine.journal.transcoder import TRANSCODER
+from engine.journal.address import JournalLike
+from engine.journal.read import JournalReader
+from engine.journal.store import JournalWriter
 from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET
 from journal_schema.events import BarClosed, Event, OrderCancelRequested, OrderSubmitRequested, SessionClosed
@@ -54,12 +53,14 @@ class Engine:
         self.broker = broker
         self.batch = batch
         self._counts: Counter[type[Event]] = Counter()
-        self.inbox: Closeable | None = None  # a Postgres journal's operator inbox, kept open (engine.operator)
+        self.inbox: Closeable | None = (
+            None  # the journal's operator inbox once it is opened, kept open (engine.operator)
+        )
 
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        journal: JournalLike,
         broker: SimBroker | None = None,
         batch: int = DEFAULT_BATCH,
         observe: Callable[[Event], None] | None = None,
@@ -69,11 +70,11 @@ class Engine:
         """Open (or create) a journal and rebuild the core state by folding its inputs;
         ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
         ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""
-        writer = JournalWriter(path, encrypt=encrypt)
+        writer = JournalWriter(journal, encrypt=encrypt)
         state = CoreState(resolver=resolve_strategy)
         if writer.last_seq:
             try:
-                state = fold_inputs(path, resolver=resolve_strategy, observe=observe)
+                state = fold_inputs(writer.address, resolver=resolve_strategy, until=writer.last_seq, observe=observe)
             except BaseException:
                 writer.close()
                 raise
@@ -124,7 +125,7 @@ class Engine:
     def _state_before(self) -> CoreState:
         """The core state after every input journaled so far (the one being applied is not staged yet)."""
         self.writer.flush()
-        return fold_inputs(self.writer.path, resolver=self.state.resolver or resolve_strategy)
+        return fold_inputs(self.writer.address, resolver=self.state.resolver or resolve_strategy)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -144,7 +145,7 @@ class Engine:
 
 
 def fold_inputs(
-    path: str | Path,
+    journal: JournalLike,
     *,
     resolver: Callable[[str], StrategySpec],
     until: int | None = None,
@@ -154,16 +155,10 @@ def fold_inputs(
     ``observe`` sees every input on the way. An input that faulted when it was journaled faults again
     here, and its halt is derived on the state before it (``apply_input``), as it was then."""
     state = CoreState(resolver=resolver)
-    with JournalReader(path) as reader:
-        for rec in reader.records():
-            seq = rec.seq
-            if until is not None and seq > until:
-                break
-            _, payload = unwrap(rec.state)
-            ev = TRANSCODER.decode_stored(rec.topic, payload)
-            if type(ev) in INPUT_TYPE_SET:
-                before = partial(fold_inputs, path, resolver=resolver, until=seq - 1)
-                state, _ = apply_input(state, ev, seq, before)
-                if observe is not None:
-                    observe(ev)
+    with JournalReader(journal) as reader:  # derived events are skipped undecoded
+        for seq, ev in reader.events(INPUT_TYPE_SET, stop=until):
+            before = partial(fold_inputs, journal, resolver=resolver, until=seq - 1)
+            state, _ = apply_input(state, ev, seq, before)
+            if observe is not None:
+                observe(ev)
     return state

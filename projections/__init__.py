@@ -1,7 +1,7 @@
 """Folds over the journal: events listing, orders, positions and P&L."""
 
 from projections.events import EventRow, event_rows
-from projections.fold import Projection, ProjectionError, fold, iter_events
+from projections.fold import Projection, fold
 from projections.ledger import Anomaly, Ledger
 from projections.orders import OrderRow
 from projections.pnl import Pnl, PnlRow
@@ -17,11 +17,9 @@ __all__ = [
     "PnlRow",
     "PositionRow",
     "Projection",
-    "ProjectionError",
     "Snapshot",
     "build",
     "event_rows",
     "fold",
-    "iter_events",
     "snapshot_of",
 ]

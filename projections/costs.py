@@ -7,10 +7,10 @@ every quoted fill of a known order (a fill id is folded once). docs/execution.md
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from engine.core.costs.model import CostBook, FillSample
 from engine.core.costs.params import CostParams
+from engine.journal.address import JournalLike
+from engine.journal.read import read_events
 from journal_schema.events import (
     BarClosed,
     ConfigChanged,
@@ -20,7 +20,6 @@ from journal_schema.events import (
     OrderSubmitRequested,
     RunStarted,
 )
-from projections.fold import iter_events
 from projections.render import Column, Table
 
 _TYPES = (RunStarted, ConfigChanged, BarClosed, OrderSubmitRequested, OrderPartiallyFilled, OrderFilled)
@@ -54,9 +53,9 @@ class CostProjection:
             self.book.on_fill(symbol, FillSample(ev.ts, side, ev.fill_qty, ev.fill_price, ev.fee, ev.bid, ev.ask))
 
 
-def build_costs(path: str | Path, at: int | None = None) -> CostProjection:
+def build_costs(path: JournalLike, at: int | None = None) -> CostProjection:
     proj = CostProjection()
-    for seq, ev in iter_events(path, at=at, only=_TYPES):
+    for seq, ev in read_events(path, _TYPES, at=at):
         proj.apply(seq, ev)
     return proj
 

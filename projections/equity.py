@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from engine.core.risk.portfolio import values
+from engine.journal.address import JournalLike
 from journal_schema.events import BarClosed, Event, RunStarted, SessionClosed
 from journal_schema.units import FixedPointError, to_fixed
 from projections.fold import fold
@@ -147,7 +147,7 @@ def equity_frame_of(rows: list[EquityRow]) -> pl.DataFrame:
     return frame.with_columns(pl.col("ts").cast(SCHEMA["ts"]))
 
 
-def equity_frame(path: str | Path, *, at: int | None = None) -> pl.DataFrame:
+def equity_frame(path: JournalLike, *, at: int | None = None) -> pl.DataFrame:
     """Fold records ``1..at`` of a journal into the equity series (see the module doc)."""
     curve = EquityCurve()
     fold(path, [curve], at=at)

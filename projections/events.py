@@ -1,16 +1,16 @@
-"""The events projection: a listing of journal records, optionally filtered by type."""
+"""The events projection: a listing of journal records, optionally filtered by type, symbol and order
+(the filters of the shell's reader, ``engine.journal.read``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
-from journal_schema.catalogue import BY_NAME
+from engine.journal.address import JournalLike
+from engine.journal.read import read_events, types_named
 from journal_schema.codec import encode
 from journal_schema.events import Event
-from projections.fold import ProjectionError, iter_events
 from projections.render import Column, Table
 
 
@@ -24,15 +24,6 @@ class EventRow:
     json: bytes  # the canonical (compact) JSON of the event
 
 
-def event_types(names: Collection[str]) -> frozenset[type[Event]]:
-    """Event classes by type name; an unknown name is a ProjectionError listing the known ones."""
-    unknown = sorted(n for n in names if n not in BY_NAME)
-    if unknown:
-        known = ", ".join(sorted(BY_NAME))
-        raise ProjectionError(f"unknown event type {', '.join(unknown)} (known: {known})")
-    return frozenset(BY_NAME[n] for n in names)
-
-
 def event_row(seq: int, event: Event) -> EventRow:
     symbol = getattr(event, "symbol", None)
     cid = getattr(event, "client_order_id", None)
@@ -40,18 +31,21 @@ def event_row(seq: int, event: Event) -> EventRow:
 
 
 def event_rows(
-    path: str | Path,
+    journal: JournalLike,
     *,
     at: int | None = None,
     types: Collection[str] = (),
+    symbol: str | None = None,
+    client_order_id: str | None = None,
     limit: int | None = None,
 ) -> list[EventRow]:
-    """The first ``limit`` records of ``1..at`` whose type is in ``types`` (all when empty)."""
-    only = event_types(types) if types else None
+    """The first ``limit`` records of ``1..at`` whose type is in ``types`` (all when empty), of ``symbol``
+    and of ``client_order_id`` when they are given."""
+    only = types_named(types) if types else None
     rows: list[EventRow] = []
     if limit is not None and limit < 1:
         return rows
-    with closing(iter_events(path, at=at, only=only)) as stream:
+    with closing(read_events(journal, only, at=at, symbol=symbol, client_order_id=client_order_id)) as stream:
         for seq, event in stream:
             rows.append(event_row(seq, event))
             if limit is not None and len(rows) >= limit:

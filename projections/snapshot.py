@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
+from engine.journal.address import JournalLike
 from projections.fold import fold
 from projections.ledger import Anomaly, Ledger
 from projections.orders import OrderRow, order_rows
@@ -32,7 +32,7 @@ def snapshot_of(ledger: Ledger) -> Snapshot:
     )
 
 
-def build(path: str | Path, at: int | None = None) -> Snapshot:
+def build(path: JournalLike, at: int | None = None) -> Snapshot:
     """Fold records ``1..at`` (the whole journal when ``at`` is None) into a snapshot."""
     ledger = Ledger()
     fold(path, [ledger], at=at)

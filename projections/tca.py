@@ -13,14 +13,14 @@ import copy
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from engine.journal.address import JournalLike
+from engine.journal.read import read_events
 from journal_schema.events import Event
-from projections.fold import iter_events
 from projections.tca_collect import (
     BAR_INTS,
     BLOCK_SCHEMA,
@@ -255,9 +255,9 @@ def tca_of_events(events: Iterable[tuple[int, Event]]) -> Tca:
     return Tca(orders, blocks, {**c.counts, "partial_orders": int(orders["partial"].sum())})
 
 
-def load_tca(path: str | Path, *, at: int | None = None) -> Tca:
-    """TCA of the journal at ``path`` as of record ``at`` (default: its last); ProjectionError if unreadable."""
-    return tca_of_events(iter_events(path, at=at, only=TCA_TYPES))
+def load_tca(path: JournalLike, *, at: int | None = None) -> Tca:
+    """TCA of the journal at ``path`` as of record ``at`` (default: its last); JournalError if unreadable."""
+    return tca_of_events(read_events(path, TCA_TYPES, at=at))
 
 
 class TcaFold:

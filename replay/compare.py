@@ -9,11 +9,11 @@ Money stays in 1e-8 USD integers until rendered (exact decimal strings in JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from engine.journal.address import JournalLike
 from journal_schema.events import (
     Event,
     OrderFilled,
@@ -116,7 +116,7 @@ def _shortfall(values: pl.Series) -> Shortfall:
     return Shortfall(values.len(), values.mean(), q["p50"], q["p90"], q["p95"])  # type: ignore[arg-type]
 
 
-def _from_tca(journal: str | Path) -> tuple[int, dict[str, float], Shortfall]:
+def _from_tca(journal: JournalLike) -> tuple[int, dict[str, float], Shortfall]:
     """Decisions, blocked share by reason and the shortfall distribution, from the TCA projection:
     its ``blocks`` (a row per reason of a decision not ACCEPTED and per OrderBlocked) and the
     ``is_bps`` of its ``orders`` (a row per order)."""
@@ -127,7 +127,7 @@ def _from_tca(journal: str | Path) -> tuple[int, dict[str, float], Shortfall]:
     return decisions, shares, _shortfall(tca.orders["is_bps"].drop_nulls().drop_nans().cast(pl.Float64))
 
 
-def journal_figures(journal: str | Path) -> Journal:
+def journal_figures(journal: JournalLike) -> Journal:
     """The figures of one journal: one fold (counts, positions, P&L) and the TCA projection."""
     ledger = Ledger()
     tally = _Tally(ledger)
@@ -155,7 +155,7 @@ def journal_figures(journal: str | Path) -> Journal:
     )
 
 
-def compare(recorded: str | Path, what_if: str | Path) -> Comparison:
+def compare(recorded: JournalLike, what_if: JournalLike) -> Comparison:
     return Comparison(journal_figures(recorded), journal_figures(what_if))
 
 

@@ -1,25 +1,25 @@
 """Replay contract: feed the recorded inputs, in recorded order, through the current core;
-every derived event must equal the recorded one byte for byte. The hash chain is checked
-as records stream by, so tampering is named at its sequence number too. Memory is
-bounded by the reader's page size plus the core state."""
+every derived event must equal the recorded one byte for byte. The records are read along the
+hash chain (``JournalReader.linked``, the walk ``engine verify`` makes), so tampering is named at
+its sequence number too, with verify's words. Memory is bounded by the reader's page size plus the
+core state."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
-
-import msgspec
 
 from engine.core.state import CoreState
 from engine.core.step import apply_input
-from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
-from engine.journal.store import DEFAULT_PAGE_SIZE, JournalReader
+from engine.journal.address import JournalLike
+from engine.journal.chain import GENESIS
+from engine.journal.errors import RecordError
+from engine.journal.read import DEFAULT_PAGE_SIZE, JournalReader, decode_payload
 from engine.shell import fold_inputs
 from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET, TOPICS
-from journal_schema.codec import UnknownTopicError, decode_topic, encode
+from journal_schema.codec import encode
 from journal_schema.events import Event
 from replay.diff import field_diff
 
@@ -47,80 +47,45 @@ class ReplayResult:
         return self.divergence is None
 
 
-def replay_journal(path: str | Path, page_size: int = DEFAULT_PAGE_SIZE) -> ReplayResult:
+def replay_journal(path: JournalLike, page_size: int = DEFAULT_PAGE_SIZE) -> ReplayResult:
     state = CoreState(resolver=resolve_strategy)
     prev = GENESIS
     pending: deque[Event] = deque()
     pending_seq = 0
     inputs = derived = records = 0
     with JournalReader(path, page_size=page_size) as reader:
-        for rec in reader.records():
-            records += 1
-            seq = rec.seq
-            if seq != records:
-                return _stop(
-                    records,
-                    inputs,
-                    derived,
-                    prev,
-                    Divergence(records, "TAMPERED", f"record {records} is missing (the next stored record is {seq})"),
-                )
-            try:
-                stored_hash, payload = unwrap(rec.state)
-            except EnvelopeError as exc:
-                return _stop(records, inputs, derived, prev, Divergence(seq, "TAMPERED", str(exc)))
-            prev = link(prev, seq, rec.topic.encode(), payload)
-            if prev != stored_hash:
-                return _stop(
-                    records,
-                    inputs,
-                    derived,
-                    prev,
-                    Divergence(seq, "TAMPERED", "stored hash does not match the record's content (hash chain broken)"),
-                )
-            try:
-                ev = decode_topic(rec.topic, payload)
-            except (msgspec.DecodeError, UnknownTopicError) as exc:
-                return _stop(records, inputs, derived, prev, Divergence(seq, "UNDECODABLE", str(exc)))
-            if type(ev) in INPUT_TYPE_SET:
-                if pending:
-                    return _stop(records, inputs, derived, prev, _missing(pending_seq, seq, pending[0]))
-                inputs += 1
-                before = partial(fold_inputs, path, resolver=resolve_strategy, until=seq - 1)
-                state, produced = apply_input(state, ev, seq, before)
-                pending.extend(produced)
-                pending_seq = seq
-                continue
-            derived += 1
-            if not pending:
-                return _stop(
-                    records,
-                    inputs,
-                    derived,
-                    prev,
-                    Divergence(
-                        seq,
-                        "UNEXPECTED_DERIVED",
-                        f"recorded {rec.topic} that the current code does not derive from input {pending_seq}",
-                        recorded=ev,
-                    ),
-                )
-            expected = pending.popleft()
-            if TOPICS[type(expected)] != rec.topic or encode(expected) != bytes(payload):
-                return _stop(
-                    records,
-                    inputs,
-                    derived,
-                    prev,
-                    Divergence(
+        try:
+            for seq, topic, payload, prev in reader.linked():
+                records += 1
+                ev = decode_payload(seq, topic, payload)
+                if type(ev) in INPUT_TYPE_SET:
+                    if pending:
+                        return _stop(records, inputs, derived, prev, _missing(pending_seq, seq, pending[0]))
+                    inputs += 1
+                    before = partial(fold_inputs, path, resolver=resolve_strategy, until=seq - 1)
+                    state, produced = apply_input(state, ev, seq, before)
+                    pending.extend(produced)
+                    pending_seq = seq
+                    continue
+                derived += 1
+                if not pending:
+                    message = f"recorded {topic} that the current code does not derive from input {pending_seq}"
+                    return _stop(records, inputs, derived, prev, Divergence(seq, "UNEXPECTED_DERIVED", message, ev))
+                expected = pending.popleft()
+                if TOPICS[type(expected)] != topic or encode(expected) != payload:
+                    mismatch = Divergence(
                         seq,
                         "DERIVED_MISMATCH",
-                        f"derived event differs from the recorded {rec.topic}",
+                        f"derived event differs from the recorded {topic}",
                         recorded=ev,
                         replayed=expected,
                         diff=field_diff(ev, expected),
-                    ),
-                )
+                    )
+                    return _stop(records, inputs, derived, prev, mismatch)
+        except RecordError as exc:  # off the chain or undecryptable: TAMPERED; not an event: UNDECODABLE
+            kind = "UNDECODABLE" if exc.category == "UNDECODABLE" else "TAMPERED"
+            counted = records if kind == "UNDECODABLE" else records + 1
+            return _stop(counted, inputs, derived, prev, Divergence(exc.seq, kind, exc.problem))
     if pending:
         return _stop(records, inputs, derived, prev, _missing(pending_seq, records + 1, pending[0]))
     return ReplayResult(records, inputs, derived, prev.hex(), None)

@@ -17,9 +17,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from engine.journal import read_events
 from engine.journal.verify import verify_journal
 from journal_schema.events import BarRejected
-from projections.fold import iter_events
 from tests.adversarial import HEADER, assert_refused, run_cli, state
 
 pytestmark = pytest.mark.adversarial
@@ -192,7 +192,7 @@ def test_a_hostile_bar_file_is_refused_or_rejected_by_reason(
     assert code == 0, err
     verified = verify_journal(tmp_path / "j.db")
     assert verified.ok, verified
-    events = [ev for _, ev in iter_events(tmp_path / "j.db")]
+    events = [ev for _, ev in read_events(tmp_path / "j.db")]
     reasons = Counter(ev.reason for ev in events if isinstance(ev, BarRejected))
     if case.rejected is not None:
         assert reasons[case.rejected] >= 1, reasons

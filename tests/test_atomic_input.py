@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.strategy import StrategySpec, Target
-from engine.journal.chain import unwrap
-from engine.journal.store import JournalReader
+from engine.journal import read_events
 from engine.shell import Engine
-from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, SignalGenerated, TradingHalted
 from journal_schema.units import SCALE as S
 from replay.replayer import replay_journal
@@ -105,10 +103,4 @@ def test_a_faulting_bar_changes_nothing_and_all_readers_agree(bars: list[tuple[s
 
 
 def signals_of(path: Path) -> list[SignalGenerated]:
-    out = []
-    with JournalReader(path) as r:
-        for rec in r.records():
-            ev = decode_topic(rec.topic, unwrap(rec.state)[1])
-            if isinstance(ev, SignalGenerated):
-                out.append(ev)
-    return out
+    return [ev for _, ev in read_events(path, [SignalGenerated])]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
+from engine.journal import read_events
 from engine.kernel import StopRequest
 from engine.live.breakers import SECOND_NS
 from engine.live.runner import LiveRunner
@@ -27,7 +28,6 @@ from engine.venue.server import VenueServer
 from journal_schema.events import DecisionMade, Event
 from journal_schema.reasons import Dependency
 from journal_schema.risk_events import CircuitClosed, CircuitOpened
-from projections.fold import iter_events
 from replay import replay_journal
 from tests.venue_support import serving
 
@@ -121,7 +121,7 @@ def run(
 
 
 def journal_events(journal: Path) -> list[tuple[int, Event]]:
-    return list(iter_events(journal))
+    return list(read_events(journal))
 
 
 def open_circuits(evs: list[tuple[int, Event]]) -> set[str]:

@@ -16,8 +16,8 @@ from engine.config import ConfigError, config_hash, load, load_sources, resolve,
 from engine.config_env import redact
 from engine.core.strategy import StrategySpec, Target
 from engine.feeds.calendar import load_sessions
+from engine.journal import read_events
 from journal_schema.events import BarClosed, DecisionMade, RunStarted
-from projections import iter_events
 
 
 class _Quiet:
@@ -341,12 +341,12 @@ def test_engine_run_prints_the_summary_on_stderr_and_journals_the_env_values(
     out, err = capsys.readouterr()
     assert code == 0, err
     summary = json.loads(out)  # stdout is still only the run's summary
-    ((_, started),) = iter_events(journal, only=(RunStarted,))
+    ((_, started),) = read_events(journal, (RunStarted,))
     assert isinstance(started, RunStarted)
     assert started.config["paper"]["half_spread_bps"] == "3" and started.config["strategy"]["slow"] == 8
     assert started.config["risk"]["policy"]["min_confidence"] == "0.5"
     assert started.config_hash == config_hash(started.config) != config_hash(load(None)[1])
-    decisions = [ev for _, ev in iter_events(journal, only=(DecisionMade,))]
+    decisions = [ev for _, ev in read_events(journal, (DecisionMade,))]
     assert decisions and all(isinstance(d, DecisionMade) and d.config_hash == started.config_hash for d in decisions)
     assert sum(summary["decisions"].values()) == len(decisions) and summary["journal"] == str(journal)
     assert err.splitlines() == [

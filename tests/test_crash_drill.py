@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from engine.cli import main
+from engine.journal import read_events
 from journal_schema.events import RunStarted
-from projections.fold import iter_events
 from tests.stores import DB, HOST, PORT, fresh_table, needs_pg, pg_url
 from tools import crash_drill
 from tools.drill import bar_file
@@ -69,6 +69,6 @@ def test_a_short_drill_on_postgres_passes_its_audit(tmp_path: Path, pg_journal: 
     # 5 killed starts and the final run (a start killed before it reached the broker journals none)
     assert 3 <= figures["run_segments"] <= 6 and figures["clean_ends"] == 1, summary
     assert figures["replay"].startswith("identical: "), summary
-    started = [ev for _, ev in iter_events(pg_journal, only=[RunStarted]) if isinstance(ev, RunStarted)]
+    started = [ev for _, ev in read_events(pg_journal, [RunStarted]) if isinstance(ev, RunStarted)]
     assert started and all(ev.dataset.startswith("venue ") for ev in started), summary  # the old journal is gone
     assert not (tmp_path / "journal.db").exists()  # the drill wrote to Postgres, not to the workdir

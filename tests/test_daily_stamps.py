@@ -20,9 +20,9 @@ import pytest
 
 from engine.cli import main
 from engine.feeds.bundled import load_bundled
+from engine.journal import read_events
 from journal_schema.events import BarClosed, BarRejected
 from journal_schema.units import exact
-from projections.fold import iter_events
 
 NY = ZoneInfo("America/New_York")
 FIRST, LAST = date(2000, 10, 16), date(2000, 12, 8)  # across the end of daylight time and an early close
@@ -75,7 +75,7 @@ def run(bars: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[in
 def reference(daily: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     bars = write(tmp_path_factory.mktemp("close") / "bars.csv", daily, None)
     assert main(["run", "--bars", str(bars), "--journal", str(bars.parent / "j.db")]) == 0
-    closes = [ev.ts for _, ev in iter_events(bars.parent / "j.db", only=[BarClosed]) if isinstance(ev, BarClosed)]
+    closes = [ev.ts for _, ev in read_events(bars.parent / "j.db", [BarClosed]) if isinstance(ev, BarClosed)]
     early = int(datetime.combine(EARLY_CLOSE, time(13), NY).timestamp()) * 10**9
     assert early in closes  # the early close is the bar's time, not 16:00
     return {"bars": bars, "rows": daily.height}
@@ -105,7 +105,7 @@ def test_a_daily_bar_on_a_date_without_a_session_is_rejected_naming_the_date(
     code, summary, err = run(tmp_path / "bars.csv", capsys)
     assert code == 0, err
     assert summary["rejections_by_code"] == {"OUTSIDE_SESSION": 1}
-    (rejected,) = [ev for _, ev in iter_events(tmp_path / "j.db", only=[BarRejected]) if isinstance(ev, BarRejected)]
+    (rejected,) = [ev for _, ev in read_events(tmp_path / "j.db", [BarRejected]) if isinstance(ev, BarRejected)]
     assert "2000-11-23" in rejected.detail and "session" in rejected.detail
 
 
@@ -117,7 +117,7 @@ def test_dates_alone_in_an_intraday_file_are_refused_with_the_reason(
     code, summary, err = run(tmp_path / "bars.csv", capsys)
     assert code == 0, err
     assert summary["rejections_by_code"] == {"TIMESTAMP_WITHOUT_ZONE": 1}
-    (rejected,) = [ev for _, ev in iter_events(tmp_path / "j.db", only=[BarRejected]) if isinstance(ev, BarRejected)]
+    (rejected,) = [ev for _, ev in read_events(tmp_path / "j.db", [BarRejected]) if isinstance(ev, BarRejected)]
     assert "2024-01-03" in rejected.detail and "date without a time" in rejected.detail
 
 

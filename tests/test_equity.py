@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from engine.journal import JournalError
 from journal_schema.events import SessionClosed, SessionOpened
-from projections import ProjectionError, build
+from projections import build
 from projections.equity import SCHEMA, EquityCurve, capital_of, equity_frame
 from projections.fold import fold
 from tests.journal_factory import MIN, T0, USD, bar, fill, px, submit, trading_day, write_journal
@@ -135,5 +136,5 @@ def test_a_journal_without_bars_gives_an_empty_frame(tmp_path):
 
 
 def test_a_missing_journal_is_a_projection_error(tmp_path):
-    with pytest.raises(ProjectionError, match="missing.db"):
+    with pytest.raises(JournalError, match="missing.db"):
         equity_frame(tmp_path / "missing.db")

@@ -130,7 +130,7 @@ long_bar_lists = st.lists(
 def test_never_two_sides_working_and_long_only_never_short(cfg, bars, per_session):
     """Cancel first, then trade: at no point of the journal are orders working on both sides of a
     symbol, so a long-only strategy never holds a short position (resting gtc limits included)."""
-    from projections.fold import iter_events
+    from engine.journal import read_events
     from projections.ledger import Ledger
 
     with tempfile.TemporaryDirectory() as d:
@@ -138,7 +138,7 @@ def test_never_two_sides_working_and_long_only_never_short(cfg, bars, per_sessio
         stream, _ = synthetic_stream(bars, per_session)
         run_engine(path, stream, cfg)
         ledger = Ledger()
-        for seq, ev in iter_events(path):
+        for seq, ev in read_events(path):
             ledger.apply(seq, ev)
             for symbol in ("AAA", "BBB"):
                 sides = {o.side for o in ledger.orders.open_orders(symbol)}

@@ -169,10 +169,11 @@ def test_reading_is_paged(tmp_path, monkeypatch):
 def test_the_journal_transcoder_is_an_eventsourcing_transcoder_with_canonical_bytes():
     from eventsourcing.persistence import Transcoder
 
+    from engine.journal.read import decode_payload
     from engine.journal.transcoder import TRANSCODER
 
     assert isinstance(TRANSCODER, Transcoder)
     ev = RunEnded(ts=5, run_id="r", reason="END_OF_DATA")
     raw = TRANSCODER.encode(ev)
     assert raw == b'{"type":"RunEnded","ts":5,"run_id":"r","reason":"END_OF_DATA"}'
-    assert TRANSCODER.decode(raw) == ev == TRANSCODER.decode_stored("RunEnded.v1", raw)
+    assert TRANSCODER.decode(raw) == ev == decode_payload(1, "RunEnded.v1", raw)

@@ -219,7 +219,7 @@ def test_a_tampered_source_fails_the_copy_with_exit_1(
     db.close()
     code, out, _ = copy_cli(src, tmp_path / "copy.db", capsys)
     assert code == 1
-    assert out.startswith("FAILED: ") and "record 5: its stored hash does not chain" in out
+    assert out.startswith("FAILED: ") and "record 5: hash mismatch: stored " in out
     assert "keeps the 0 records copied before it" in out and records(tmp_path / "copy.db") == []
     with pytest.raises(CopyFailed, match="keeps the 4 records copied before it"):  # pages of 2: 1-2, 3-4 committed
         copy_journal(src, tmp_path / "paged.db", page_size=2)

@@ -39,9 +39,9 @@ def _run(venue: VenueServer, journal: str, cycles: int, **kw: Any) -> live_runne
 
 
 def events(journal: str, *names: str) -> list[Event]:
-    from projections.fold import iter_events
+    from engine.journal import read_events
 
-    return [ev for _, ev in iter_events(journal) if not names or type(ev).__name__ in names]
+    return [ev for _, ev in read_events(journal) if not names or type(ev).__name__ in names]
 
 
 def journal_positions(journal: str) -> dict[str, int]:

@@ -31,9 +31,9 @@ RESTING = {"type": "limit", "limit_offset_bps": "-500"}
 
 
 def _seqs(journal: Path) -> list[tuple[int, Any]]:
-    from projections.fold import iter_events
+    from engine.journal import read_events
 
-    return list(iter_events(journal))
+    return list(read_events(journal))
 
 
 def test_engine_kill_reaches_a_running_process_and_cancels_every_open_order_once(

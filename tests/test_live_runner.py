@@ -22,6 +22,7 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from engine.alpaca.errors import BrokerError
 from engine.config import resolve
+from engine.journal import read_events
 from engine.kernel import StopRequest
 from engine.live import runner as live_runner
 from engine.live.breakers import SECOND_NS, BreakerRule, Breakers
@@ -30,7 +31,6 @@ from engine.live.setup import connect
 from engine.venue.server import VenueServer
 from journal_schema.events import Event
 from projections import build
-from projections.fold import iter_events
 from replay import replay_journal
 
 S = 100_000_000
@@ -101,7 +101,7 @@ def run(
 
 
 def events(journal: Path, *names: str) -> list[Event]:
-    return [ev for _, ev in iter_events(journal) if not names or type(ev).__name__ in names]
+    return [ev for _, ev in read_events(journal) if not names or type(ev).__name__ in names]
 
 
 def accepted_at_venue(venue: VenueServer) -> Counter[str]:
@@ -459,7 +459,7 @@ def test_an_opposite_signal_cancels_the_resting_order_first_then_trades(venue: V
     assert all(status[c.client_order_id] in ("CANCELED", "FILLED") for c in cancels)  # type: ignore[attr-defined]
     # each target that waited is decided again by the report that ended the order it waited for
     # (long only: after the cancel the flat target is met, ALREADY_AT_TARGET)
-    seqs = {seq: ev for seq, ev in iter_events(journal)}
+    seqs = {seq: ev for seq, ev in read_events(journal)}
     waited = {
         d.signal_id
         for d in events(journal, "DecisionMade")  # type: ignore[attr-defined]

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.journal import JournalWriter
+from engine.journal import JournalWriter, read_events
 from engine.journal.chain import GENESIS, link, wrap
 from journal_schema.codec import decode_topic
 from journal_schema.events import DecisionMade, OrderFilled, SignalGenerated
-from projections import build, iter_events
+from projections import build
 from projections.costs import build_costs
 from projections.tca import load_tca
 
@@ -67,7 +67,7 @@ def test_every_projection_reads_it(old_journal: Path) -> None:
     tca = load_tca(old_journal)
     assert tca.orders["n_fills"].to_list() == [1, 1]  # the v1 fills are not skipped by the type filter
     assert tca.orders["spread_paid_bps"].null_count() == 2  # no quotes then
-    assert sum(1 for _ in iter_events(old_journal, only=(OrderFilled,))) == 2
+    assert sum(1 for _ in read_events(old_journal, (OrderFilled,))) == 2
     assert all(s.samples == 0 for s in build_costs(old_journal).book.symbols.values())
 
 

@@ -16,10 +16,8 @@ import pytest
 
 from engine.cli.operator_cmd import EXIT_QUEUED, _print_review
 from engine.config import resolve
-from engine.journal.chain import unwrap
+from engine.journal import JournalReader, JournalWriter, read_events
 from engine.journal.lock import WriterLock
-from engine.journal.store import JournalReader, JournalWriter
-from engine.journal.transcoder import TRANSCODER
 from engine.operator import UNKNOWN_SEQ, Command, Inbox, drain, drain_inbox, inbox_path, journal_command
 from engine.runner import historical_run
 from engine.shell import DEFAULT_BATCH, Engine
@@ -60,11 +58,7 @@ def popen(*args: str) -> subprocess.Popen[str]:
 
 
 def events(path: Path) -> list[tuple[int, Event]]:
-    out = []
-    with JournalReader(path) as r:
-        for rec in r.records():
-            out.append((rec.seq, TRANSCODER.decode_stored(rec.topic, unwrap(rec.state)[1])))
-    return out
+    return list(read_events(path))
 
 
 def last_seq(path: Path) -> int:
@@ -157,8 +151,7 @@ class CheckingInbox(Inbox):
     def mark(self, command_id: str, seq: int) -> None:
         if seq != UNKNOWN_SEQ:
             with JournalReader(self.path.with_suffix("")) as r:
-                (rec,) = list(r.records(seq, seq))
-            ev = TRANSCODER.decode_stored(rec.topic, unwrap(rec.state)[1])
+                ((_, ev),) = list(r.events(start=seq, stop=seq))
             assert getattr(ev, "command_id", None) == command_id
         self.marks.append((command_id, seq))
         super().mark(command_id, seq)

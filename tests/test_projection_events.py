@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from engine.journal import unwrap
-from projections import ProjectionError, event_rows
+from engine.journal import JournalError, unwrap
+from projections import event_rows
 from projections.render import iso_utc
 from tests.journal_factory import T0, trading_day, write_journal
 
@@ -37,7 +37,7 @@ def test_type_filter_limit_and_at(journal):
 
 
 def test_unknown_type_name_lists_the_known_ones(journal):
-    with pytest.raises(ProjectionError, match=r"unknown event type Fill \(known: AlertRaised, BarClosed, BarRejected,"):
+    with pytest.raises(JournalError, match=r"unknown event type Fill \(known: AlertRaised, BarClosed, BarRejected,"):
         event_rows(journal, types=["Fill"])
 
 
@@ -45,7 +45,7 @@ def test_undecodable_record_is_reported_with_its_seq(journal):
     with sqlite3.connect(journal) as db:
         db.execute("DROP TRIGGER journal_events_no_update")
         db.execute("UPDATE journal_events SET topic = 'Nope.v1' WHERE originator_version = 4")
-    with pytest.raises(ProjectionError, match=r"record 4 cannot be read .*unknown topic 'Nope.v1'"):
+    with pytest.raises(JournalError, match=r"record 4 cannot be read .*unknown topic 'Nope.v1'"):
         event_rows(journal)
     assert [r.seq for r in event_rows(journal, at=3)] == [1, 2, 3]
 

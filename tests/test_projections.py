@@ -2,9 +2,9 @@
 
 import pytest
 
-from engine.journal import JournalWriter
+from engine.journal import JournalError, JournalWriter
 from journal_schema.events import Event, OrderCanceled, OrderRejected, SessionOpened
-from projections import Anomaly, ProjectionError, build, fold
+from projections import Anomaly, build, fold
 from tests.journal_factory import MIN, SHARES, T0, USD, accepted, bar, fill, px, submit, trading_day, write_journal
 
 
@@ -215,15 +215,15 @@ def test_empty_journal(tmp_path):
     ],
 )
 def test_at_out_of_range(journal, at, message):
-    with pytest.raises(ProjectionError, match=message):
+    with pytest.raises(JournalError, match=message):
         build(journal, at=at)
 
 
 def test_missing_and_non_journal_files(tmp_path):
-    with pytest.raises(ProjectionError, match="journal not found"):
+    with pytest.raises(JournalError, match="journal not found"):
         build(tmp_path / "missing.db")
     (tmp_path / "text.db").write_text("not a database at all, just some text" * 10)
-    with pytest.raises(ProjectionError, match="is not a journal \\(not an SQLite database\\)"):
+    with pytest.raises(JournalError, match="is not a journal \\(not an SQLite database\\)"):
         build(tmp_path / "text.db")
 
 

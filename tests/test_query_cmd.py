@@ -142,6 +142,20 @@ def test_events_type_filter_limit_json(journal, capsys):
     assert (second["seq"], second["type"]) == (11, "OrderPartiallyFilled")
 
 
+def _seqs(capsys, journal, *flags):
+    code, out, err = _run(capsys, "events", "--journal", str(journal), "--format", "csv", *flags)
+    assert (code, err) == (0, "")
+    return [int(row["seq"]) for row in csv.DictReader(io.StringIO(out))]
+
+
+def test_events_of_one_symbol_or_one_order(journal, capsys):
+    assert _seqs(capsys, journal, "--symbol", "AAPL") == [2, 3, 4, 8, 9, 16]  # broker reports carry no symbol
+    assert _seqs(capsys, journal, "--order", "c-sell") == [8, 9, 10, 11, 12]
+    assert _seqs(capsys, journal, "--order", "c-sell", "--type", "OrderFilled", "--at", "11") == []
+    assert _seqs(capsys, journal, "--symbol", "MSFT", "--type", "BarClosed") == [7]
+    assert _seqs(capsys, journal, "--symbol", "NOPE") == []
+
+
 def test_events_table(journal, capsys):
     code, out, _ = _run(capsys, "events", "--journal", str(journal), "--at", "2")
     assert code == 0
@@ -187,6 +201,6 @@ def test_missing_journal(tmp_path, capsys):
     assert _run(capsys, "positions", "--journal", str(missing)) == (
         2,
         "",
-        f"engine query: error: cannot read journal {missing}: journal not found: {missing}\n",
+        f"engine query: error: journal not found: {missing}\n",
     )
     assert not missing.exists()

@@ -14,9 +14,7 @@ import pytest
 
 from engine.cli import main
 from engine.config import config_hash, load, resolve
-from engine.journal.chain import unwrap
-from engine.journal.store import JournalReader
-from engine.journal.transcoder import TRANSCODER
+from engine.journal import read_events
 from engine.operator import Command, drain_inbox, open_inbox
 from engine.runner import historical_run
 from engine.shell import DEFAULT_BATCH, Engine
@@ -37,8 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def events(journal: str | Path) -> list[tuple[int, Event]]:
-    with JournalReader(journal) as r:
-        return [(rec.seq, TRANSCODER.decode_stored(rec.topic, unwrap(rec.state)[1])) for rec in r.records()]
+    return list(read_events(journal))
 
 
 def finished_run(tmp_path: Path, journal: str | Path) -> str:

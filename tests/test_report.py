@@ -16,8 +16,9 @@ import msgspec
 import pytest
 
 from engine.cli import main
+from engine.journal import read_events
 from journal_schema.events import BarClosed, DecisionMade, OrderFilled, OrderPartiallyFilled, OrderSubmitRequested
-from projections import build, iter_events
+from projections import build
 from projections.charts import COLORS
 from projections.equity import capital_of, equity_frame
 from projections.tca import load_tca
@@ -226,7 +227,7 @@ def test_the_header_names_the_run_and_counts_orders_fills_and_blocks(journal, pa
     tree = parse(page)
     (facts_table,) = tree.root.find("table", **{"class": "facts"})
     facts = {r.find("th")[0].all_text(): r.find("td")[0].all_text() for r in facts_table.find("tr")}
-    run = next(e for _, e in iter_events(journal) if type(e).__name__ == "RunStarted")
+    run = next(e for _, e in read_events(journal) if type(e).__name__ == "RunStarted")
     assert facts["run id"] == run.run_id
     assert facts["dataset"] == run.dataset
     assert facts["config hash"] == run.config_hash
@@ -237,7 +238,7 @@ def test_the_header_names_the_run_and_counts_orders_fills_and_blocks(journal, pa
         r.find("td")[0].all_text(): int(r.find("td")[1].all_text())
         for r in tree.root.find("table", id="counts-table")[0].find("tbody")[0].find("tr")
     }
-    fills = sum(1 for _, e in iter_events(journal) if isinstance(e, (OrderFilled, OrderPartiallyFilled)))
+    fills = sum(1 for _, e in read_events(journal) if isinstance(e, (OrderFilled, OrderPartiallyFilled)))
     assert counts["orders"] == len(snap.orders) > 5
     assert counts["fills"] == fills > counts["orders"] // 2
     assert counts["expired"] == sum(1 for o in snap.orders if o.status == "EXPIRED")
@@ -265,7 +266,7 @@ def _cells(tree: Tree) -> tuple[list[str], dict[str, dict[str, str]]]:
 
 def test_the_trade_table_has_one_row_per_order_with_its_costs(journal, page):
     _, rows = _cells(parse(page))
-    submitted = [e.client_order_id for _, e in iter_events(journal, only=[OrderSubmitRequested])]
+    submitted = [e.client_order_id for _, e in read_events(journal, [OrderSubmitRequested])]
     assert list(rows) == list(dict.fromkeys(submitted))
     snap = {o.client_order_id: o for o in build(journal).orders}
     # one fully filled order, its figures rebuilt from the journal: the decision price is the symbol's
@@ -275,7 +276,7 @@ def test_the_trade_table_has_one_row_per_order_with_its_costs(journal, page):
     last_close: dict[str, int] = {}
     decision_price = None
     fills = []
-    for _, e in iter_events(journal):
+    for _, e in read_events(journal):
         if isinstance(e, BarClosed):
             last_close[e.symbol] = e.close
         elif isinstance(e, DecisionMade) and decision_price is None and e.decision_id == _decision_of(journal, cid):
@@ -299,12 +300,12 @@ def test_the_trade_table_has_one_row_per_order_with_its_costs(journal, page):
 def _decision_of(journal: Path, cid: str) -> str:
     from journal_schema.events import OrderIntentCreated
 
-    return next(e.decision_id for _, e in iter_events(journal, only=[OrderIntentCreated]) if e.client_order_id == cid)
+    return next(e.decision_id for _, e in read_events(journal, [OrderIntentCreated]) if e.client_order_id == cid)
 
 
 def test_final_equity_is_capital_plus_net_pnl_and_drawdown_is_never_positive(journal, page):
     frame = equity_frame(journal)
-    capital = capital_of(next(e for _, e in iter_events(journal) if type(e).__name__ == "RunStarted").config)
+    capital = capital_of(next(e for _, e in read_events(journal) if type(e).__name__ == "RunStarted").config)
     net = build(journal).pnl.total.net
     assert frame["equity"][-1] == capital + net
     assert frame["drawdown"].max() <= 0.0 < frame.height

@@ -12,12 +12,12 @@ import pytest
 
 from engine import manifest
 from engine.config import resolve
+from engine.journal import read_events
 from engine.manifest import features, git_state, package_version
 from engine.runner import historical_run
 from journal_schema.catalogue import INPUT_TYPES
 from journal_schema.events import RunStarted
 from journal_schema.run_events import DatasetRef, RunManifest
-from projections import iter_events
 from replay import replay_journal
 
 ROOT = Path(manifest.__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def run(tmp_path: Path, raw: dict[str, Any] | None = None, name: str = "j.db") -
     cfg, snap = resolve(raw or {"strategy": {"fast": 2, "slow": 4, "qty": 10}})
     journal = tmp_path / name
     historical_run(cfg, snap, journal, bars=bar_file(tmp_path / "bars.csv"))
-    return journal, [ev for _, ev in iter_events(journal)]
+    return journal, [ev for _, ev in read_events(journal)]
 
 
 def git(*args: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from engine.journal import JournalError
 from journal_schema.events import (
     BarClosed,
     DecisionMade,
@@ -20,7 +21,6 @@ from journal_schema.events import (
     SignalGenerated,
 )
 from journal_schema.risk_events import OrderBlocked
-from projections import ProjectionError
 from projections.tca import ORDER_COLUMNS, load_tca, tca_of_events
 from projections.tca_report import tca_report
 from tests.journal_factory import MIN, SHARES, T0, accepted, px, trading_day, write_journal
@@ -393,5 +393,5 @@ def test_report_of_an_empty_journal_is_a_total_row_of_zeros(tmp_path):
 
 
 def test_unreadable_journal_is_a_projection_error(tmp_path):
-    with pytest.raises(ProjectionError, match="journal not found"):
+    with pytest.raises(JournalError, match="journal not found"):
         load_tca(tmp_path / "missing.db")

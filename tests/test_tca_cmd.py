@@ -115,7 +115,7 @@ def test_errors_are_one_line_with_exit_2(tmp_path, bundled, capsys):
     assert tca(capsys, "--journal", str(missing)) == (
         2,
         "",
-        f"engine tca: error: cannot read journal {missing}: journal not found: {missing}\n",
+        f"engine tca: error: journal not found: {missing}\n",
     )
     assert tca(capsys, "--journal", str(bundled), "--at", "0") == (
         2,

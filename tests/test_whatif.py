@@ -15,13 +15,13 @@ from engine.broker.paper import PaperBroker, cost_model
 from engine.cli import main
 from engine.config import resolve
 from engine.feeds.calendar import load_sessions
-from engine.journal import unwrap
+from engine.journal import read_events, unwrap
 from engine.runner import historical_run
 from engine.shell import Engine
 from journal_schema.codec import decode_topic
 from journal_schema.events import BarClosed, BarRejected, Event, OrderFilled, RunEnded, RunStarted, SessionClosed
 from journal_schema.run_events import RunManifest
-from projections import build, iter_events
+from projections import build
 from replay import replay_journal
 from replay.compare import comparison_dict
 from replay.whatif import MARKET_INPUTS, WhatIfResult, comparison_path, whatif
@@ -113,8 +113,8 @@ def test_same_config_reproduces_every_recorded_event_but_the_run_header(recorded
 def test_the_new_run_started_records_the_new_config_and_the_source_dataset(recorded: Path, tmp_path: Path) -> None:
     raw = {**BASE, "paper": {"half_spread_bps": "30"}}
     result = run_whatif(recorded, tmp_path / "w.db", raw)
-    source = next(ev for _, ev in iter_events(recorded, only=(RunStarted,)))
-    ((_, rs),) = iter_events(tmp_path / "w.db", only=(RunStarted,))
+    source = next(ev for _, ev in read_events(recorded, (RunStarted,)))
+    ((_, rs),) = read_events(tmp_path / "w.db", (RunStarted,))
     assert isinstance(source, RunStarted) and isinstance(rs, RunStarted)
     _, snap = resolve(raw)
     assert rs.config == snap and rs.config_hash != source.config_hash
@@ -153,7 +153,7 @@ def test_a_tighter_correlation_rule_holds_more_decisions_for_review(recorded: Pa
 
 def test_figures_are_defined_as_documented(recorded: Path, tmp_path: Path) -> None:
     f = run_whatif(recorded, tmp_path / "w.db", BASE).comparison.what_if.figures
-    events = [ev for _, ev in iter_events(recorded)]
+    events = [ev for _, ev in read_events(recorded)]
     by_type = {t: [e for e in events if type(e).__name__ == t] for t in ("SessionOpened", "OrderSubmitRequested")}
     assert f.sessions == len(by_type["SessionOpened"]) == 120
     assert f.trades_per_day == f.orders / f.sessions
@@ -210,9 +210,9 @@ def test_cli_prints_the_table_and_writes_the_json_next_to_the_journal(
 
 def test_a_narrower_universe_rejects_the_other_symbols_bars_at_the_edge(recorded: Path, tmp_path: Path) -> None:
     result = run_whatif(recorded, tmp_path / "w.db", {**BASE, "run": {"universe": ["MSFT"]}})
-    bars = [ev for _, ev in iter_events(recorded, only=(BarClosed,))]
+    bars = [ev for _, ev in read_events(recorded, (BarClosed,))]
     aapl = [ev for ev in bars if isinstance(ev, BarClosed) and ev.symbol == "AAPL"]
-    rejected = [ev for _, ev in iter_events(tmp_path / "w.db", only=(BarRejected,))]
+    rejected = [ev for _, ev in read_events(tmp_path / "w.db", (BarRejected,))]
     assert len(rejected) == len(aapl) == result.run.stats.rejected["UNKNOWN_SYMBOL"] == 120
     assert all(isinstance(r, BarRejected) and r.raw.symbol == "AAPL" and r.source_row == 0 for r in rejected)
     assert result.run.stats.bars_read == 240 and result.run.stats.bars_accepted == 120
@@ -244,16 +244,16 @@ def _two_segment_journal(path: Path) -> list[Event]:
 
 def test_a_journal_of_several_runs_replays_its_market_inputs_under_the_first_header(tmp_path: Path) -> None:
     inputs = _two_segment_journal(tmp_path / "paper.db")
-    starts = [ev for _, ev in iter_events(tmp_path / "paper.db", only=(RunStarted,))]
+    starts = [ev for _, ev in read_events(tmp_path / "paper.db", (RunStarted,))]
     assert len(starts) == 2
     result = run_whatif(tmp_path / "paper.db", tmp_path / "w.db", {**BASE, "run": {"calendar": "SYN"}})
     new = tmp_path / "w.db"
-    ((_, rs),) = iter_events(new, only=(RunStarted,))
+    ((_, rs),) = read_events(new, (RunStarted,))
     assert isinstance(rs, RunStarted) and isinstance(starts[0], RunStarted)
     assert rs.mode == "backtest" and rs.dataset == "whatif:paper.db"
     assert rs.dataset_fingerprint == starts[0].dataset_fingerprint and rs.universe == ["AAA", "BBB"]
-    assert [ev for _, ev in iter_events(new, only=MARKET_INPUTS)] == inputs
-    fills = [ev for _, ev in iter_events(new, only=(OrderFilled,))]
+    assert [ev for _, ev in read_events(new, MARKET_INPUTS)] == inputs
+    fills = [ev for _, ev in read_events(new, (OrderFilled,))]
     assert fills and len(fills) == result.comparison.what_if.figures.fills
     assert result.comparison.what_if.figures.sessions == result.comparison.recorded.figures.sessions == 6
     assert replay_journal(new).identical

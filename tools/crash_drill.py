@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.journal.pg import PgLocation, is_postgres
+from engine.journal import JournalError, parse
 from tools.drill import Audit, Venue, audit, bar_file, engine_config, start_engine, workdir_for
 
 CRASHPOINTS = "submit.before=0.2,submit.after=0.2,cancel.before=0.2,cancel.after=0.2,cycle.reports=0.02"
@@ -155,11 +155,16 @@ def main(argv: list[str] | None = None) -> int:
         "(replaced at the start; default: journal.db in the workdir)",
     )
     args = parser.parse_args(argv)
-    if args.journal_url is not None and not is_postgres(args.journal_url):
-        parser.error("--journal-url takes a postgresql://...?table=NAME address (the default is a SQLite file)")
+    shown_url = None
+    if args.journal_url is not None:
+        try:
+            refusal = "--journal-url takes a postgresql://...?table=NAME address (the default is a SQLite file)"
+            shown_url = str(parse(args.journal_url).postgres_location(refusal))
+        except JournalError as exc:
+            parser.error(str(exc))
     workdir = workdir_for(args.workdir, "crash-drill-")
     report = run(args.cycles, args.seed, workdir, args.days, args.journal_url)
-    journal = PgLocation.redact(args.journal_url) if args.journal_url else str(workdir / "journal.db")
+    journal = shown_url or str(workdir / "journal.db")
     print(json.dumps({"workdir": str(workdir), "journal": journal, **report.as_dict()}, indent=2))
     return 0 if report.audit.ok else 1
 

@@ -230,8 +230,8 @@ class Audit:
 
 def audit(journal: str | Path, venue: Venue) -> Audit:
     """Both sides checked; ``journal`` is a SQLite path or a ``postgresql://`` URL."""
-    from engine.journal import JournalReader, unwrap
-    from journal_schema.codec import decode_topic
+    from engine.journal import read_events
+    from journal_schema.events import OrderIntentCreated, OrderIntentResolved
     from journal_schema.units import exact
     from projections import build
 
@@ -245,16 +245,14 @@ def audit(journal: str | Path, venue: Venue) -> Audit:
     resolved: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     intents: list[str] = []
-    with JournalReader(journal) as reader:
-        for rec in reader.records():
-            ev = decode_topic(rec.topic, unwrap(rec.state)[1])
-            name = type(ev).__name__
-            types[name] += 1
-            if name == "OrderIntentCreated":
-                intents.append(ev.client_order_id)  # type: ignore[attr-defined]
-            elif name == "OrderIntentResolved":
-                resolved[ev.client_order_id] += 1  # type: ignore[attr-defined]
-                outcomes[f"{ev.outcome}:{ev.reason}"] += 1  # type: ignore[attr-defined]
+    for _, ev in read_events(journal):
+        name = type(ev).__name__
+        types[name] += 1
+        if isinstance(ev, OrderIntentCreated):
+            intents.append(ev.client_order_id)
+        elif isinstance(ev, OrderIntentResolved):
+            resolved[ev.client_order_id] += 1
+            outcomes[f"{ev.outcome}:{ev.reason}"] += 1
     if any(n > 1 for n in resolved.values()):
         result.problems.append(f"intents resolved more than once: {[c for c, n in resolved.items() if n > 1]}")
     unresolved = [cid for cid in intents if resolved[cid] == 0]

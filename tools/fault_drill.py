@@ -28,12 +28,11 @@ VENUE_FAULTS = {"http_429": 0.03, "http_500": 0.05, "http_503": 0.05, "timeout":
 
 def backoff_seen(journal: Path) -> dict[str, int]:
     """Totals over the journal's CycleCompleted events."""
+    from engine.journal import read_events
     from journal_schema.live_events import CycleCompleted
-    from projections.fold import iter_events
 
     totals: Counter[str] = Counter()
-    for _, ev in iter_events(journal, only=[CycleCompleted]):
-        assert isinstance(ev, CycleCompleted)
+    for _, ev in read_events(journal, [CycleCompleted]):
         totals["cycles_summarized"] += 1
         for key in ("rate_limited", "lockouts", "waited_ms", "broker_calls"):
             totals[key] += getattr(ev, key)

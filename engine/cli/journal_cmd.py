@@ -67,7 +67,7 @@ def run_new_key(args: argparse.Namespace) -> int:
 
 
 def run_copy(args: argparse.Namespace) -> int:
-    from engine.journal import JournalError, JournalLockedError
+    from engine.journal import JournalError
     from engine.journal.copy import CopyFailed, copy_journal
     from engine.redact import shown
 
@@ -85,7 +85,7 @@ def run_copy(args: argparse.Namespace) -> int:
             src_key=src_key,
             dst_key=os.environ.get(KEY_ENV) or None,
         )
-    except (JournalError, JournalLockedError) as exc:
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     except CopyFailed as exc:
         print(f"FAILED: {exc}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from engine.cli import EXIT_OK, UsageError
@@ -89,37 +88,30 @@ def _summary(status: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.journal import pg
-    from engine.journal.address import open_backend
-    from engine.journal.lock import JournalLockedError, WriterLock, lock_problem
+    from engine.journal.address import Lock, parse
+    from engine.journal.errors import JournalError
     from engine.journal.migrations import MigrationError, downgrade, upgrade
-    from engine.journal.migrations_pg import PG_MIGRATIONS
-    from engine.journal.migrations_sqlite import SQLITE_MIGRATIONS
 
-    lock: WriterLock | pg.PgWriterLock | None = None
+    lock: Lock | None = None
     try:
         # the version asked for and the address are checked (a file that is not a journal is refused untouched)
         # before anything is opened for writing: a refused command makes no file
-        known = {m.version for m in (PG_MIGRATIONS if pg.is_postgres(args.journal) else SQLITE_MIGRATIONS)} | {0}
+        journal = parse(args.journal)
+        known = {m.version for m in journal.migrations} | {0}
         if getattr(args, "to", None) is not None and args.to not in known:
             raise MigrationError(f"no migration {args.to}: versions are 0 (nothing) to {max(known)}")
-        new_file = not pg.is_postgres(args.journal) and not Path(args.journal).exists()
-        if args.action == "up" and args.to == 0 and new_file:
+        if args.action == "up" and args.to == 0 and journal.missing():
             print(f"nothing to do: {args.journal} does not exist (version 0)")
             return EXIT_OK
-        problem = None if pg.is_postgres(args.journal) or args.action == "status" else lock_problem(args.journal)
+        problem = None if args.action == "status" else journal.lock_problem()
         if problem is not None:
             raise MigrationError(problem)
-        backend = open_backend(args.journal, read_only=args.action == "status", create=args.action == "up")
+        backend = journal.migration_backend(read_only=args.action == "status", create=args.action == "up")
         if args.action != "status":
-            lock = (
-                pg.PgWriterLock(pg.PgLocation(args.journal))
-                if pg.is_postgres(args.journal)
-                else WriterLock(Path(args.journal).resolve())
-            )
+            lock = journal.writer_lock()
             try:
                 lock.acquire()
-            except (JournalLockedError, pg.PgJournalError):
+            except JournalError:
                 backend.close()
                 lock = None
                 raise
@@ -136,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             status = backend.status()
         finally:
             backend.close()
-    except (MigrationError, JournalLockedError, pg.PgJournalError) as exc:
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     finally:
         if lock is not None:

@@ -15,15 +15,14 @@ import math
 import os
 import socket
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from engine.journal.address import JournalAddress
     from engine.operator import Command, CommandQueue
 
-Journal = str | Path  # a SQLite file, or a postgresql:// address (``engine.journal.store.journal_name``)
 
 EXIT_QUEUED = 3
 POLL_SECONDS = 0.1
@@ -156,23 +155,23 @@ def run(args: argparse.Namespace) -> int:
     return deliver(journal, cmd, float(args.wait))
 
 
-def existing_journal(name: str, wait: float) -> Journal:
+def existing_journal(name: str, wait: float) -> JournalAddress:
     """The journal a command is for (it must exist and be a journal), after checking ``--wait``."""
-    from engine.journal.store import JournalError, JournalReader, journal_name
+    from engine.journal import JournalError, JournalReader, parse
 
     if math.isnan(wait) or wait < 0:
         raise UsageError("--wait must be a number of seconds, 0 or more")
-    journal = journal_name(name)
-    if isinstance(journal, Path) and not journal.exists():
-        raise UsageError(f"journal {journal} does not exist")
     try:
+        journal = parse(name)
+        if journal.missing():
+            raise UsageError(f"journal {journal} does not exist")
         JournalReader(journal).close()  # a journal, not any file (opening a writer would make it one)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
     return journal
 
 
-def deliver(journal: Journal, cmd: Command, wait: float) -> int:
+def deliver(journal: JournalAddress, cmd: Command, wait: float) -> int:
     """Journal ``cmd`` directly, or queue it for the run that holds the journal and wait for it."""
     from engine.journal.lock import JournalLockedError
     from engine.journal.store import JournalError
@@ -199,7 +198,7 @@ def deliver(journal: Journal, cmd: Command, wait: float) -> int:
     return EXIT_OK
 
 
-def _journal_directly(journal: Journal, cmd: Command) -> int:
+def _journal_directly(journal: JournalAddress, cmd: Command) -> int:
     """Open the journal as its writer (``JournalLockedError`` if a run holds it), journal what the
     inbox still holds, then ``cmd``; returns the seq of ``cmd``."""
     from engine.operator import drain_inbox, journal_command
@@ -215,7 +214,7 @@ def _journal_directly(journal: Journal, cmd: Command) -> int:
         engine.close()
 
 
-def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> tuple[Command, int] | None:
+def _queue(journal: JournalAddress, inbox: CommandQueue, cmd: Command, wait: float) -> tuple[Command, int] | None:
     """Queue ``cmd`` for the running engine and wait for it to be journaled; returns the queued
     command (with the inbox's id) and its seq, or None (exit 3) if it is still pending."""
     from dataclasses import replace
@@ -263,7 +262,7 @@ def _queue(journal: Journal, inbox: CommandQueue, cmd: Command, wait: float) -> 
         time.sleep(POLL_SECONDS)
 
 
-def _drain_directly(journal: Journal) -> None:
+def _drain_directly(journal: JournalAddress) -> None:
     """The writer went away: journal what its inbox holds as the writer (``JournalLockedError`` if
     a run holds the journal again)."""
     from engine.operator import drain_inbox
@@ -276,62 +275,32 @@ def _drain_directly(journal: Journal) -> None:
         engine.close()
 
 
-def _holder(journal: Journal) -> str | None:
+def _holder(journal: JournalAddress) -> str | None:
     """Who writes the journal: "pid N from the lock file" (SQLite), "backend pid N (...)" (the Postgres
     advisory lock's session); None when nobody does (or, for SQLite, the lock file names no pid)."""
-    from engine.journal import pg
-
-    if isinstance(journal, str):
-        try:
-            return pg.writer_holder(pg.PgLocation(journal))
-        except pg.PgJournalError:
-            return None  # unreachable now: treated as gone, and journaling it directly says why it cannot
-    pid = _holder_pid(journal)
-    return None if pid is None else f"pid {pid} from the lock file"
+    return journal.writer_holder()
 
 
-def _holder_pid(journal: Path) -> int | None:
-    """The pid the writer lock file names (None when it names none: released, or not readable).
-    Only read: probing the flock could make a run that is starting fail to take it."""
-    import orjson
-
-    from engine.journal.lock import lock_path
-
-    try:
-        info = orjson.loads(lock_path(journal).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    pid = info.get("pid") if isinstance(info, dict) else None
-    return pid if isinstance(pid, int) else None
-
-
-def _last_ts(journal: Journal) -> int:
+def _last_ts(journal: JournalAddress) -> int:
     """Event time of the journal's last record (0 for an empty journal)."""
-    from engine.journal.chain import unwrap
-    from engine.journal.store import JournalReader
-    from engine.journal.transcoder import TRANSCODER
+    from engine.journal import JournalReader
 
     with JournalReader(journal) as reader:
         last = reader.last_seq()
-        for rec in reader.records(last, last) if last else ():
-            _, payload = unwrap(rec.state)
-            return int(TRANSCODER.decode_stored(rec.topic, payload).ts)
+        for _, ev in reader.events(start=last) if last else ():
+            return int(ev.ts)
     return 0
 
 
-def _print_review(journal: Journal, seq: int) -> None:
+def _print_review(journal: JournalAddress, seq: int) -> None:
     """Print the ReviewResolved the core derived from the approval at ``seq`` (in its group: the
     records after it up to the next input); nothing if there is none."""
-    from engine.journal.chain import unwrap
-    from engine.journal.store import JournalReader
-    from engine.journal.transcoder import TRANSCODER
+    from engine.journal import JournalReader
     from journal_schema.catalogue import INPUT_TYPE_SET
     from journal_schema.risk_events import ReviewResolved
 
     with JournalReader(journal) as reader:
-        for rec in reader.records(seq + 1):
-            _, payload = unwrap(rec.state)
-            ev = TRANSCODER.decode_stored(rec.topic, payload)
+        for _, ev in reader.events(start=seq + 1):
             if type(ev) in INPUT_TYPE_SET:
                 return
             if isinstance(ev, ReviewResolved) and ev.cause_seq == seq:

@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from engine.cli import EXIT_OK, UsageError
-from projections import ProjectionError, Snapshot, build, event_rows
+from engine.journal.errors import JournalError
+from projections import Snapshot, build, event_rows
 from projections.costs import build_costs, costs_table
 from projections.events import events_table
 from projections.orders import orders_table
@@ -43,6 +44,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="only this event type, e.g. OrderFilled (repeatable)",
     )
+    events.add_argument("--symbol", metavar="SYMBOL", help="only events of this symbol, e.g. AAPL")
+    events.add_argument(
+        "--order", metavar="CLIENT_ORDER_ID", help="only events of this order (its client_order_id, CID1-...)"
+    )
     events.add_argument("--limit", type=int, metavar="N", help="at most N records (the first N)")
     views.add_parser("orders", parents=[common], help="one row per client_order_id")
     views.add_parser("positions", parents=[common], help="one row per symbol")
@@ -53,7 +58,14 @@ def add_parser(subparsers: Any) -> None:
 
 def _table(args: argparse.Namespace) -> tuple[Table, Snapshot | None]:
     if args.view == "events":
-        rows = event_rows(args.journal, at=args.at, types=args.type, limit=args.limit)
+        rows = event_rows(
+            args.journal,
+            at=args.at,
+            types=args.type,
+            symbol=args.symbol,
+            client_order_id=args.order,
+            limit=args.limit,
+        )
         return events_table(rows), None
     if args.view == "costs":
         return costs_table(build_costs(args.journal, at=args.at)), None
@@ -72,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
     try:
         table, snap = _table(args)
-    except ProjectionError as exc:
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     fmt: Format = args.format
     out = render(table, fmt)

@@ -18,10 +18,11 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from engine.cli import UsageError
-from engine.cli.operator_cmd import EXIT_CODES, WHERE, Journal, _common, default_actor, deliver, existing_journal
+from engine.cli.operator_cmd import EXIT_CODES, WHERE, _common, default_actor, deliver, existing_journal
 
 if TYPE_CHECKING:
     from engine.config import Loaded
+    from engine.journal.address import JournalAddress
 
 LIVE_TABLES = ("strategy", "orders", "oms", "risk", "costs")
 START_UP_TABLES = ("run", "paper", "broker", "breakers", "bars")  # kept from the running configuration
@@ -56,22 +57,15 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def running_config(journal: Journal) -> tuple[dict[str, Any], str]:
+def running_config(journal: JournalAddress) -> tuple[dict[str, Any], str]:
     """The snapshot and hash of the journal's last RunStarted or ConfigChanged."""
-    from engine.journal.chain import unwrap
-    from engine.journal.store import JournalReader
-    from journal_schema.codec import decode_topic
+    from engine.journal.read import read_events
     from journal_schema.events import ConfigChanged, RunStarted
-    from projections.fold import STORED_TYPES
 
-    wanted = {topic for topic, t in STORED_TYPES.items() if t in (RunStarted, ConfigChanged)}
     found: tuple[dict[str, Any], str] | None = None
-    with JournalReader(journal) as reader:
-        for rec in reader.records():
-            if rec.topic in wanted:
-                ev = decode_topic(rec.topic, unwrap(rec.state)[1])
-                assert isinstance(ev, (RunStarted, ConfigChanged))
-                found = dict(ev.config), ev.config_hash
+    for _, ev in read_events(journal, (RunStarted, ConfigChanged)):
+        assert isinstance(ev, RunStarted | ConfigChanged)
+        found = dict(ev.config), ev.config_hash
     if found is None:
         raise UsageError(f"journal {journal} has no RunStarted: there is no running configuration to change")
     return found
@@ -120,6 +114,7 @@ def new_snapshot(current: dict[str, Any], loaded: Loaded, name: str) -> dict[str
 
 def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError, config_hash, load_sources
+    from engine.journal.errors import JournalError
     from engine.operator import Command
     from engine.operator.inbox import new_command_id
 
@@ -128,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
     journal = existing_journal(args.journal, args.wait)
     try:
         loaded = load_sources(args.config, None, env=os.environ)
-    except ConfigError as exc:
+        current, current_hash = running_config(journal)
+    except (ConfigError, JournalError) as exc:
         raise UsageError(str(exc)) from None
-    current, current_hash = running_config(journal)
     snapshot = new_snapshot(current, loaded, args.config)
     diff = changes(current, snapshot)
     new_hash = config_hash(snapshot)

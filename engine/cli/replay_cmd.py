@@ -88,16 +88,15 @@ def _whatif(args: argparse.Namespace) -> int:
     import orjson
 
     from engine.config import ConfigError, load
-    from engine.journal import JournalError, JournalLockedError
+    from engine.journal import JournalError
     from engine.kernel import RunCancelled, RunError
-    from projections.fold import ProjectionError
     from replay.compare import comparison_dict, comparison_text
     from replay.whatif import WhatIfError, whatif
 
     try:
         cfg, snapshot = load(args.config, env=os.environ)  # ENGINE__ variables apply here too
         result = whatif(args.journal, cfg, snapshot, args.out, replace=args.replace)
-    except (ConfigError, WhatIfError, RunError, JournalError, JournalLockedError, ProjectionError) as exc:
+    except (ConfigError, WhatIfError, RunError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     except RunCancelled as exc:
         print(f"engine replay: {exc}", file=sys.stderr)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from engine.journal.address import JournalLike
     from projections.report_html import ReportData
 
 
@@ -34,45 +34,42 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def collect(journal: str | Path, at: int | None = None) -> ReportData:
+def collect(journal: JournalLike, at: int | None = None) -> ReportData:
     """Fold the journal once for the equity series and the ledger, once for the TCA."""
+    from engine.journal.address import parse
     from projections.equity import EquityCurve
     from projections.fold import fold
     from projections.report_html import ReportData
     from projections.snapshot import snapshot_of
     from projections.tca import load_tca
 
+    address = parse(journal)
     curve = EquityCurve()
-    fold(journal, [curve], at=at)
-    from engine.journal.pg import PgLocation, is_postgres
-
-    name = str(PgLocation(journal)) if isinstance(journal, str) and is_postgres(journal) else Path(journal).name
+    fold(address, [curve], at=at)
     return ReportData(
-        journal=name,
+        journal=address.label,
         run=curve.run,
         capital=curve.capital,
         equity=curve.frame(),
         snapshot=snapshot_of(curve.ledger),
-        tca=load_tca(journal, at=at),
+        tca=load_tca(address, at=at),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.journal.pg import is_postgres
-    from engine.journal.target import PathRefused, output_file, starts_with, write_atomically
-    from projections.fold import ProjectionError
+    from engine.journal.address import parse
+    from engine.journal.errors import JournalError
+    from engine.journal.target import output_file, starts_with, write_atomically
     from projections.report_html import REPORT_HEAD, render
 
     if args.at is not None and args.at < 1:
         raise UsageError(f"--at must be a sequence number >= 1, got {args.at}")
-    reads = [] if is_postgres(args.journal) else [args.journal]
     try:  # checked before the journal is folded: a refused --out costs nothing and is left untouched
+        journal = parse(args.journal)
+        reads = journal.files()
         out = output_file(args.out, what="report", ours=lambda p: starts_with(p, REPORT_HEAD.encode()), reads=reads)
-    except PathRefused as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        page = render(collect(args.journal, args.at)).encode()
-    except ProjectionError as exc:
+        page = render(collect(journal, args.at)).encode()
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     try:
         write_atomically(out, page)

@@ -15,6 +15,7 @@ from engine.cli import EXIT_CHECK_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from engine.config import Loaded
+    from engine.journal.address import JournalAddress
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.config import ConfigError, load_sources
     from engine.feeds.calendar import CalendarError
     from engine.feeds.table import FeedError
-    from engine.journal import JournalError, JournalLockedError
-    from engine.journal.target import check_journal_target
+    from engine.journal import JournalError, parse
     from engine.kernel import RunCancelled, RunError
     from engine.operator import InboxError
     from engine.runner import MarketInputs, _bar_inputs, simulated_run
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise UsageError("--batch must be at least 1")
     try:  # the journal path first: a file that is not a journal is refused before anything is loaded or printed
-        check_journal_target(args.journal)
+        journal = parse(args.journal)
+        journal.check_target()
     except JournalError as exc:
         raise UsageError(str(exc)) from None
     overrides: dict[tuple[str, ...], object] = {("broker", "kind"): args.broker} if args.broker else {}
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_sources(args.config, overrides, env=os.environ)
         cfg, snapshot = loaded.cfg, loaded.snapshot
         if cfg.broker.kind != "sim":
-            return _live(args, loaded)
+            return _live(args, loaded, journal)
         if args.confirm_live or args.cycles is not None:
             raise UsageError("--confirm-live and --cycles are for --broker venue|alpaca runs")
         if args.venue_url:
@@ -105,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
             print(loaded.summary(), file=sys.stderr)
             return market
 
-        result = simulated_run(cfg, snapshot, args.journal, inputs, batch=args.batch, replace=args.replace)
-    except (ConfigError, FeedError, CalendarError, RunError, JournalError, JournalLockedError, InboxError) as exc:
+        result = simulated_run(cfg, snapshot, journal, inputs, batch=args.batch, replace=args.replace)
+    except (ConfigError, FeedError, CalendarError, RunError, JournalError, InboxError) as exc:
         raise UsageError(str(exc)) from None
     except RunCancelled as exc:
         print(f"engine run: {exc}", file=sys.stderr)
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _live(args: argparse.Namespace, loaded: Loaded) -> int:
+def _live(args: argparse.Namespace, loaded: Loaded, journal: JournalAddress) -> int:
     import logging
     import os
 
@@ -149,7 +150,7 @@ def _live(args: argparse.Namespace, loaded: Loaded) -> int:
     install_log_redaction()  # no URL password reaches the log, whatever a library puts in a message
     try:
         result = live_run(
-            cfg, snapshot, args.journal, confirm_live=args.confirm_live, cycles=args.cycles, replace=args.replace
+            cfg, snapshot, journal, confirm_live=args.confirm_live, cycles=args.cycles, replace=args.replace
         )
     except (LiveSetupError, CrashPointError) as exc:
         raise UsageError(str(exc)) from None

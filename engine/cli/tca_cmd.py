@@ -95,7 +95,7 @@ def render_rows(columns: list[str], rows: list[tuple[object, ...]], fmt: str) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from projections import ProjectionError
+    from engine.journal.errors import JournalError
     from projections.tca import load_tca
     from projections.tca_report import tca_report
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--at must be a sequence number >= 1, got {args.at}")
     try:
         report = tca_report(load_tca(args.journal, at=args.at), args.by)
-    except ProjectionError as exc:
+    except JournalError as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(render_rows(report.columns, report.rows(), args.format))
     return EXIT_OK

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -21,35 +20,18 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from engine.journal import migrations, migrations_sqlite, pg
+from engine.journal import migrations, migrations_pg, migrations_sqlite, pg
+from engine.journal.chain import StoredRecord
 from engine.journal.cipher import CipherError, JournalCipher, open_cipher
-from engine.journal.errors import JournalError
+from engine.journal.errors import JournalError, RecordError, first_line
 from engine.journal.migrations import SETTINGS_TABLE
 from engine.journal.uris import read_only_uri
 
 TABLE = migrations.TABLE
 ORIGINATOR = "journal"
+WRITER_CACHE_KIB = 65_536  # the writer's SQLite page cache: fewer page spills per batch
 
 Row = tuple[str, int, str, bytes]  # (originator_id, originator_version, topic, state)
-
-
-class UndecryptableRecord(JournalError):
-    """A record of an encrypted journal whose bytes do not decrypt (altered, or another key's)."""
-
-    def __init__(self, seq: int, message: str) -> None:
-        super().__init__(message)
-        self.seq = seq
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """One record as stored: its sequence, topic, hash and canonical event bytes."""
-
-    seq: int
-    rowid: int
-    topic: str
-    state: bytes
-
 
 ROWS_PER_INSERT = 64
 
@@ -129,11 +111,8 @@ class ReadOnlyDatastore(SQLiteDatastore):
 def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalRecorder:
     """A recorder of the journal file ``path`` (checked by ``engine.journal.target`` first): a writer's
     (``write``; ``new`` makes the journal through the migrations) or a reader's (read-only)."""
-    try:
-        if write:
-            migrations_sqlite.prepare_sqlite(path, new=new)
-    except migrations.MigrationError as exc:
-        raise JournalError(str(exc)) from None
+    if write:
+        migrations_sqlite.prepare_sqlite(path, new=new)
     if write:
         datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=2, originator_id_type="text")
     else:
@@ -156,6 +135,9 @@ def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalReco
     except JournalError:
         datastore.close()
         raise
+    if write:
+        with datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
     return recorder
 
 
@@ -168,10 +150,7 @@ class Store(ABC):
     def use_cipher(self, key: str | None, *, encrypt: bool) -> None:
         """Take the journal's cipher (see ``cipher.open_cipher``); a writer asking to ``encrypt`` a new
         journal writes its settings. Raises ``JournalError`` with the reason on any mismatch."""
-        try:
-            self.cipher, add = open_cipher(self.name, self._settings(), key, encrypt=encrypt, records=self.max_seq())
-        except CipherError as exc:
-            raise JournalError(str(exc)) from None
+        self.cipher, add = open_cipher(self.name, self._settings(), key, encrypt=encrypt, records=self.max_seq())
         if add:
             self._add_settings(add)
 
@@ -186,7 +165,7 @@ class Store(ABC):
         return self._page(start, limit, stop)
 
     def opened(self, record: StoredRecord) -> StoredRecord:
-        """The record with its plaintext bytes; ``UndecryptableRecord`` when they cannot be decrypted."""
+        """The record with its plaintext bytes; ``RecordError`` (``UNDECRYPTABLE``) when they cannot be decrypted."""
         return StoredRecord(record.seq, record.rowid, record.topic, self._open(record.seq, record.state))
 
     def insert_rows(self, rows: Sequence[Row]) -> None:
@@ -199,7 +178,7 @@ class Store(ABC):
         try:
             return self.cipher.decrypt(state, f"record {seq} of {self.name}")
         except CipherError as exc:
-            raise UndecryptableRecord(seq, str(exc)) from None
+            raise RecordError(seq, str(exc), category="UNDECRYPTABLE", message=str(exc)) from None
 
     @abstractmethod
     def _settings(self) -> dict[str, bytes]: ...
@@ -251,14 +230,13 @@ class SqliteStore(Store):
 
 
 class PgStore(Store):
-    """A Postgres journal (``engine.journal.pg``)."""
+    """A Postgres journal (``engine.journal.pg``): a writer's (``create``: made through the migrations when
+    new, after dropping the old one when ``replace``) or a reader's (read-only; at the latest version)."""
 
     def __init__(self, loc: pg.PgLocation, *, create: bool, replace: bool = False) -> None:
         self.name = str(loc)
-        try:
-            self.recorder = pg.open_recorder(loc, create=create, replace=replace)
-        except pg.PgJournalError as exc:
-            raise JournalError(str(exc)) from None
+        migrations_pg.prepare(loc, create=create, replace=replace)
+        self.recorder = pg.open_recorder(loc, write=create)
 
     def max_seq(self) -> int:
         return self.recorder.max_seq()
@@ -278,8 +256,8 @@ class PgStore(Store):
     def _insert_rows(self, rows: Sequence[Row]) -> None:
         try:
             self.recorder.insert_rows(rows)
-        except (pg.PgJournalError, psycopg.Error) as exc:
-            raise JournalError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except psycopg.Error as exc:
+            raise JournalError(first_line(exc)) from None
 
     def close(self) -> None:
         self.recorder.datastore.close()

@@ -5,12 +5,21 @@ Each stored record's ``state`` is the JSON envelope
 ``hash = sha256(prev_hash || seq as 8-byte big-endian || topic || 0x00 || event bytes)``,
 with ``prev_hash`` of the first record being 32 zero bytes. A change to any stored byte
 of record ``n`` (its event, its hash or its topic) makes record ``n`` fail verification.
+
+``walk`` is the one walk along the chain: ``engine verify``, ``engine replay``, ``engine journal copy``
+(``JournalWriter.append_stored``), the writer's resume at its head and the projection workers all
+check records with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from binascii import hexlify as _hexlify
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from engine.journal.errors import RecordError
 
 GENESIS = bytes(32)
 _PREFIX = b'{"hash":"'
@@ -24,6 +33,25 @@ _sha256 = hashlib.sha256
 
 class EnvelopeError(ValueError):
     """Stored bytes are not a well-formed record envelope."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One record as stored: its sequence, the store's row id, its topic and its envelope bytes."""
+
+    seq: int
+    rowid: int
+    topic: str
+    state: bytes
+
+
+class Linked(NamedTuple):
+    """A record whose stored hash chains from the record before it."""
+
+    seq: int
+    topic: str
+    payload: bytes  # the canonical event bytes
+    hash: bytes  # its chain hash (the stored one, which equals the recomputed one)
 
 
 def link(prev_hash: bytes, seq: int, topic: bytes, payload: bytes) -> bytes:
@@ -65,3 +93,42 @@ def unwrap(state: bytes) -> tuple[bytes, bytes]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise EnvelopeError("record hash is not 64 hex digits") from exc
     return stored, state[_EVENT_START:-1]
+
+
+def _tampered(seq: int, problem: str, message: str | None = None) -> RecordError:
+    return RecordError(seq, problem, category="TAMPERED", message=message)
+
+
+def walk(records: Iterable[StoredRecord], *, prev: bytes = GENESIS, first: int = 1) -> Iterator[Linked]:
+    """Each record, checked to be the next one (``first``, ``first + 1``, ... with no gap) and to chain
+    from ``prev`` (the hash of record ``first - 1``; genesis before record 1). Raises ``RecordError``
+    (``TAMPERED``) at the first record that is missing, out of place, malformed or whose stored hash is
+    not the recomputed one, naming its sequence number; the records before it have been yielded."""
+    expected = first
+    for record in records:
+        if record.rowid != expected:
+            problem = f"record {expected} is missing (the next stored record is {record.rowid})"
+            raise _tampered(expected, problem, problem)
+        if record.seq != expected:
+            raise _tampered(expected, f"stored sequence number {record.seq} at position {expected}")
+        state = record.state
+        if not isinstance(state, bytes):
+            raise _tampered(expected, "malformed envelope: stored state is not a byte string")
+        try:
+            stored, payload = unwrap(state)
+        except EnvelopeError as exc:
+            raise _tampered(expected, f"malformed envelope: {exc}") from None
+        computed = _sha256(prev + expected.to_bytes(8, "big") + record.topic.encode() + b"\x00" + payload).digest()
+        if computed != stored:
+            raise _tampered(expected, f"hash mismatch: stored {stored.hex()}, recomputed {computed.hex()}")
+        yield Linked(expected, record.topic, payload, computed)
+        prev = computed
+        expected += 1
+
+
+def stored_hash(record: StoredRecord) -> bytes:
+    """The hash a record's envelope holds (not checked); ``RecordError`` when the envelope is malformed."""
+    try:
+        return unwrap(record.state)[0]
+    except EnvelopeError as exc:
+        raise _tampered(record.seq, f"malformed envelope: {exc}") from None

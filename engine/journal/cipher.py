@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from eventsourcing.cryptography import AESCipher
 from eventsourcing.utils import Environment
 
+from engine.journal.errors import Category, JournalError
+
 KEY_ENV = "ENGINE_CIPHER_KEY"
 CIPHER_NAME = "AES-GCM (eventsourcing.cryptography.AESCipher)"
 SETTING_KEYS = ("cipher", "key_check")  # what settings_for writes: the only keys a journal's settings hold
@@ -33,8 +35,10 @@ NEW_KEY_BYTES = 32
 NEW_KEY_HINT = "make one with `engine journal new-key` and keep it in a secret store"
 
 
-class CipherError(RuntimeError):
+class CipherError(JournalError):
     """A journal's encryption cannot be used as asked (one line for the user; never holds the key)."""
+
+    category: Category = "CIPHER"
 
 
 class JournalCipher:

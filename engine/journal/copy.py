@@ -13,17 +13,14 @@ explicitly with ``decrypt``) decrypt a journal while the chain and digest stay t
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 
-from engine.journal import pg
-from engine.journal.chain import GENESIS, EnvelopeError, unwrap
-from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, JournalWriter, StoredRecord
-from engine.journal.target import same_file
+from engine.journal.address import JournalLike, parse
+from engine.journal.chain import GENESIS, StoredRecord
+from engine.journal.errors import JournalError, RecordError
+from engine.journal.read import DEFAULT_PAGE_SIZE, JournalReader
+from engine.journal.store import JournalWriter
 from engine.journal.verify import VerifyResult, verify_journal
-from engine.redact import shown
 
 
 class CopyFailed(RuntimeError):
@@ -41,58 +38,19 @@ class CopyResult:
         return self.verified.ok and self.verified.records == self.records and self.verified.digest == self.digest
 
 
-def _addresses(host: str) -> frozenset[str]:
-    """The server's addresses (any loopback address is one), so that two spellings of a host compare equal."""
-    try:
-        found = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        found = {host.lower()}
-    return frozenset("loopback" if _is_ip(a) and ipaddress.ip_address(a).is_loopback else a for a in found)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def same_journal(src: str | Path, dst: str | Path) -> bool:
-    """The same database table (on a server reached under any of its addresses), or the same file."""
-    if pg.is_postgres(src) and pg.is_postgres(dst):
-        a, b = pg.PgLocation(str(src)), pg.PgLocation(str(dst))
-        same_table = (a.port, a.dbname, a.table) == (b.port, b.dbname, b.table)
-        return same_table and bool(_addresses(a.host) & _addresses(b.host))
-    if pg.is_postgres(src) or pg.is_postgres(dst):
-        pg.PgLocation(str(src if pg.is_postgres(src) else dst))  # a bad address is refused either way
-        return False
-    return same_file(src, dst)
-
-
-def _check_names(src: str | Path, dst: str | Path) -> None:
-    try:
-        same = same_journal(src, dst)
-    except pg.PgJournalError as exc:
-        raise JournalError(str(exc)) from None
-    if same:
-        raise JournalError(f"the destination {shown(dst)} is the source journal; copy to another file or table")
-
-
-def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str | Path) -> None:
+def _append_page(writer: JournalWriter, page: list[StoredRecord], src: str) -> None:
     try:
         writer.append_stored(page)
-    except (JournalError, EnvelopeError) as exc:
+    except RecordError as exc:
         raise CopyFailed(
-            f"{shown(src)} cannot be copied: {exc} (engine verify names the damage); "
-            f"the destination keeps the {writer.committed_seq} records copied before it"
+            f"{src} cannot be copied: {exc}; the destination keeps the {writer.committed_seq} records copied before it"
         ) from None
     writer.flush()
 
 
 def copy_journal(
-    src: str | Path,
-    dst: str | Path,
+    src: JournalLike,
+    dst: JournalLike,
     *,
     replace: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
@@ -107,37 +65,35 @@ def copy_journal(
 
     Raises JournalError (or JournalLockedError) when the copy is refused or a journal cannot be
     opened, and CopyFailed when a source record does not continue the chain."""
-    _check_names(src, dst)
+    source, dest = parse(src), parse(dst)
+    if source.same_journal(dest):
+        raise JournalError(f"the destination {dest} is the source journal; copy to another file or table")
     if encrypt and decrypt:
         raise JournalError("--encrypt and --decrypt exclude each other")
-    with JournalReader(src, page_size=page_size, key=src_key) as reader:
+    with JournalReader(source, page_size=page_size, key=src_key) as reader:
         if reader.encrypted and not (encrypt or decrypt):
             raise JournalError(
-                f"{shown(src)} is encrypted: pass --encrypt to keep the copy encrypted or "
+                f"{source} is encrypted: pass --encrypt to keep the copy encrypted or "
                 "--decrypt to write it in plaintext"
             )
         if decrypt and not reader.encrypted:
-            raise JournalError(f"{shown(src)} is not encrypted: --decrypt has nothing to do")
+            raise JournalError(f"{source} is not encrypted: --decrypt has nothing to do")
         head = reader.last_seq()
         # the writer refuses a destination that is not a journal of this engine (--replace too), untouched
-        with JournalWriter(dst, replace=replace, encrypt=encrypt, key=dst_key) as writer:
+        with JournalWriter(dest, replace=replace, encrypt=encrypt, key=dst_key) as writer:
             if decrypt and writer.encrypted:
-                raise JournalError(f"{shown(dst)} is encrypted: a decrypted copy needs a plaintext destination")
+                raise JournalError(f"{dest} is encrypted: a decrypted copy needs a plaintext destination")
             if writer.last_seq:
-                raise JournalError(
-                    f"{shown(dst)} already holds {writer.last_seq} records; --replace deletes them first"
-                )
-            digest, page, last = GENESIS, [], b""
+                raise JournalError(f"{dest} already holds {writer.last_seq} records; --replace deletes them first")
+            page: list[StoredRecord] = []
             for record in reader.records(1, head):
                 page.append(record)
-                last = record.state
                 if len(page) == page_size:
-                    _append_page(writer, page, src)
+                    _append_page(writer, page, str(source))
                     page = []
             if page:
-                _append_page(writer, page, src)
-            if writer.last_seq:
-                digest = unwrap(last)[0]  # the source's own stored hash of its head (append_stored checked it)
+                _append_page(writer, page, str(source))
+            digest = writer.last_hash if writer.last_seq else GENESIS  # the source's head hash (the walk checked it)
             if writer.last_seq != head:
-                raise CopyFailed(f"{shown(src)} ended at record {writer.last_seq}, before its head {head}")
-    return CopyResult(head, digest, verify_journal(dst, page_size=page_size, key=dst_key))
+                raise CopyFailed(f"{source} ended at record {writer.last_seq}, before its head {head}")
+    return CopyResult(head, digest, verify_journal(dest, page_size=page_size, key=dst_key))

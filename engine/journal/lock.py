@@ -18,11 +18,10 @@ from pathlib import Path
 
 import orjson
 
+from engine.journal.errors import JournalLockedError
 from engine.redact import strip_credentials
 
-
-class JournalLockedError(RuntimeError):
-    """Another process holds the journal's writer lock."""
+__all__ = ["JournalLockedError", "WriterLock", "holder_pid", "lock_path", "lock_problem"]
 
 
 def lock_path(journal: str | Path) -> Path:
@@ -124,3 +123,14 @@ def _read_holder(fd: int) -> str:
         return f"pid {info['pid']} on {info['host']} since {info['since']} (command: {info['command']})"
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return "another process (holder details unreadable)"
+
+
+def holder_pid(journal: str | Path) -> int | None:
+    """The pid the writer lock file names (None when it names none: released, or not readable).
+    Only read: probing the flock could make a run that is starting fail to take it."""
+    try:
+        info = orjson.loads(lock_path(journal).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    pid = info.get("pid") if isinstance(info, dict) else None
+    return pid if isinstance(pid, int) else None

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from engine.journal.errors import Category, JournalError
+
 TABLE = "journal_events"
 VERSION_TABLE = "journal_migrations"
 SETTINGS_TABLE = "journal_settings"
@@ -33,8 +35,10 @@ SETTINGS_MIGRATION = "journal_settings"
 GUARDS = (f"{TABLE}_no_update", f"{TABLE}_no_delete")
 
 
-class MigrationError(RuntimeError):
+class MigrationError(JournalError):
     """A migration cannot be run, or a journal is not at the version this engine needs (one line)."""
+
+    category: Category = "VERSION"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import socket
 import sys
@@ -29,44 +30,44 @@ from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
-from engine.journal.lock import JournalLockedError
+from engine.journal.errors import JournalError, JournalLockedError, first_line
 from engine.redact import strip_credentials
 
 ORIGINATOR = "journal"
 DEFAULT_TABLE = "journal_events"
-SCHEMES = ("postgresql://", "postgres://")
 _TABLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 Row = tuple[str, int, str, bytes]
 
 
-class PgJournalError(RuntimeError):
-    """The Postgres journal cannot be opened or written as asked (one line for the user)."""
-
-
-def is_postgres(journal: object) -> bool:
-    return isinstance(journal, str) and journal.startswith(SCHEMES)
+def _bad_address(message: str) -> JournalError:
+    return JournalError(message, category="ADDRESS")
 
 
 class PgLocation:
-    """A parsed ``postgresql://`` journal address; ``str()`` hides the password."""
+    """A parsed ``postgresql://`` journal address; ``str()`` hides the password. Without ``?table=`` the
+    table is ``journal_events``. A malformed address is a ``JournalError`` (category ``ADDRESS``)."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         table = query.pop("table", [DEFAULT_TABLE])[-1]
         if query:
-            raise PgJournalError(
+            raise _bad_address(
                 f"unknown parameter(s) {', '.join(sorted(query))} in {self.redact(url)}; only ?table=NAME is understood"
             )
         if not table or set(table) - _TABLE_CHARS or table[0].isdigit() or len(table) > 50:
-            raise PgJournalError(f"table {table!r}: use 1-50 lowercase letters, digits and _ (not first a digit)")
+            raise _bad_address(f"table {table!r}: use 1-50 lowercase letters, digits and _ (not first a digit)")
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
-            raise PgJournalError(f"{self.redact(url)}: name the database (postgresql://user@host:port/DBNAME)")
+            raise _bad_address(f"{self.redact(url)}: name the database (postgresql://user@host:port/DBNAME)")
+        try:
+            port = parts.port
+        except ValueError:
+            raise _bad_address(f"{self.redact(url)}: the port is not a number from 0 to 65535") from None
         self.url = url
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 5432
+        self.port = port or 5432
         self.user = unquote(parts.username or "postgres")
         self.password = unquote(parts.password or "")
         self.dbname = dbname
@@ -124,7 +125,7 @@ class PgRecorder(PostgresApplicationRecorder):
             )
             row = c.fetchone()
             if row is None:
-                raise PgJournalError(f"record {seq} is missing")
+                raise JournalError(f"record {seq} is missing")
             return bytes(row["state"])
 
     def rows(self, start: int, limit: int, stop: int | None) -> list[tuple[int, str, bytes]]:
@@ -163,7 +164,7 @@ class PgRecorder(PostgresApplicationRecorder):
             row = c.fetchone()
             head = int(row["m"] or 0) if row else 0
             if rows[0][1] != head + 1:
-                raise PgJournalError(f"journal sequence is not dense: stored head {head}, next row {rows[0][1]}")
+                raise JournalError(f"journal sequence is not dense: stored head {head}, next row {rows[0][1]}")
             c.executemany(query, rows)
             c.execute(sql.SQL("NOTIFY {channel}").format(channel=sql.Identifier(self.channel_name)))  # on commit
 
@@ -181,19 +182,11 @@ class ReadOnlyPgDatastore(PostgresDatastore):
         return after_connect
 
 
-def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> PgRecorder:
-    """A recorder of the journal at ``loc``. A writer (``create``) makes a new journal through the
-    migrations (dropping the old one first when ``replace``); an existing journal must be at the
-    latest migration version."""
-    from engine.journal import migrations_pg
-    from engine.journal.migrations import MigrationError
-
+def open_recorder(loc: PgLocation, *, write: bool) -> PgRecorder:
+    """A recorder of the journal at ``loc`` (made and checked by ``migrations_pg.prepare`` first): a
+    writer's, or a reader's whose every transaction is READ ONLY."""
     try:
-        migrations_pg.prepare(loc, create=create, replace=replace)
-    except MigrationError as exc:
-        raise PgJournalError(str(exc)) from None
-    try:
-        kind = PostgresDatastore if create else ReadOnlyPgDatastore
+        kind = PostgresDatastore if write else ReadOnlyPgDatastore
         datastore = kind(
             loc.dbname,
             loc.host,
@@ -208,9 +201,9 @@ def open_recorder(loc: PgLocation, *, create: bool, replace: bool = False) -> Pg
         recorder = PgRecorder(datastore, loc.table)
         if not recorder.exists():
             datastore.close()
-            raise PgJournalError(f"{loc} is not a journal (no table {loc.table!r})")
+            raise JournalError(f"{loc} is not a journal (no table {loc.table!r})", category="REFUSED")
     except (PersistenceError, psycopg.Error) as exc:
-        raise PgJournalError(f"cannot open journal {loc}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise JournalError(f"cannot open journal {loc}: {first_line(exc)}") from None
     return recorder
 
 
@@ -231,7 +224,7 @@ def writer_holder(loc: PgLocation) -> str | None:
         with psycopg.connect(**loc.conninfo(), autocommit=True, connect_timeout=5) as conn:
             return _holder(conn, loc.lock_key())
     except psycopg.Error as exc:
-        raise PgJournalError(f"cannot connect to {loc}: {str(exc).splitlines()[0]}") from None
+        raise JournalError(f"cannot connect to {loc}: {first_line(exc)}") from None
 
 
 class PgWriterLock:
@@ -242,12 +235,12 @@ class PgWriterLock:
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> PgWriterLock:
-        command = " ".join(PgLocation.redact(a) if is_postgres(a) else a for a in sys.argv)  # no password
+        command = strip_credentials(" ".join(sys.argv))  # a journal address's password stays out
         name = f"engine writer pid {os.getpid()} on {socket.gethostname()}: {command}"[:63]
         try:
             conn = psycopg.connect(**self.loc.conninfo(), autocommit=True, application_name=name, connect_timeout=5)
         except psycopg.Error as exc:
-            raise PgJournalError(f"cannot connect to {self.loc}: {str(exc).splitlines()[0]}") from None
+            raise JournalError(f"cannot connect to {self.loc}: {first_line(exc)}") from None
         key = self.loc.lock_key()
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         if not row or not row[0]:
@@ -268,3 +261,25 @@ class PgWriterLock:
             with contextlib.suppress(psycopg.OperationalError, psycopg.InterfaceError):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (self.loc.lock_key(),))
             conn.close()
+
+
+def _addresses(host: str) -> frozenset[str]:
+    """The server's addresses (any loopback address is one), so that two spellings of a host compare equal."""
+    try:
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        found = {host.lower()}
+    return frozenset("loopback" if _is_ip(a) and ipaddress.ip_address(a).is_loopback else a for a in found)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def same_server(a: str, b: str) -> bool:
+    """Whether two host names reach the same server (one of their addresses is shared)."""
+    return bool(_addresses(a) & _addresses(b))

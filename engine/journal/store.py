@@ -10,32 +10,23 @@ existing one must be at the latest version to be opened). A journal named
 ``postgresql://...`` is stored the same way in PostgreSQL (``engine.journal.pg``): the same
 records, bytes and chain, so the same inputs give the same digest on both. Both stores are in
 ``engine.journal.backends``; either may hold its records encrypted (``engine.journal.cipher``), which
-the reader and writer take care of, so the chain and digest are the plaintext's.
+the reader and writer take care of, so the chain and digest are the plaintext's. Which store a journal
+is in is its address's business (``engine.journal.address``); reading is ``engine.journal.read``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 from eventsourcing.persistence import PersistenceError
 
-from engine.journal import cipher, pg, target
-from engine.journal.backends import (
-    ORIGINATOR,
-    ROWS_PER_INSERT,
-    TABLE,
-    PgStore,
-    Row,
-    SqliteStore,
-    Store,
-    StoredRecord,
-    UndecryptableRecord,
-)
-from engine.journal.chain import GENESIS, link, seal_batch, unwrap
+from engine.journal import cipher
+from engine.journal.address import JournalAddress, JournalLike, parse
+from engine.journal.backends import ORIGINATOR, ROWS_PER_INSERT, TABLE, Row, Store
+from engine.journal.chain import GENESIS, StoredRecord, seal_batch, stored_hash, walk
 from engine.journal.errors import JournalError
-from engine.journal.lock import WriterLock
+from engine.journal.read import DEFAULT_PAGE_SIZE, JournalReader
 from engine.journal.transcoder import TRANSCODER
 from journal_schema.events import Event
 
@@ -47,83 +38,7 @@ __all__ = [
     "JournalReader",
     "JournalWriter",
     "StoredRecord",
-    "UndecryptableRecord",
-    "journal_name",
 ]
-
-DEFAULT_PAGE_SIZE = 10_000
-WRITER_CACHE_KIB = 65_536
-
-
-def _location(url: str) -> pg.PgLocation:
-    try:
-        return pg.PgLocation(url)
-    except pg.PgJournalError as exc:
-        raise JournalError(str(exc)) from None
-
-
-def journal_name(path: str | Path) -> str | Path:
-    """A Postgres address stays text (``Path`` would fold its ``//``); anything else is a file path."""
-    return path if pg.is_postgres(path) else Path(path)
-
-
-def _delete_journal_files(journal: Path) -> None:
-    """``--replace``: delete a journal of this engine (checked by the caller, under its writer lock) with
-    SQLite's files and the journal's operator inbox; an inbox that is not one is refused, untouched."""
-    inbox = target.inbox_path(journal)
-    problem = target.inbox_problem(inbox)
-    if problem is not None:
-        raise target.PathRefused(f"--replace refused: {problem}")
-    for name in (journal, inbox):
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{name}{suffix}").unlink(missing_ok=True)
-
-
-class JournalReader:
-    """Streams records in pages; memory is bounded by the page size."""
-
-    def __init__(self, path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE, key: str | None = None) -> None:
-        """``key``: the cipher key of an encrypted journal; None takes ``ENGINE_CIPHER_KEY``."""
-        self.path = journal_name(path)
-        self.page_size = page_size
-        if isinstance(self.path, str):
-            self._store: Store = PgStore(_location(self.path), create=False)
-        else:  # read-only: a file that is not a journal of this engine is refused untouched
-            self._store = SqliteStore(target.existing_journal_file(self.path, write=False), write=False)
-        try:
-            self._store.use_cipher(key if key is not None else cipher.key_from_env(), encrypt=False)
-        except JournalError:
-            self._store.close()
-            raise
-
-    @property
-    def encrypted(self) -> bool:
-        return self._store.cipher is not None
-
-    def last_seq(self) -> int:
-        return self._store.max_seq()
-
-    def records(self, start: int = 1, stop: int | None = None) -> Iterator[StoredRecord]:
-        """Records with ``start <= seq <= stop`` in journal order."""
-        next_id = start
-        while True:
-            page = self._store.page(next_id, self.page_size, stop)
-            if not page:
-                return
-            if self._store.cipher is None:
-                yield from page
-            else:  # one at a time, so the records before an undecryptable one are still read
-                yield from map(self._store.opened, page)
-            next_id = page[-1].rowid + 1
-
-    def close(self) -> None:
-        self._store.close()
-
-    def __enter__(self) -> JournalReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class JournalWriter:
@@ -135,23 +50,19 @@ class JournalWriter:
     """
 
     def __init__(
-        self, path: str | Path, *, replace: bool = False, encrypt: bool = False, key: str | None = None
+        self, journal: JournalLike, *, replace: bool = False, encrypt: bool = False, key: str | None = None
     ) -> None:
         """Open (or create) a journal for appending. ``replace`` deletes an existing journal and
         its operator inbox (``<journal>.inbox``: commands queued for the old journal must not reach
         the new one) first, only after taking the writer lock, so a journal being written is never removed.
         ``encrypt`` makes a new journal encrypted (``engine.journal.cipher``); an encrypted journal stays
         encrypted whatever is asked. ``key``: its cipher key; None takes ``ENGINE_CIPHER_KEY``."""
-        self.path = journal_name(path)
-        self.created = False  # this writer made the journal (it did not exist, or --replace deleted it)
-        self._lock: WriterLock | pg.PgWriterLock
-        if isinstance(self.path, str):
-            self._lock = self._open_pg(self.path, replace)
-        else:
-            self._lock = self._open_sqlite(self.path, replace)
+        self.address: JournalAddress = parse(journal)
+        # created: this writer made the journal (it did not exist, or --replace deleted it)
+        self._lock, self._store, self.created = self.address.open_for_writing(replace=replace)
         try:
             self._store.use_cipher(key if key is not None else cipher.key_from_env(), encrypt=encrypt)
-            head_seq, head_hash = self._read_head()
+            head_seq, head_hash = _head(self._store)
         except (JournalError, PersistenceError, sqlite3.Error, OSError):
             self._store.close()
             self._remove_if_made()  # e.g. encryption asked without a key: no empty journal is left behind
@@ -164,45 +75,6 @@ class JournalWriter:
         self._sealed: list[Row] = []
         self._broken = False
 
-    def _open_sqlite(self, path: Path, replace: bool) -> WriterLock:
-        # a foreign file is refused before anything is made next to it; the lock is beside the real file
-        real, _ = target.journal_to_write(path)
-        lock = WriterLock(real).acquire()
-        try:
-            real, exists = target.journal_to_write(path)  # again, under the lock
-            if replace and exists:
-                _delete_journal_files(real)
-                exists = False
-            store = SqliteStore(real, write=True, new=not exists)
-            with store.recorder.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")  # fewer page spills per batch
-        except (JournalError, PersistenceError, sqlite3.Error, OSError):
-            lock.release()
-            raise
-        self._store: Store = store
-        self.created = not exists
-        return lock
-
-    def _open_pg(self, url: str, replace: bool) -> pg.PgWriterLock:
-        loc = _location(url)
-        try:
-            lock = pg.PgWriterLock(loc).acquire()
-        except pg.PgJournalError as exc:
-            raise JournalError(str(exc)) from None
-        try:
-            self._store = PgStore(loc, create=True, replace=replace)
-        except (JournalError, PersistenceError) as exc:
-            lock.release()
-            raise JournalError(str(exc)) from None
-        return lock
-
-    def _read_head(self) -> tuple[int, bytes]:
-        last = self._store.max_seq()
-        if last == 0:
-            return 0, GENESIS
-        stored_hash, _ = unwrap(self._store.state_of(last))
-        return last, stored_hash
-
     def append(self, events: Sequence[Event]) -> int:
         """Stage one causal group (an input and its derived events); returns the last seq."""
         if self._broken:
@@ -214,22 +86,19 @@ class JournalWriter:
 
     def append_stored(self, records: Sequence[StoredRecord]) -> int:
         """Append records exactly as another journal stores them (``engine journal copy``): each must
-        continue this journal's sequence and chain (its stored hash is recomputed and compared), so
-        the copy holds the same bytes and reaches the same digest. Staged like ``append``; returns
-        the last seq."""
+        continue this journal's sequence and chain (``chain.walk``: its stored hash is recomputed and
+        compared, ``RecordError`` otherwise), so the copy holds the same bytes and reaches the same digest.
+        Staged like ``append``; returns the last seq."""
         if self._broken:
             raise JournalError("journal writer is unusable after a failed commit; reopen it")
         if self._staged:
             self._seal()
         seq, prev, rows = self._sealed_seq, self._sealed_hash, []
-        for rec in records:
-            stored, payload = unwrap(rec.state)
-            if rec.seq != seq + 1:
-                raise JournalError(f"record {rec.seq} does not continue the journal at seq {seq + 1}")
-            if link(prev, rec.seq, rec.topic.encode(), payload) != stored:
-                raise JournalError(f"record {rec.seq}: its stored hash does not chain from the previous record")
+        for rec, linked in zip(
+            records, walk(records, prev=self._sealed_hash, first=self._sealed_seq + 1), strict=False
+        ):
             rows.append((ORIGINATOR, rec.seq, rec.topic, rec.state))
-            seq, prev = rec.seq, stored
+            seq, prev = linked.seq, linked.hash
         self._sealed.extend(rows)
         self._sealed_seq = self.last_seq = seq
         self._sealed_hash = prev
@@ -293,12 +162,26 @@ class JournalWriter:
             self._lock.release()
 
     def _remove_if_made(self) -> None:
-        if self.created and isinstance(self.path, Path):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path.resolve()}{suffix}").unlink(missing_ok=True)
+        if self.created:
+            self.address.remove_made()
 
     def __enter__(self) -> JournalWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _head(store: Store) -> tuple[int, bytes]:
+    """Where a writer resumes: the last record's seq and hash, the record checked to chain from the hash
+    of the one before it (``chain.walk``), so nothing is ever chained onto a record that was altered."""
+    last = store.max_seq()
+    if last == 0:
+        return 0, GENESIS
+    first = max(1, last - 1)
+    rows = [store.opened(record) for record in store.page(first, 2, last)]
+    prev = GENESIS
+    if first < last and rows[0].rowid == first:  # else record 1 is the head, or the record before it is missing
+        prev, rows, first = stored_hash(rows[0]), rows[1:], last
+    *_, head = walk(rows, prev=prev, first=first)
+    return last, head.hash

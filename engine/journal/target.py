@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from engine.journal.errors import JournalError
+from engine.journal.errors import Category, JournalError
 from engine.journal.uris import inspect_uri
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -40,6 +40,8 @@ INBOX_TABLES = frozenset({"commands", "commands_widened"})  # engine.operator.in
 
 class PathRefused(JournalError):
     """A path a command may not use as asked; the message is one line and names the path."""
+
+    category: Category = "REFUSED"
 
 
 def resolved(path: str | Path) -> Path:
@@ -205,35 +207,6 @@ def sqlite_file_problem(path: Path, tables: frozenset[str], what: str, *, being_
     if reason is None:
         return None
     return f"{path} is not {what} ({reason}): it is left as it is; move it away, or choose another path"
-
-
-def check_journal_target(journal: str | Path) -> None:
-    """For a command that will write ``journal``: refuse a path that may not be written, or whose ``.lock``
-    or ``.inbox`` beside it is something else, before the command loads or prints anything. The writer checks
-    again under its lock; a Postgres address is checked on a read-only connection."""
-    from engine.journal.pg import PgJournalError, PgLocation, is_postgres
-
-    if is_postgres(journal):
-        from engine.journal.migrations import MigrationError
-        from engine.journal.migrations_pg import PgBackend
-
-        try:
-            backend = PgBackend(PgLocation(str(journal)), read_only=True)
-            try:
-                foreign = backend.status().foreign
-            finally:
-                backend.close()
-        except (PgJournalError, MigrationError) as exc:
-            raise PathRefused(str(exc)) from None
-        if foreign is not None:
-            raise PathRefused(foreign)
-        return
-    from engine.journal.lock import lock_problem
-
-    p, _ = journal_to_write(journal)
-    problem = lock_problem(p) or inbox_problem(inbox_path(p))  # the run takes the one and drains the other
-    if problem is not None:
-        raise PathRefused(problem)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -13,13 +13,16 @@ from typing import Any
 from eventsourcing.persistence import Transcoder
 
 from journal_schema.catalogue import TOPICS
-from journal_schema.codec import decode, decode_topic, encode
+from journal_schema.codec import decode, encode
 from journal_schema.events import Event
 
 _TOPICS = {t: (name, name.encode()) for t, name in TOPICS.items()}
 
 
 class MsgspecTranscoder(Transcoder):
+    """The writer's encoder. Stored records are decoded by ``engine.journal.read`` (under their topic,
+    with the upcasters of older versions), never through the transcoder."""
+
     def encode(self, obj: Any) -> bytes:
         """Canonical bytes of an event."""
         return encode(obj)
@@ -32,10 +35,6 @@ class MsgspecTranscoder(Transcoder):
     def decode(self, data: bytes) -> Event:
         """Any catalogue event, by its ``type`` tag (strict: unknown fields are errors)."""
         return decode(data)
-
-    def decode_stored(self, topic: str, data: bytes | memoryview) -> Event:
-        """A stored payload under its topic; the tag inside must agree with the topic."""
-        return decode_topic(topic, data)
 
 
 TRANSCODER = MsgspecTranscoder()

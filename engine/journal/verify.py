@@ -1,7 +1,8 @@
 """Journal verification: density, envelope, hash chain and canonical encoding.
 
 Streams every record once (memory bounded by the reader's page size) and stops at the
-first record that fails, naming its sequence number. Checks, per record ``n``:
+first record that fails, naming its sequence number. Checks 1-3 are the chain walk every reader
+shares (``engine.journal.chain.walk``), 4 the one decoder (``engine.journal.read``); per record ``n``:
 
 1. density: the record at position ``n`` exists, and ``originator_version == rowid == n``;
 2. the stored envelope is well-formed;
@@ -16,18 +17,17 @@ digest kept elsewhere is what detects a journal truncated or rewritten from some
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
-from eventsourcing.persistence import PersistenceError
 
-from engine.journal.chain import GENESIS, EnvelopeError, link, unwrap
-from engine.journal.store import DEFAULT_PAGE_SIZE, JournalError, JournalReader, StoredRecord, UndecryptableRecord
+from engine.journal.address import JournalLike
+from engine.journal.chain import GENESIS, StoredRecord, walk
+from engine.journal.errors import RecordError
+from engine.journal.read import DEFAULT_PAGE_SIZE, JournalReader, decode_payload
 from journal_schema.catalogue import UPCASTERS
-from journal_schema.codec import UnknownTopicError, decode_topic, encode
+from journal_schema.codec import encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,36 +42,6 @@ class VerifyResult:
         return self.bad_seq is None
 
 
-class _Failed(Exception):
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-
-
-def _check(record: StoredRecord, expected: int, prev: bytes) -> bytes:
-    """Check one record; return its hash or raise _Failed."""
-    if record.rowid != expected:
-        raise _Failed(f"record {expected} is missing (the next stored record is {record.rowid})")
-    if record.seq != expected:
-        raise _Failed(f"stored sequence number {record.seq} at position {expected}")
-    if not isinstance(record.state, bytes):
-        raise _Failed("malformed envelope: stored state is not a byte string")
-    try:
-        stored, payload = unwrap(record.state)
-    except EnvelopeError as exc:
-        raise _Failed(f"malformed envelope: {exc}") from None
-    computed = link(prev, expected, record.topic.encode(), payload)
-    if computed != stored:
-        raise _Failed(f"hash mismatch: stored {stored.hex()}, recomputed {computed.hex()}")
-    try:
-        event = decode_topic(record.topic, payload)
-    except (UnknownTopicError, msgspec.DecodeError) as exc:
-        raise _Failed(f"event does not decode as {record.topic}: {exc}") from None
-    if encode(event) != payload and not _canonical_old_version(record.topic, payload):
-        raise _Failed("event is not canonical: re-encoding it gives different bytes")
-    return computed
-
-
 def _canonical_old_version(topic: str, payload: bytes) -> bool:
     """A record of an older event version decodes through its upcaster into the current type, whose
     bytes differ; it is canonical when its own JSON is compact and in the order it was written (a
@@ -83,23 +53,20 @@ def verify_records(records: Iterable[StoredRecord]) -> VerifyResult:
     """Verify a stream of records in journal order, starting at seq 1."""
     prev, count = GENESIS, 0
     try:
-        for record in records:
-            try:
-                prev = _check(record, count + 1, prev)
-            except _Failed as failed:
-                return VerifyResult(count, prev, count + 1, failed.problem)
-            count += 1
-    except UndecryptableRecord as exc:  # an encrypted journal's record that was altered (or is another key's)
-        return VerifyResult(count, prev, exc.seq, str(exc))
+        for linked in walk(records):
+            event = decode_payload(linked.seq, linked.topic, linked.payload)
+            if encode(event) != linked.payload and not _canonical_old_version(linked.topic, linked.payload):
+                return VerifyResult(
+                    count, prev, linked.seq, "event is not canonical: re-encoding it gives different bytes"
+                )
+            prev, count = linked.hash, count + 1
+    except RecordError as exc:  # out of place, off the chain, undecryptable (altered, or another key's), undecodable
+        return VerifyResult(count, prev, exc.seq, exc.problem)
     return VerifyResult(count, prev)
 
 
-def verify_journal(path: str | Path, *, page_size: int = DEFAULT_PAGE_SIZE, key: str | None = None) -> VerifyResult:
+def verify_journal(path: JournalLike, *, page_size: int = DEFAULT_PAGE_SIZE, key: str | None = None) -> VerifyResult:
     """Verify a stored journal. Raises JournalError when it cannot be opened as one. ``key``: the
     cipher key of an encrypted journal (None: ``ENGINE_CIPHER_KEY``)."""
-    try:
-        reader = JournalReader(path, page_size=page_size, key=key)
-    except (PersistenceError, sqlite3.Error) as exc:
-        raise JournalError(f"cannot read journal {path}: {exc}") from exc
-    with reader:
+    with JournalReader(path, page_size=page_size, key=key) as reader:
         return verify_records(reader.records())

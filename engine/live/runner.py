@@ -28,7 +28,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from engine.alpaca.client import AlpacaBroker
@@ -37,6 +36,7 @@ from engine.config import EngineConfig
 from engine.core.orders import Order
 from engine.feeds.calendar import Sessions, load_sessions
 from engine.feeds.stream import SessionCursor, StreamStats
+from engine.journal.address import JournalLike
 from engine.kernel import RunCancelled, RunError, Segment, StopRequest, open_segment, run_segment
 from engine.live.bars import Timeframe, bar_events, query_start, to_utc
 from engine.live.breakers import Breakers
@@ -67,7 +67,7 @@ class LiveRunner:
         self,
         cfg: EngineConfig,
         snapshot: dict[str, Any],
-        journal: str | Path,
+        journal: JournalLike,
         where: BrokerTarget,
         broker: AlpacaBroker,
         stop: StopRequest,
@@ -378,7 +378,7 @@ class LiveRunner:
 def live_run(
     cfg: EngineConfig,
     snapshot: dict[str, Any],
-    journal: str | Path,
+    journal: JournalLike,
     *,
     confirm_live: bool = False,
     cycles: int | None = None,

@@ -1,8 +1,9 @@
 """The operator inbox of a Postgres journal ``T``: the table ``T_inbox`` next to it (made by the journal's
 migration 5), with the same rows and the same write-ahead protocol as the SQLite sidecar file
-(``engine.operator.inbox``): the CLI inserts a command, the writer journals it, commits the journal,
-then sets ``journaled_seq``. Every call is one autocommit statement on the inbox's own connection, so
-the CLI and the writer never hold each other up beyond a row lock.
+(``engine.operator.inbox_sqlite``; drained by ``engine.operator.inbox``): the CLI inserts a command, the
+writer journals it, commits the journal, then sets ``journaled_seq``. Every call is one autocommit
+statement on the inbox's own connection, so the CLI and the writer never hold each other up beyond a
+row lock.
 """
 
 from __future__ import annotations
@@ -12,18 +13,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from engine.journal.pg import PgJournalError, PgLocation
-from engine.operator.inbox import Command, CommandQueue, InboxError, command_of, stamped
+from engine.journal.pg import PgLocation
+from engine.operator.command import Command, CommandQueue, InboxError, command_of, stamped
 
 
 class PgInbox(CommandQueue):
-    """``T_inbox`` of the journal at ``address``."""
+    """``T_inbox`` of the journal at ``loc``."""
 
-    def __init__(self, address: str) -> None:
-        try:
-            self.loc = PgLocation(address)
-        except PgJournalError as exc:
-            raise InboxError(str(exc)) from None
+    def __init__(self, loc: PgLocation) -> None:
+        self.loc = loc
         self.path = f"{self.loc} (table {self.loc.table}_inbox)"  # what messages name
         self._table = sql.Identifier(f"{self.loc.table}_inbox")
         try:

@@ -28,17 +28,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import psycopg
-from eventsourcing.persistence import PersistenceError
 from psycopg import sql
 
-from engine.journal import EnvelopeError, JournalError, JournalReader, StoredRecord, unwrap
-from engine.journal.pg import PgJournalError, PgLocation, is_postgres
+from engine.journal import JournalError, JournalReader, parse
+from engine.journal.chain import GENESIS, walk
+from engine.journal.errors import first_line
+from engine.journal.pg import PgLocation
+from engine.journal.read import decode_payload
 from engine.workers.tables import SPECS, PositionTable, Record, RowCodec, check_names, diff, position_table
-from journal_schema.codec import UnknownTopicError, decode_topic
 from journal_schema.events import Event
-from projections.fold import Projection, ProjectionError, fold
+from projections.fold import Projection
 
 DEFAULT_BATCH = 500
 DEFAULT_POLL_SECONDS = 1.0
@@ -61,38 +61,27 @@ class Progress:
     corrected: int = 0  # rows rewritten at start-up because they differed from the re-fold
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _lock_key(loc: PgLocation, projection: str) -> int:
     digest = hashlib.sha256(f"engine-projection:{loc.dbname}:{loc.table}:{projection}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _decode(rec: StoredRecord) -> tuple[bytes, Event]:
-    try:
-        stored_hash, payload = unwrap(rec.state)
-        return stored_hash, decode_topic(rec.topic, payload)
-    except (EnvelopeError, UnknownTopicError, msgspec.DecodeError) as exc:
-        raise WorkerError(f"record {rec.seq} cannot be read ({exc}); run `engine verify`") from None
 
 
 class ProjectionWorker:
     """One projection of one Postgres journal, kept in that journal's database."""
 
     def __init__(self, address: str, projection: str, *, batch: int = DEFAULT_BATCH) -> None:
-        if not is_postgres(address):
-            raise WorkerError(f"{address}: projection workers need a postgresql:// journal")
+        try:
+            journal = parse(address)
+            self.loc: PgLocation = journal.postgres_location("projection workers need a postgresql:// journal")
+        except JournalError as exc:
+            raise WorkerError(str(exc)) from None
         if projection not in SPECS:
             raise WorkerError(f"unknown projection {projection!r}; choose from {', '.join(SPECS)}")
         try:
-            self.loc = PgLocation(address)
             check_names(self.loc.table)
-        except (PgJournalError, ValueError) as exc:
+        except ValueError as exc:
             raise WorkerError(str(exc)) from None
-        self.address, self.name, self.batch = address, projection, batch
+        self.address, self.name, self.batch = journal, projection, batch
         self.codec = RowCodec(SPECS[projection], self.loc.table)
         self.positions = PositionTable(self.loc.table)
         self.state = SPECS[projection].new_state()
@@ -105,19 +94,19 @@ class ProjectionWorker:
             self._conn = self._connect(autocommit=False)
         except psycopg.Error as exc:
             self._close_connections()
-            raise WorkerError(f"cannot connect to {self.loc}: {_first_line(exc)}") from None
+            raise WorkerError(f"cannot connect to {self.loc}: {first_line(exc)}") from None
         try:
             self._take_lock()
             self._listen.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.loc.table.replace(".", "_"))))
-            self.reader = JournalReader(address, page_size=batch)  # refuses a table that is not a journal
+            self.reader = JournalReader(journal, page_size=batch)  # refuses a table that is not a journal
             with self._conn.transaction(), self._conn.cursor() as cur:
                 # workers of other projections may be creating the shared position table right now
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.loc, "(tables)"),))
                 self.codec.create(cur)
                 self.positions.create(cur)
-        except (JournalError, PersistenceError, psycopg.Error) as exc:
+        except (JournalError, psycopg.Error) as exc:
             self._close_connections()
-            raise WorkerError(_first_line(exc)) from None
+            raise WorkerError(first_line(exc)) from None
         except WorkerError:
             self._close_connections()
             raise
@@ -155,15 +144,16 @@ class ProjectionWorker:
                     f"{head}: the journal was replaced; {self._rebuild_hint()}"
                 )
             if seq:
-                (rec,) = self.reader.records(seq, seq)
-                if unwrap(rec.state)[0] != stored_hash:
+                if self.reader.hash_of(seq) != stored_hash:
                     raise WorkerError(
                         f"record {seq} of {self.loc} is not the one projection {self.name!r} folded "
                         f"(chain hash differs): the journal was replaced; {self._rebuild_hint()}"
                     )
-                fold(self.address, [_Stoppable(self.state, stopping)], at=seq)
-        except (JournalError, ProjectionError, EnvelopeError, psycopg.Error) as exc:
-            raise WorkerError(_first_line(exc)) from None
+                refold = _Stoppable(self.state, stopping)
+                for folded, event in self.reader.events(at=seq):
+                    refold.apply(folded, event)
+        except (JournalError, psycopg.Error) as exc:
+            raise WorkerError(first_line(exc)) from None
         self.progress.resumed_at = self.progress.position = seq
         self._hash = stored_hash
         current = self.codec.records(self.state)
@@ -178,20 +168,20 @@ class ProjectionWorker:
         if self._broken:
             raise WorkerError("the worker's state is unknown after a failed commit; restart it")
         start = self.progress.position + 1
-        try:
-            records = list(self.reader.records(start, start + self.batch - 1))
-        except (JournalError, PersistenceError, psycopg.Error) as exc:
-            raise WorkerError(f"cannot read {self.loc}: {_first_line(exc)}") from None
+        prev = self._hash if start > 1 else GENESIS
+        try:  # the batch's records, checked along the chain from the last one folded
+            records = list(walk(self.reader.records(start, start + self.batch - 1), prev=prev, first=start))
+        except JournalError as exc:
+            raise WorkerError(str(exc)) from None
         if not records:
             return 0
         self._broken = True  # the state runs ahead of the stored rows until the commit succeeds
-        last_hash = self._hash
-        for expected, rec in enumerate(records, start):
-            if rec.seq != expected:
-                raise WorkerError(f"journal {self.loc} has no record {expected} (next is {rec.seq})")
-            last_hash, event = _decode(rec)
-            self.state.apply(rec.seq, event)
-        self._commit(self.codec.records(self.state), records[-1].seq, last_hash)
+        try:
+            for seq, topic, payload, _ in records:
+                self.state.apply(seq, decode_payload(seq, topic, payload))
+        except JournalError as exc:
+            raise WorkerError(str(exc)) from None
+        self._commit(self.codec.records(self.state), records[-1].seq, records[-1].hash)
         self._broken = False
         self.progress.records += len(records)
         return len(records)
@@ -210,7 +200,7 @@ class ProjectionWorker:
                 self.positions.write(cur, self.name, seq, hash_)
         except psycopg.Error as exc:
             self._broken = True
-            raise WorkerError(f"commit of projection {self.name!r} at seq {seq} failed: {_first_line(exc)}") from None
+            raise WorkerError(f"commit of projection {self.name!r} at seq {seq} failed: {first_line(exc)}") from None
         self._written, self._hash = current, hash_
         self.progress.position = seq
         self.progress.transactions += 1
@@ -233,7 +223,7 @@ class ProjectionWorker:
                         pass
                     return
         except psycopg.Error as exc:
-            raise WorkerError(f"lost the connection to {self.loc}: {_first_line(exc)}") from None
+            raise WorkerError(f"lost the connection to {self.loc}: {first_line(exc)}") from None
 
     def head(self) -> int:
         return self.reader.last_seq()

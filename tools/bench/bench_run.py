@@ -87,7 +87,9 @@ class NullWriter:
     """Stands in for JournalWriter (attribution only): numbers records, stores nothing."""
 
     def __init__(self, path: str | Path, *, replace: bool = False, **_: Any) -> None:
-        self.path = Path(path)
+        from engine.journal.address import parse
+
+        self.address = parse(path)  # the operator inbox is looked for beside it (none: nothing is drained)
         self.last_seq = 0
         self.committed_seq = 0
         self.last_hash = bytes(32)

@@ -11,7 +11,7 @@
   broker does). Every 8th round of bars also carries one SKIPPED decision per symbol (a block row).
   About 10 records per order: 2.5M records for 1,000,000 fills.
 * **tca**: ``projections.tca.load_tca(path)`` in a fresh process per repetition.
-* **baseline**: the same records read and decoded with ``iter_events(path, only=TCA_TYPES)`` and
+* **baseline**: the same records read and decoded with ``read_events(path, TCA_TYPES)`` and
   nothing else, in a fresh process per repetition (what any projection of these types must pay).
 
 Times are taken inside each child around the one call; peak RSS is the child's own high-water
@@ -261,11 +261,11 @@ def child_tca(journal: str) -> int:
 
 
 def child_baseline(journal: str) -> int:
-    from projections.fold import iter_events
+    from engine.journal import read_events
     from projections.tca_collect import TCA_TYPES
 
     t0 = time.perf_counter()
-    n = sum(1 for _ in iter_events(journal, only=TCA_TYPES))
+    n = sum(1 for _ in read_events(journal, TCA_TYPES))
     print(json.dumps({"peak_rss_mb": peak_rss_mb(), "seconds": time.perf_counter() - t0, "records": n}))
     return 0
 
@@ -308,7 +308,7 @@ def report(res: dict[str, Any]) -> str:
     p = res["params"]
     rows = [
         stat_row("load_tca time", res["tca"]["seconds"], "s", f"{fmt(res['tca']['fills_per_s'])} fills/s"),
-        stat_row("baseline time (iter_events)", res["baseline"]["seconds"], "s", "read + decode only"),
+        stat_row("baseline time (read_events)", res["baseline"]["seconds"], "s", "read + decode only"),
         stat_row("ratio tca / baseline", res["ratio_tca_over_baseline"], "x"),
         stat_row("load_tca peak RSS", res["tca"]["peak_rss_mb"], "MB"),
         stat_row("baseline peak RSS", res["baseline"]["peak_rss_mb"], "MB"),
