@@ -30,6 +30,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"APCA-API-KEY-ID": "drill-key", "APCA-API-SECRET-KEY": "drill-secret"}
 TERMINAL = {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "FAILED", "REPLACED"}
+SYMBOLS = ("AAPL", "MSFT")  # the universe of the drills
 
 
 def workdir_for(given: Path | None, prefix: str) -> Path:
@@ -39,7 +40,7 @@ def workdir_for(given: Path | None, prefix: str) -> Path:
     return workdir
 
 
-def bar_file(path: Path, symbols: tuple[str, ...] = ("AAPL", "MSFT"), days: int = 300) -> Path:
+def bar_file(path: Path, symbols: tuple[str, ...] = SYMBOLS, days: int = 300) -> Path:
     """The first ``days`` sessions of the bundled real daily bars of ``symbols`` as a CSV."""
     from engine.feeds.bundled import load_bundled
     from journal_schema.units import exact
@@ -92,15 +93,16 @@ def _python_env() -> dict[str, str]:
 
 
 class Venue:
-    """``engine venue`` as a separate process on a free port; ``config`` (TOML text, e.g. a
-    ``[paper]`` section for its fill simulator) becomes its ``--config``."""
+    """``engine venue`` as a separate process on a free port, its clock at ``speed`` simulated seconds
+    per wall second or, without a speed, stepped by hand (``POST /venue/step``); ``config`` (TOML
+    text, e.g. a ``[paper]`` section for its fill simulator) becomes its ``--config``."""
 
     def __init__(
         self,
         workdir: Path,
         bars: Path,
         *,
-        speed: float,
+        speed: float | None = None,
         faults: dict[str, float],
         seed: int,
         hold: float = 1.0,
@@ -122,8 +124,7 @@ class Venue:
             str(self.port_file),
             "--db",
             str(workdir / "venue.db"),
-            "--speed",
-            str(speed),
+            *(["--manual"] if speed is None else ["--speed", str(speed)]),
             "--fault-seed",
             str(seed),
             "--hold",
