@@ -190,7 +190,7 @@ def _fixed(name: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 def parse(raw: pl.DataFrame, sessions_for: daily.SessionsFor | None = None) -> pl.DataFrame:
     """Parse and run the stateless checks. Returns rows in processing order. With ``sessions_for``,
     a daily file's bars are stamped at their sessions' closes first (``engine.feeds.daily``)."""
-    lf = _cells(raw)
+    lf = _cells(raw).collect().lazy()  # parsed once: the daily test and the checks both read the cells
     if sessions_for is not None and daily.is_daily(lf):
         lf = daily.at_session_close(lf, sessions_for)
     return _checked(lf)
@@ -198,23 +198,27 @@ def parse(raw: pl.DataFrame, sessions_for: daily.SessionsFor | None = None) -> p
 
 def _cells(raw: pl.DataFrame) -> pl.LazyFrame:
     """Each cell parsed: ``ts`` (ns, when zoned and in range), ``day`` (the date the text gives, in its
-    own offset; also for a date alone or a time without offset), the symbol and the 1e-8 values."""
+    own offset; also for a date alone or a time without offset), the symbol and the 1e-8 values.
+    Each parse of the timestamp text is made once, into a temporary column, and the rules read those."""
     ts_text = pl.col("timestamp").str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
-    zoned = ts_text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="ns")
-    # microseconds reach years 1 to 9999 where nanoseconds wrap around int64 outside 1677-2262: the range
-    # is judged on them, and a nanosecond value is used only when it agrees with them (no wrap)
-    micros = ts_text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="us").dt.epoch("us")
-    unzoned = (
-        ts_text.str.to_datetime(_NAIVE, strict=False, time_unit="us").is_not_null()
-        | ts_text.str.to_date(_DATE, strict=False).is_not_null()
+    text = pl.col("_ts_text")
+    parsed = (
+        # microseconds reach years 1 to 9999 where nanoseconds wrap around int64 outside 1677-2262: the range
+        # is judged on them, and a nanosecond value is used only when it agrees with them (no wrap)
+        text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="ns").dt.epoch("ns").alias("_nanos"),
+        text.str.to_datetime(_ZONED, strict=False, time_zone="UTC", time_unit="us").dt.epoch("us").alias("_micros"),
+        (
+            text.str.to_datetime(_NAIVE, strict=False, time_unit="us").is_not_null()
+            | text.str.to_date(_DATE, strict=False).is_not_null()
+        ).alias("_unzoned"),
+        text.str.slice(0, 10).str.to_date(_DATE, strict=False).alias("_written"),
     )
-    nanos = zoned.dt.epoch("ns")
+    nanos, micros, unzoned, written = pl.col("_nanos"), pl.col("_micros"), pl.col("_unzoned"), pl.col("_written")
     in_range = (
         micros.is_between(EDGE_TS_MIN // 1000 - 1, EDGE_TS_MAX // 1000 + 1)
         & (nanos // 1000 == micros)
         & nanos.is_between(EDGE_TS_MIN, EDGE_TS_MAX)
     )
-    written = ts_text.str.slice(0, 10).str.to_date(_DATE, strict=False)
     day_in_range = written.is_between(daily.FIRST_DAY, daily.LAST_DAY)
     sym = pl.col("symbol").str.strip_chars()
     cols: dict[str, pl.Expr] = {}
@@ -225,6 +229,8 @@ def _cells(raw: pl.DataFrame) -> pl.LazyFrame:
     return (
         raw.lazy()
         .with_row_index("row", offset=1)
+        .with_columns(ts_text.alias("_ts_text"))
+        .with_columns(*parsed)
         .with_columns(
             pl.when(in_range).then(nanos).alias("ts"),
             pl.when(in_range.fill_null(False) | (unzoned & day_in_range)).then(written).alias("day"),
@@ -238,6 +244,7 @@ def _cells(raw: pl.DataFrame) -> pl.LazyFrame:
             *(e.alias(f"_nf_{n}") for n, e in non_finite.items()),
             *(e.alias(f"_bad_{n}") for n, e in bad.items()),
         )
+        .drop("_ts_text", "_nanos", "_micros", "_unzoned", "_written")
     )
 
 
