@@ -42,9 +42,17 @@ fuzz: $(VENV)/.installed-test
 	$(BIN)/python -m tools.fuzz bars --seconds $(FUZZ_SECONDS)
 	$(BIN)/python -m tools.fuzz config --seconds $(FUZZ_SECONDS)
 
-## bench: the benchmarks of tools/bench (figures are medians; see docs/benchmarks.md)
+## bench: the benchmarks of tools/bench (figures are medians; see docs/benchmarks.md); the comparison with
+##        NautilusTrader runs when .venv-nt holds it (make .venv-nt/.installed), else the engine's figures alone
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m tools.bench.all
 
+## .venv-nt/.installed: NautilusTrader 1.221.0 in a virtualenv of its own (it needs pandas<3, the engine pandas 3)
+.venv-nt/.installed: tools/bench/requirements-nautilus.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 2; }
+	$(PYTHON) -m venv .venv-nt
+	.venv-nt/bin/pip install --quiet -r tools/bench/requirements-nautilus.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-nt build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
     python -m tools.bench.all [--quick] [--repeat 5] [--only NAME ...] [--profile]
 
-Full sizes: 100,000-bar CSV, 200,000 appended events, 100,000-bar run, replay/verify of the
+Full sizes: 100,000-bar CSV, 200,000 appended events, 100,000-bar run (in-process, and as whole processes
+alternating with NautilusTrader's backtest of the same bars when ``.venv-nt`` holds it), replay/verify of the
 journal of a 1,000,000-bar run, TCA of a journal of 1,000,000 fills. ``--quick`` uses 10,000 /
 20,000 / 10,000 / 50,000 / 40,000 and writes
 to ``bench-out/quick/`` so it never overwrites full results. ``bench_pg`` (Postgres append and
@@ -28,6 +29,7 @@ FULL = {
     "gen_minute_bars": ["--bars", "100000"],
     "bench_append": ["--events", "200000"],
     "bench_run": ["--bars", "100000"],
+    "bench_nautilus": ["--bars", "100000"],
     "bench_replay": ["--bars", "1000000"],
     "bench_tca": ["--fills", "1000000"],
     "bench_pg": ["--events", "200000", "--rates", "1000,5000", "--seconds", "10"],
@@ -36,11 +38,12 @@ QUICK = {
     "gen_minute_bars": ["--bars", "10000"],
     "bench_append": ["--events", "20000"],
     "bench_run": ["--bars", "10000"],
+    "bench_nautilus": ["--bars", "10000"],
     "bench_replay": ["--bars", "50000"],
     "bench_tca": ["--fills", "40000"],
     "bench_pg": ["--quick"],
 }
-REPEATABLE = ("bench_append", "bench_run", "bench_replay", "bench_tca", "bench_pg")
+REPEATABLE = ("bench_append", "bench_run", "bench_nautilus", "bench_replay", "bench_tca", "bench_pg")
 SKIPPED = 2  # exit code of a benchmark whose prerequisite (the Postgres server) is missing
 
 
@@ -104,6 +107,35 @@ def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
             "events": r["params"]["journal_events"],
             "peak_rss_mb": r["peak_rss_mb"]["median"],
         }
+    if w := load("bench_nautilus"):
+        e = w["engine"]
+        rows.append(
+            [
+                "engine run: whole process",
+                fmt(e["wall_s"]["median"], "s"),
+                f"peak RSS {e['peak_rss_mb']['median']:.0f} MB",
+            ]
+        )
+        rows.append(["engine --help: whole process", fmt(w["engine_help_s"]["median"], "s"), ""])
+        data["whole_process"] = {
+            "engine_s": e["wall_s"]["median"],
+            "engine_rss_mb": e["peak_rss_mb"]["median"],
+            "help_s": w["engine_help_s"]["median"],
+        }
+        if (nt := w["nautilus"]) is not None:
+            ratio = w["ratio_nt_over_engine"]["of_medians"]
+            rows.append(
+                [
+                    f"NautilusTrader {nt['version']}: whole process",
+                    fmt(nt["wall_s"]["median"], "s"),
+                    f"peak RSS {nt['peak_rss_mb']['median']:.0f} MB; engine {ratio:.2f}x faster",
+                ]
+            )
+            data["whole_process"].update(
+                nt_s=nt["wall_s"]["median"], nt_rss_mb=nt["peak_rss_mb"]["median"], ratio_nt_over_engine=ratio
+            )
+        else:
+            rows.append(["NautilusTrader: not compared", "", str(w["nautilus_missing"])])
     if p := load("bench_replay"):
         n = p["params"]["journal_events"]
         rows.append(
