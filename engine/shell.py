@@ -84,26 +84,36 @@ class Engine:
         """One input from outside. The broker sees bars and closes first (its fills happen
         at the bar's open / at the close, before the core learns of the bar)."""
         broker = self.broker
-        if broker is not None:
-            t = type(ev)
-            if t is BarClosed:
-                self._apply_sim(broker.on_bar(ev))  # type: ignore[arg-type]
-            elif t is SessionClosed:
-                self._apply_sim(broker.on_session_closed(ev))  # type: ignore[arg-type]
-        self._apply_sim([ev])
+        if broker is None:
+            self.apply(ev)
+            return
+        t = type(ev)
+        if t is BarClosed:
+            reports = broker.on_bar(ev)  # type: ignore[arg-type]
+            if reports:
+                self._apply_sim(reports)
+        elif t is SessionClosed:
+            self._apply_sim(broker.on_session_closed(ev))  # type: ignore[arg-type]
+        derived = self.apply(ev)
+        if derived:
+            self._answer(broker, derived)
 
     def _apply_sim(self, inputs: list[Event]) -> None:
         """Apply inputs; the in-process broker answers each submit and cancel request at once."""
         broker = self.broker
         for ev in inputs:
-            for d in self.apply(ev):
-                if broker is None:
-                    continue
-                t = type(d)
-                if t is OrderSubmitRequested:
-                    self._apply_sim(broker.submit(d))  # type: ignore[arg-type]
-                elif t is OrderCancelRequested:
-                    self._apply_sim(broker.cancel(d))  # type: ignore[arg-type]
+            derived = self.apply(ev)
+            if derived and broker is not None:
+                self._answer(broker, derived)
+
+    def _answer(self, broker: SimBroker, derived: list[Event]) -> None:
+        """The broker's reports to the requests among ``derived``, applied as inputs in request order."""
+        for d in derived:
+            t = type(d)
+            if t is OrderSubmitRequested:
+                self._apply_sim(broker.submit(d))  # type: ignore[arg-type]
+            elif t is OrderCancelRequested:
+                self._apply_sim(broker.cancel(d))  # type: ignore[arg-type]
 
     def apply(self, ev: Event) -> list[Event]:
         """Step the core on one input and stage it with its derived events; returns them.

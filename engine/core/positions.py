@@ -85,6 +85,10 @@ class PositionBook:
         p.qty = qty
         p.cost = qty * avg_price
 
-    def mark(self, symbol: str, price: int) -> None:
-        """Record the last close; a position opened later is marked to it."""
-        self.get(symbol).last_price = price
+    def mark(self, symbol: str, price: int) -> Position:
+        """Record the last close (a position opened later is marked to it); returns the position."""
+        p = self.positions.get(symbol)
+        if p is None:
+            p = self.positions[symbol] = Position()
+        p.last_price = price
+        return p

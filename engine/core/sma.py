@@ -48,25 +48,27 @@ class SmaCross:
 
     def on_bar(self, bar: BarClosed) -> Target | None:
         close = bar.close
-        w = self.window
+        w, fast, slow = self.window, self.fast, self.slow
         n = len(w)
-        if n >= self.fast:
-            self.fast_sum -= w[n - self.fast]
-        if n == self.slow:
-            self.slow_sum -= w[0]
+        fast_sum, slow_sum = self.fast_sum + close, self.slow_sum + close
+        if n >= fast:
+            fast_sum -= w[n - fast]
+        if n == slow:
+            slow_sum -= w[0]
         w.append(close)
-        self.fast_sum += close
-        self.slow_sum += close
-        if n + 1 < self.slow:
+        self.fast_sum, self.slow_sum = fast_sum, slow_sum
+        if n + 1 < slow:
             return None
-        diff = self.fast_sum * self.slow - self.slow_sum * self.fast
+        diff = fast_sum * slow - slow_sum * fast
         relation = (diff > 0) - (diff < 0)
-        previous, self.relation = self.relation, relation if relation else self.relation
+        previous = self.relation
+        if relation:
+            self.relation = relation
         if previous == 0 or relation in (0, previous):
             return None
         features = {
-            "fast_sma": div_round_half_even(self.fast_sum, self.fast),
-            "slow_sma": div_round_half_even(self.slow_sum, self.slow),
+            "fast_sma": div_round_half_even(fast_sum, fast),
+            "slow_sma": div_round_half_even(slow_sum, slow),
         }
         if relation > 0:
             return Target(1, self.qty, features, edge_cbp=self.edge_cbp)

@@ -79,6 +79,10 @@ class JournalWriter:
         """Stage one causal group (an input and its derived events); returns the last seq."""
         if self._broken:
             raise JournalError("journal writer is unusable after a failed commit; reopen it")
+        if len(events) == 1:  # an input that derived nothing: most groups
+            self._staged.append(TRANSCODER.encode_one(events[0]))
+            self.last_seq += 1
+            return self.last_seq
         items = TRANSCODER.encode_group(events)  # all or nothing
         self._staged += items
         self.last_seq += len(items)

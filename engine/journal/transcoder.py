@@ -27,6 +27,11 @@ class MsgspecTranscoder(Transcoder):
         """Canonical bytes of an event."""
         return encode(obj)
 
+    def encode_one(self, event: Event) -> tuple[str, bytes, bytes]:
+        """(topic, topic bytes, canonical bytes) of one event: a group of one, the most common."""
+        topic, topic_bytes = _TOPICS[type(event)]
+        return topic, topic_bytes, encode(event)
+
     def encode_group(self, events: Sequence[Event]) -> list[tuple[str, bytes, bytes]]:
         """(topic, topic bytes, canonical bytes) of each event: the writer's hot path,
         one call per appended group instead of one per event."""

@@ -39,15 +39,16 @@ class VolTracker:
         if last <= 0:
             return
         x = close / last - 1.0
-        r = self.returns
+        r, window = self.returns, self.window
         r.append(x)
-        self.sumsq += x * x
-        if len(r) > self.window:
+        sumsq = self.sumsq + x * x
+        if len(r) > window:
             y = r.popleft()
-            self.sumsq -= y * y
-        self.updates += 1
-        if self.updates % self.window == 0:  # re-sum: bounded rounding drift, at fixed points
-            self.sumsq = math.fsum(v * v for v in r)
+            sumsq -= y * y
+        updates = self.updates = self.updates + 1
+        if updates % window == 0:  # re-sum: bounded rounding drift, at fixed points
+            sumsq = math.fsum(v * v for v in r)
+        self.sumsq = sumsq
 
     @property
     def sigma_cbp(self) -> float:

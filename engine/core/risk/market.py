@@ -41,17 +41,19 @@ class MarketBook:
                 dollar_volume=deque(maxlen=self.liquidity_window), returns=deque(maxlen=self.correlation_window)
             )
         ts, close = bar.ts, bar.close
-        if s.last_ts:
-            s.interval = ts - s.last_ts
-            if s.last_close > 0:
-                s.returns.append((ts, close / s.last_close - 1.0))  # a full deque drops its oldest
-        s.prev_close, s.last_close, s.last_ts = s.last_close, close, ts
+        last_ts, last_close = s.last_ts, s.last_close
+        if last_ts:
+            s.interval = ts - last_ts
+            if last_close > 0:
+                s.returns.append((ts, close / last_close - 1.0))  # a full deque drops its oldest
+        s.prev_close, s.last_close, s.last_ts = last_close, close, ts
         dv = close * bar.volume // SCALE
         window = s.dollar_volume
         if len(window) == window.maxlen:
-            s.dv_sum -= window[0]
+            s.dv_sum = s.dv_sum - window[0] + dv
+        else:
+            s.dv_sum += dv
         window.append(dv)
-        s.dv_sum += dv
         self.clock = max(self.clock, ts)
 
     def data_age(self, bar: BarClosed, live_limit: int) -> tuple[int, int]:
