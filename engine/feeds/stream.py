@@ -113,7 +113,7 @@ class SessionCursor:
         self.sessions = sessions
 
 
-CHUNK = 65_536  # rows turned into Python objects at a time: bounds memory on big files
+CHUNK = 16_384  # rows turned into Python objects at a time: bounds memory on big files
 
 _Row = tuple[int, int, int, str, int, int, int, int, int, str | None]
 

@@ -29,7 +29,6 @@ from engine.journal.uris import read_only_uri
 
 TABLE = migrations.TABLE
 ORIGINATOR = "journal"
-WRITER_CACHE_KIB = 65_536  # the writer's SQLite page cache: fewer page spills per batch
 
 Row = tuple[str, int, str, bytes]  # (originator_id, originator_version, topic, state)
 
@@ -135,10 +134,7 @@ def _open_recorder(path: Path, *, write: bool, new: bool = False) -> JournalReco
     except JournalError:
         datastore.close()
         raise
-    if write:
-        with datastore.get_connection(commit=True) as conn:
-            conn.cursor().execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-    return recorder
+    return recorder  # a writer keeps SQLite's default page cache (2 MiB): it holds a batch
 
 
 class Store(ABC):
