@@ -7,7 +7,7 @@ Each repetition is an alternating pair of fresh processes over the same generate
 
 * **engine**: ``engine run --config sma_10_30.toml --bars CSV --journal J --replace`` (SMA 10/30, 100
   shares, long only, market orders, the in-process paper broker; every event journaled and chained,
-  the summary printed), through the ``engine`` console script's own entry point (``engine.cli.main``)
+  the summary printed), through the ``engine`` console script's own entry point (``engine.cli.console``)
   under a two-line prelude that writes the process's ``VmHWM`` at exit;
 * **NautilusTrader**: ``tools/bench/nautilus_run.py`` in NT's virtualenv (``--nt-python``, default
   ``.venv-nt/bin/python``, made by ``make .venv-nt/.installed``): the same strategy with NT's
@@ -44,9 +44,9 @@ ENGINE_PRELUDE = (
     "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
     "    open(os.environ['BENCH_HWM_OUT'], 'w').write(line.split()[1])\n"
     "atexit.register(_hwm)\n"
-    "from engine.cli import main\n"
+    "from engine.cli import console\n"
     "sys.argv[0] = 'engine'\n"
-    "sys.exit(main())\n"
+    "console()\n"
 )
 
 
