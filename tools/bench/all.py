@@ -30,6 +30,7 @@ FULL = {
     "bench_append": ["--events", "200000"],
     "bench_run": ["--bars", "100000"],
     "bench_nautilus": ["--bars", "100000"],
+    "bench_phases": ["--bars", "100000"],
     "bench_replay": ["--bars", "1000000"],
     "bench_tca": ["--fills", "1000000"],
     "bench_pg": ["--events", "200000", "--rates", "1000,5000", "--seconds", "10"],
@@ -39,11 +40,12 @@ QUICK = {
     "bench_append": ["--events", "20000"],
     "bench_run": ["--bars", "10000"],
     "bench_nautilus": ["--bars", "10000"],
+    "bench_phases": ["--bars", "10000"],
     "bench_replay": ["--bars", "50000"],
     "bench_tca": ["--fills", "40000"],
     "bench_pg": ["--quick"],
 }
-REPEATABLE = ("bench_append", "bench_run", "bench_nautilus", "bench_replay", "bench_tca", "bench_pg")
+REPEATABLE = ("bench_append", "bench_run", "bench_nautilus", "bench_phases", "bench_replay", "bench_tca", "bench_pg")
 SKIPPED = 2  # exit code of a benchmark whose prerequisite (the Postgres server) is missing
 
 
@@ -136,6 +138,19 @@ def headline(out: Path) -> tuple[list[list[str]], dict[str, Any]]:
             )
         else:
             rows.append(["NautilusTrader: not compared", "", str(w["nautilus_missing"])])
+    if ph := load("bench_phases"):
+        m = {name: s["median"] for name, s in ph["phases"].items()}
+        load_s = sum(v for k, v in m.items() if k.startswith("load:")) + m["calendar sessions"]
+        rows.append(
+            [
+                "engine run: phases",
+                fmt(m["whole process (wall)"], "s"),
+                f"imports {m['imports']:.2f}, load {load_s:.2f}, loop {m['run loop']:.2f} (journal "
+                f"{m['  journal append (encode)'] + m['  journal flush (chain, insert, commit)']:.2f}), "
+                f"start/exit {m['interpreter start and exit']:.2f} s",
+            ]
+        )
+        data["phases"] = m
     if p := load("bench_replay"):
         n = p["params"]["journal_events"]
         rows.append(
