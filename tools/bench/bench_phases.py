@@ -60,13 +60,12 @@ def child_main(csv: str, config: str, journal: str) -> int:  # noqa: PLR0915 - o
     from engine.config import load_sources
     from engine.feeds import scan, table
     from engine.feeds.calendar import load_sessions
-    from engine.journal import store
-    from engine.journal.target import check_journal_target
+    from engine.journal import parse, store
     from engine.summary import summary_text
 
     build_parser("run")
     t = mark("imports", t)
-    check_journal_target(journal)
+    parse(journal).check_target()
     loaded = load_sources(config, {}, env=os.environ)
     cfg = loaded.cfg
     t = mark("config", t)
@@ -95,7 +94,7 @@ def child_main(csv: str, config: str, journal: str) -> int:  # noqa: PLR0915 - o
 
         return call
 
-    shell.step = timed("  core step", shell.step)  # type: ignore[attr-defined]
+    shell.apply_input = timed("  core step", shell.apply_input)  # type: ignore[attr-defined]
     store.JournalWriter.append = timed("  journal append (encode)", store.JournalWriter.append)  # type: ignore[method-assign]
     store.JournalWriter.flush = timed("  journal flush (chain, insert, commit)", store.JournalWriter.flush)  # type: ignore[method-assign]
     for name in ("on_bar", "submit", "cancel", "on_session_closed"):
