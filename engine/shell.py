@@ -12,8 +12,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
+from engine.core.atomic import InputFold
 from engine.core.state import CoreState
-from engine.core.step import apply_input
 from engine.core.strategy import StrategySpec
 from engine.journal.address import JournalLike
 from engine.journal.read import JournalReader
@@ -47,9 +47,13 @@ class Engine:
         state: CoreState | None = None,
         broker: SimBroker | None = None,
         batch: int = DEFAULT_BATCH,
+        faults: dict[int, Exception] | None = None,
     ) -> None:
+        """``faults``: the inputs of the journal that faulted when they were folded (``fold_inputs``)."""
         self.writer = writer
-        self.state = state if state is not None else CoreState(resolver=resolve_strategy)
+        self.fold = InputFold(
+            state if state is not None else CoreState(resolver=resolve_strategy), self._refold, faults
+        )
         self.broker = broker
         self.batch = batch
         self._counts: Counter[type[Event]] = Counter()
@@ -71,14 +75,14 @@ class Engine:
         ``observe`` sees every input on the way (the live shell rebuilds its own bookkeeping).
         ``encrypt``: a new journal is made encrypted (``JournalWriter``)."""
         writer = JournalWriter(journal, encrypt=encrypt)
-        state = CoreState(resolver=resolve_strategy)
+        fold = InputFold(CoreState(resolver=resolve_strategy), _no_refold)
         if writer.last_seq:
             try:
-                state = fold_inputs(writer.address, resolver=resolve_strategy, until=writer.last_seq, observe=observe)
+                fold = fold_inputs(writer.address, resolver=resolve_strategy, until=writer.last_seq, observe=observe)
             except BaseException:
                 writer.close()
                 raise
-        return cls(writer, state, broker, batch)
+        return cls(writer, fold.state, broker, batch, fold.faults)
 
     def feed(self, ev: Event) -> None:
         """One input from outside. The broker sees bars and closes first (its fills happen
@@ -119,7 +123,7 @@ class Engine:
         """Step the core on one input and stage it with its derived events; returns them.
         Commits every ``batch`` records; callers flush before effects outside the process."""
         writer = self.writer
-        self.state, derived = apply_input(self.state, ev, writer.last_seq + 1, self._state_before)
+        derived = self.fold.apply(ev, writer.last_seq + 1)
         counts = self._counts
         counts[type(ev)] += 1
         if derived:
@@ -132,10 +136,17 @@ class Engine:
             writer.flush()
         return derived
 
-    def _state_before(self) -> CoreState:
-        """The core state after every input journaled so far (the one being applied is not staged yet)."""
+    @property
+    def state(self) -> CoreState:
+        """The core's state (replaced, not changed, when an input faults: do not keep it across inputs)."""
+        return self.fold.state
+
+    def _refold(self, faults: dict[int, Exception], until: int) -> CoreState:
+        """The core state after the journal's inputs up to ``until`` (the writer commits first)."""
         self.writer.flush()
-        return fold_inputs(self.writer.address, resolver=self.state.resolver or resolve_strategy)
+        return fold_inputs(
+            self.writer.address, resolver=self.state.resolver or resolve_strategy, until=until, faults=faults
+        ).state
 
     @property
     def counts(self) -> dict[str, int]:
@@ -160,15 +171,26 @@ def fold_inputs(
     resolver: Callable[[str], StrategySpec],
     until: int | None = None,
     observe: Callable[[Event], None] | None = None,
-) -> CoreState:
-    """The core state after the journal's inputs up to record ``until`` (default: all), folded again;
-    ``observe`` sees every input on the way. An input that faulted when it was journaled faults again
-    here, and its halt is derived on the state before it (``apply_input``), as it was then."""
-    state = CoreState(resolver=resolver)
+    faults: dict[int, Exception] | None = None,
+) -> InputFold:
+    """The core state after the journal's inputs up to record ``until`` (default: all), folded again,
+    with the inputs that faulted (``InputFold.faults``); ``observe`` sees every input on the way. An
+    input that faulted when it was journaled faults again here and its halt is derived on the state
+    before it, as it was then; ``faults`` known already are halted without being stepped."""
+    fold = InputFold(CoreState(resolver=resolver), partial(refold_journal, journal, resolver), faults)
     with JournalReader(journal) as reader:  # derived events are skipped undecoded
         for seq, ev in reader.events(INPUT_TYPE_SET, stop=until):
-            before = partial(fold_inputs, journal, resolver=resolver, until=seq - 1)
-            state, _ = apply_input(state, ev, seq, before)
+            fold.apply(ev, seq)
             if observe is not None:
                 observe(ev)
-    return state
+    return fold
+
+
+def refold_journal(
+    journal: JournalLike, resolver: Callable[[str], StrategySpec], faults: dict[int, Exception], until: int
+) -> CoreState:
+    return fold_inputs(journal, resolver=resolver, until=until, faults=faults).state
+
+
+def _no_refold(faults: dict[int, Exception], until: int) -> CoreState:
+    raise AssertionError("an empty journal has no input to fold again")

@@ -10,13 +10,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 
+from engine.core.atomic import InputFold
 from engine.core.state import CoreState
-from engine.core.step import apply_input
 from engine.journal.address import JournalLike
 from engine.journal.chain import GENESIS
 from engine.journal.errors import RecordError
 from engine.journal.read import DEFAULT_PAGE_SIZE, JournalReader, decode_payload
-from engine.shell import fold_inputs
+from engine.shell import refold_journal
 from engine.strategies import resolve_strategy
 from journal_schema.catalogue import INPUT_TYPE_SET, TOPICS
 from journal_schema.codec import encode
@@ -48,7 +48,7 @@ class ReplayResult:
 
 
 def replay_journal(path: JournalLike, page_size: int = DEFAULT_PAGE_SIZE) -> ReplayResult:
-    state = CoreState(resolver=resolve_strategy)
+    fold = InputFold(CoreState(resolver=resolve_strategy), partial(refold_journal, path, resolve_strategy))
     prev = GENESIS
     pending: deque[Event] = deque()
     pending_seq = 0
@@ -62,8 +62,7 @@ def replay_journal(path: JournalLike, page_size: int = DEFAULT_PAGE_SIZE) -> Rep
                     if pending:
                         return _stop(records, inputs, derived, prev, _missing(pending_seq, seq, pending[0]))
                     inputs += 1
-                    before = partial(fold_inputs, path, resolver=resolve_strategy, until=seq - 1)
-                    state, produced = apply_input(state, ev, seq, before)
+                    produced = fold.apply(ev, seq)
                     pending.extend(produced)
                     pending_seq = seq
                     continue

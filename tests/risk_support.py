@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.core.atomic import InputFold
 from engine.core.state import CoreState
-from engine.core.step import apply_input
 from engine.core.strategy import StrategySpec, Target
 from journal_schema.events import (
     BarClosed,
@@ -110,19 +109,23 @@ def bar(
     )
 
 
-def refold(inputs: Sequence[Event], resolver: Callable[[str], StrategySpec]) -> CoreState:
+def refold(
+    inputs: Sequence[Event], resolver: Callable[[str], StrategySpec], faults: dict[int, Exception] | None = None
+) -> InputFold:
     """The core state after ``inputs`` (numbered from 1), each applied whole or not at all: what the
     shell's ``fold_inputs`` does over a journal."""
-    state = CoreState(resolver=resolver)
+    fold = InputFold(
+        CoreState(resolver=resolver), lambda known, until: refold(inputs[:until], resolver, known).state, faults
+    )
     for seq, ev in enumerate(inputs, 1):
-        state, _ = apply_input(state, ev, seq, partial(refold, inputs[: seq - 1], resolver))
-    return state
+        fold.apply(ev, seq)
+    return fold
 
 
-def apply_one(state: CoreState, ev: Event, seq: int, earlier: Sequence[Event]) -> tuple[CoreState, list[Event]]:
-    """``apply_input`` with the state before ``ev`` folded again from the ``earlier`` inputs."""
-    assert state.resolver is not None
-    return apply_input(state, ev, seq, partial(refold, list(earlier), state.resolver))
+def fold_over(inputs: list[Event], resolver: Callable[[str], StrategySpec]) -> InputFold:
+    """An ``InputFold`` whose state before a faulting input is folded again from ``inputs`` (the
+    inputs fed so far, appended by the caller before each ``apply``)."""
+    return InputFold(CoreState(resolver=resolver), lambda known, until: refold(inputs[:until], resolver, known).state)
 
 
 class Run:
@@ -137,14 +140,18 @@ class Run:
     ) -> None:
         self.script: Script = {}
         self.raw: dict[str, Any] = merge(cfg or {}, {"risk": risk} if risk else {})
-        self.state = CoreState(resolver=lambda name: scripted_spec(self.script))
         self.seq = 0
         self.inputs: list[Event] = []
+        self.fold = fold_over(self.inputs, lambda name: scripted_spec(self.script))
         self.log: list[Event] = []  # every derived event, in order
         self.started = run_started(self.raw, universe or ["AAA", "BBB", "CCC"])
         self.feed(self.started)
         if session:
             self.open_session()
+
+    @property
+    def state(self) -> CoreState:
+        return self.fold.state
 
     @property
     def params(self) -> Any:
@@ -155,7 +162,7 @@ class Run:
         for ev in events:
             self.seq += 1
             self.inputs.append(ev)
-            self.state, derived = apply_one(self.state, ev, self.seq, self.inputs[:-1])
+            derived = self.fold.apply(ev, self.seq)
             out.extend(derived)
         self.log.extend(out)
         return out

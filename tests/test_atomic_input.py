@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
@@ -29,18 +30,19 @@ from tests.support import run_started, synthetic_stream
 class FaultyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     fail_ts: int = 0
+    fail_from: int = 0  # raise on every bar from this time on (0: never)
 
 
 class Faulty:
     """Counts its symbol's bars, asks for a position on every third, raises on the bar at ``fail_ts``."""
 
     def __init__(self, params: FaultyParams, symbol: str) -> None:
-        self.fail_ts = params.fail_ts
+        self.fail_ts, self.fail_from = params.fail_ts, params.fail_from
         self.seen = 0
 
     def on_bar(self, bar: BarClosed) -> Target | None:
         self.seen += 1
-        if bar.ts == self.fail_ts:
+        if bar.ts == self.fail_ts or 0 < self.fail_from <= bar.ts:
             raise ZeroDivisionError("planted")
         if self.seen % 3:
             return None
@@ -104,3 +106,33 @@ def test_a_faulting_bar_changes_nothing_and_all_readers_agree(bars: list[tuple[s
 
 def signals_of(path: Path) -> list[SignalGenerated]:
     return [ev for _, ev in read_events(path, [SignalGenerated])]
+
+
+def test_a_strategy_that_raises_on_every_bar_costs_one_fold_of_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the fault that halts trading is undone (one fold of the journal); later faults while
+    halted derive nothing: the run and its replay stay linear in the number of inputs."""
+    import engine.shell
+
+    folds: list[int | None] = []
+    real = engine.shell.fold_inputs
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        folds.append(kwargs.get("until"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine.shell, "fold_inputs", counted)
+    stream, _ = synthetic_stream([("AAA", (100 + i % 7) * S) for i in range(300)], per_session=30)
+    bars = [e for e in stream if isinstance(e, BarClosed)]
+    raw = {"strategy": {"name": NAME, "fail_from": bars[40].ts}}
+    engine = Engine.open(str(tmp_path / "j.db"), batch=7)
+    engine.feed(run_started(raw))
+    for ev in stream:
+        engine.feed(ev)
+    engine.close()
+    assert engine.state.halted == "CORE_PROGRAMMING_ERROR"
+    assert len(folds) == 1  # the first fault; the 259 after it, while halted, fold nothing
+    result = replay_journal(tmp_path / "j.db")
+    assert result.divergence is None and result.digest == engine.writer.last_hash.hex()
+    assert len(folds) == 2  # replay undoes the same one fault

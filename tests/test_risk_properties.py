@@ -40,7 +40,7 @@ from journal_schema.events import (
     TradingResumed,
 )
 from journal_schema.risk_events import ReviewApproved, ShellErrorReported
-from tests.risk_support import CLOSE, DAY, OPEN, Script, apply_one, at, label, scripted_spec
+from tests.risk_support import CLOSE, DAY, OPEN, Script, at, fold_over, label, scripted_spec
 from tests.support import run_started
 
 S = 100_000_000
@@ -172,7 +172,8 @@ def fresh(script: Script) -> CoreState:
 def run_plan(plan: Plan) -> tuple[list[tuple[Event, list[Event]]], Script]:
     """Feed the plan; returns every (input, derived events) in order and the strategy's script."""
     script: Script = {}
-    state = fresh(script)
+    fed: list[Event] = []
+    fold = fold_over(fed, lambda name: scripted_spec(script))
     broker = Broker(plan.broker)
     marks: dict[str, int] = {}
     timeline: list[tuple[Event, list[Event]]] = []
@@ -184,8 +185,8 @@ def run_plan(plan: Plan) -> tuple[list[tuple[Event, list[Event]]], Script]:
             for report in broker.on_bar(ev):  # fills the bar makes are reported before it
                 feed(report)
             marks[ev.symbol] = ev.close
-        nonlocal state
-        state, derived = apply_one(state, ev, len(timeline) + 1, [e for e, _ in timeline])
+        fed.append(ev)
+        derived = fold.apply(ev, len(fed))
         timeline.append((ev, derived))
         answers: list[Event] = []
         for d in derived:
@@ -362,7 +363,9 @@ def test_nothing_is_ordered_while_the_kill_switch_is_on_or_trading_is_halted(pla
 @given(plans())
 def test_replaying_the_inputs_derives_byte_identical_events(plan: Plan) -> None:
     timeline, script = run_plan(plan)
-    state = fresh(script)
+    fed: list[Event] = []
+    fold = fold_over(fed, lambda name: scripted_spec(script))
     for seq, (ev, derived) in enumerate(timeline, 1):
-        state, again = apply_one(state, ev, seq, [e for e, _ in timeline[: seq - 1]])
+        fed.append(ev)
+        again = fold.apply(ev, seq)
         assert [encode(e) for e in again] == [encode(e) for e in derived], (seq, ev)

@@ -6,9 +6,9 @@ the input; derived events cite it as ``cause_seq``. Event time is the input's ``
 ``step`` changes ``state`` in place and returns the events the input derives. An input is
 applied whole or not at all: when core code raises while stepping it (a strategy's bug, a
 broken invariant), ``step`` raises ``CoreFault`` and the partly changed state must be thrown
-away. ``apply_input`` is what every caller (the shell, the fold of a reopened journal, replay)
-does with one input: on a fault it takes the state as it was before the input from
-``before()`` (the shell folds the journal's earlier inputs again) and derives the halt on it.
+away. ``engine.core.atomic.InputFold`` is what every caller (the shell, the fold of a reopened
+journal, replay) feeds inputs through: on a fault it puts back the state as it was before the
+input and derives the halt on it (``halt_on``).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class CoreFault(Exception):
 
 def step(state: CoreState, ev: Event, seq: int) -> list[Event]:
     """Apply one input to ``state`` (in place) and return the events it derives; ``CoreFault`` when
-    core code raised (``state`` is then partly changed: use ``apply_input``)."""
+    core code raised (``state`` is then partly changed: use ``engine.core.atomic.InputFold``)."""
     try:
         if type(ev) is BarClosed:  # most inputs: dispatched here, one call less per bar
             state.inputs += 1
@@ -111,22 +111,7 @@ def step(state: CoreState, ev: Event, seq: int) -> list[Event]:
         raise CoreFault(exc) from exc
 
 
-def apply_input(
-    state: CoreState, ev: Event, seq: int, before: Callable[[], CoreState]
-) -> tuple[CoreState, list[Event]]:
-    """One input, applied whole or not at all: ``(state, derived)`` where ``state`` is the one given,
-    changed in place; or, when the input faults, the state ``before()`` returns (as it was before this
-    input) with the input counted and trading halted with a journaled reason instead of stopping the
-    process. The input stays journaled, the halt is derived from it, and replay derives the same halt."""
-    try:
-        return state, step(state, ev, seq)
-    except CoreFault as fault:
-        restored = before()
-        restored.inputs += 1
-        return restored, _halt_on(restored, ev, seq, fault.cause)
-
-
-def _halt_on(state: CoreState, ev: Event, seq: int, exc: Exception) -> list[Event]:
+def halt_on(state: CoreState, ev: Event, seq: int, exc: Exception) -> list[Event]:
     """The halt for an exception raised by core code while stepping ``ev``: an assertion or a broken
     invariant is CORE_INVARIANT_VIOLATION, anything else CORE_PROGRAMMING_ERROR."""
     invariant = isinstance(exc, (AssertionError, CoreInvariantError, OrderViolation))
@@ -226,7 +211,7 @@ def _on_bar(state: CoreState, bar: BarClosed, seq: int) -> list[Event]:
     # after_mark derives nothing unless a review or quarantine is pending or the symbol is held
     held = position.qty or risk.reviews or risk.quarantine.until
     risk_events = controls.after_mark(state, bar, seq, symbol) if held else NO_EVENTS
-    target = state.strategy_for(symbol).on_bar(bar)  # a strategy that raises faults the whole bar (apply_input)
+    target = state.strategy_for(symbol).on_bar(bar)  # a strategy that raises faults the whole bar (InputFold)
     if target is None:
         return risk_events
     problem = _contract_problem(target)
