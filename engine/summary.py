@@ -12,12 +12,17 @@ if TYPE_CHECKING:
 
 
 def data_problem(r: RunResult, universe: list[str]) -> str | None:
-    """Why the run's data does not fit it, when more than half of its bars were rejected or a symbol
-    the configured ``universe`` lists has no accepted bar: the reasons' histogram with the first row of each."""
+    """Why the run's data does not fit it, when more than half of its bars were rejected (rows of
+    symbols a configured ``universe`` leaves out do not count) or a symbol the configured
+    ``universe`` lists has no accepted bar: the reasons' histogram with the first row of each."""
     stats = r.stats
     why = []
-    if stats.bars_rejected * 2 > stats.bars_read:
-        why.append(f"{stats.bars_rejected} of {stats.bars_read} bars rejected, more than half")
+    # rows of symbols the configured universe leaves out are chosen away, not bad data
+    chosen_away = stats.rejected.get("UNKNOWN_SYMBOL", 0) if universe else 0
+    bad, considered = stats.bars_rejected - chosen_away, stats.bars_read - chosen_away
+    if bad * 2 > considered:
+        of = " of the universe" if chosen_away else ""
+        why.append(f"{bad} of {considered} bars{of} rejected, more than half")
     missing = [s for s in universe if s not in stats.symbols]
     if missing:
         why.append(f"no bars accepted for {', '.join(missing)} of the universe")

@@ -143,3 +143,19 @@ def test_a_universe_symbol_without_bars_exits_1_naming_it(
     code, _, err = run(bars, capsys, "--config", str(tmp_path / "c.toml"))
     assert code == 1
     assert "TSLA" in err and "no bars" in err, err
+
+
+def test_rows_of_symbols_the_universe_leaves_out_are_not_bad_data(
+    daily: pl.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Choosing one symbol of a file that holds four is not a data problem, though 3/4 of its rows are
+    UNKNOWN_SYMBOL; a file grouped by symbol is merged into time order."""
+    lines = write(tmp_path / "bars.csv", daily, None).read_text().splitlines()
+    extra = [
+        line.replace(",AAPL,", f",{other},") for other in ("IBM", "GOOG") for line in lines[1:] if ",AAPL," in line
+    ]
+    (tmp_path / "bars.csv").write_text("\n".join([*lines, *extra]) + "\n")
+    (tmp_path / "c.toml").write_text('[run]\nuniverse = ["MSFT"]\n')
+    code, summary, err = run(tmp_path / "bars.csv", capsys, "--config", str(tmp_path / "c.toml"))
+    assert code == 0, err
+    assert summary["bars_rejected"] * 4 == summary["bars_read"] * 3  # every row but MSFT's: UNKNOWN_SYMBOL
