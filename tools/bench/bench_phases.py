@@ -54,10 +54,11 @@ def child_main(csv: str, config: str, journal: str) -> int:  # noqa: PLR0915 - o
         marks[name] = marks.get(name, 0.0) + now - since
         return now
 
-    from engine import runner, shell
+    from engine import runner
     from engine.broker import paper
     from engine.cli import build_parser
     from engine.config import load_sources
+    from engine.core import atomic
     from engine.feeds import scan, table
     from engine.feeds.calendar import load_sessions
     from engine.journal import parse, store
@@ -94,7 +95,7 @@ def child_main(csv: str, config: str, journal: str) -> int:  # noqa: PLR0915 - o
 
         return call
 
-    shell.apply_input = timed("  core step", shell.apply_input)  # type: ignore[attr-defined]
+    atomic.step = timed("  core step", atomic.step)  # type: ignore[attr-defined]
     store.JournalWriter.append = timed("  journal append (encode)", store.JournalWriter.append)  # type: ignore[method-assign]
     store.JournalWriter.flush = timed("  journal flush (chain, insert, commit)", store.JournalWriter.flush)  # type: ignore[method-assign]
     for name in ("on_bar", "submit", "cancel", "on_session_closed"):
